@@ -1,0 +1,54 @@
+"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+from __future__ import annotations
+
+import email
+import socket
+import time
+from email.message import Message
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Handler:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+class SmtpSink:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._handler = _Handler()
+        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    @property
+    def messages(self) -> list[tuple[list[str], Message]]:
+        return self._handler.messages
+
+    def smtp_settings(self) -> dict[str, Any]:
+        return {"smtp_host": "127.0.0.1", "smtp_port": self.port, "smtp_starttls": False}
+
+    def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[tuple[list[str], Message]]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"expected {count} email(s), got {len(self.messages)}")
+            time.sleep(0.02)
+        return self.messages

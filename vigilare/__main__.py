@@ -1,0 +1,3 @@
+from vigilare.cli import main
+
+raise SystemExit(main())

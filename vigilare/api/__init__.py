@@ -1,0 +1,1 @@
+"""The HTTP API: application assembly and the pieces every domain's routes share."""

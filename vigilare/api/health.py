@@ -1,0 +1,67 @@
+"""Liveness and readiness for load balancers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import MediaType, Request, Response, get
+from litestar.di import NamedDependency
+from sqlalchemy import text
+
+from vigilare.api.errors import error_response
+from vigilare.api.state import AppServices
+from vigilare.jobs.queue import ArqQueue
+
+
+@get("/healthz", tags=["Operations"], summary="The process is alive", opt={"public": True})
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["Operations"], summary="Database and queue are reachable", opt={"public": True})
+async def readyz(app_services: NamedDependency[AppServices]) -> Response[Any]:
+    try:
+        async with app_services.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:
+        return error_response(503, "database unreachable")
+    queue = app_services.queue
+    if isinstance(queue, ArqQueue):
+        try:
+            await queue.pool.ping()
+        except Exception:
+            return error_response(503, "queue unreachable")
+    return Response({"status": "ready"})
+
+
+@get(
+    "/openapi.json",
+    tags=["Operations"],
+    summary="OpenAPI 3.1 schema",
+    opt={"public": True},
+    include_in_schema=False,
+    media_type="application/vnd.oai.openapi+json",
+)
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return request.app.openapi_schema.to_schema()
+
+
+_DOCS_PAGE = """<!doctype html>
+<html><head><title>Vigilare API</title><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><script id="api-reference" data-url="/openapi.json"></script>
+<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+<noscript>The interactive reference needs JavaScript; the schema is at <a href="/openapi.json">/openapi.json</a>.
+</noscript></body></html>"""
+
+
+@get(
+    "/docs",
+    tags=["Operations"],
+    summary="Interactive API documentation",
+    opt={"public": True},
+    include_in_schema=False,
+    media_type=MediaType.HTML,
+)
+async def docs() -> str:
+    return _DOCS_PAGE

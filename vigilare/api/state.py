@@ -1,0 +1,23 @@
+"""What the API process creates at start-up and shares between requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from vigilare.api.throttle import Counter
+from vigilare.auth.tokens import TokenIssuer
+from vigilare.config import Settings
+from vigilare.db.engine import SessionFactory
+from vigilare.jobs import JobQueue
+
+
+@dataclass
+class AppServices:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: SessionFactory
+    queue: JobQueue
+    counter: Counter
+    issuer: TokenIssuer

@@ -1,0 +1,1 @@
+"""Identity: tenants, users, sign-up, login, tokens, invitations."""

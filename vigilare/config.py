@@ -1,0 +1,127 @@
+"""Configuration, read once from ``VIGILARE_*`` environment variables.
+
+Every variable is documented in the README's configuration table. ``get_settings()`` reads the
+environment once per process; code that needs another configuration (tests, the demo) builds a
+``Settings`` with ``Settings.from_env(overrides)`` and passes it explicitly.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+PREFIX = "VIGILARE_"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message tells the operator what to change."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    env: str = "development"
+    data_dir: str = ".vigilare"
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    # Requests per minute per client on the whole API; 0 turns the limit off.
+    rate_limit_per_minute: int = 600
+    # Failed logins allowed per email (and per client address, x4) in a 15-minute window.
+    login_max_failures: int = 5
+    trust_forwarded_for: bool = False
+    # arq queue name; separate deployments (or test runs) sharing one Redis use different names.
+    queue_name: str = "vigilare:queue"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "Vigilare <alerts@vigilare.local>"
+    smtp_starttls: bool = True
+    aws_endpoint_url: str = ""
+    sentinel_account_id: str = "000000000000"
+    role_name: str = "VigilareAudit"
+    export_bucket: str = ""
+    stripe_api_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_price_solo: str = ""
+    stripe_price_team: str = ""
+    stripe_price_agency: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``VIGILARE_*`` variables, then apply keyword overrides."""
+        environ = os.environ if environ is None else environ
+        raw: dict[str, object] = {}
+        for field in msgspec.structs.fields(cls):
+            value = environ.get(PREFIX + field.name.upper())
+            if value is not None and value != "":
+                raw[field.name] = value
+        raw.update(overrides)
+        try:
+            settings = msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"invalid configuration: {_env_name(str(exc))}") from exc
+        return settings.finalised()
+
+    def finalised(self) -> Settings:
+        """Fill in derived defaults and enforce the production rules."""
+        if self.env not in ("development", "production"):
+            raise ConfigError("VIGILARE_ENV must be 'development' or 'production'")
+        database_url = self.database_url
+        secret_key = self.secret_key
+        if self.env == "production":
+            if not secret_key:
+                raise ConfigError("VIGILARE_ENV=production requires VIGILARE_SECRET_KEY")
+            if len(secret_key) < 32:
+                raise ConfigError("VIGILARE_SECRET_KEY must be at least 32 characters")
+            if not database_url or database_url.startswith("sqlite"):
+                raise ConfigError(
+                    "VIGILARE_ENV=production requires VIGILARE_DATABASE_URL pointing at PostgreSQL "
+                    "(postgresql+asyncpg://...); SQLite is for development only"
+                )
+        if not database_url:
+            database_url = f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'vigilare.db'}"
+        if not secret_key:
+            secret_key = _development_secret_key(Path(self.data_dir))
+        return msgspec.structs.replace(self, database_url=database_url, secret_key=secret_key)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _env_name(message: str) -> str:
+    # msgspec says "... - at `$.smtp_port`": name the variable the operator sets instead.
+    if "`$." in message:
+        head, _, field = message.partition("`$.")
+        return f"{PREFIX}{field.rstrip('`').upper()}: {head.rstrip(' -')}"
+    return message
+
+
+def _development_secret_key(data_dir: Path) -> str:
+    """A random key kept in the data folder, so development tokens survive restarts."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return Settings.from_env()

@@ -1,0 +1,1 @@
+"""Database access: models' base, engine and session factory, tenant scoping, migrations."""

@@ -1,0 +1,1 @@
+"""The caller's profile and the tenant's team: listing, inviting, roles, removal."""

@@ -1,0 +1,117 @@
+"""Profile and team management. Every query runs on a tenant-scoped session."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
+from vigilare.auth.roles import INVITABLE_ROLES, OWNER, Principal
+from vigilare.auth.service import clean_name, email_taken, normalise_email
+from vigilare.auth.tokens import hash_token
+from vigilare.errors import BadRequest, Conflict, Forbidden, NotFound
+from vigilare.ids import new_id, utcnow
+from vigilare.jobs import enqueue_after_commit
+
+INVITATION_TTL = timedelta(hours=72)
+
+
+async def get_me(session: AsyncSession, principal: Principal) -> tuple[User, Tenant]:
+    user = await get_user(session, principal.user_id)
+    tenant = await session.get_one(Tenant, principal.tenant_id)
+    return user, tenant
+
+
+async def rename_me(session: AsyncSession, principal: Principal, name: str) -> User:
+    user = await get_user(session, principal.user_id)
+    user.name = clean_name(name)
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: str) -> User:
+    user = await session.scalar(select(User).where(User.id == user_id))
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list(await session.scalars(select(User).order_by(User.created_at, User.id)))
+
+
+def _check_invitable_role(role: str) -> str:
+    if role not in INVITABLE_ROLES:
+        raise BadRequest(f"role: must be one of {', '.join(INVITABLE_ROLES)}")
+    return role
+
+
+async def invite(session: AsyncSession, principal: Principal, email: str, name: str, role: str) -> User:
+    email, name, role = normalise_email(email), clean_name(name), _check_invitable_role(role)
+    if await email_taken(session, email):  # unique across every tenant, not just this one
+        raise Conflict("a user with this email already exists")
+    user = User(
+        id=new_id(),
+        tenant_id=principal.tenant_id,
+        email=email,
+        name=name,
+        role=role,
+        status="invited",
+        password_hash=None,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("a user with this email already exists") from exc
+    enqueue_after_commit(session, "send_invitation", user.id, principal.user_id)
+    return user
+
+
+async def create_invitation(session: AsyncSession, user: User, invited_by: str | None) -> str:
+    """A new single-use invitation token for an invited user; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        Invitation(
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            token_hash=hash_token(token),
+            invited_by=invited_by,
+            created_at=now,
+            expires_at=now + INVITATION_TTL,
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def change_role(session: AsyncSession, principal: Principal, user_id: str, role: str) -> User:
+    user = await get_user(session, user_id)
+    if user.role == OWNER:
+        raise Forbidden("the owner's role cannot be changed")
+    user.role = _check_invitable_role(role)
+    await _invalidate_tokens(session, user)
+    return user
+
+
+async def remove_user(session: AsyncSession, principal: Principal, user_id: str) -> None:
+    user = await get_user(session, user_id)
+    if user.id == principal.user_id:
+        raise Forbidden("you cannot remove yourself")
+    if user.role == OWNER:
+        raise Forbidden("the owner cannot be removed")
+    await session.delete(user)
+
+
+async def _invalidate_tokens(session: AsyncSession, user: User) -> None:
+    # Outstanding id tokens carry the old version and stop working; refresh families are revoked.
+    user.token_version += 1
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
