@@ -13,12 +13,18 @@ logger = logging.getLogger("vigilare.mail")
 
 
 class SmtpSettings(Protocol):
-    smtp_host: str
-    smtp_port: int
-    smtp_username: str
-    smtp_password: str
-    smtp_from: str
-    smtp_starttls: bool
+    @property
+    def smtp_host(self) -> str: ...
+    @property
+    def smtp_port(self) -> int: ...
+    @property
+    def smtp_username(self) -> str: ...
+    @property
+    def smtp_password(self) -> str: ...
+    @property
+    def smtp_from(self) -> str: ...
+    @property
+    def smtp_starttls(self) -> bool: ...
 
 
 def build_message(

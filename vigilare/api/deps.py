@@ -21,7 +21,8 @@ from vigilare.jobs.outbox import discard_pending
 
 
 def services(state: State) -> AppServices:
-    return state["services"]  # type: ignore[no-any-return]
+    found: AppServices = state["services"]
+    return found
 
 
 async def provide_services(state: State) -> AppServices:

@@ -51,8 +51,8 @@ _DOCS_PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><script id="api-reference" data-url="/openapi.json"></script>
 <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
-<noscript>The interactive reference needs JavaScript; the schema is at <a href="/openapi.json">/openapi.json</a>.
-</noscript></body></html>"""
+<noscript>The interactive reference needs JavaScript; the schema is at
+<a href="/openapi.json">/openapi.json</a>.</noscript></body></html>"""
 
 
 @get(

@@ -31,7 +31,7 @@ class TokensOut(msgspec.Struct):
     id_token: str
     refresh_token: str
     expires_in: int
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
 
 
 class RefreshIn(msgspec.Struct):

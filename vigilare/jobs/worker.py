@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import Retry as ArqRetry
@@ -23,7 +23,7 @@ MAX_JOBS = 64
 JOB_TIMEOUT_SECONDS = 300
 
 
-def _wrap(name: str, function: Callable[..., Coroutine[Any, Any, Any]]) -> Function:
+def _wrap(name: str, function: Callable[..., Awaitable[Any]]) -> Function:
     async def run(ctx: dict[str, Any], *args: Any) -> Any:
         base: JobContext = ctx["vigilare"]
         job_ctx = JobContext(
