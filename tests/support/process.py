@@ -1,0 +1,80 @@
+"""Running ``vigilare`` commands as real subprocesses, as an operator would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import httpx
+
+from tests.support.smtp import free_port
+
+
+def vigilare_env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGILARE_")}
+    env.update(extra)
+    return env
+
+
+def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vigilare", *args], env=vigilare_env(env), capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+class ServerProcess:
+    def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.output: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def wait_for_output(self, needle: str, timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while needle not in self.text():
+            assert time.monotonic() < deadline, f"{needle!r} not in server output:\n{self.text()}"
+            time.sleep(0.05)
+        return self.text()
+
+
+@contextmanager
+def serve(env: Mapping[str, str], *extra_args: str, timeout: float = 60) -> Iterator[ServerProcess]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vigilare", "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args],
+        env=vigilare_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    server = ServerProcess(process, f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                server._reader.join(timeout=5)
+                raise AssertionError(f"vigilare serve exited with {process.returncode}:\n{server.text()}")
+            try:
+                if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"server did not start:\n{server.text()}"
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
