@@ -64,7 +64,9 @@ class FakeSlackApi:
     requests: list[RecordedRequest] = field(default_factory=list)
     responses: dict[str, list[CannedResponse]] = field(default_factory=dict)
 
-    def respond(self, method: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def respond(
+        self, method: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         self.responses.setdefault(method, []).append(CannedResponse(status, body, headers or {}))
 
     async def handle(self, request: web.Request) -> web.Response:

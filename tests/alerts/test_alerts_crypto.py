@@ -56,7 +56,9 @@ def test_tampered_ciphertext_is_rejected() -> None:
 
 def test_rotated_app_key_still_decrypts_old_values_and_reencrypts() -> None:
     old_value = SecretBox("old-app-secret-key-000000000000").encrypt("pd-routing-key")
-    rotated = SecretBox("new-app-secret-key-111111111111", previous_secret_keys=["old-app-secret-key-000000000000"])
+    rotated = SecretBox(
+        "new-app-secret-key-111111111111", previous_secret_keys=["old-app-secret-key-000000000000"]
+    )
 
     assert rotated.decrypt(old_value) == "pd-routing-key"
     rewritten = rotated.reencrypt(old_value)
@@ -119,8 +121,14 @@ def test_jwt_signed_with_the_raw_app_key_is_not_a_state() -> None:
     import jwt
 
     token = jwt.encode(
-        {"tenant_id": "t", "user_id": "u", "nonce": "n", "aud": "vigilare:oauth-state", "iat": NOW,
-         "exp": NOW + timedelta(minutes=5)},
+        {
+            "tenant_id": "t",
+            "user_id": "u",
+            "nonce": "n",
+            "aud": "vigilare:oauth-state",
+            "iat": NOW,
+            "exp": NOW + timedelta(minutes=5),
+        },
         APP_KEY,
         algorithm="HS256",
     )

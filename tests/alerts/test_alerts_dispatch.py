@@ -18,8 +18,10 @@ from vigilare.alerts.channels.pagerduty_channel import DEFAULT_PAGERDUTY_EVENTS_
 
 
 def test_api_channel_objects_decode_to_configs() -> None:
-    raw = b'[{"type": "pagerduty", "routing_key": "abc123"}, {"type": "slack", "channel": "#ops"},' \
-          b' {"type": "email", "to": ["a@example.com"]}]'
+    raw = (
+        b'[{"type": "pagerduty", "routing_key": "abc123"}, {"type": "slack", "channel": "#ops"},'
+        b' {"type": "email", "to": ["a@example.com"]}]'
+    )
 
     configs = msgspec.json.decode(raw, type=list[ChannelConfig])
 
@@ -33,7 +35,10 @@ def test_api_channel_objects_decode_to_configs() -> None:
 
 
 async def test_each_config_reaches_its_channel(
-    smtp_server: SmtpServer, fake_slack: FakeSlackApi, http_client: httpx.AsyncClient, notification: AlertNotification
+    smtp_server: SmtpServer,
+    fake_slack: FakeSlackApi,
+    http_client: httpx.AsyncClient,
+    notification: AlertNotification,
 ) -> None:
     fake_slack.respond("chat.postMessage", 200, {"ok": True})
     deps = ChannelDependencies(
@@ -46,7 +51,9 @@ async def test_each_config_reaches_its_channel(
     )
 
     with respx.mock:
-        respx.post(DEFAULT_PAGERDUTY_EVENTS_URL).mock(return_value=httpx.Response(202, json={"status": "success"}))
+        respx.post(DEFAULT_PAGERDUTY_EVENTS_URL).mock(
+            return_value=httpx.Response(202, json={"status": "success"})
+        )
         results = [await deliver(config, notification, deps) for config in configs]
 
     assert [(r.channel_type, r.ok) for r in results] == [

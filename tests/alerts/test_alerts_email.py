@@ -151,3 +151,22 @@ def test_smtp_config_reads_vigilare_environment_variables() -> None:
         smtp_starttls=False,
     )
     assert SmtpConfig.from_env({}).smtp_host is None
+
+
+async def test_required_starttls_is_never_downgraded_to_plain_text(
+    smtp_server: SmtpServer, notification: AlertNotification
+) -> None:
+    # The test server offers no STARTTLS: with starttls required, nothing may be sent in the clear.
+    config = SmtpConfig(
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.config.smtp_port,
+        smtp_username="user",
+        smtp_password="secret",
+        smtp_starttls=True,
+        timeout_seconds=5,
+    )
+
+    result = await EmailChannel(config, ["alice@example.com"]).deliver(notification)
+
+    assert not result.ok
+    assert smtp_server.handler.envelopes == []

@@ -17,7 +17,9 @@ ACCEPTED = httpx.Response(
 
 
 @respx.mock
-async def test_trigger_sends_full_event(http_client: httpx.AsyncClient, notification: AlertNotification) -> None:
+async def test_trigger_sends_full_event(
+    http_client: httpx.AsyncClient, notification: AlertNotification
+) -> None:
     route = respx.post(DEFAULT_PAGERDUTY_EVENTS_URL).mock(return_value=ACCEPTED)
 
     result = await PagerDutyChannel(ROUTING_KEY, http=http_client).deliver(notification)
@@ -94,7 +96,9 @@ async def test_acknowledge_and_resolve_reach_the_same_incident(
 
 
 @respx.mock
-async def test_dedup_key_differs_per_alert(http_client: httpx.AsyncClient, notification: AlertNotification) -> None:
+async def test_dedup_key_differs_per_alert(
+    http_client: httpx.AsyncClient, notification: AlertNotification
+) -> None:
     route = respx.post(DEFAULT_PAGERDUTY_EVENTS_URL).mock(return_value=ACCEPTED)
     channel = PagerDutyChannel(ROUTING_KEY, http=http_client)
 
@@ -117,7 +121,11 @@ async def test_dedup_key_differs_per_alert(http_client: httpx.AsyncClient, notif
         (
             httpx.Response(
                 400,
-                json={"status": "invalid event", "message": "Event object is invalid", "errors": ["Length of 'routing_key' is incorrect"]},
+                json={
+                    "status": "invalid event",
+                    "message": "Event object is invalid",
+                    "errors": ["Length of 'routing_key' is incorrect"],
+                },
             ),
             False,
             None,
@@ -146,7 +154,9 @@ async def test_failures_say_whether_to_retry(
 
 
 @respx.mock
-async def test_connection_failure_is_retryable(http_client: httpx.AsyncClient, notification: AlertNotification) -> None:
+async def test_connection_failure_is_retryable(
+    http_client: httpx.AsyncClient, notification: AlertNotification
+) -> None:
     respx.post(DEFAULT_PAGERDUTY_EVENTS_URL).mock(side_effect=httpx.ConnectError("connection refused"))
 
     result = await PagerDutyChannel(ROUTING_KEY, http=http_client).deliver(notification)
@@ -154,9 +164,7 @@ async def test_connection_failure_is_retryable(http_client: httpx.AsyncClient, n
     assert not result.ok and result.retryable and result.status_code is None
 
 
-@pytest.mark.parametrize(
-    ("srs", "expected"), [(10, "critical"), (30, "error"), (60, "warning")]
-)
+@pytest.mark.parametrize(("srs", "expected"), [(10, "critical"), (30, "error"), (60, "warning")])
 @respx.mock
 async def test_score_only_alert_severity_follows_the_score(
     http_client: httpx.AsyncClient, notification: AlertNotification, srs: int, expected: str

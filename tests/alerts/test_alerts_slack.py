@@ -24,7 +24,9 @@ WEBHOOK_URL = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXab
 async def test_bot_posts_block_kit_message_with_bearer_token(
     fake_slack: FakeSlackApi, notification: AlertNotification
 ) -> None:
-    fake_slack.respond("chat.postMessage", 200, {"ok": True, "channel": "C0ALERTS", "ts": "1716372000.000100"})
+    fake_slack.respond(
+        "chat.postMessage", 200, {"ok": True, "channel": "C0ALERTS", "ts": "1716372000.000100"}
+    )
     channel = SlackBotChannel("xoxb-test-token", "#security-alerts", api_url=fake_slack.base_url)
 
     result = await channel.deliver(notification)
@@ -52,7 +54,9 @@ async def test_bot_posts_block_kit_message_with_bearer_token(
     ]
 
 
-async def test_bot_rate_limit_reports_retry_after(fake_slack: FakeSlackApi, notification: AlertNotification) -> None:
+async def test_bot_rate_limit_reports_retry_after(
+    fake_slack: FakeSlackApi, notification: AlertNotification
+) -> None:
     fake_slack.respond("chat.postMessage", 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "30"})
     channel = SlackBotChannel("xoxb-test-token", "C0ALERTS", api_url=fake_slack.base_url)
 
@@ -80,7 +84,9 @@ async def test_bot_permanent_slack_errors_are_not_retryable(
     assert error in (result.error or "")
 
 
-async def test_bot_slack_server_error_is_retryable(fake_slack: FakeSlackApi, notification: AlertNotification) -> None:
+async def test_bot_slack_server_error_is_retryable(
+    fake_slack: FakeSlackApi, notification: AlertNotification
+) -> None:
     fake_slack.respond("chat.postMessage", 503, {"ok": False, "error": "service_unavailable"})
     # slack-sdk's default retry handlers only retry connection errors, so one 503 reaches us.
     result = await SlackBotChannel("xoxb-t", "C1", api_url=fake_slack.base_url).deliver(notification)
@@ -89,7 +95,9 @@ async def test_bot_slack_server_error_is_retryable(fake_slack: FakeSlackApi, not
 
 
 @respx.mock
-async def test_webhook_posts_text_and_blocks(http_client: httpx.AsyncClient, notification: AlertNotification) -> None:
+async def test_webhook_posts_text_and_blocks(
+    http_client: httpx.AsyncClient, notification: AlertNotification
+) -> None:
     route = respx.post(WEBHOOK_URL).mock(return_value=httpx.Response(200, text="ok"))
 
     result = await SlackWebhookChannel(WEBHOOK_URL, http=http_client).deliver(notification)
@@ -164,7 +172,10 @@ async def test_oauth_code_exchange_returns_installation(fake_slack: FakeSlackApi
     )
 
     installation = await exchange_slack_code(
-        "code-123", "client-id", "client-secret", "https://app.vigilare.test/webhooks/slack/install",
+        "code-123",
+        "client-id",
+        "client-secret",
+        "https://app.vigilare.test/webhooks/slack/install",
         api_url=fake_slack.base_url,
     )
 
@@ -188,7 +199,12 @@ async def test_oauth_code_exchange_returns_installation(fake_slack: FakeSlackApi
     [
         (200, {"ok": False, "error": "invalid_code"}, "invalid_code", False),
         (200, {"ok": False, "error": "bad_redirect_uri"}, "bad_redirect_uri", False),
-        (200, {"ok": True, "access_token": "xoxp-1", "token_type": "user", "team": {"id": "T1"}}, "no_bot_token", False),
+        (
+            200,
+            {"ok": True, "access_token": "xoxp-1", "token_type": "user", "team": {"id": "T1"}},
+            "no_bot_token",
+            False,
+        ),
         (500, {"ok": False, "error": "fatal_error"}, "fatal_error", True),
     ],
 )
@@ -205,7 +221,9 @@ async def test_oauth_code_exchange_failure_raises_typed_error(
 
 def test_authorize_url_carries_encoded_parameters() -> None:
     url = slack_authorize_url(
-        client_id="123.456", redirect_uri="https://app.vigilare.test/webhooks/slack/install?x=1", state="s.t.u"
+        client_id="123.456",
+        redirect_uri="https://app.vigilare.test/webhooks/slack/install?x=1",
+        state="s.t.u",
     )
 
     parts = urlsplit(url)

@@ -78,7 +78,7 @@ async def deliver(
     except (ChannelNotConfiguredError, ValueError) as exc:
         # Misconfiguration needs a human (reconnect Slack, fix the rule): retrying cannot help.
         return DeliveryResult(
-            channel_type=ChannelType(config.__struct_config__.tag),
+            channel_type=ChannelType(str(config.__struct_config__.tag)),
             target="(not configured)",
             ok=False,
             error=str(exc),

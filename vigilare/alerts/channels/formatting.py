@@ -40,9 +40,8 @@ def headline(notification: AlertNotification) -> str:
     word = _EVENT_HEADLINES[notification.event]
     count = len(notification.signals)
     plural = "signal" if count == 1 else "signals"
-    return _one_line(
-        f"{word}: {notification.account_label} \u2014 Security Risk Score {notification.srs}, {count} {plural}"
-    )
+    score = f"Security Risk Score {notification.srs}"
+    return _one_line(f"{word}: {notification.account_label} \u2014 {score}, {count} {plural}")
 
 
 def email_subject(notification: AlertNotification) -> str:
@@ -149,7 +148,10 @@ def slack_blocks(notification: AlertNotification) -> list[dict[str, Any]]:
         if location:
             text += f"\n{slack_escape(location)}"
         blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(text, _SLACK_SECTION_TEXT_LIMIT)}}
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _truncate(text, _SLACK_SECTION_TEXT_LIMIT)},
+            }
         )
     if len(ordered) > MAX_SLACK_SIGNAL_BLOCKS:
         hidden = len(ordered) - MAX_SLACK_SIGNAL_BLOCKS

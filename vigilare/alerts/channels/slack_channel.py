@@ -42,9 +42,13 @@ def validate_slack_webhook_url(url: str, allowed_hosts: frozenset[str] = SLACK_W
     """Accept only ``https://hooks.slack.com/...``: a tenant-supplied URL must not reach internal hosts."""
     parts = urlsplit(url.strip())
     if parts.scheme != "https" or parts.hostname not in allowed_hosts or parts.port not in (None, 443):
-        raise InvalidWebhookUrlError("webhook_url must be a Slack incoming webhook (https://hooks.slack.com/...)")
+        raise InvalidWebhookUrlError(
+            "webhook_url must be a Slack incoming webhook (https://hooks.slack.com/...)"
+        )
     if parts.username or parts.password or not parts.path.strip("/"):
-        raise InvalidWebhookUrlError("webhook_url must be a Slack incoming webhook (https://hooks.slack.com/...)")
+        raise InvalidWebhookUrlError(
+            "webhook_url must be a Slack incoming webhook (https://hooks.slack.com/...)"
+        )
     return url.strip()
 
 
