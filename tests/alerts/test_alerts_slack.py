@@ -81,7 +81,7 @@ async def test_bot_permanent_slack_errors_are_not_retryable(
 
     assert not result.ok and not result.retryable
     assert result.retry_after is None
-    assert error in (result.error or "")
+    assert result.error_code == error
 
 
 async def test_bot_slack_server_error_is_retryable(
@@ -135,6 +135,7 @@ async def test_webhook_failures(
 
     assert not result.ok
     assert (result.status_code, result.retryable, result.retry_after) == (status, retryable, retry_after)
+    assert result.error_code == "no_service"
     assert WEBHOOK_URL not in (result.error or "") + result.target
 
 

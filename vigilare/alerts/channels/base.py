@@ -87,6 +87,9 @@ class DeliveryResult(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     status_code: int | None = None
     error: str | None = None
+    # The remote's machine-readable reason, e.g. Slack's ``token_revoked`` or ``channel_not_found``:
+    # lets the caller flag a broken integration instead of retrying forever.
+    error_code: str | None = None
     # Seconds the remote asked us to wait (HTTP Retry-After), when it said so.
     retry_after: float | None = None
     retryable: bool = False

@@ -110,6 +110,7 @@ class SlackBotChannel:
             ok=False,
             status_code=status,
             error=f"Slack API error: {code or exc}",
+            error_code=code,
             retryable=retryable,
             retry_after=retry_after,
         )
@@ -145,6 +146,7 @@ class SlackWebhookChannel:
             status_code=response.status_code,
             # Webhooks answer errors as a short text code: invalid_payload, no_service, channel_not_found...
             error=f"Slack webhook error: {response.text[:200] or response.reason_phrase}",
+            error_code=response.text.strip()[:64] or None,
             retryable=is_retryable_http_status(response.status_code),
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
