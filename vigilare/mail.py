@@ -1,60 +1,176 @@
-"""Outgoing email over SMTP (aiosmtplib); written to the log when no SMTP host is configured."""
+"""Sending one email: alert notifications and invitations both go through :func:`send_email`.
+
+With no SMTP host configured (the laptop default) the message is written to the ``vigilare.mail``
+log instead, so links in invitations and alerts are still reachable during development.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
 from typing import Protocol
 
 import aiosmtplib
 
-logger = logging.getLogger("vigilare.mail")
+mail_log = logging.getLogger("vigilare.mail")
+
+DEFAULT_SMTP_PORT = 587
+DEFAULT_FROM_ADDRESS = "Vigilare <vigilare@localhost>"
+IMPLICIT_TLS_PORT = 465
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 
-class SmtpSettings(Protocol):
+class SmtpSettingsLike(Protocol):
+    """What :func:`send_email` reads; the app's settings object or :class:`SmtpConfig` both fit."""
+
     @property
-    def smtp_host(self) -> str: ...
+    def smtp_host(self) -> str | None: ...
     @property
-    def smtp_port(self) -> int: ...
+    def smtp_port(self) -> int | None: ...
     @property
-    def smtp_username(self) -> str: ...
+    def smtp_username(self) -> str | None: ...
     @property
-    def smtp_password(self) -> str: ...
+    def smtp_password(self) -> str | None: ...
     @property
-    def smtp_from(self) -> str: ...
+    def smtp_from(self) -> str | None: ...
     @property
     def smtp_starttls(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """SMTP settings (``VIGILARE_SMTP_*``). ``smtp_host=None`` means: write mail to the log."""
+
+    smtp_host: str | None = None
+    smtp_port: int | None = DEFAULT_SMTP_PORT
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = DEFAULT_FROM_ADDRESS
+    smtp_starttls: bool = True
+    timeout_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> SmtpConfig:
+        port = environ.get("VIGILARE_SMTP_PORT")
+        starttls = environ.get("VIGILARE_SMTP_STARTTLS")
+        return cls(
+            smtp_host=environ.get("VIGILARE_SMTP_HOST") or None,
+            smtp_port=int(port) if port else DEFAULT_SMTP_PORT,
+            smtp_username=environ.get("VIGILARE_SMTP_USERNAME") or None,
+            smtp_password=environ.get("VIGILARE_SMTP_PASSWORD") or None,
+            smtp_from=environ.get("VIGILARE_SMTP_FROM") or DEFAULT_FROM_ADDRESS,
+            smtp_starttls=True if starttls is None else starttls.strip().lower() in _TRUE_WORDS,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MailOutcome:
+    """What happened to one message. ``logged_only`` means no SMTP host was configured."""
+
+    recipients: tuple[str, ...]
+    message_id: str
+    logged_only: bool = False
+    # Recipients the server refused while accepting the others: address -> server reply.
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+class MailDeliveryError(Exception):
+    """The SMTP server could not be reached or refused the message."""
+
+    def __init__(self, message: str, *, retryable: bool, smtp_code: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.smtp_code = smtp_code
 
 
 def build_message(
     sender: str, to: Sequence[str], subject: str, text: str, html: str | None = None
 ) -> EmailMessage:
+    """A plain-text message, or multipart/alternative (text first, HTML preferred) when html is given."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(to)
     message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
     return message
 
 
+def _retryable_smtp_code(code: int | None) -> bool:
+    # 4xx replies are transient by definition (RFC 5321); 5xx are permanent.
+    return code is None or 400 <= code < 500
+
+
 async def send_email(
-    settings: SmtpSettings, to: Sequence[str], subject: str, text: str, html: str | None = None
-) -> bool:
-    """Send one message. Returns False when it was only logged (no SMTP host configured)."""
-    message = build_message(settings.smtp_from, to, subject, text, html)
-    if not settings.smtp_host:
-        logger.info("SMTP is not configured; email not sent:\n%s", message.as_string())
-        return False
-    await aiosmtplib.send(
-        message,
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_username or None,
-        password=settings.smtp_password or None,
-        start_tls=settings.smtp_starttls,
-        timeout=30,
+    settings_like: SmtpSettingsLike,
+    to: str | Sequence[str],
+    subject: str,
+    text: str,
+    html: str | None = None,
+) -> MailOutcome:
+    """Send one message, or log it when no SMTP host is configured.
+
+    Raises :class:`MailDeliveryError` (with ``retryable``) when the server cannot take it.
+    """
+    recipients = (to,) if isinstance(to, str) else tuple(to)
+    if not recipients:
+        raise ValueError("an email needs at least one recipient")
+    sender = getattr(settings_like, "smtp_from", None) or DEFAULT_FROM_ADDRESS
+    message = build_message(sender, recipients, subject, text, html)
+    message_id = str(message["Message-ID"])
+
+    host = getattr(settings_like, "smtp_host", None)
+    if not host:
+        mail_log.info(
+            "SMTP not configured; email not sent.\nTo: %s\nSubject: %s\n\n%s",
+            ", ".join(recipients),
+            subject,
+            text,
+            extra={"mail_to": recipients, "mail_subject": subject},
+        )
+        return MailOutcome(recipients=recipients, message_id=message_id, logged_only=True)
+
+    port = getattr(settings_like, "smtp_port", None) or DEFAULT_SMTP_PORT
+    implicit_tls = port == IMPLICIT_TLS_PORT
+    try:
+        refused, _reply = await aiosmtplib.send(
+            message,
+            hostname=host,
+            port=port,
+            username=getattr(settings_like, "smtp_username", None) or None,
+            password=getattr(settings_like, "smtp_password", None) or None,
+            use_tls=implicit_tls,
+            # True requires STARTTLS; False never attempts it (a plain local relay).
+            start_tls=False if implicit_tls else bool(getattr(settings_like, "smtp_starttls", True)),
+            timeout=getattr(settings_like, "timeout_seconds", 30.0),
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        codes = [error.code for error in exc.recipients]
+        raise MailDeliveryError(
+            f"all recipients refused: {', '.join(str(e) for e in exc.recipients)}",
+            retryable=all(_retryable_smtp_code(c) for c in codes),
+            smtp_code=codes[0] if codes else None,
+        ) from exc
+    except aiosmtplib.SMTPResponseException as exc:
+        raise MailDeliveryError(
+            f"SMTP server refused the message: {exc.code} {exc.message}",
+            retryable=_retryable_smtp_code(exc.code),
+            smtp_code=exc.code,
+        ) from exc
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        # Connection refused, timeouts, TLS failures: the server may be back later.
+        raise MailDeliveryError(f"SMTP delivery failed: {exc}", retryable=True) from exc
+
+    mail_log.info("email %s sent to %s", message_id, ", ".join(recipients))
+    return MailOutcome(
+        recipients=recipients,
+        message_id=message_id,
+        refused={address: str(reply) for address, reply in refused.items()},
     )
-    return True

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from vigilare.auth.models import Tenant, User
 from vigilare.jobs import JobContext, Retry, job
-from vigilare.mail import send_email
+from vigilare.mail import MailDeliveryError, send_email
 from vigilare.users.service import INVITATION_TTL, create_invitation
 
 logger = logging.getLogger("vigilare.users")
@@ -37,6 +37,8 @@ async def send_invitation(ctx: JobContext, user_id: str, invited_by: str | None)
     )
     try:
         await send_email(ctx.settings, [user.email], f"You're invited to {tenant.name} on Vigilare", text)
-    except Exception as exc:
+    except MailDeliveryError as exc:
         logger.warning("invitation email to user %s failed: %s", user_id, exc)
-        raise Retry(defer_seconds=10 * ctx.attempt) from exc
+        if exc.retryable:
+            raise Retry(defer_seconds=10 * ctx.attempt) from exc
+        raise
