@@ -18,8 +18,14 @@ def test_development_defaults_to_sqlite_and_keeps_a_generated_key(tmp_path):
     [
         ({"VIGILARE_ENV": "production", "VIGILARE_DATABASE_URL": "postgresql+asyncpg://db/x"}, "SECRET_KEY"),
         ({"VIGILARE_ENV": "production", "VIGILARE_SECRET_KEY": "k" * 40}, "SQLite"),
-        ({"VIGILARE_ENV": "production", "VIGILARE_SECRET_KEY": "k" * 40,
-          "VIGILARE_DATABASE_URL": "sqlite+aiosqlite:///x.db"}, "SQLite"),
+        (
+            {
+                "VIGILARE_ENV": "production",
+                "VIGILARE_SECRET_KEY": "k" * 40,
+                "VIGILARE_DATABASE_URL": "sqlite+aiosqlite:///x.db",
+            },
+            "SQLite",
+        ),
         ({"VIGILARE_ENV": "staging"}, "VIGILARE_ENV"),
         ({"VIGILARE_SMTP_PORT": "not-a-port"}, "VIGILARE_SMTP_PORT"),
     ],
@@ -30,8 +36,13 @@ def test_bad_configuration_is_refused_with_a_clear_message(tmp_path, environ, me
 
 
 def test_production_with_postgres_and_key_is_accepted(tmp_path):
-    settings = Settings.from_env({"VIGILARE_ENV": "production", "VIGILARE_SECRET_KEY": "k" * 40,
-                                  "VIGILARE_DATABASE_URL": "postgresql+asyncpg://db/x",
-                                  "VIGILARE_DATA_DIR": str(tmp_path)})
+    settings = Settings.from_env(
+        {
+            "VIGILARE_ENV": "production",
+            "VIGILARE_SECRET_KEY": "k" * 40,
+            "VIGILARE_DATABASE_URL": "postgresql+asyncpg://db/x",
+            "VIGILARE_DATA_DIR": str(tmp_path),
+        }
+    )
     assert not settings.is_sqlite and settings.secret_key == "k" * 40
     assert not (tmp_path / "secret_key").exists()

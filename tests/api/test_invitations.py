@@ -46,15 +46,20 @@ async def test_invite_email_accept_and_login(settings, smtp_sink, redis_flush, e
     async with AsyncTestClient(app=create_app(configured)) as client:
         await signup(client, "lead@invite.test", name="Lead")
         owner = bearer(await login(client, "lead@invite.test"))
-        response = await client.post("/users/invite", json={"email": "Newbie@Invite.test", "name": "Newbie",
-                                                            "role": "viewer"}, headers=owner)
+        response = await client.post(
+            "/users/invite",
+            json={"email": "Newbie@Invite.test", "name": "Newbie", "role": "viewer"},
+            headers=owner,
+        )
         assert response.status_code == 201
         body = response.json()
         assert body["email"] == "newbie@invite.test" and body["role"] == "viewer"
         assert body["message"].startswith("Invitation sent.")
 
         # Not active before acceptance.
-        early = await client.post("/auth/login", json={"email": "newbie@invite.test", "password": DEFAULT_PASSWORD})
+        early = await client.post(
+            "/auth/login", json={"email": "newbie@invite.test", "password": DEFAULT_PASSWORD}
+        )
         assert early.status_code == 401
 
         if executor == "arq":
@@ -69,12 +74,16 @@ async def test_invite_email_accept_and_login(settings, smtp_sink, redis_flush, e
         token = _token_from(message)
         assert "https://vigilare.test/accept-invite?token=" in message.get_content()
 
-        accepted = await client.post("/auth/accept-invite", json={"token": token, "password": DEFAULT_PASSWORD})
+        accepted = await client.post(
+            "/auth/accept-invite", json={"token": token, "password": DEFAULT_PASSWORD}
+        )
         assert accepted.status_code == 200
         me = (await client.get("/me", headers=bearer(await login(client, "newbie@invite.test")))).json()
         assert me["user"]["role"] == "viewer" and me["user"]["name"] == "Newbie"
 
-        again = await client.post("/auth/accept-invite", json={"token": token, "password": "another-password"})
+        again = await client.post(
+            "/auth/accept-invite", json={"token": token, "password": "another-password"}
+        )
         assert again.status_code == 400  # single use
 
 
@@ -88,11 +97,15 @@ async def test_expired_or_forged_invitation_is_refused(settings, smtp_sink):
         engine = create_engine(settings.database_url)
         try:
             async with engine.begin() as connection:
-                await connection.execute(update(Invitation).values(expires_at=utcnow() - timedelta(minutes=1)))
+                await connection.execute(
+                    update(Invitation).values(expires_at=utcnow() - timedelta(minutes=1))
+                )
         finally:
             await engine.dispose()
         for candidate in (token, "forged-token"):
-            response = await client.post("/auth/accept-invite", json={"token": candidate, "password": DEFAULT_PASSWORD})
+            response = await client.post(
+                "/auth/accept-invite", json={"token": candidate, "password": DEFAULT_PASSWORD}
+            )
             assert response.status_code == 400
             assert "invitation" in response.json()["error"]
         short = await client.post("/auth/accept-invite", json={"token": token, "password": "short"})

@@ -21,8 +21,16 @@ async def test_plans_are_public_and_complete(client):
     assert response.status_code == 200
     plans = {p["id"]: p for p in response.json()["plans"]}
     assert list(plans) == ["solo", "team", "agency", "enterprise"]
-    assert (plans["solo"]["price_usd_month"], plans["solo"]["account_limit"], plans["solo"]["scan_interval_minutes"]) == (29, 1, 15)
-    assert (plans["team"]["price_usd_month"], plans["team"]["account_limit"], plans["team"]["scan_interval_minutes"]) == (99, 10, 5)
+    assert (
+        plans["solo"]["price_usd_month"],
+        plans["solo"]["account_limit"],
+        plans["solo"]["scan_interval_minutes"],
+    ) == (29, 1, 15)
+    assert (
+        plans["team"]["price_usd_month"],
+        plans["team"]["account_limit"],
+        plans["team"]["scan_interval_minutes"],
+    ) == (99, 10, 5)
     assert (plans["agency"]["price_usd_month"], plans["agency"]["account_limit"]) == (299, 50)
     assert plans["enterprise"]["price_usd_month"] is None and plans["enterprise"]["account_limit"] is None
     assert all(p["features"] for p in plans.values())

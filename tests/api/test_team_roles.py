@@ -44,8 +44,9 @@ async def test_role_table(client, team, role, action):
         response = await client.get("/users", headers=headers)
         expected = 200
     elif action == "invite":
-        response = await client.post("/users/invite", headers=headers,
-                                     json={"email": f"new{next(_counter)}@team.test", "name": "New"})
+        response = await client.post(
+            "/users/invite", headers=headers, json={"email": f"new{next(_counter)}@team.test", "name": "New"}
+        )
         expected = 201
     elif action == "change_role":
         victim = await _victim(client, team["owner"])
@@ -94,15 +95,18 @@ async def test_roles_are_validated(client, team):
     for role in ("owner", "superuser", ""):
         response = await client.patch(f"/users/{victim}", json={"role": role}, headers=team["owner"])
         assert response.status_code == 400 and "role" in response.json()["error"]
-    response = await client.post("/users/invite", json={"email": "x@team.test", "name": "X", "role": "owner"},
-                                 headers=team["owner"])
+    response = await client.post(
+        "/users/invite", json={"email": "x@team.test", "name": "X", "role": "owner"}, headers=team["owner"]
+    )
     assert response.status_code == 400 and "role" in response.json()["error"]
 
 
 async def test_inviting_an_existing_email_is_a_conflict_in_any_tenant(client, team):
     await signup(client, "elsewhere@other.test")
     for email in ("member@team.test", "ELSEWHERE@other.test"):
-        response = await client.post("/users/invite", json={"email": email, "name": "Dup"}, headers=team["owner"])
+        response = await client.post(
+            "/users/invite", json={"email": email, "name": "Dup"}, headers=team["owner"]
+        )
         assert response.status_code == 409
 
 

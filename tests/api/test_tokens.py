@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from tests.support.api import bearer, login, signup
-from vigilare.auth.tokens import derive_key
+from vigilare.crypto import derive_key
 from vigilare.ids import utcnow
 
 
@@ -41,7 +41,12 @@ async def test_other_tokens_are_not_bearer_credentials(client, tokens, kind):
 
 
 async def test_missing_or_malformed_header_is_401(client):
-    for header in ({}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer x.y.z"}):
+    for header in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer x.y.z"},
+    ):
         assert (await client.get("/me", headers=header)).status_code == 401
 
 
@@ -66,8 +71,17 @@ def _forgeries(token: str, secret: str) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "forgery",
-    ["alg none", "alg none, original payload", "other algorithm", "bad signature", "other key", "expired",
-     "wrong audience", "wrong issuer", "no expiry"],
+    [
+        "alg none",
+        "alg none, original payload",
+        "other algorithm",
+        "bad signature",
+        "other key",
+        "expired",
+        "wrong audience",
+        "wrong issuer",
+        "no expiry",
+    ],
 )
 async def test_forged_or_stale_tokens_are_rejected(client, settings, tokens, forgery):
     token = _forgeries(tokens["id_token"], settings.secret_key)[forgery]
@@ -99,6 +113,8 @@ async def test_a_role_change_invalidates_tokens(client):
     changed = await client.patch(f"/users/{me['user']['user_id']}", json={"role": "admin"}, headers=owner)
     assert changed.status_code == 200 and changed.json()["role"] == "admin"
     assert (await client.get("/me", headers=bearer(member_tokens))).status_code == 401
-    assert (await client.post("/auth/refresh", json={"refresh_token": member_tokens["refresh_token"]})).status_code == 401
+    assert (
+        await client.post("/auth/refresh", json={"refresh_token": member_tokens["refresh_token"]})
+    ).status_code == 401
     fresh = await login(client, "mover@example.com")
     assert (await client.get("/me", headers=bearer(fresh))).json()["user"]["role"] == "admin"

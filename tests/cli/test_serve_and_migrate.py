@@ -30,9 +30,8 @@ async def empty_pg_url():
 
 async def test_serve_refuses_an_unmigrated_postgres_then_migrate_is_idempotent(empty_pg_url, tmp_path):
     env = {"VIGILARE_DATABASE_URL": empty_pg_url, "VIGILARE_DATA_DIR": str(tmp_path)}
-    with pytest.raises(AssertionError, match="vigilare migrate"):
-        with serve(env, timeout=30):
-            pass
+    with pytest.raises(AssertionError, match="vigilare migrate"), serve(env, timeout=30):
+        pass
     first = run_cli(["migrate"], env)
     assert first.returncode == 0, first.stderr
     second = run_cli(["migrate"], env)
@@ -52,13 +51,16 @@ def test_team_flow_over_http_on_the_embedded_sqlite_default(tmp_path):
     """signup -> login -> /me -> invite -> accept -> login as the invitee, against `vigilare serve`."""
     env = {"VIGILARE_DATA_DIR": str(tmp_path / "data"), "VIGILARE_PUBLIC_URL": "http://vigilare.local"}
     with serve(env) as server, httpx.Client(base_url=server.base_url, timeout=10) as http:
-        created = http.post("/auth/signup", json={"email": "owner@flow.test", "password": PASSWORD, "name": "Flow"})
+        created = http.post(
+            "/auth/signup", json={"email": "owner@flow.test", "password": PASSWORD, "name": "Flow"}
+        )
         assert created.status_code == 201
         tokens = http.post("/auth/login", json={"email": "owner@flow.test", "password": PASSWORD}).json()
         owner = {"Authorization": f"Bearer {tokens['id_token']}"}
         assert http.get("/me", headers=owner).json()["tenant"]["plan"] == "solo"
-        invited = http.post("/users/invite", json={"email": "mate@flow.test", "name": "Mate", "role": "admin"},
-                            headers=owner)
+        invited = http.post(
+            "/users/invite", json={"email": "mate@flow.test", "name": "Mate", "role": "admin"}, headers=owner
+        )
         assert invited.status_code == 201
         # No SMTP configured: the invitation email is written to the log, link included.
         output = server.wait_for_output("accept-invite?token=")

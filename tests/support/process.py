@@ -21,9 +21,17 @@ def vigilare_env(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vigilare", *args], env=vigilare_env(env), capture_output=True,
-                          text=True, timeout=timeout, check=False)
+def run_cli(
+    args: list[str], env: Mapping[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vigilare", *args],
+        env=vigilare_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 class ServerProcess:
@@ -55,7 +63,10 @@ def serve(env: Mapping[str, str], *extra_args: str, timeout: float = 60) -> Iter
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "vigilare", "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args],
-        env=vigilare_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=vigilare_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     server = ServerProcess(process, f"http://127.0.0.1:{port}")
     try:

@@ -18,8 +18,11 @@ async def add_member(client: Any, owner_headers: dict[str, str], email: str, rol
     The emailed token is not readable here, so a second invitation for the same user is made
     directly, as the invitation job would.
     """
-    response = await client.post("/users/invite", json={"email": email, "name": email.split("@")[0], "role": role},
-                                 headers=owner_headers)
+    response = await client.post(
+        "/users/invite",
+        json={"email": email, "name": email.split("@")[0], "role": role},
+        headers=owner_headers,
+    )
     assert response.status_code == 201, response.text
     # The test client runs the app on its own event loop: use an engine of this loop.
     engine = create_engine(client.app.state["settings"].database_url)

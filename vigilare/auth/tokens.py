@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import jwt
 
+from vigilare.crypto import derive_key
 from vigilare.errors import Unauthorized
 from vigilare.ids import new_id, utcnow
 
@@ -39,11 +39,6 @@ class Claims:
     token_version: int
     family_id: str
     jti: str
-
-
-def derive_key(secret_key: str, purpose: str) -> bytes:
-    """A separate key per purpose, so one leaked derived key does not unlock the others."""
-    return hmac.new(secret_key.encode(), f"vigilare:{purpose}".encode(), hashlib.sha256).digest()
 
 
 def hash_token(token: str) -> str:

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need on a fresh machine, then runs them:
+# a virtual environment with the project, its dev extra and the example plugin; PostgreSQL and Redis.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+if [ -d plugins/vigilare-example-scenario ]; then
+  "$VENV/bin/python" -m pip install --quiet -e plugins/vigilare-example-scenario
+fi
+
+bash scripts/services.sh
+
+exec "$VENV/bin/python" -m pytest "$@"
