@@ -36,6 +36,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     trust_forwarded_for: bool = False
     # arq queue name; separate deployments (or test runs) sharing one Redis use different names.
     queue_name: str = "vigilare:queue"
+    # Scans: concurrent AWS calls per account scan, the lease that keeps scans of one account from
+    # overlapping (renewed while a scan runs; a dead worker's scan is taken over once it lapses),
+    # the scheduler's tick, and the bound on a whole scan.
+    scan_max_concurrency: int = 8
+    scan_lease_seconds: int = 60
+    scheduler_tick_seconds: int = 30
+    scan_timeout_seconds: int = 240
+    # Comma-separated plugin (entry point) names not to load, e.g. a misbehaving third-party plugin.
+    disabled_plugins: str = ""
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_username: str = ""
@@ -94,6 +103,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if not secret_key:
             secret_key = _development_secret_key(Path(self.data_dir))
         return msgspec.structs.replace(self, database_url=database_url, secret_key=secret_key)
+
+    @property
+    def disabled_plugin_names(self) -> tuple[str, ...]:
+        return tuple(sorted({name.strip() for name in self.disabled_plugins.split(",") if name.strip()}))
 
     @property
     def is_sqlite(self) -> bool:

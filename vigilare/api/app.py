@@ -22,12 +22,14 @@ from vigilare.api.state import AppServices
 from vigilare.api.throttle import Counter, MemoryCounter, RedisCounter
 from vigilare.auth.controllers import AuthController
 from vigilare.auth.tokens import TokenIssuer
+from vigilare.accounts.controllers import AccountsController
 from vigilare.billing.controllers import BillingController
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import schema_is_current, upgrade_to_head
 from vigilare.errors import ServiceUnavailable
 from vigilare.jobs import create_queue
+from vigilare.scans.controllers import ScansController
 from vigilare.users.controllers import MeController, UsersController
 
 logger = logging.getLogger("vigilare.api")
@@ -36,6 +38,8 @@ ROUTE_HANDLERS: list[Any] = [
     AuthController,
     MeController,
     UsersController,
+    AccountsController,
+    ScansController,
     BillingController,
     healthz,
     readyz,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from vigilare.accounts.models import AwsAccount
 from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
 from vigilare.db.base import Base
+from vigilare.scans.models import Scan, Signal
 
 metadata = Base.metadata
 
-__all__ = ["Invitation", "RefreshToken", "Tenant", "User", "metadata"]
+__all__ = ["AwsAccount", "Invitation", "RefreshToken", "Scan", "Signal", "Tenant", "User", "metadata"]

@@ -13,7 +13,7 @@ from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory
 from vigilare.ids import new_id
 from vigilare.jobs.context import JobContext
-from vigilare.jobs.registry import Retry, load_jobs, run_job
+from vigilare.jobs.registry import PERIODIC_JOBS, Retry, load_jobs, run_job
 
 logger = logging.getLogger("vigilare.jobs")
 
@@ -65,6 +65,7 @@ class InProcessQueue:
     def __init__(self, settings: Settings, session_factory: SessionFactory) -> None:
         self.context = JobContext(settings=settings, session_factory=session_factory, queue=self)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._periodic: list[asyncio.Task[None]] = []
         load_jobs()
 
     async def enqueue(
@@ -100,6 +101,19 @@ class InProcessQueue:
                 return
         logger.error("job %s (%s) gave up after %d tries", name, job_id, DEFAULT_MAX_TRIES)
 
+    def run_every(self, name: str, seconds: float) -> None:
+        """Run a job periodically in this process (the embedded default's scheduler)."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(seconds)
+                try:
+                    await run_job(name, self.context, ())
+                except Exception:
+                    logger.exception("periodic job %s failed", name)
+
+        self._periodic.append(asyncio.create_task(loop()))
+
     async def drain(self, timeout: float = 60) -> None:
         """Wait until every queued job (and the jobs they queue) has finished."""
         async with asyncio.timeout(timeout):
@@ -107,13 +121,23 @@ class InProcessQueue:
                 await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
     async def close(self) -> None:
+        for task in self._periodic:
+            task.cancel()
+        await asyncio.gather(*self._periodic, return_exceptions=True)
         for task in list(self._tasks.values()):
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
 
 
-async def create_queue(settings: Settings, session_factory: SessionFactory) -> JobQueue:
+async def create_queue(
+    settings: Settings, session_factory: SessionFactory, *, periodic: bool = True
+) -> JobQueue:
+    """The queue for this configuration. In process, it also runs the periodic jobs (the scheduler)."""
     if settings.redis_url:
         return await ArqQueue.connect(settings)
-    return InProcessQueue(settings, session_factory)
+    queue = InProcessQueue(settings, session_factory)
+    if periodic:
+        for name, setting in PERIODIC_JOBS:
+            queue.run_every(name, float(getattr(settings, setting)))
+    return queue

@@ -8,18 +8,22 @@ from typing import Any
 
 from arq import Retry as ArqRetry
 from arq import Worker
+from arq.cron import cron
 from arq.worker import Function, func
 
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.jobs.context import JobContext
 from vigilare.jobs.queue import DEFAULT_MAX_TRIES, ArqQueue, redis_settings
-from vigilare.jobs.registry import Retry, load_jobs
+from vigilare.jobs.registry import PERIODIC_JOBS, Retry, load_jobs
 
 logger = logging.getLogger("vigilare.worker")
 
-# Jobs are I/O bound (AWS, SMTP, HTTP): many run concurrently in one process.
-MAX_JOBS = 64
+# Jobs are I/O bound (AWS, SMTP, HTTP): many run concurrently in one process. arq's defaults
+# (10 jobs, 0.5 s polling) cap a worker near 20 jobs a second; scans wait on AWS, so run more.
+MAX_JOBS = 100
+# arq re-runs the job of a dead worker only after the longest job timeout + 10 s: keep it short
+# (the scan lease lets the scheduler take over a dead worker's scan sooner).
 JOB_TIMEOUT_SECONDS = 300
 
 
@@ -57,9 +61,19 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         if engine is not None:
             await engine.dispose()
 
-    functions = [_wrap(name, fn) for name, fn in load_jobs().items()]
+    jobs = load_jobs()
+    functions = [_wrap(name, fn) for name, fn in jobs.items()]
+    cron_jobs = []
+    for name, setting in PERIODIC_JOBS:
+        period = max(1, min(60, int(getattr(settings, setting))))
+        # arq runs a cron job once per matching second across all workers (unique job ids).
+        cron_jobs.append(
+            cron(_wrap(name, jobs[name]).coroutine, name=f"cron:{name}", second=set(range(0, 60, period)),
+                 unique=True, timeout=60, max_tries=1)
+        )
     options: dict[str, Any] = {
         "functions": functions,
+        "cron_jobs": cron_jobs,
         "redis_settings": redis_settings(settings.redis_url),
         "queue_name": settings.queue_name,
         "on_startup": on_startup,

@@ -1,0 +1,1 @@
+"""Connected AWS accounts: onboarding (role snippets), verification, listing, disconnection."""

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vigilare.db.base import Base, TenantScoped, Timestamps, id_column
+
+PENDING, ACTIVE, DISCONNECTED = "PENDING", "ACTIVE", "DISCONNECTED"
+
+
+class AwsAccount(Base, TenantScoped, Timestamps):
+    __tablename__ = "aws_accounts"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "aws_account_id"),)
+
+    id: Mapped[str] = id_column()
+    aws_account_id: Mapped[str] = mapped_column(sa.String(12))
+    display_name: Mapped[str | None] = mapped_column(sa.String(200))
+    tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    external_id: Mapped[str] = mapped_column(sa.String(64))
+    role_name: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(20), default=PENDING, index=True)
+    connected_at: Mapped[datetime]
+    verified_at: Mapped[datetime | None]
+    disconnected_at: Mapped[datetime | None]
+    current_srs: Mapped[int | None]
+    last_scan_at: Mapped[datetime | None]
+    last_successful_scan_at: Mapped[datetime | None]
+    # What the customer's AWS plan lets us read, e.g. {"health_api": false} without Business support.
+    capabilities: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # Scheduling: when the next scheduled scan is due, and the lease that keeps scans of one account
+    # from overlapping (held by a scan, renewed while it runs, expires if its worker dies).
+    next_scan_at: Mapped[datetime | None] = mapped_column(index=True)
+    lease_scan_id: Mapped[str | None] = mapped_column(sa.String(26))
+    lease_until: Mapped[datetime | None]
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{self.aws_account_id}:role/{self.role_name}"

@@ -1,0 +1,118 @@
+"""The cross-account role a customer creates: trust policy, read-only additions, Terraform and CLI.
+
+The role trusts only Vigilare's sentinel account, and only with the account's own external id (the
+confused-deputy defence); it gets AWS's SecurityAudit and ViewOnlyAccess managed policies plus the
+few read-only calls they lack. No write action, ever.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+MANAGED_POLICY_ARNS = (
+    "arn:aws:iam::aws:policy/SecurityAudit",
+    "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
+)
+ADDITIONS_POLICY_NAME = "VigilareReadOnlyAdditions"
+ADDITIONS_ACTIONS = (
+    "ce:GetCostAndUsage",
+    "ce:GetAnomalies",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:GetMetricData",
+    "ses:GetSendStatistics",
+    "ses:GetSendQuota",
+    "sesv2:GetAccount",
+    "health:Describe*",
+    "support:DescribeServices",
+    "account:GetAlternateContact",
+)
+
+
+def new_external_id() -> str:
+    """A fresh random external id; always generated here, never taken from a client."""
+    return secrets.token_hex(20)
+
+
+def trust_policy(sentinel_account_id: str, external_id: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{sentinel_account_id}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+            }
+        ],
+    }
+
+
+def additions_policy() -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "VigilareReadOnly", "Effect": "Allow", "Action": list(ADDITIONS_ACTIONS), "Resource": "*"}
+        ],
+    }
+
+
+def terraform_snippet(role_name: str, sentinel_account_id: str, external_id: str) -> str:
+    trust = json.dumps(trust_policy(sentinel_account_id, external_id), indent=2)
+    additions = json.dumps(additions_policy(), indent=2)
+    attachments = "\n".join(
+        f'resource "aws_iam_role_policy_attachment" "vigilare_{name}" {{\n'
+        f"  role       = aws_iam_role.vigilare.name\n"
+        f'  policy_arn = "{arn}"\n'
+        f"}}\n"
+        for name, arn in zip(("security_audit", "view_only"), MANAGED_POLICY_ARNS, strict=True)
+    )
+    return (
+        "# Vigilare read-only audit role. Apply in the AWS account you are connecting.\n"
+        f'resource "aws_iam_role" "vigilare" {{\n'
+        f'  name                 = "{role_name}"\n'
+        f'  description          = "Read-only access for Vigilare suspension-risk monitoring"\n'
+        f"  max_session_duration = 3600\n"
+        f"  assume_role_policy   = <<-POLICY\n{_indent(trust, 4)}\n  POLICY\n"
+        f"}}\n\n"
+        f"{attachments}\n"
+        f'resource "aws_iam_role_policy" "vigilare_additions" {{\n'
+        f'  name   = "{ADDITIONS_POLICY_NAME}"\n'
+        f"  role   = aws_iam_role.vigilare.id\n"
+        f"  policy = <<-POLICY\n{_indent(additions, 4)}\n  POLICY\n"
+        f"}}\n\n"
+        f'output "vigilare_role_arn" {{\n  value = aws_iam_role.vigilare.arn\n}}\n'
+    )
+
+
+def fallback_cli_script(role_name: str, sentinel_account_id: str, external_id: str) -> str:
+    trust = json.dumps(trust_policy(sentinel_account_id, external_id), indent=2)
+    additions = json.dumps(additions_policy(), indent=2)
+    attach = "\n".join(
+        f'aws iam attach-role-policy --role-name "$ROLE_NAME" --policy-arn "{arn}"' for arn in MANAGED_POLICY_ARNS
+    )
+    return (
+        "#!/usr/bin/env bash\n"
+        "# Vigilare read-only audit role, with the AWS CLI. Run it with credentials of the account you connect.\n"
+        "set -euo pipefail\n"
+        f'ROLE_NAME="{role_name}"\n'
+        'WORKDIR="$(mktemp -d)"\n'
+        "trap 'rm -rf \"$WORKDIR\"' EXIT\n\n"
+        "cat > \"$WORKDIR/trust-policy.json\" <<'POLICY'\n"
+        f"{trust}\nPOLICY\n\n"
+        "cat > \"$WORKDIR/additions-policy.json\" <<'POLICY'\n"
+        f"{additions}\nPOLICY\n\n"
+        "aws iam create-role --role-name \"$ROLE_NAME\" \\\n"
+        "  --description \"Read-only access for Vigilare suspension-risk monitoring\" \\\n"
+        "  --assume-role-policy-document \"file://$WORKDIR/trust-policy.json\"\n"
+        f"{attach}\n"
+        f'aws iam put-role-policy --role-name "$ROLE_NAME" --policy-name "{ADDITIONS_POLICY_NAME}" \\\n'
+        '  --policy-document "file://$WORKDIR/additions-policy.json"\n'
+        "aws iam get-role --role-name \"$ROLE_NAME\" --query Role.Arn --output text\n"
+    )
+
+
+def _indent(text: str, spaces: int) -> str:
+    pad = " " * spaces
+    return "\n".join(pad + line for line in text.splitlines())

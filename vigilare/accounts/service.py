@@ -1,0 +1,140 @@
+"""Onboarding, verification and lifecycle of connected AWS accounts (tenant-scoped sessions)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigilare.accounts.models import ACTIVE, DISCONNECTED, PENDING, AwsAccount
+from vigilare.accounts.onboarding import new_external_id
+from vigilare.auth.models import Tenant
+from vigilare.auth.roles import Principal
+from vigilare.billing.plans import get_plan
+from vigilare.aws.errors import RoleVerificationError
+from vigilare.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from vigilare.ids import new_id, utcnow
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def check_aws_account_id(value: str) -> str:
+    if not _ACCOUNT_ID.match(value):
+        raise BadRequest("aws_account_id: must be a 12-digit AWS account id")
+    return value
+
+
+async def get_account(session: AsyncSession, aws_account_id: str) -> AwsAccount:
+    """The caller's account by its 12-digit id; another tenant's account is simply not found."""
+    if not _ACCOUNT_ID.match(aws_account_id):
+        raise NotFound("account not found")
+    account = await session.scalar(select(AwsAccount).where(AwsAccount.aws_account_id == aws_account_id))
+    if account is None:
+        raise NotFound("account not found")
+    return account
+
+
+async def connected_count(session: AsyncSession) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(AwsAccount).where(AwsAccount.status != DISCONNECTED)
+    )
+    return int(count or 0)
+
+
+async def check_account_limit(session: AsyncSession, tenant: Tenant) -> None:
+    plan = get_plan(tenant.plan)
+    if plan.account_limit is None:
+        return
+    if await connected_count(session) >= plan.account_limit:
+        noun = "account" if plan.account_limit == 1 else "accounts"
+        raise Forbidden(
+            f"plan limit exceeded: the {plan.name} plan allows {plan.account_limit} connected {noun}; "
+            "upgrade or disconnect an account first"
+        )
+
+
+async def connect(
+    session: AsyncSession, principal: Principal, aws_account_id: str, display_name: str | None,
+    tags: Sequence[str], role_name: str,
+) -> AwsAccount:
+    aws_account_id = check_aws_account_id(aws_account_id.strip())
+    tags = sorted({tag.strip() for tag in tags if tag.strip()})
+    display_name = display_name.strip() if display_name and display_name.strip() else None
+    tenant = await session.get_one(Tenant, principal.tenant_id)
+    existing = await session.scalar(select(AwsAccount).where(AwsAccount.aws_account_id == aws_account_id))
+    if existing is not None and existing.status != DISCONNECTED:
+        raise Conflict("this AWS account is already connected")
+    await check_account_limit(session, tenant)
+    now = utcnow()
+    if existing is not None:
+        # Reconnecting keeps the history; the old role's external id is never trusted again.
+        account = existing
+        account.status, account.disconnected_at, account.verified_at = PENDING, None, None
+        account.external_id = new_external_id()
+        account.role_name = role_name
+        account.connected_at = now
+        if display_name is not None:
+            account.display_name = display_name
+        if tags:
+            account.tags = tags
+    else:
+        account = AwsAccount(id=new_id(), tenant_id=principal.tenant_id, aws_account_id=aws_account_id,
+                             display_name=display_name, tags=tags, external_id=new_external_id(),
+                             role_name=role_name, status=PENDING, connected_at=now, capabilities={})
+        session.add(account)
+    await session.flush()
+    return account
+
+
+async def list_accounts(session: AsyncSession, tag: str | None) -> list[AwsAccount]:
+    accounts = list(await session.scalars(select(AwsAccount).order_by(AwsAccount.connected_at, AwsAccount.id)))
+    if tag:
+        # Tags are a small JSON list per account; filtering here works the same on every database.
+        accounts = [a for a in accounts if tag in (a.tags or [])]
+    return accounts
+
+
+async def disconnect(session: AsyncSession, aws_account_id: str) -> AwsAccount:
+    account = await get_account(session, aws_account_id)
+    if account.status == DISCONNECTED:
+        return account
+    account.status = DISCONNECTED
+    account.disconnected_at = utcnow()
+    account.next_scan_at = None
+    return account
+
+
+def require_active(account: AwsAccount) -> None:
+    if account.status != ACTIVE:
+        raise Conflict(f"account is {account.status}: verify it before scanning")
+
+
+async def verify(session: AsyncSession, aws_account_id: str, *, endpoint_url: str | None) -> tuple[AwsAccount, str]:
+    """Assume the role with the account's external id; on success activate and queue the first scan."""
+    from vigilare.aws.naming import role_session_name
+    from vigilare.aws.verify import verify_role
+    from vigilare.scans.scheduler import first_scan_at, interval_for
+    from vigilare.scans.service import VERIFY, create_scan
+
+    account = await get_account(session, aws_account_id)
+    if account.status == DISCONNECTED:
+        raise Conflict("account is disconnected: connect it again to get a new role snippet")
+    try:
+        await verify_role(
+            aws_account_id=account.aws_account_id,
+            role_name=account.role_name,
+            external_id=account.external_id,
+            session_name=role_session_name(account.tenant_id, "verify"),
+            endpoint_url=endpoint_url,
+        )
+    except RoleVerificationError as exc:
+        raise Unprocessable(exc.reason) from exc
+    now = utcnow()
+    tenant = await session.get_one(Tenant, account.tenant_id)
+    account.status, account.verified_at = ACTIVE, now
+    account.next_scan_at = first_scan_at(account.id, interval_for(tenant), now)
+    scan = create_scan(session, account, VERIFY)
+    await session.flush()
+    return account, scan.id

@@ -1,0 +1,45 @@
+"""Opaque keyset cursors: signed, so a forged or edited ``next_token`` is a 400, never a 500."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from vigilare.crypto import derive_key
+from vigilare.errors import BadRequest
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class CursorCodec:
+    def __init__(self, secret_key: str) -> None:
+        self._key = derive_key(secret_key, "pagination-cursor")
+
+    def encode(self, scope: str, values: list[Any]) -> str:
+        payload = json.dumps({"s": scope, "v": values}, separators=(",", ":")).encode()
+        signature = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+        return base64.urlsafe_b64encode(signature + payload).decode().rstrip("=")
+
+    def decode(self, scope: str, token: str) -> list[Any]:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            signature, payload = raw[:16], raw[16:]
+            expected = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+            if not hmac.compare_digest(signature, expected):
+                raise ValueError("bad signature")
+            data = json.loads(payload)
+            if data.get("s") != scope or not isinstance(data.get("v"), list):
+                raise ValueError("wrong scope")
+            return list(data["v"])
+        except (ValueError, TypeError, json.JSONDecodeError) as exc:
+            raise BadRequest("next_token: invalid or expired pagination token") from exc
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit: must be between 1 and {MAX_LIMIT}")
+    return limit

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vigilare.db.base import Base, TenantScoped, id_column
+
+QUEUED, RUNNING, SUCCEEDED, PARTIAL, FAILED = "queued", "running", "succeeded", "partial", "failed"
+FINISHED = (SUCCEEDED, PARTIAL, FAILED)
+
+
+class Scan(Base, TenantScoped):
+    __tablename__ = "scans"
+    __table_args__ = (sa.Index("ix_scans_account_trigger_queued", "account_id", "trigger", "queued_at"),)
+
+    id: Mapped[str] = id_column()
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("aws_accounts.id", ondelete="CASCADE"), index=True)
+    # verify, scheduled or manual
+    trigger: Mapped[str] = mapped_column(sa.String(20))
+    status: Mapped[str] = mapped_column(sa.String(20), default=QUEUED, index=True)
+    queued_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    # Per scenario: {"iam": {"status": "ok", "duration_ms": 812, "findings": 3, "error": null}, ...}
+    outcomes: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    collection_errors: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # Notable collected data (credential report, instances per region, ...) for the evidence export.
+    evidence: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    findings_count: Mapped[int] = mapped_column(default=0)
+
+
+class Signal(Base, TenantScoped):
+    """One occurrence of a finding: open until a complete scan of its scenario no longer sees it."""
+
+    __tablename__ = "signals"
+    __table_args__ = (
+        # One open occurrence per fingerprint; a resolved one that comes back opens a new row.
+        sa.Index(
+            "uq_signals_open_fingerprint",
+            "account_id",
+            "fingerprint",
+            unique=True,
+            postgresql_where=sa.text("resolved_at IS NULL"),
+            sqlite_where=sa.text("resolved_at IS NULL"),
+        ),
+        sa.Index("ix_signals_account_detected", "account_id", "detected_at", "id"),
+    )
+
+    id: Mapped[str] = id_column()
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("aws_accounts.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    scenario: Mapped[str] = mapped_column(sa.String(64), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(64))
+    severity: Mapped[str] = mapped_column(sa.String(10))
+    title: Mapped[str] = mapped_column(sa.String(500))
+    description: Mapped[str] = mapped_column(sa.Text)
+    region: Mapped[str] = mapped_column(sa.String(32))
+    resource: Mapped[str] = mapped_column(sa.String(1024))
+    remediation: Mapped[str] = mapped_column(sa.Text, default="")
+    docs_url: Mapped[str] = mapped_column(sa.String(1024), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    detected_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    last_scan_id: Mapped[str | None] = mapped_column(sa.String(26))
+    resolved_at: Mapped[datetime | None]

@@ -1,0 +1,150 @@
+"""Scheduled scans and recovery of scans whose worker died.
+
+Every ACTIVE account is scanned on its plan's interval. Each account has its own phase in the
+interval (derived from its id) plus a little jitter, so a thousand accounts do not all start at
+the top of the minute. A tick claims an account's due slot with a compare-and-set on
+``next_scan_at``, so two ticks running at once (two workers, or a slow one) schedule it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigilare.accounts.models import ACTIVE, AwsAccount
+from vigilare.auth.models import Tenant
+from vigilare.billing.plans import get_plan
+from vigilare.ids import utcnow
+from vigilare.jobs import JobContext, enqueue_after_commit, flush_after_commit, job
+from vigilare.scans.models import QUEUED, RUNNING, Scan
+from vigilare.scans.service import SCAN_JOB, SCHEDULED, create_scan, scan_job_id, unfinished_scan_exists
+
+logger = logging.getLogger("vigilare.scheduler")
+
+JITTER_FRACTION = 0.05
+# A queued scan whose job never started (lost between commit and enqueue, or retries exhausted).
+QUEUED_STALE_AFTER = timedelta(minutes=5)
+BATCH = 500
+
+
+def phase_offset(account_id: str, interval: timedelta) -> timedelta:
+    """The account's fixed place in the interval, spread evenly by a hash of its id."""
+    digest = int.from_bytes(hashlib.sha256(account_id.encode()).digest()[:8], "big")
+    return timedelta(seconds=digest % max(int(interval.total_seconds()), 1))
+
+
+def interval_for(tenant: Tenant) -> timedelta:
+    return timedelta(minutes=get_plan(tenant.plan).scan_interval_minutes)
+
+
+def first_scan_at(account_id: str, interval: timedelta, now: datetime) -> datetime:
+    """The next slot of the account's phase after ``now``."""
+    epoch_seconds = int(now.timestamp())
+    period = max(int(interval.total_seconds()), 1)
+    offset = int(phase_offset(account_id, interval).total_seconds())
+    slot = epoch_seconds - (epoch_seconds % period) + offset
+    if slot <= epoch_seconds:
+        slot += period
+    return datetime.fromtimestamp(slot, tz=now.tzinfo)
+
+
+def following_slot(account_id: str, interval: timedelta, due: datetime, now: datetime) -> datetime:
+    jitter = timedelta(seconds=random.uniform(0, interval.total_seconds() * JITTER_FRACTION))
+    candidate = due + interval
+    if candidate <= now:  # we were down for a while: rejoin the phase instead of catching up
+        candidate = first_scan_at(account_id, interval, now)
+    return candidate + jitter
+
+
+@dataclass
+class TickResult:
+    scheduled: int = 0
+    recovered: int = 0
+
+
+def tenant_may_scan(tenant: Tenant, now: datetime) -> bool:
+    """Billing decides; see vigilare.billing.enforcement."""
+    from vigilare.billing.enforcement import scanning_allowed
+
+    return scanning_allowed(tenant, now)
+
+
+async def _schedule_due(session: AsyncSession, now: datetime) -> int:
+    due = (
+        await session.execute(
+            select(AwsAccount, Tenant)
+            .join(Tenant, Tenant.id == AwsAccount.tenant_id)
+            .where(AwsAccount.status == ACTIVE, AwsAccount.next_scan_at <= now)
+            .order_by(AwsAccount.next_scan_at)
+            .limit(BATCH)
+        )
+    ).all()
+    scheduled = 0
+    for account, tenant in due:
+        interval = interval_for(tenant)
+        old_due = account.next_scan_at
+        assert old_due is not None
+        claimed = await session.execute(
+            update(AwsAccount)
+            .where(AwsAccount.id == account.id, AwsAccount.next_scan_at == old_due)
+            .values(next_scan_at=following_slot(account.id, interval, old_due, now))
+            .execution_options(synchronize_session=False)
+        )
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            continue  # another tick took this slot
+        if not tenant_may_scan(tenant, now) or await unfinished_scan_exists(session, account.id):
+            continue
+        create_scan(session, account, SCHEDULED)
+        scheduled += 1
+    return scheduled
+
+
+async def _recover_stuck(session: AsyncSession, now: datetime) -> int:
+    """Re-enqueue scans whose worker died (lease lapsed) or whose job never ran."""
+    running = (
+        await session.execute(
+            select(Scan, AwsAccount)
+            .join(AwsAccount, AwsAccount.id == Scan.account_id)
+            .where(Scan.status == RUNNING)
+            .limit(BATCH)
+        )
+    ).all()
+    recovered = 0
+    for scan, account in running:
+        lapsed = account.lease_scan_id != scan.id or account.lease_until is None or account.lease_until < now
+        if lapsed:
+            enqueue_after_commit(session, SCAN_JOB, scan.id, job_id=scan_job_id(scan.id, scan.attempts))
+            recovered += 1
+    stale = await session.scalars(
+        select(Scan).where(Scan.status == QUEUED, Scan.queued_at < now - QUEUED_STALE_AFTER).limit(BATCH)
+    )
+    for scan in stale:
+        attempt = int((now - scan.queued_at).total_seconds() // QUEUED_STALE_AFTER.total_seconds())
+        enqueue_after_commit(session, SCAN_JOB, scan.id, job_id=scan_job_id(scan.id, 1000 + attempt))
+        recovered += 1
+    return recovered
+
+
+async def tick(session: AsyncSession, now: datetime | None = None) -> TickResult:
+    now = now or utcnow()
+    result = TickResult()
+    result.scheduled = await _schedule_due(session, now)
+    result.recovered = await _recover_stuck(session, now)
+    return result
+
+
+@job("schedule_scans")
+async def schedule_scans(ctx: JobContext) -> dict[str, int]:
+    async with ctx.session_factory() as session:
+        result = await tick(session)
+        await session.commit()
+        await flush_after_commit(session, ctx.queue)
+    if result.scheduled or result.recovered:
+        logger.info("scheduled %d scans, recovered %d", result.scheduled, result.recovered)
+    return {"scheduled": result.scheduled, "recovered": result.recovered}

@@ -1,0 +1,108 @@
+"""Creating scans, the per-plan manual scan limit, and the per-account scan lease."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigilare.accounts.models import AwsAccount
+from vigilare.accounts.service import get_account, require_active
+from vigilare.auth.models import Tenant
+from vigilare.auth.roles import Principal
+from vigilare.billing.plans import get_plan
+from vigilare.errors import NotFound, RateLimited
+from vigilare.ids import new_id, utcnow
+from vigilare.jobs import enqueue_after_commit
+from vigilare.scans.models import QUEUED, Scan
+
+MANUAL, SCHEDULED, VERIFY = "manual", "scheduled", "verify"
+SCAN_JOB = "scan_account"
+
+
+def scan_job_id(scan_id: str, attempt: int = 0) -> str:
+    return f"scan:{scan_id}" if attempt == 0 else f"scan:{scan_id}:recover:{attempt}"
+
+
+def create_scan(session: AsyncSession, account: AwsAccount, trigger: str) -> Scan:
+    """A queued scan; its job is handed to the queue once the transaction commits."""
+    scan = Scan(id=new_id(), tenant_id=account.tenant_id, account_id=account.id, trigger=trigger,
+                status=QUEUED, queued_at=utcnow(), outcomes={}, collection_errors=[], evidence={})
+    session.add(scan)
+    enqueue_after_commit(session, SCAN_JOB, scan.id, job_id=scan_job_id(scan.id))
+    return scan
+
+
+async def manual_scan(session: AsyncSession, principal: Principal, aws_account_id: str) -> Scan:
+    account = await get_account(session, aws_account_id)
+    require_active(account)
+    tenant = await session.get_one(Tenant, principal.tenant_id)
+    plan = get_plan(tenant.plan)
+    window_start = utcnow() - timedelta(hours=1)
+    recent = list(
+        await session.scalars(
+            select(Scan.queued_at)
+            .where(Scan.account_id == account.id, Scan.trigger == MANUAL, Scan.queued_at > window_start)
+            .order_by(Scan.queued_at)
+        )
+    )
+    if len(recent) >= plan.manual_scans_per_hour:
+        retry_after = math.ceil((recent[0] + timedelta(hours=1) - utcnow()).total_seconds())
+        raise RateLimited(
+            f"manual scan limit reached: the {plan.name} plan allows {plan.manual_scans_per_hour} "
+            "manual scans per account per hour",
+            retry_after=retry_after,
+        )
+    return create_scan(session, account, MANUAL)
+
+
+async def get_scan(session: AsyncSession, aws_account_id: str, scan_id: str) -> Scan:
+    account = await get_account(session, aws_account_id)
+    scan = await session.scalar(select(Scan).where(Scan.id == scan_id, Scan.account_id == account.id))
+    if scan is None:
+        raise NotFound("scan not found")
+    return scan
+
+
+async def acquire_lease(session: AsyncSession, account_id: str, scan_id: str, seconds: int) -> bool:
+    """Take (or renew) the account's scan lease for this scan; False if another scan holds it."""
+    now = utcnow()
+    result = await session.execute(
+        update(AwsAccount)
+        .where(
+            AwsAccount.id == account_id,
+            or_(
+                AwsAccount.lease_scan_id.is_(None),
+                AwsAccount.lease_scan_id == scan_id,
+                AwsAccount.lease_until < now,
+            ),
+        )
+        .values(lease_scan_id=scan_id, lease_until=now + timedelta(seconds=seconds))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release_lease(session: AsyncSession, account_id: str, scan_id: str) -> None:
+    await session.execute(
+        update(AwsAccount)
+        .where(AwsAccount.id == account_id, AwsAccount.lease_scan_id == scan_id)
+        .values(lease_scan_id=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def lease_remaining(session: AsyncSession, account_id: str) -> float:
+    until: datetime | None = await session.scalar(
+        select(AwsAccount.lease_until).where(AwsAccount.id == account_id)
+    )
+    return max(0.0, (until - utcnow()).total_seconds()) if until else 0.0
+
+
+async def unfinished_scan_exists(session: AsyncSession, account_id: str) -> bool:
+    count = await session.scalar(
+        select(func.count()).select_from(Scan).where(Scan.account_id == account_id, Scan.status.in_(("queued", "running")))
+    )
+    return bool(count)
