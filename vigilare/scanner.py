@@ -109,7 +109,9 @@ async def scan_account(
             regions=regions,
         )
     detection = await run_detectors(data, scenarios)
-    evidence_keys = [key for key, collector in (collectors or builtin_collectors()).items() if collector.evidence]
+    evidence_keys = [
+        key for key, collector in (collectors or builtin_collectors()).items() if collector.evidence
+    ]
     return ScanReport(
         aws_account_id=target.aws_account_id,
         started_at=started_at,

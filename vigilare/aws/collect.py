@@ -78,9 +78,7 @@ def partition_of(region: str) -> str:
 
 async def enabled_regions(session: AccountSession) -> list[str]:
     """Regions enabled for the account in the home region's partition (attackers use the others too)."""
-    response = await session.call(
-        "ec2", "describe_regions", region=session.home_region, AllRegions=True
-    )
+    response = await session.call("ec2", "describe_regions", region=session.home_region, AllRegions=True)
     home_partition = partition_of(session.home_region)
     return sorted(
         region["RegionName"]
@@ -104,7 +102,9 @@ async def collect(
     wanted = sorted(set(required_keys))
     for key in wanted:
         if key not in collectors:
-            errors.append(CollectionError(key=key, region=GLOBAL_REGION, error="no collector provides this data"))
+            errors.append(
+                CollectionError(key=key, region=GLOBAL_REGION, error="no collector provides this data")
+            )
     selected = [collectors[key] for key in wanted if key in collectors]
 
     scan_regions: list[str] = []

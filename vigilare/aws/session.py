@@ -91,7 +91,7 @@ async def assume_role(
     return credentials
 
 
-class _AssumedRoleProvider(CredentialProvider):  # type: ignore[misc]
+class _AssumedRoleProvider(CredentialProvider):
     """Hands botocore the scan's credentials, which re-assume the role when they are about to expire."""
 
     METHOD = "vigilare-assume-role"
@@ -198,13 +198,16 @@ class AccountSession:
                         region_name=key[1],
                         endpoint_url=self.endpoint_url,
                         config=client_config(
-                            service, endpoint_url=self.endpoint_url, max_pool_connections=self._max_concurrency
+                            service,
+                            endpoint_url=self.endpoint_url,
+                            max_pool_connections=self._max_concurrency,
                         ),
                     )
                 )
                 if service == "s3control" and self.endpoint_url:
                     self._clients[key].meta.events.register(
-                        "before-send.s3-control", _strip_account_host_prefix(self.endpoint_url, self.account_id)
+                        "before-send.s3-control",
+                        _strip_account_host_prefix(self.endpoint_url, self.account_id),
                     )
         return self._clients[key]
 

@@ -47,7 +47,9 @@ async def verify_role(
     return identity
 
 
-async def _caller_identity(credentials: dict[str, Any], *, region: str, endpoint_url: str | None) -> dict[str, str]:
+async def _caller_identity(
+    credentials: dict[str, Any], *, region: str, endpoint_url: str | None
+) -> dict[str, str]:
     assumed = aioboto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],

@@ -16,7 +16,7 @@ GLOBAL_REGION = "global"
 """The ``region`` of a finding about a global resource (IAM, S3 account settings)."""
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     CRITICAL = "CRITICAL"
     HIGH = "HIGH"
     MEDIUM = "MEDIUM"

@@ -17,7 +17,9 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-async def _optional(ctx: CollectorContext, service: str, operation: str, **params: Any) -> dict[str, Any] | None:
+async def _optional(
+    ctx: CollectorContext, service: str, operation: str, **params: Any
+) -> dict[str, Any] | None:
     """The response, or None when AWS says the setting was never configured."""
     try:
         return await ctx.call(service, operation, **params)

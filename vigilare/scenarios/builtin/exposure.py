@@ -15,7 +15,13 @@ PUBLIC_GRANTEES = {
 READ_PERMISSIONS = {"READ", "FULL_CONTROL"}
 WRITE_PERMISSIONS = {"WRITE", "WRITE_ACP", "FULL_CONTROL"}
 READ_ACTIONS = ("s3:GetObject", "s3:ListBucket")
-WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:PutBucketPolicy", "s3:PutBucketAcl", "s3:PutObjectAcl")
+WRITE_ACTIONS = (
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:PutBucketPolicy",
+    "s3:PutBucketAcl",
+    "s3:PutObjectAcl",
+)
 
 WORLD_CIDRS = {"0.0.0.0/0", "::/0"}
 ADMINISTRATION_PORTS = {22: "SSH", 3389: "RDP"}
@@ -87,7 +93,8 @@ class ExposureScenario(Scenario):
             reasons = [
                 f"its ACL grants {grant['Permission']} to {PUBLIC_GRANTEES[grant['Grantee']['URI']]}"
                 for grant in grants
-                if grant.get("Grantee", {}).get("URI") in PUBLIC_GRANTEES and grant.get("Permission") in permissions
+                if grant.get("Grantee", {}).get("URI") in PUBLIC_GRANTEES
+                and grant.get("Permission") in permissions
             ]
             statements = public_statements(policy, actions)
             reasons += [
@@ -134,7 +141,10 @@ class ExposureScenario(Scenario):
                 self.finding(
                     kind="open_security_group",
                     severity=Severity.HIGH,
-                    title=f"Security group {group_id} ({group_name}) in {region} open to the internet on {names}",
+                    title=(
+                        f"Security group {group_id} ({group_name}) in {region} open to the internet "
+                        f"on {names}"
+                    ),
                     description=(
                         f"Security group {group_id} ({group_name}) in {region}, attached to "
                         f"{attached[group_id]} network interface(s), accepts connections from anywhere "

@@ -101,11 +101,17 @@ class IamScenario(Scenario):
             mfa_off = not (summary and summary.get("AccountMFAEnabled"))
             active_keys = []
         if has_keys:
-            created = [
-                as_datetime(root_row.get(f"access_key_{slot}_last_rotated")) for slot in active_keys
-            ] if root_row else []
+            created = (
+                [as_datetime(root_row.get(f"access_key_{slot}_last_rotated")) for slot in active_keys]
+                if root_row
+                else []
+            )
             oldest = min((moment for moment in created if moment is not None), default=None)
-            since = f", the oldest created on {day_of(oldest)} ({days(whole_days(oldest, now))} ago)" if oldest else ""
+            since = (
+                f", the oldest created on {day_of(oldest)} ({days(whole_days(oldest, now))} ago)"
+                if oldest
+                else ""
+            )
             findings.append(
                 self.finding(
                     kind="root_access_keys",
@@ -145,7 +151,12 @@ class IamScenario(Scenario):
             key_id = key["AccessKeyId"]
             created = as_datetime(key.get("CreateDate"))
             last_used = as_datetime(key.get("LastUsedDate"))
-            details = {"user": name, "access_key_id": key_id, "created": iso(created), "last_used": iso(last_used)}
+            details = {
+                "user": name,
+                "access_key_id": key_id,
+                "created": iso(created),
+                "last_used": iso(last_used),
+            }
             if created is not None and now - created > ACCESS_KEY_MAX_AGE:
                 age = whole_days(created, now)
                 findings.append(
@@ -155,8 +166,8 @@ class IamScenario(Scenario):
                         title=f"Access key {masked_key(key_id)} of user {name} not rotated for {days(age)}",
                         description=(
                             f"Active access key {key_id} of IAM user {name} was created on {day_of(created)} "
-                            f"and has not been rotated for {days(age)} (limit 90 days). Old keys are the ones "
-                            "that leak: create a new key, deploy it, then disable and delete this one."
+                            f"and has not been rotated for {days(age)} (limit 90 days). Old keys are the "
+                            "ones that leak: create a new key, deploy it, then disable and delete this one."
                         ),
                         resource=key_id,
                         details={**details, "age_days": age},
@@ -218,8 +229,9 @@ class IamScenario(Scenario):
                         severity=Severity.HIGH,
                         title=f"New administrator user {name} created {hours_ago(created, now)}",
                         description=(
-                            f"IAM user {name} was created on {minute_of(created)} ({hours_ago(created, now)}) "
-                            "with administrator permissions. Attackers create such users to keep access: "
+                            f"IAM user {name} was created on {minute_of(created)} "
+                            f"({hours_ago(created, now)}) with administrator permissions. Attackers create "
+                            "such users to keep access: "
                             "if nobody on your team created it, delete it and rotate every credential."
                         ),
                         resource=user["Arn"],
@@ -230,7 +242,11 @@ class IamScenario(Scenario):
             # An existing administrator given a fresh key is the same persistence move.
             for key in user.get("AccessKeys", []):
                 key_created = as_datetime(key.get("CreateDate"))
-                if key.get("Status") == "Active" and key_created and now - key_created <= NEW_PRINCIPAL_WINDOW:
+                if (
+                    key.get("Status") == "Active"
+                    and key_created
+                    and now - key_created <= NEW_PRINCIPAL_WINDOW
+                ):
                     key_id = key["AccessKeyId"]
                     findings.append(
                         self.finding(
@@ -242,7 +258,8 @@ class IamScenario(Scenario):
                             ),
                             description=(
                                 f"Access key {key_id} was created for IAM user {name}, an administrator, on "
-                                f"{minute_of(key_created)}. If nobody on your team created it, disable it now."
+                                f"{minute_of(key_created)}. If nobody on your team created it, disable it "
+                                "now."
                             ),
                             resource=key_id,
                             details={"user": name, "access_key_id": key_id, "created": iso(key_created)},

@@ -51,7 +51,9 @@ def allows(statement: dict[str, Any], action: str) -> bool:
     if "Action" in statement:
         return any(fnmatchcase(action, str(pattern).lower()) for pattern in _as_list(statement["Action"]))
     if "NotAction" in statement:
-        return not any(fnmatchcase(action, str(pattern).lower()) for pattern in _as_list(statement["NotAction"]))
+        return not any(
+            fnmatchcase(action, str(pattern).lower()) for pattern in _as_list(statement["NotAction"])
+        )
     return False
 
 
