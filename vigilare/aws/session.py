@@ -21,7 +21,7 @@ from aiobotocore.credentials import AioCredentialResolver, AioRefreshableCredent
 from aiobotocore.session import AioSession
 from botocore.config import Config
 from botocore.credentials import CredentialProvider
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from vigilare.aws.errors import RoleAssumptionError
 from vigilare.aws.naming import role_arn
@@ -85,6 +85,8 @@ async def assume_role(
             "shown at connection.",
             aws_error_code=code,
         ) from exc
+    except ParamValidationError as exc:
+        raise RoleAssumptionError(f"The settings for role {arn} are not valid for AWS STS: {exc}") from exc
     except BotoCoreError as exc:
         raise RoleAssumptionError(f"Vigilare could not reach AWS STS to assume role {arn}: {exc}") from exc
     credentials: dict[str, Any] = response["Credentials"]

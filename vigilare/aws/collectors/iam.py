@@ -38,10 +38,13 @@ async def fetch_account_summary(ctx: CollectorContext) -> dict[str, int]:
 async def fetch_credential_report(ctx: CollectorContext) -> list[dict[str, str]]:
     """Rows of the credential report (AWS regenerates it at most every 4 hours; older ones are reused)."""
     deadline = time.monotonic() + CREDENTIAL_REPORT_WAIT_SECONDS
+    pause = 0.25
     while (await ctx.call("iam", "generate_credential_report"))["State"] != "COMPLETE":
         if time.monotonic() > deadline:
             raise TimeoutError("the credential report was not ready within a minute")
-        await asyncio.sleep(2)
+        # AWS needs a few seconds to build a fresh report: ask again, less and less often.
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 4.0)
     content = (await ctx.call("iam", "get_credential_report"))["Content"]
     text = content.decode() if isinstance(content, bytes) else str(content)
     return list(csv.DictReader(io.StringIO(text)))
