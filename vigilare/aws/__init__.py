@@ -1,0 +1,1 @@
+"""AWS access for scans: one assumed-role session per account scan, bounded, retried, cached clients."""

@@ -1,0 +1,155 @@
+"""Runs the collectors a scan needs: each data key fetched once (per enabled region when regional).
+
+A failure (a region answering 500, an access denied, a bug in a collector) becomes a recorded
+:class:`CollectionError` for that key and region, never a finding and never a crashed scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from vigilare.aws.session import AccountSession
+from vigilare.plugin import GLOBAL_REGION, CollectedData, CollectionError, Collector
+
+logger = logging.getLogger(__name__)
+
+REGIONS_KEY = "ec2.regions"
+_ENABLED_OPT_IN_STATUSES = {"opt-in-not-required", "opted-in"}
+
+
+class _Context:
+    """The :class:`vigilare.plugin.CollectorContext` of one collector run in one region."""
+
+    def __init__(
+        self, session: AccountSession, key: str, region: str | None, errors: list[CollectionError]
+    ) -> None:
+        self._session = session
+        self._key = key
+        self._region = region or session.home_region
+        self._error_region = region or GLOBAL_REGION
+        self._errors = errors
+
+    @property
+    def account_id(self) -> str:
+        return self._session.account_id
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        response: dict[str, Any] = await self._session.call(service, operation, region=self._region, **params)
+        return response
+
+    async def paginate(self, service: str, operation: str, result_key: str, **params: Any) -> list[Any]:
+        return await self._session.paginate(service, operation, result_key, region=self._region, **params)
+
+    def in_region(self, region: str) -> _Context:
+        other = _Context(self._session, self._key, region, self._errors)
+        other._error_region = self._error_region
+        return other
+
+    def record_error(self, resource: str, error: str) -> None:
+        self._errors.append(
+            CollectionError(key=self._key, region=self._error_region, error=error, resource=resource)
+        )
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short human-readable error: AWS's code and message, or the exception's type and text."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def partition_of(region: str) -> str:
+    for prefix, partition in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b")):
+        if region.startswith(prefix):
+            return partition
+    return "aws-iso" if region.startswith("us-iso-") else "aws"
+
+
+async def enabled_regions(session: AccountSession) -> list[str]:
+    """Regions enabled for the account in the home region's partition (attackers use the others too)."""
+    response = await session.call("ec2", "describe_regions", region=session.home_region, AllRegions=True)
+    home_partition = partition_of(session.home_region)
+    return sorted(
+        region["RegionName"]
+        for region in response.get("Regions", [])
+        if region.get("OptInStatus", "opt-in-not-required") in _ENABLED_OPT_IN_STATUSES
+        and partition_of(region["RegionName"]) == home_partition
+    )
+
+
+async def collect(
+    session: AccountSession,
+    collectors: Mapping[str, Collector],
+    required_keys: Iterable[str],
+    *,
+    regions: Sequence[str] | None = None,
+    collected_at: datetime | None = None,
+) -> CollectedData:
+    """Fetch ``required_keys`` (only those) and return them as :class:`CollectedData`."""
+    collected_at = collected_at or datetime.now(UTC)
+    errors: list[CollectionError] = []
+    wanted = sorted(set(required_keys))
+    for key in wanted:
+        if key not in collectors:
+            errors.append(
+                CollectionError(key=key, region=GLOBAL_REGION, error="no collector provides this data")
+            )
+    selected = [collectors[key] for key in wanted if key in collectors]
+
+    scan_regions: list[str] = []
+    if any(collector.regional for collector in selected):
+        scan_regions = list(regions) if regions is not None else await _regions_or_home(session, errors)
+
+    values: dict[str, Any] = {}
+    regional: dict[str, dict[str, Any]] = {collector.key: {} for collector in selected if collector.regional}
+
+    async def run(collector: Collector, region: str | None) -> None:
+        context = _Context(session, collector.key, region, errors)
+        try:
+            value = await collector.fetch(context)
+        except Exception as exc:
+            logger.info("collecting %s in %s failed: %s", collector.key, region or GLOBAL_REGION, exc)
+            errors.append(
+                CollectionError(key=collector.key, region=region or GLOBAL_REGION, error=describe_error(exc))
+            )
+            return
+        if region is None:
+            values[collector.key] = value
+        else:
+            regional[collector.key][region] = value
+
+    runs = []
+    for collector in selected:
+        if collector.regional:
+            runs += [run(collector, region) for region in scan_regions]
+        else:
+            runs.append(run(collector, None))
+    await asyncio.gather(*runs)
+    return CollectedData(
+        account_id=session.account_id,
+        collected_at=collected_at,
+        values=values,
+        regional=regional,
+        errors=sorted(errors, key=lambda error: (error.key, error.region, error.resource or "")),
+        regions=scan_regions,
+    )
+
+
+async def _regions_or_home(session: AccountSession, errors: list[CollectionError]) -> list[str]:
+    try:
+        return await enabled_regions(session)
+    except Exception as exc:
+        # Without the region list, still read the home region rather than nothing.
+        errors.append(CollectionError(key=REGIONS_KEY, region=GLOBAL_REGION, error=describe_error(exc)))
+        return [session.home_region]

@@ -1,0 +1,248 @@
+"""One assumed-role AWS session per account scan.
+
+Credentials come from STS AssumeRole (with the account's external id) and are refreshed by
+aiobotocore shortly before they expire; clients are created once per (service, region), shared by
+every collector of the scan and closed with the session; a semaphore bounds the account's
+concurrent calls, because a scan spends the customer's own API rate budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+import aioboto3
+from aiobotocore.credentials import AioCredentialResolver, AioRefreshableCredentials
+from aiobotocore.session import AioSession
+from botocore.config import Config
+from botocore.credentials import CredentialProvider
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+from vigilare.aws.errors import RoleAssumptionError
+from vigilare.aws.naming import role_arn
+
+DEFAULT_HOME_REGION = "us-east-1"
+DEFAULT_MAX_CONCURRENCY = 8
+ROLE_SESSION_SECONDS = 3600
+
+
+def client_config(service: str, *, endpoint_url: str | None, max_pool_connections: int) -> Config:
+    """botocore's ``standard`` retries: a throttled call is retried, never reported as a finding."""
+    options: dict[str, Any] = {
+        "retries": {"mode": "standard", "max_attempts": 5},
+        "connect_timeout": 10,
+        "read_timeout": 30,
+        "max_pool_connections": max_pool_connections,
+        "user_agent_extra": "vigilare",
+    }
+    if endpoint_url and service == "s3":
+        # A local stand-in answers on one host name: bucket-in-host URLs would not resolve.
+        options["s3"] = {"addressing_style": "path"}
+    return Config(**options)
+
+
+def base_sts_client(
+    base_session: aioboto3.Session, *, region: str, endpoint_url: str | None, max_pool_connections: int = 2
+) -> Any:
+    """An STS client with Vigilare's own (sentinel) credentials, as an async context manager."""
+    return base_session.client(
+        "sts",
+        region_name=region,
+        endpoint_url=endpoint_url or None,
+        config=client_config("sts", endpoint_url=endpoint_url, max_pool_connections=max_pool_connections),
+    )
+
+
+async def assume_role(
+    sts_client: Any,
+    *,
+    aws_account_id: str,
+    role_name: str,
+    external_id: str,
+    session_name: str,
+    duration_seconds: int = ROLE_SESSION_SECONDS,
+) -> dict[str, Any]:
+    """STS AssumeRole's ``Credentials``; a refusal becomes a :class:`RoleAssumptionError` with a reason."""
+    arn = role_arn(aws_account_id, role_name)
+    try:
+        response = await sts_client.assume_role(
+            RoleArn=arn,
+            RoleSessionName=session_name,
+            ExternalId=external_id,
+            DurationSeconds=duration_seconds,
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        raise RoleAssumptionError(
+            f"Vigilare could not assume role {arn}: AWS answered {code}: {error.get('Message', '')}. "
+            "Check that the role exists, trusts the Vigilare account and requires the external id "
+            "shown at connection.",
+            aws_error_code=code,
+        ) from exc
+    except ParamValidationError as exc:
+        raise RoleAssumptionError(f"The settings for role {arn} are not valid for AWS STS: {exc}") from exc
+    except BotoCoreError as exc:
+        raise RoleAssumptionError(f"Vigilare could not reach AWS STS to assume role {arn}: {exc}") from exc
+    credentials: dict[str, Any] = response["Credentials"]
+    return credentials
+
+
+class _AssumedRoleProvider(CredentialProvider):
+    """Hands botocore the scan's credentials, which re-assume the role when they are about to expire."""
+
+    METHOD = "vigilare-assume-role"
+
+    def __init__(self, credentials: AioRefreshableCredentials) -> None:
+        self._credentials = credentials
+
+    async def load(self) -> AioRefreshableCredentials:
+        return self._credentials
+
+
+class AccountSession:
+    """The AWS side of one account scan. Use as ``async with AccountSession(...) as session:``."""
+
+    def __init__(
+        self,
+        *,
+        aws_account_id: str,
+        role_name: str,
+        external_id: str,
+        session_name: str,
+        endpoint_url: str | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        home_region: str = DEFAULT_HOME_REGION,
+        base_session: aioboto3.Session | None = None,
+    ) -> None:
+        self.account_id = aws_account_id
+        self.home_region = home_region
+        self.endpoint_url = endpoint_url or None
+        self._role_name = role_name
+        self._external_id = external_id
+        self._session_name = session_name
+        self._max_concurrency = max_concurrency
+        self._base_session = base_session or aioboto3.Session()
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._stack = AsyncExitStack()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._client_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._sts: Any = None
+        self._session: aioboto3.Session | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Assume the role now, so a role that cannot be assumed fails the scan before any collection."""
+        self._sts = await self._stack.enter_async_context(
+            base_sts_client(self._base_session, region=self.home_region, endpoint_url=self.endpoint_url)
+        )
+        try:
+            first = await self._credential_metadata()
+        except BaseException:
+            await self.close()
+            raise
+        # Seeded with the credentials just obtained; aiobotocore calls AssumeRole again only when
+        # they come within minutes of expiring (long scans outlive the one-hour role session).
+        credentials = AioRefreshableCredentials.create_from_metadata(
+            metadata=first, refresh_using=self._credential_metadata, method=_AssumedRoleProvider.METHOD
+        )
+        botocore_session = AioSession()
+        provider = _AssumedRoleProvider(credentials)
+        botocore_session.register_component("credential_provider", AioCredentialResolver([provider]))
+        self._session = aioboto3.Session(botocore_session=botocore_session, region_name=self.home_region)
+
+    async def close(self) -> None:
+        self._clients.clear()
+        await self._stack.aclose()
+
+    async def _credential_metadata(self) -> dict[str, str]:
+        credentials = await assume_role(
+            self._sts,
+            aws_account_id=self.account_id,
+            role_name=self._role_name,
+            external_id=self._external_id,
+            session_name=self._session_name,
+        )
+        expiration = credentials["Expiration"]
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": expiration.isoformat() if isinstance(expiration, datetime) else str(expiration),
+        }
+
+    async def client(self, service: str, region: str | None = None) -> Any:
+        """The scan's client for ``service`` in ``region``, created on first use and reused after."""
+        if self._session is None:
+            raise RuntimeError("AccountSession.start() was not awaited")
+        key = (service, region or self.home_region)
+        if key in self._clients:
+            return self._clients[key]
+        lock = self._client_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._clients:
+                self._clients[key] = await self._stack.enter_async_context(
+                    self._session.client(
+                        service,
+                        region_name=key[1],
+                        endpoint_url=self.endpoint_url,
+                        config=client_config(
+                            service,
+                            endpoint_url=self.endpoint_url,
+                            max_pool_connections=self._max_concurrency,
+                        ),
+                    )
+                )
+                if service == "s3control" and self.endpoint_url:
+                    self._clients[key].meta.events.register(
+                        "before-send.s3-control",
+                        _strip_account_host_prefix(self.endpoint_url, self.account_id),
+                    )
+        return self._clients[key]
+
+    async def call(self, service: str, operation: str, *, region: str | None = None, **params: Any) -> Any:
+        client = await self.client(service, region)
+        async with self._semaphore:
+            return await getattr(client, operation)(**params)
+
+    async def paginate(
+        self, service: str, operation: str, result_key: str, *, region: str | None = None, **params: Any
+    ) -> list[Any]:
+        client = await self.client(service, region)
+        pages = client.get_paginator(operation).paginate(**params).__aiter__()
+        items: list[Any] = []
+        while True:
+            # Bound each page request, not the whole listing: other collectors interleave.
+            async with self._semaphore:
+                try:
+                    page = await pages.__anext__()
+                except StopAsyncIteration:
+                    break
+            items.extend(page.get(result_key, []))
+        return items
+
+
+def _strip_account_host_prefix(endpoint_url: str, account_id: str) -> Callable[..., None]:
+    """s3control puts the account id in front of the host; a local endpoint cannot resolve that name."""
+    endpoint_host = urlsplit(endpoint_url).netloc
+    prefixed_host = f"{account_id}.{endpoint_host}"
+
+    def rewrite(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        if parts.netloc == prefixed_host:
+            request.url = urlunsplit(parts._replace(netloc=endpoint_host))
+
+    return rewrite

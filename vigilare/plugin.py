@@ -1,0 +1,51 @@
+"""The public surface for scenario plugin authors: import everything you need from here, and only here.
+
+A plugin is a module (or object) exposing ``@hookimpl`` functions named after the hook specs in
+:mod:`vigilare.scenarios.hookspecs`, registered in the ``vigilare.scenarios`` entry-point group::
+
+    # pyproject.toml
+    [project.entry-points."vigilare.scenarios"]
+    my_plugin = "my_package.plugin"
+
+    # my_package/plugin.py
+    from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
+
+    class Imdsv1Instances(Scenario):
+        id = "imdsv1"
+        title = "Instances accepting IMDSv1"
+        requires = ("ec2.instances",)
+        severities = (Severity.MEDIUM,)
+
+        async def detect(self, data: CollectedData) -> list[Finding]:
+            ...
+
+    @hookimpl
+    def vigilare_scenarios() -> list[type[Scenario]]:
+        return [Imdsv1Instances]
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from vigilare.scenarios.collector import Collector, CollectorContext, CollectorFunction
+from vigilare.scenarios.data import CollectedData, CollectionError
+from vigilare.scenarios.model import GLOBAL_REGION, Finding, Scenario, Severity
+
+PROJECT_NAME = "vigilare"
+
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+"""Marks a plugin's implementation of a Vigilare hook."""
+
+__all__ = [
+    "GLOBAL_REGION",
+    "CollectedData",
+    "CollectionError",
+    "Collector",
+    "CollectorContext",
+    "CollectorFunction",
+    "Finding",
+    "Scenario",
+    "Severity",
+    "hookimpl",
+]

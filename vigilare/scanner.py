@@ -1,0 +1,155 @@
+"""Scan one customer account: assume its role, collect what the scenarios need once, detect.
+
+This is the library a scan job calls; it knows nothing of databases or queues.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import aioboto3
+import msgspec
+
+from vigilare.aws.collect import collect
+from vigilare.aws.collectors import builtin_collectors
+from vigilare.aws.naming import role_session_name
+from vigilare.aws.session import DEFAULT_HOME_REGION, DEFAULT_MAX_CONCURRENCY, AccountSession
+from vigilare.plugin import CollectedData, CollectionError, Collector, Finding, Scenario
+from vigilare.scenarios.runner import DetectionResult, ScenarioOutcome, run_detectors
+
+ScanStatus = Literal["ok", "partial"]
+
+
+class ScanTarget(msgspec.Struct, frozen=True, kw_only=True):
+    """The account to scan and how to get in: ``arn:aws:iam::<aws_account_id>:role/<role_name>``."""
+
+    aws_account_id: str
+    role_name: str
+    external_id: str
+    session_name: str = "vigilare-scan"
+
+    @classmethod
+    def for_scan(
+        cls, *, aws_account_id: str, role_name: str, external_id: str, tenant_id: str, scan_id: str
+    ) -> ScanTarget:
+        """A target whose STS session name tells the customer's CloudTrail which tenant and scan it is."""
+        return cls(
+            aws_account_id=aws_account_id,
+            role_name=role_name,
+            external_id=external_id,
+            session_name=role_session_name(tenant_id, scan_id),
+        )
+
+
+class ScanReport(msgspec.Struct, frozen=True, kw_only=True):
+    aws_account_id: str
+    started_at: datetime
+    finished_at: datetime
+    findings: list[Finding]
+    outcomes: dict[str, ScenarioOutcome]
+    collection_errors: list[CollectionError]
+    regions: list[str]
+    evidence: dict[str, Any]
+    """Notable collected data (credential report, instances per region, ...), plain JSON."""
+
+    @property
+    def status(self) -> ScanStatus:
+        """``partial`` when a scenario failed or timed out, or some of its data could not be collected."""
+        if self.collection_errors or any(outcome.status != "ok" for outcome in self.outcomes.values()):
+            return "partial"
+        return "ok"
+
+
+def required_data(scenarios: Sequence[type[Scenario]]) -> list[str]:
+    return sorted({key for scenario in scenarios for key in scenario.requires})
+
+
+async def detect(data: CollectedData, scenarios: Sequence[type[Scenario]]) -> DetectionResult:
+    """Run scenarios over data already collected (detector tests, re-evaluation of stored data)."""
+    return await run_detectors(data, scenarios)
+
+
+async def scan_account(
+    target: ScanTarget,
+    scenarios: Sequence[type[Scenario]],
+    *,
+    collectors: Mapping[str, Collector] | None = None,
+    endpoint_url: str | None = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    home_region: str = DEFAULT_HOME_REGION,
+    regions: Sequence[str] | None = None,
+    base_session: aioboto3.Session | None = None,
+) -> ScanReport:
+    """Scan one account with ``scenarios`` and return everything found.
+
+    ``collectors`` defaults to the built-in ones (pass ``registry.collectors`` when plugins add
+    their own); ``regions`` overrides the enabled-region discovery. Raises
+    :class:`vigilare.aws.errors.RoleAssumptionError` when the role cannot be assumed: no data,
+    no findings. Every other failure (a region, a collector, a scenario) is recorded in the report.
+    """
+    started_at = datetime.now(UTC)
+    async with AccountSession(
+        aws_account_id=target.aws_account_id,
+        role_name=target.role_name,
+        external_id=target.external_id,
+        session_name=target.session_name,
+        endpoint_url=endpoint_url,
+        max_concurrency=max_concurrency,
+        home_region=home_region,
+        base_session=base_session,
+    ) as session:
+        data = await collect(
+            session,
+            builtin_collectors() if collectors is None else collectors,
+            required_data(scenarios),
+            regions=regions,
+        )
+    detection = await run_detectors(data, scenarios)
+    evidence_keys = [
+        key for key, collector in (collectors or builtin_collectors()).items() if collector.evidence
+    ]
+    return ScanReport(
+        aws_account_id=target.aws_account_id,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        findings=detection.findings,
+        outcomes=detection.outcomes,
+        collection_errors=list(data.errors),
+        regions=list(data.regions),
+        evidence=build_evidence(data, evidence_keys),
+    )
+
+
+def build_evidence(data: CollectedData, keys: Sequence[str]) -> dict[str, Any]:
+    """The collected data worth exporting, as plain JSON (datetimes in ISO 8601)."""
+    evidence: dict[str, Any] = {
+        "aws_account_id": data.account_id,
+        "collected_at": data.collected_at.isoformat(),
+        "regions": list(data.regions),
+        "data": {},
+    }
+    for key in sorted(keys):
+        if key in data:
+            value = dict(data.per_region(key)) if data.is_regional(key) else data[key]
+            evidence["data"][key] = to_jsonable(value)
+    return evidence
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)

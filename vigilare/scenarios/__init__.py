@@ -1,0 +1,1 @@
+"""Scenario plugins: registration (pluggy hook specs), loading, and running detectors over data."""

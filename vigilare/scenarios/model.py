@@ -1,0 +1,114 @@
+"""Findings, severities and the Scenario base class (re-exported by :mod:`vigilare.plugin`)."""
+
+from __future__ import annotations
+
+import abc
+import enum
+import hashlib
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import msgspec
+
+if TYPE_CHECKING:
+    from vigilare.scenarios.data import CollectedData
+
+GLOBAL_REGION = "global"
+"""The ``region`` of a finding about a global resource (IAM, S3 account settings)."""
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "CRITICAL"
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+
+    @property
+    def rank(self) -> int:
+        """4 for CRITICAL down to 1 for LOW: compare severities with this, not with ``<`` on strings."""
+        return _RANKS[self]
+
+    def at_least(self, other: Severity) -> bool:
+        return self.rank >= other.rank
+
+    @classmethod
+    def highest(cls, severities: Any) -> Severity | None:
+        """The most severe of an iterable of severities, or None when it is empty."""
+        ranked = sorted(severities, key=lambda severity: severity.rank, reverse=True)
+        return ranked[0] if ranked else None
+
+
+_RANKS = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1}
+
+
+class Finding(msgspec.Struct, frozen=True, kw_only=True):
+    """One risky state found in one account.
+
+    ``title`` and ``description`` say what, where and since when in plain words, because they are
+    shown to the customer as is. ``resource`` identifies the thing (an ARN or id) and, with
+    ``scenario``, ``region`` and ``kind``, makes the finding's fingerprint: a rescan that sees the
+    same state produces the same fingerprint, so the signal is updated rather than duplicated.
+    """
+
+    scenario: str
+    kind: str
+    severity: Severity
+    title: str
+    description: str
+    resource: str
+    region: str = GLOBAL_REGION
+    remediation: str = ""
+    docs_url: str = ""
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def fingerprint(self, aws_account_id: str) -> str:
+        identity = "|".join((self.scenario, aws_account_id, self.region, self.resource, self.kind))
+        return hashlib.sha256(identity.encode()).hexdigest()
+
+
+class Scenario(abc.ABC):
+    """A detector: pure logic over data collected once per scan.
+
+    Subclasses set the class attributes and implement :meth:`detect`. ``requires`` names the data
+    keys the scenario reads (only those are collected); ``detect`` must not call AWS itself.
+    A scenario that raises or runs past ``time_budget_seconds`` is recorded as failed or timed out
+    and never stops the other scenarios.
+    """
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()
+    severities: ClassVar[tuple[Severity, ...]] = ()
+    remediation: ClassVar[str] = ""
+    docs_url: ClassVar[str] = ""
+    time_budget_seconds: ClassVar[float] = 30.0
+
+    @abc.abstractmethod
+    async def detect(self, data: CollectedData) -> list[Finding]:
+        """Return the findings present in ``data`` (an empty list when the account is clean)."""
+
+    def finding(
+        self,
+        *,
+        kind: str,
+        severity: Severity,
+        title: str,
+        description: str,
+        resource: str,
+        region: str = GLOBAL_REGION,
+        details: dict[str, Any] | None = None,
+        remediation: str | None = None,
+        docs_url: str | None = None,
+    ) -> Finding:
+        """Build a finding of this scenario, defaulting remediation and docs to the scenario's own."""
+        return Finding(
+            scenario=self.id,
+            kind=kind,
+            severity=severity,
+            title=title,
+            description=description,
+            resource=resource,
+            region=region,
+            remediation=self.remediation if remediation is None else remediation,
+            docs_url=self.docs_url if docs_url is None else docs_url,
+            details=details or {},
+        )
