@@ -40,6 +40,9 @@ class Sandbox:
         self._port = port
         self._moto: Any = None
         self._gateway: Gateway | None = None
+        # boto3 clients the seed helpers made, per (account, service, region). Their credentials
+        # come from AssumeRole, which reset() forgets, so reset() drops them too.
+        self.seed_clients: dict[tuple[str, str, str], Any] = {}
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -138,6 +141,7 @@ class Sandbox:
         self.trust.register(role_arn, external_id, trusted_account)
 
     def _reset_own_state(self) -> None:
+        self.seed_clients.clear()
         self.state.reset()
         self.accounts.reset()
         self.trust.reset()
