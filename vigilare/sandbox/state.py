@@ -1,0 +1,171 @@
+"""What the fake AWS services know, per AWS account.
+
+Records are plain dataclasses holding the values AWS would return; the service modules render them
+onto the wire. Every account starts empty on first use (AWS accounts always "exist"), with Business
+support so the Health API answers unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class SupportPlan(StrEnum):
+    BASIC = "basic"
+    DEVELOPER = "developer"
+    BUSINESS = "business"
+    ENTERPRISE = "enterprise"
+
+    @property
+    def includes_health_api(self) -> bool:
+        return self in (SupportPlan.BUSINESS, SupportPlan.ENTERPRISE)
+
+
+@dataclass
+class HealthEvent:
+    arn: str
+    service: str  # "RISK", "ABUSE", "EC2", ...
+    event_type_code: str
+    event_type_category: str  # issue | accountNotification | scheduledChange | investigation
+    region: str
+    start_time: datetime
+    last_updated_time: datetime
+    status_code: str  # open | closed | upcoming
+    description: str
+    end_time: datetime | None = None
+    event_scope_code: str = "ACCOUNT_SPECIFIC"
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class AffectedEntity:
+    event_arn: str
+    entity_value: str
+    entity_arn: str
+    last_updated_time: datetime
+    status_code: str = "IMPAIRED"
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TrailEvent:
+    region: str
+    event_id: str
+    event_name: str
+    event_time: datetime
+    event_source: str
+    username: str | None
+    read_only: bool
+    access_key_id: str | None
+    resources: list[tuple[str, str]]  # (ResourceType, ResourceName)
+    record: dict[str, Any]  # the full CloudTrail record, served as the CloudTrailEvent JSON string
+
+
+@dataclass
+class GuardDutyFinding:
+    id: str
+    detector_id: str
+    account_id: str
+    region: str
+    type: str
+    severity: float
+    title: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    resource: dict[str, Any]  # wire-shaped (camelCase), e.g. {"resourceType": "Instance", ...}
+    action: dict[str, Any] = field(default_factory=dict)
+    archived: bool = False
+    count: int = 1
+    confidence: float = 8.0
+
+
+@dataclass
+class CostAnomaly:
+    anomaly_id: str
+    monitor_arn: str
+    start_date: date
+    end_date: date | None
+    dimension_value: str
+    max_impact: float
+    total_impact: float
+    total_actual_spend: float
+    total_expected_spend: float
+    max_score: float
+    current_score: float
+    root_causes: list[dict[str, Any]] = field(default_factory=list)  # wire-shaped RootCause items
+    feedback: str | None = None
+
+
+@dataclass
+class SesAccount:
+    """Defaults are what a new AWS account sees: SES sandbox, healthy."""
+
+    enforcement_status: str = "HEALTHY"  # HEALTHY | PROBATION | SHUTDOWN
+    sending_enabled: bool = True
+    production_access_enabled: bool = False
+    max_24_hour_send: float = 200.0
+    max_send_rate: float = 1.0
+    sent_last_24_hours: float = 0.0
+
+
+@dataclass
+class AccountState:
+    support_plan: SupportPlan = SupportPlan.BUSINESS
+    health_events: dict[str, HealthEvent] = field(default_factory=dict)
+    affected_entities: list[AffectedEntity] = field(default_factory=list)
+    trail_events: list[TrailEvent] = field(default_factory=list)
+    findings: dict[str, GuardDutyFinding] = field(default_factory=dict)
+    anomalies: list[CostAnomaly] = field(default_factory=list)
+    ses_by_region: dict[str, SesAccount] = field(default_factory=dict)
+
+
+@dataclass
+class _ThrottleRule:
+    service: str
+    operation: str | None
+    remaining: int
+
+
+class FakeState:
+    """All accounts' fake data plus injected throttling; safe to use from the gateway's threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._accounts: dict[str, AccountState] = {}
+        self._throttles: list[_ThrottleRule] = []
+
+    def account(self, account_id: str) -> AccountState:
+        """The account's state, created empty on first use. Hold `lock` while reading or mutating."""
+        with self.lock:
+            return self._accounts.setdefault(account_id, AccountState())
+
+    def reset(self) -> None:
+        with self.lock:
+            self._accounts.clear()
+            self._throttles.clear()
+
+    def inject_throttling(self, service: str, count: int, operation: str | None = None) -> None:
+        """Make the next `count` calls to a fake `service` (optionally one operation) be throttled.
+
+        `service` is the signing name: "health", "cloudtrail", "guardduty", "ce" or "ses".
+        """
+        with self.lock:
+            self._throttles.append(_ThrottleRule(service, operation, count))
+
+    def take_throttle(self, service: str, operation: str) -> bool:
+        """Consume one injected throttle matching this call, if any."""
+        with self.lock:
+            for rule in self._throttles:
+                if rule.remaining > 0 and rule.service == service and rule.operation in (None, operation):
+                    rule.remaining -= 1
+                    return True
+            return False
+
+    def pending_throttles(self, service: str) -> int:
+        with self.lock:
+            return sum(rule.remaining for rule in self._throttles if rule.service == service)
