@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
@@ -25,6 +26,7 @@ from vigilare.config import Settings
 from vigilare.db.engine import create_engine
 from vigilare.db.migrate import upgrade_to_head
 from vigilare.db.models import metadata
+from vigilare.sandbox import Sandbox
 
 PG_ADMIN_URL = os.environ.get("VIGILARE_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("VIGILARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -99,6 +101,57 @@ async def settings(tmp_path: Path, pg_url: str, queue_name: str) -> AsyncIterato
 async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
     """The API on PostgreSQL with jobs run in process."""
     async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+# Vigilare's own AWS identity in tests: moto's default account, which customer roles trust.
+SENTINEL_ACCOUNT_ID = "123456789012"
+_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/nonexistent/vigilare-test-aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/vigilare-test-aws-credentials",
+    "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+}
+
+
+@pytest.fixture(scope="session")
+def sandbox_session() -> Iterator[Sandbox]:
+    """moto's server plus the stand-in for the APIs moto lacks, behind one endpoint."""
+    previous = {name: os.environ.get(name) for name in _AWS_ENVIRONMENT}
+    os.environ.update(_AWS_ENVIRONMENT)
+    os.environ.pop("AWS_PROFILE", None)
+    sandbox = Sandbox().start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def sandbox(sandbox_session: Sandbox) -> Sandbox:
+    sandbox_session.reset()
+    sandbox_session.latency_ms = 0
+    return sandbox_session
+
+
+@pytest.fixture
+async def aws_settings(settings: Settings, sandbox: Sandbox) -> Settings:
+    return msgspec.structs.replace(
+        settings, aws_endpoint_url=sandbox.endpoint_url, sentinel_account_id=SENTINEL_ACCOUNT_ID
+    )
+
+
+@pytest.fixture
+async def aws_client(aws_settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The API on PostgreSQL, jobs in process, AWS in the sandbox."""
+    async with AsyncTestClient(app=create_app(aws_settings)) as test_client:
         yield test_client
 
 
