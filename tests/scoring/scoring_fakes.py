@@ -63,10 +63,22 @@ class Signal:
     title: str = "A signal"
     resource: str | None = None
     region: str | None = None
-    description: str = ""
-    signal_id: str = "01J00000000000000000000000"
-    detected_at: datetime | None = None
-    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SignalRow:
+    """A stored signal as the CSV export reads it."""
+
+    signal_id: str
+    scenario: str
+    kind: str
+    severity: str
+    title: str
+    description: str | None
+    region: str | None
+    resource: str | None
+    detected_at: datetime
+    resolved_at: datetime | None
 
 
 def signal_strategy(

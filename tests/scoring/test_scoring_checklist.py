@@ -89,8 +89,12 @@ def test_worse_signals_come_first_within_a_phase() -> None:
 
 
 def test_affected_resources_are_named_and_long_lists_are_cut() -> None:
-    buckets = [Signal("exposure", "public_bucket_read", "HIGH", "Public", f"bucket-{i:02}") for i in range(25)]
-    buckets.append(Signal("exposure", "public_bucket_read", "HIGH", "Public", "bucket-00"))  # same bucket again
+    buckets = [
+        Signal("exposure", "public_bucket_read", "HIGH", "Public", f"bucket-{i:02}") for i in range(25)
+    ]
+    buckets.append(
+        Signal("exposure", "public_bucket_read", "HIGH", "Public", "bucket-00")
+    )  # same bucket again
     description = build_checklist(buckets)[0].description
     named = [f"bucket-{i:02}" for i in range(MAX_NAMED_RESOURCES)]
     assert f"Buckets: {', '.join(named)} and {25 - MAX_NAMED_RESOURCES} more." in description
@@ -122,7 +126,10 @@ def test_hygiene_only_account_gets_no_incident_steps() -> None:
             Signal("exposure", "open_security_group", "HIGH", "SSH open", "sg-1", "eu-west-1"),
         ]
     )
-    assert _titles(steps) == ["Close administration ports open to the internet", "Create a multi-region CloudTrail trail"]
+    assert _titles(steps) == [
+        "Close administration ports open to the internet",
+        "Create a multi-region CloudTrail trail",
+    ]
 
 
 @pytest.mark.parametrize(("severity", "before", "after"), [("CRITICAL", 0, 1), ("LOW", 1, 0)])
@@ -144,25 +151,36 @@ def test_unknown_kinds_get_a_generic_step_placed_by_severity(severity: str, befo
 
 
 def test_extra_templates_tailor_plugin_steps() -> None:
-    template = StepTemplate(9, "Disable public function URLs", "Set AuthType to AWS_IAM.", "https://docs.aws.amazon.com/lambda/")
+    template = StepTemplate(
+        9, "Disable public function URLs", "Set AuthType to AWS_IAM.", "https://docs.aws.amazon.com/lambda/"
+    )
     steps = build_checklist(
         [Signal("acme_lambda_audit", "function_url_public", "LOW", "Public URL", "fn-1")],
         extra_templates={("acme_lambda_audit", "function_url_public"): template},
     )
-    assert steps == [ChecklistStep(1, "Disable public function URLs", "Set AuthType to AWS_IAM. Affected: fn-1.", template.docs_url)]
+    assert steps == [
+        ChecklistStep(
+            1, "Disable public function URLs", "Set AuthType to AWS_IAM. Affected: fn-1.", template.docs_url
+        )
+    ]
 
 
 def test_input_order_does_not_change_the_checklist() -> None:
-    signals = [Signal(s, k, sev, "t", f"r{i % 3}", "us-east-1") for i, ((s, k), sev) in enumerate(
-        zip(BUILT_IN_KINDS * 2, ["CRITICAL", "HIGH", "MEDIUM", "LOW"] * 20, strict=False)
-    )]
+    signals = [
+        Signal(s, k, sev, "t", f"r{i % 3}", "us-east-1")
+        for i, ((s, k), sev) in enumerate(
+            zip(BUILT_IN_KINDS * 2, ["CRITICAL", "HIGH", "MEDIUM", "LOW"] * 20, strict=False)
+        )
+    ]
     shuffled = signals[:]
     random.Random(7).shuffle(shuffled)
     assert build_checklist(shuffled) == build_checklist(signals)
 
 
 def test_markdown_lists_every_step_with_its_link_and_keeps_names_literal() -> None:
-    steps = build_checklist([Signal("exposure", "public_bucket_write", "CRITICAL", "Public write", "my_*bucket*\n# x")])
+    steps = build_checklist(
+        [Signal("exposure", "public_bucket_write", "CRITICAL", "Public write", "my_*bucket*\n# x")]
+    )
     text = checklist_markdown(steps, heading="Recovery checklist for 123456789012")
     assert text.startswith("# Recovery checklist for 123456789012\n")
     assert "1. **Stop public writes to S3 buckets**" in text

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
-from scoring_fakes import NON_CAPPING_KINDS, SEVERITIES, Signal, capping_signals, signal_lists, signal_strategy
 from hypothesis import given
 from hypothesis import strategies as st
+from scoring_fakes import (
+    NON_CAPPING_KINDS,
+    SEVERITIES,
+    Signal,
+    capping_signals,
+    signal_lists,
+    signal_strategy,
+)
 
 from vigilare.scoring.formula import SUSPENSION_CEILING, ScoreResult, compute_score
 
@@ -68,8 +76,8 @@ def test_each_repeat_of_a_kind_costs_less_than_the_previous(
     penalties = sorted((c.penalty for c in costs), reverse=True)
     points = sorted((c.points for c in costs), reverse=True)
     assert len(penalties) == repeats
-    assert all(later < earlier for earlier, later in zip(penalties, penalties[1:], strict=False))
-    assert all(later < earlier for earlier, later in zip(points, points[1:], strict=False))
+    assert all(later < earlier for earlier, later in pairwise(penalties))
+    assert all(later < earlier for earlier, later in pairwise(points))
 
 
 @given(st.sampled_from(NON_CAPPING_KINDS), st.integers(min_value=3, max_value=30))
@@ -78,8 +86,8 @@ def test_marginal_cost_of_a_high_repeat_shrinks(pair: tuple[str, str], repeats: 
         compute_score([Signal(pair[0], pair[1], "HIGH", resource=f"r{i}") for i in range(n)]).penalty
         for n in range(repeats + 1)
     ]
-    marginal = [b - a for a, b in zip(totals, totals[1:], strict=False)]
-    assert all(later < earlier for earlier, later in zip(marginal, marginal[1:], strict=False))
+    marginal = [b - a for a, b in pairwise(totals)]
+    assert all(later < earlier for earlier, later in pairwise(marginal))
 
 
 @given(any_signal_lists, capping_signals)

@@ -9,19 +9,19 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from scoring_fakes import Signal
+from scoring_fakes import SignalRow
 
 from vigilare.exports.signals_csv import CSV_COLUMNS, neutralise_formula, stream_signals_csv
 
 DETECTED = datetime(2026, 5, 22, 10, 30, tzinfo=UTC)
 
 
-async def _aiter(signals: list[Signal]) -> AsyncIterator[Signal]:
+async def _aiter(signals: list[SignalRow]) -> AsyncIterator[SignalRow]:
     for signal in signals:
         yield signal
 
 
-async def _export(signals: list[Signal], **kwargs: int) -> str:
+async def _export(signals: list[SignalRow], **kwargs: int) -> str:
     return "".join([chunk async for chunk in stream_signals_csv(_aiter(signals), **kwargs)])
 
 
@@ -29,7 +29,7 @@ def _parse(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 
 
-def _signal(n: int = 0, **fields: object) -> Signal:
+def _signal(n: int = 0, /, **fields: object) -> SignalRow:
     base: dict[str, object] = {
         "scenario": "exposure",
         "kind": "public_bucket_read",
@@ -43,7 +43,7 @@ def _signal(n: int = 0, **fields: object) -> Signal:
         "resolved_at": None,
     }
     base.update(fields)
-    return Signal(**base)  # type: ignore[arg-type]
+    return SignalRow(**base)  # type: ignore[arg-type]
 
 
 async def test_header_then_one_row_per_signal() -> None:
@@ -80,10 +80,11 @@ async def test_rfc4180_quoting_round_trips_awkward_text() -> None:
     assert row[5] == awkward
 
 
-@pytest.mark.parametrize("payload", ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
+@pytest.mark.parametrize("payload", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
 async def test_formula_cells_are_neutralised_in_every_text_column(payload: str) -> None:
     text_columns = ("signal_id", "scenario", "kind", "severity", "title", "description", "region", "resource")
-    row = _parse(await _export([_signal(**dict.fromkeys(text_columns, payload))]))[1]
+    fields: dict[str, object] = dict.fromkeys(text_columns, payload)
+    row = _parse(await _export([_signal(**fields)]))[1]
     assert row[:8] == ["'" + payload] * 8
 
 
@@ -105,7 +106,7 @@ async def test_timestamps_are_iso_8601_utc() -> None:
 async def test_chunks_are_yielded_before_the_source_is_exhausted() -> None:
     produced = 0
 
-    async def source() -> AsyncIterator[Signal]:
+    async def source() -> AsyncIterator[SignalRow]:
         nonlocal produced
         for n in range(100_000):
             produced += 1
@@ -121,7 +122,7 @@ async def test_chunks_are_yielded_before_the_source_is_exhausted() -> None:
 async def test_exporting_100k_rows_keeps_memory_bounded() -> None:
     total_rows = 100_000
 
-    async def source() -> AsyncIterator[Signal]:
+    async def source() -> AsyncIterator[SignalRow]:
         for n in range(total_rows):
             yield _signal(n, description="x" * 200)
 

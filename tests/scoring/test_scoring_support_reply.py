@@ -13,9 +13,18 @@ ACCOUNT = "123456789012"
 def test_reply_mentions_every_critical_finding_and_every_step() -> None:
     criticals = [
         Signal("abuse", "health_risk_event", "CRITICAL", "AWS_RISK_CREDENTIALS_EXPOSED", "AKIAEXAMPLE1"),
-        Signal("iam", "quarantine_policy", "CRITICAL", "Quarantine policy attached", "arn:aws:iam::1:user/ci"),
+        Signal(
+            "iam", "quarantine_policy", "CRITICAL", "Quarantine policy attached", "arn:aws:iam::1:user/ci"
+        ),
     ] + [
-        Signal("compute", "gpu_capacity_new_region", "CRITICAL", "GPU instance launched", f"i-{n:04}", "ap-south-1")
+        Signal(
+            "compute",
+            "gpu_capacity_new_region",
+            "CRITICAL",
+            "GPU instance launched",
+            f"i-{n:04}",
+            "ap-south-1",
+        )
         for n in range(40)
     ]
     minor = [Signal("iam", "access_key_old", "MEDIUM", "Old key", f"user-{n}") for n in range(30)]
@@ -30,7 +39,9 @@ def test_reply_mentions_every_critical_finding_and_every_step() -> None:
     for step in steps:
         assert f"{step.step}. [ ] {step.title}" in reply
     assert reply.count("MEDIUM: Old key") == MAX_OTHER_FINDINGS
-    assert f"and {30 - MAX_OTHER_FINDINGS} lower-severity findings ({30 - MAX_OTHER_FINDINGS} MEDIUM)" in reply
+    assert (
+        f"and {30 - MAX_OTHER_FINDINGS} lower-severity findings ({30 - MAX_OTHER_FINDINGS} MEDIUM)" in reply
+    )
     assert ACCOUNT in reply.splitlines()[0]
     assert "billing adjustment" in reply
     assert reply.rstrip().endswith("Dana, Ops lead")

@@ -72,7 +72,9 @@ def test_doc_states_the_capped_score(doc: str) -> None:
 
 def test_doc_numbers_in_the_prose_are_the_codes() -> None:
     one = compute_score([Signal("iam", "root_access_keys", "CRITICAL")]).score
-    two = compute_score([Signal("iam", "root_access_keys", "CRITICAL"), Signal("root", "root_login_no_mfa", "CRITICAL")])
+    two = compute_score(
+        [Signal("iam", "root_access_keys", "CRITICAL"), Signal("root", "root_login_no_mfa", "CRITICAL")]
+    )
     text = DOC.read_text(encoding="utf-8")
     assert f"costs {100 - one} points of score" in text
     assert re.search(rf"of another kind {one - two.score} more", text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -79,12 +79,15 @@ def signal_csv_cells(signal: ExportableSignal) -> list[str]:
         signal.region or "",
         signal.resource or "",
     )
-    return [neutralise_formula(cell) for cell in text] + [iso_utc(signal.detected_at), iso_utc(signal.resolved_at)]
+    return [neutralise_formula(cell) for cell in text] + [
+        iso_utc(signal.detected_at),
+        iso_utc(signal.resolved_at),
+    ]
 
 
 async def stream_signals_csv(
     signals: AsyncIterable[ExportableSignal], *, flush_at: int = DEFAULT_FLUSH_AT
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """Yield the CSV text in chunks of about ``flush_at`` characters: the header, then one row per signal."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)  # the default dialect is RFC 4180: CRLF, minimal quoting, "" escapes

@@ -106,7 +106,14 @@ def _plan_kind(
     worst = members[0][0]
     if template is None:
         template = _generic_template(key, worst, members[0][1].title, len(members))
-    sort_key = (template.phase, 0, worst.rank, _CATALOG_ORDER.get(key, len(_CATALOG_ORDER)), -len(members), *key)
+    sort_key = (
+        template.phase,
+        0,
+        worst.rank,
+        _CATALOG_ORDER.get(key, len(_CATALOG_ORDER)),
+        -len(members),
+        *key,
+    )
     return _Planned(sort_key, template, _affected_sentence(template.affected_label, members))
 
 

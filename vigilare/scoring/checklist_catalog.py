@@ -112,7 +112,8 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
     ("iam", "access_key_unused"): StepTemplate(
         3,
         "Delete unused access keys",
-        "Keys unused for 45 days are exposure with no benefit: deactivate them, wait a few days, then delete.",
+        "Keys unused for 45 days are exposure with no benefit: deactivate them, wait a few days, "
+        "then delete them.",
         f"{_IAM}/id_credentials_access-keys.html",
         "Users",
     ),

@@ -31,7 +31,9 @@ def parse_severity(value: str) -> Severity:
     try:
         return Severity(value.upper())
     except ValueError:
-        raise ValueError(f"unknown severity {value!r}; expected one of {[s.value for s in Severity]}") from None
+        raise ValueError(
+            f"unknown severity {value!r}; expected one of {[s.value for s in Severity]}"
+        ) from None
 
 
 class ScorableSignal(Protocol):
