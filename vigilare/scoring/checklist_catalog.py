@@ -1,0 +1,391 @@
+"""The recovery steps Vigilare knows, keyed by the signal kind they answer.
+
+Phases follow AWS's recovery order (SIGNALS.md, "Recovery checklist, in AWS's order"):
+1 find the case and its deadline, 2 root, 3 access keys, 4 IAM, 5 every region, 6 evidence,
+7 billing, 8 SES, 9 harden, 10 reply to the case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class StepTemplate:
+    """One step of the checklist before it is tailored: the affected resources are appended."""
+
+    phase: int
+    title: str
+    action: str
+    docs_url: str
+    affected_label: str = "Affected"
+
+
+COMPROMISE_GUIDE = "https://repost.aws/knowledge-center/potential-account-compromise"
+_IAM = "https://docs.aws.amazon.com/IAM/latest/UserGuide"
+_CLOUDTRAIL = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide"
+_GUARDDUTY = "https://docs.aws.amazon.com/guardduty/latest/ug"
+_COST = "https://docs.aws.amazon.com/cost-management/latest/userguide"
+_S3 = "https://docs.aws.amazon.com/AmazonS3/latest/userguide"
+_SES_PAUSE = "https://repost.aws/knowledge-center/ses-resolve-account-review-pause"
+SUSPENDED_ACCOUNT_GUIDE = "https://repost.aws/knowledge-center/reactivate-suspended-account"
+SUPPORT_CASES = "https://docs.aws.amazon.com/awssupport/latest/user/case-management.html"
+SECURITY_PILLAR = "https://docs.aws.amazon.com/wellarchitected/latest/security-pillar/welcome.html"
+
+KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
+    # 1. The case and its deadline.
+    ("abuse", "health_risk_event"): StepTemplate(
+        1,
+        "Answer the AWS risk case before its deadline",
+        "AWS opened a risk event about exposed or compromised credentials. Open the AWS Health Dashboard "
+        "and the case in Support Center, note the deadline, and answer early: AWS may suspend the account "
+        "if nobody replies in time. Do not remove the AWSCompromisedKeyQuarantine policy AWS attached.",
+        COMPROMISE_GUIDE,
+        "Events",
+    ),
+    ("abuse", "health_abuse_event"): StepTemplate(
+        1,
+        "Answer the AWS abuse report before its deadline",
+        "AWS received an abuse report about resources in this account. Open the case in Support Center, "
+        "note the deadline, stop the reported activity on the named resources and say in the case what "
+        "you changed: AWS may suspend the account if nobody replies in time.",
+        COMPROMISE_GUIDE,
+        "Reported resources",
+    ),
+    ("iam", "quarantine_policy"): StepTemplate(
+        1,
+        "Keep the quarantine policy and replace the exposed access keys",
+        "AWS attached a compromised-key quarantine policy, which means it found a key exposed and opened "
+        "a case. Leave the policy attached. Deactivate and delete the quarantined users' access keys, "
+        "check in CloudTrail what those keys did, then answer the case.",
+        "https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSCompromisedKeyQuarantineV2.html",
+        "Quarantined",
+    ),
+    # 2. Root.
+    ("root", "root_login_no_mfa"): StepTemplate(
+        2,
+        "Secure the root user: someone signed in without MFA",
+        "Change the root password and the password of the root user's mailbox, enable MFA on the root "
+        "user, and check CloudTrail for what the session did.",
+        f"{_IAM}/enable-mfa-for-root.html",
+        "Sign-ins",
+    ),
+    ("iam", "root_access_keys"): StepTemplate(
+        2,
+        "Delete the root user's access keys",
+        "Root access keys cannot be limited by any policy. Move whatever uses them to an IAM role, "
+        "then deactivate and delete them.",
+        f"{_IAM}/id_root-user_manage_delete-key.html",
+    ),
+    ("iam", "root_mfa_disabled"): StepTemplate(
+        2,
+        "Enable MFA on the root user",
+        "Sign in as root, assign an MFA device (a hardware or passkey device is best), and keep the "
+        "recovery details somewhere the team can reach.",
+        f"{_IAM}/enable-mfa-for-root.html",
+    ),
+    ("root", "root_login"): StepTemplate(
+        2,
+        "Confirm every root sign-in was yours",
+        "If anyone cannot account for a root sign-in, change the root password and the root mailbox's "
+        "password at once and treat the account as compromised.",
+        f"{_IAM}/enable-mfa-for-root.html",
+        "Sign-ins",
+    ),
+    # 3. Access keys.
+    ("iam", "access_keys_duplicate"): StepTemplate(
+        3,
+        "Keep one active access key per user",
+        "A second active key is often one nobody remembers creating. Confirm which key is in use, then "
+        "deactivate and delete the other; delete any key you did not create.",
+        f"{_IAM}/id_credentials_access-keys.html#rotating_access_keys_console",
+        "Users",
+    ),
+    ("iam", "access_key_old"): StepTemplate(
+        3,
+        "Rotate access keys older than 90 days",
+        "Create a new key, deploy it, deactivate the old one, verify nothing broke, then delete the old key.",
+        f"{_IAM}/id_credentials_access-keys.html#rotating_access_keys_console",
+        "Users",
+    ),
+    ("iam", "access_key_unused"): StepTemplate(
+        3,
+        "Delete unused access keys",
+        "Keys unused for 45 days are exposure with no benefit: deactivate them, wait a few days, "
+        "then delete them.",
+        f"{_IAM}/id_credentials_access-keys.html",
+        "Users",
+    ),
+    # 4. IAM.
+    ("iam", "new_admin_user"): StepTemplate(
+        4,
+        "Verify new administrators",
+        "Attackers create admin users to keep access. Confirm who created each user below; delete the "
+        "unrecognised ones with their keys, login profiles and policies, and revoke active role sessions.",
+        f"{_IAM}/id_users_remove.html",
+        "Users",
+    ),
+    # 5. Every region.
+    ("compute", "gpu_capacity_new_region"): StepTemplate(
+        5,
+        "Terminate unrecognised GPU capacity",
+        "GPU or very large instances appeared in regions this account did not use: the usual sign of "
+        "crypto-mining. Terminate what you did not launch, cancel spot requests, and check AMIs, "
+        "snapshots and key pairs in the same regions.",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html",
+        "Instances",
+    ),
+    ("billing", "new_region_spend"): StepTemplate(
+        5,
+        "Find what is running in regions you never used",
+        "Charges started in a new region. List everything running there (EC2, spot requests, Lambda, "
+        "ECS, SageMaker) and terminate what you did not create.",
+        "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/checklistforunwantedcharges.html",
+        "Regions",
+    ),
+    ("compute", "large_fleet"): StepTemplate(
+        5,
+        "Check large instance fleets",
+        "Confirm the fleets below are yours and expected; terminate any you did not launch.",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html",
+        "Fleets",
+    ),
+    ("compute", "spot_requests"): StepTemplate(
+        5,
+        "Cancel unrecognised spot requests",
+        "Cancel spot requests you did not make, then terminate the instances they launched.",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-spot-instances-request.html",
+        "Requests",
+    ),
+    # 6. Evidence.
+    ("root", "trail_deleted"): StepTemplate(
+        6,
+        "Recreate the deleted CloudTrail trail",
+        "Deleting a trail is a common way to hide activity. Recreate a multi-region trail, find who "
+        "deleted it in the CloudTrail event history, and keep the 90-day history as evidence.",
+        f"{_CLOUDTRAIL}/cloudtrail-create-and-update-a-trail.html",
+        "Trails",
+    ),
+    ("root", "cloudtrail_stopped"): StepTemplate(
+        6,
+        "Restart CloudTrail logging",
+        "Turn logging back on for the trails below and find who stopped it in the CloudTrail event history.",
+        f"{_CLOUDTRAIL}/cloudtrail-create-and-update-a-trail.html",
+        "Trails",
+    ),
+    ("threat", "guardduty_finding"): StepTemplate(
+        6,
+        "Investigate the GuardDuty findings",
+        "Follow GuardDuty's remediation for each finding type, isolate the affected resources, and "
+        "export the findings as evidence for the case.",
+        f"{_GUARDDUTY}/guardduty_remediate.html",
+        "Findings",
+    ),
+    # 7. Billing.
+    ("billing", "past_due"): StepTemplate(
+        7,
+        "Pay the past-due invoices",
+        "AWS suspends accounts with unpaid invoices and closes them if they stay unpaid. Settle the "
+        "invoices or update the payment method in the Billing console, then contact AWS to reinstate.",
+        SUSPENDED_ACCOUNT_GUIDE,
+        "Invoices",
+    ),
+    ("billing", "spend_runrate_spike"): StepTemplate(
+        7,
+        "Explain the spend increase",
+        "Review charges by region and usage type in Cost Explorer. If they come from unauthorised use, "
+        "ask AWS for a billing adjustment in the case.",
+        "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/checklistforunwantedcharges.html",
+    ),
+    ("billing", "daily_spend_spike"): StepTemplate(
+        7,
+        "Explain the daily spend spike",
+        "Review the day's charges by service, region and usage type. If they come from unauthorised use, "
+        "ask AWS for a billing adjustment in the case.",
+        "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/checklistforunwantedcharges.html",
+    ),
+    ("billing", "cost_anomaly"): StepTemplate(
+        7,
+        "Review the cost anomalies",
+        "Open each anomaly's root cause in Cost Anomaly Detection and stop what you do not recognise.",
+        f"{_COST}/getting-started-ad.html",
+        "Anomalies",
+    ),
+    # 8. SES.
+    ("email", "ses_shutdown"): StepTemplate(
+        8,
+        "Get SES sending reinstated",
+        "AWS shut down sending. Fix the cause (list hygiene, bounce and complaint handling), then explain "
+        "the fix in the SES case and ask for a review.",
+        _SES_PAUSE,
+        "Regions",
+    ),
+    ("email", "ses_probation"): StepTemplate(
+        8,
+        "Answer the SES review before sending is paused",
+        "SES put the account under review. Fix the cause of the bounces or complaints and explain the fix "
+        "in the SES case before the review period ends.",
+        _SES_PAUSE,
+        "Regions",
+    ),
+    ("email", "ses_bounce_rate"): StepTemplate(
+        8,
+        "Bring the SES bounce rate down",
+        "AWS reviews at 5 % and pauses at 10 %. Remove addresses that bounce, confirm opt-ins and stop "
+        "sending to old lists.",
+        "https://docs.aws.amazon.com/ses/latest/dg/faqs-enforcement.html",
+        "Regions",
+    ),
+    ("email", "ses_complaint_rate"): StepTemplate(
+        8,
+        "Bring the SES complaint rate down",
+        "AWS reviews at 0.1 % and pauses at 0.5 %. Send only to people who asked for mail and honour "
+        "unsubscribes at once.",
+        "https://docs.aws.amazon.com/ses/latest/dg/faqs-enforcement.html",
+        "Regions",
+    ),
+    # 9. Harden.
+    ("exposure", "public_bucket_write"): StepTemplate(
+        9,
+        "Stop public writes to S3 buckets",
+        "Anyone can upload to these buckets. Remove the public grants and turn on account-level S3 "
+        "Block Public Access; check the buckets for objects you did not put there.",
+        f"{_S3}/configuring-block-public-access-account.html",
+        "Buckets",
+    ),
+    ("exposure", "public_bucket_read"): StepTemplate(
+        9,
+        "Make public S3 buckets private",
+        "Remove public grants unless the bucket is meant to serve the public, then turn on account-level "
+        "S3 Block Public Access.",
+        f"{_S3}/configuring-block-public-access-account.html",
+        "Buckets",
+    ),
+    ("exposure", "open_security_group"): StepTemplate(
+        9,
+        "Close administration ports open to the internet",
+        "Replace 0.0.0.0/0 and ::/0 rules on SSH, RDP and database ports with known address ranges, "
+        "or use Session Manager instead.",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/security-group-rules.html",
+        "Security groups",
+    ),
+    ("threat", "guardduty_disabled"): StepTemplate(
+        9,
+        "Turn GuardDuty back on",
+        "Re-enable the suspended or deleted detectors, and find who disabled them in CloudTrail.",
+        f"{_GUARDDUTY}/guardduty_settingup.html",
+        "Detectors",
+    ),
+    ("hygiene", "guardduty_off"): StepTemplate(
+        9,
+        "Enable GuardDuty in every region",
+        "GuardDuty finds credential misuse and crypto-mining; enable it in every enabled region.",
+        f"{_GUARDDUTY}/guardduty_settingup.html",
+        "Regions",
+    ),
+    ("hygiene", "no_multiregion_trail"): StepTemplate(
+        9,
+        "Create a multi-region CloudTrail trail",
+        "Without one, activity in regions you do not use leaves no lasting record.",
+        f"{_CLOUDTRAIL}/cloudtrail-create-and-update-a-trail.html",
+    ),
+    ("hygiene", "no_security_contact"): StepTemplate(
+        9,
+        "Add a security alternate contact",
+        "AWS sends abuse and compromise notices there: use a monitored team address, not one person.",
+        "https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-update-contact-alternate.html",
+    ),
+}
+
+# Signals that suggest someone else may be using the account.
+COMPROMISE_KINDS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("abuse", "health_risk_event"),
+        ("abuse", "health_abuse_event"),
+        ("iam", "quarantine_policy"),
+        ("iam", "new_admin_user"),
+        ("root", "root_login_no_mfa"),
+        ("root", "trail_deleted"),
+        ("root", "cloudtrail_stopped"),
+        ("compute", "gpu_capacity_new_region"),
+        ("billing", "new_region_spend"),
+        ("threat", "guardduty_finding"),
+    }
+)
+# Signals that come with an AWS case to answer.
+CASE_KINDS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("abuse", "health_risk_event"),
+        ("abuse", "health_abuse_event"),
+        ("iam", "quarantine_policy"),
+        ("email", "ses_shutdown"),
+        ("email", "ses_probation"),
+    }
+)
+
+CHECK_FOR_CASE = StepTemplate(
+    1,
+    "Look for an AWS case and its deadline",
+    "These signals often come with an AWS notice that Vigilare cannot read without a Business support "
+    "plan. Check Support Center and the root user's mailbox for a case, note its deadline and answer early.",
+    SUPPORT_CASES,
+)
+SWEEP_REGIONS = StepTemplate(
+    5,
+    "Sweep every region for resources you did not create",
+    "Attackers launch where nobody looks. In every enabled region, terminate unrecognised EC2 instances, "
+    "spot requests, Lambda functions, ECS tasks and SageMaker jobs, and check AMIs, snapshots and key pairs.",
+    COMPROMISE_GUIDE,
+)
+COLLECT_EVIDENCE = StepTemplate(
+    6,
+    "Keep the evidence",
+    "Download the IAM credential report, export 90 days of CloudTrail event history and the GuardDuty "
+    "findings before anything is cleaned up: AWS and your own review will need them.",
+    f"{_IAM}/id_credentials_getting-report.html",
+)
+REPLY_TO_CASE = StepTemplate(
+    10,
+    "Reply to the AWS case with what you did",
+    "List the steps above that you completed in the case (Vigilare drafts this reply in the panic "
+    "package) and keep monitoring until AWS closes the event.",
+    SUPPORT_CASES,
+)
+
+# With no open signal the checks behind these pass; the list keeps them true and adds what no signal covers.
+HARDENING: tuple[StepTemplate, ...] = (
+    StepTemplate(
+        2,
+        "Keep the root user locked away",
+        "Keep MFA on the root user, never create root access keys, and protect the root mailbox with MFA "
+        "too: whoever reads it can reset the root password.",
+        f"{_IAM}/enable-mfa-for-root.html",
+    ),
+    StepTemplate(
+        9,
+        "Keep the security contact current",
+        "AWS sends abuse and compromise notices with deadlines to the SECURITY alternate contact: use a "
+        "monitored team address and review it when people leave.",
+        "https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-update-contact-alternate.html",
+    ),
+    StepTemplate(
+        9,
+        "Keep CloudTrail and GuardDuty on in every region",
+        "A multi-region trail and GuardDuty in every enabled region are the evidence and the alarm if a "
+        "key ever leaks; check they stay on after account changes.",
+        f"{_GUARDDUTY}/guardduty_settingup.html",
+    ),
+    StepTemplate(
+        9,
+        "Set a budget and cost anomaly detection",
+        "A budget alert and an anomaly monitor catch crypto-mining within hours instead of at month end.",
+        f"{_COST}/getting-started-ad.html",
+    ),
+    StepTemplate(
+        9,
+        "Turn on S3 Block Public Access for the account",
+        "One account-level switch stops any bucket from being made public by mistake.",
+        f"{_S3}/configuring-block-public-access-account.html",
+    ),
+)
