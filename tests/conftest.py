@@ -106,6 +106,7 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
 
 # Vigilare's own AWS identity in tests: moto's default account, which customer roles trust.
 SENTINEL_ACCOUNT_ID = "123456789012"
+TEST_REGIONS = "us-east-1,eu-west-1,ap-southeast-2"
 _AWS_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -144,7 +145,11 @@ def sandbox(sandbox_session: Sandbox) -> Sandbox:
 @pytest.fixture
 async def aws_settings(settings: Settings, sandbox: Sandbox) -> Settings:
     return msgspec.structs.replace(
-        settings, aws_endpoint_url=sandbox.endpoint_url, sentinel_account_id=SENTINEL_ACCOUNT_ID
+        settings,
+        aws_endpoint_url=sandbox.endpoint_url,
+        sentinel_account_id=SENTINEL_ACCOUNT_ID,
+        # Every region works against the sandbox, but each costs moto a warm-up after every reset.
+        scan_regions=TEST_REGIONS,
     )
 
 

@@ -43,6 +43,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     scan_lease_seconds: int = 60
     scheduler_tick_seconds: int = 30
     scan_timeout_seconds: int = 240
+    # Comma-separated regions to scan instead of every enabled region (empty: every enabled region).
+    # For a customer whose SCPs deny other regions, or a local stand-in.
+    scan_regions: str = ""
     # Comma-separated plugin (entry point) names not to load, e.g. a misbehaving third-party plugin.
     disabled_plugins: str = ""
     smtp_host: str = ""
@@ -107,6 +110,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def disabled_plugin_names(self) -> tuple[str, ...]:
         return tuple(sorted({name.strip() for name in self.disabled_plugins.split(",") if name.strip()}))
+
+    @property
+    def scan_region_list(self) -> list[str] | None:
+        regions = [region.strip() for region in self.scan_regions.split(",") if region.strip()]
+        return regions or None
 
     @property
     def is_sqlite(self) -> bool:

@@ -63,6 +63,7 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
                 collectors=registry.collectors,
                 endpoint_url=settings.aws_endpoint_url or None,
                 max_concurrency=settings.scan_max_concurrency,
+                regions=settings.scan_region_list,
             )
     except RoleVerificationError as exc:
         error = f"cannot assume the Vigilare role: {exc.reason}"
