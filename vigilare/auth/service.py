@@ -64,7 +64,9 @@ async def signup(session: AsyncSession, email: str, password: str, name: str) ->
         status="active",
         password_hash=await hash_password(password),
     )
-    session.add_all([tenant, user])
+    session.add(tenant)
+    await session.flush()  # the user row references it
+    session.add(user)
     try:
         await session.flush()
     except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
