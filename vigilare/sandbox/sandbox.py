@@ -18,6 +18,7 @@ from typing import Any
 from vigilare.sandbox.fake import FakeAws
 from vigilare.sandbox.gateway import Gateway
 from vigilare.sandbox.identity import AccountDirectory, RoleTrustGuard
+from vigilare.sandbox.moto_tuning import speed_up_account_lookup
 from vigilare.sandbox.state import FakeState
 
 LOOPBACK = "127.0.0.1"
@@ -52,6 +53,8 @@ class Sandbox:
         # moto reads this when it first builds the IAM backend: it must be set before any request.
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         from moto.server import ThreadedMotoServer
+
+        speed_up_account_lookup()
 
         # werkzeug logs every request at INFO unless told otherwise; keep the sandbox quiet by default.
         werkzeug_logger = logging.getLogger("werkzeug")
