@@ -29,6 +29,12 @@ def sandbox() -> Iterator[Sandbox]:
         yield running
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_throttling(sandbox: Sandbox) -> Iterator[None]:
+    yield
+    sandbox.state.clear_throttling()
+
+
 @pytest.fixture(scope="session")
 def _account_numbers() -> Iterator[int]:
     return itertools.count(410000000001)
@@ -63,14 +69,15 @@ ClientFactory = Callable[..., Any]
 
 @pytest.fixture
 def make_client(sandbox: Sandbox) -> ClientFactory:
-    """make_client(service, account_id, region="us-east-1", max_attempts=3) -> boto3 client."""
+    """make_client(service, account_id, region="us-east-1", max_attempts=3) -> boto3 client;
+    max_attempts counts every attempt, the first included."""
 
     def build(service: str, account_id: str, region: str = "us-east-1", max_attempts: int = 3) -> Any:
         return boto3.client(
             service,
             endpoint_url=sandbox.endpoint_url,
             region_name=region,
-            config=Config(retries={"mode": "standard", "max_attempts": max_attempts}),
+            config=Config(retries={"mode": "standard", "total_max_attempts": max_attempts}),
             **assumed_credentials(sandbox, account_id),
         )
 
@@ -93,7 +100,7 @@ def make_aio_client(sandbox: Sandbox) -> AioClientFactory:
             service,
             endpoint_url=sandbox.endpoint_url,
             region_name=region,
-            config=Config(retries={"mode": "standard", "max_attempts": max_attempts}),
+            config=Config(retries={"mode": "standard", "total_max_attempts": max_attempts}),
         ) as client:
             yield client
 

@@ -133,11 +133,14 @@ class Sandbox:
             response.read()
         self._reset_own_state()
 
-    def inject_throttling(self, service: str, count: int, operation: str | None = None) -> None:
+    def inject_throttling(
+        self, service: str, count: int, operation: str | None = None, account_id: str | None = None
+    ) -> None:
         """Throttle the next `count` calls to a faked API (signing name: health, cloudtrail,
-        guardduty, ce, ses), the way AWS does: ThrottlingException (400) for the JSON services,
-        TooManyRequestsException (429) for GuardDuty and SESv2."""
-        self.state.inject_throttling(service, count, operation)
+        guardduty, ce, ses; optionally one operation such as "DescribeEvents", one account), the
+        way AWS does: ThrottlingException (400) for the JSON services, TooManyRequestsException
+        (429) for GuardDuty and SESv2."""
+        self.state.inject_throttling(service, count, operation, account_id)
 
     def register_guarded_role(self, role_arn: str, external_id: str, trusted_account: str) -> None:
         """Make sts:AssumeRole on `role_arn` require this ExternalId from a caller in `trusted_account`."""
