@@ -6,21 +6,17 @@ JSON answer conforms to botocore's output shape (no unknown members, right types
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aioboto3
 import boto3
-import botocore.session
 import pytest
 from botocore.config import Config
-from botocore.model import Shape, StructureShape
+from sandbox_testkit import AioClientFactory, ApiCall, ClientFactory, assumed_credentials
 
 from vigilare.sandbox import Sandbox
-
-TRUSTED_CALLER = "999900001111"
 
 
 @pytest.fixture(scope="session")
@@ -46,27 +42,6 @@ def account_id(_account_numbers: Iterator[int]) -> str:
     return f"{next(_account_numbers):012d}"
 
 
-def assumed_credentials(sandbox: Sandbox, account_id: str) -> dict[str, str]:
-    sts = boto3.client(
-        "sts",
-        endpoint_url=sandbox.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    credentials = sts.assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/tester", RoleSessionName="tests"
-    )["Credentials"]
-    return {
-        "aws_access_key_id": credentials["AccessKeyId"],
-        "aws_secret_access_key": credentials["SecretAccessKey"],
-        "aws_session_token": credentials["SessionToken"],
-    }
-
-
-ClientFactory = Callable[..., Any]
-
-
 @pytest.fixture
 def make_client(sandbox: Sandbox) -> ClientFactory:
     """make_client(service, account_id, region="us-east-1", max_attempts=3) -> boto3 client;
@@ -82,9 +57,6 @@ def make_client(sandbox: Sandbox) -> ClientFactory:
         )
 
     return build
-
-
-AioClientFactory = Callable[..., AbstractAsyncContextManager[Any]]
 
 
 @pytest.fixture
@@ -107,51 +79,6 @@ def make_aio_client(sandbox: Sandbox) -> AioClientFactory:
     return build
 
 
-def _check_value(value: Any, shape: Shape, path: str, protocol: str) -> None:
-    kind = shape.type_name
-    if kind == "structure":
-        assert isinstance(value, dict), f"{path}: expected object, got {value!r}"
-        assert isinstance(shape, StructureShape)
-        by_wire_name = {
-            member.serialization.get("name", name): member for name, member in shape.members.items()
-        }
-        for key, item in value.items():
-            assert key in by_wire_name, f"{path}: {key!r} is not a member of {shape.name}"
-            _check_value(item, by_wire_name[key], f"{path}.{key}", protocol)
-        for required in shape.required_members:
-            wire_name = shape.members[required].serialization.get("name", required)
-            assert wire_name in value, f"{path}: required member {wire_name!r} missing"
-    elif kind == "list":
-        assert isinstance(value, list), f"{path}: expected array"
-        for index, item in enumerate(value):
-            _check_value(item, shape.member, f"{path}[{index}]", protocol)  # type: ignore[attr-defined]
-    elif kind == "map":
-        assert isinstance(value, dict), f"{path}: expected map"
-        for key, item in value.items():
-            _check_value(item, shape.value, f"{path}[{key}]", protocol)  # type: ignore[attr-defined]
-    elif kind == "string":
-        assert isinstance(value, str), f"{path}: expected string, got {value!r}"
-        if shape.enum:
-            assert value in shape.enum, f"{path}: {value!r} not in {shape.enum}"
-    elif kind == "timestamp":
-        # JSON bodies carry epoch seconds unless the model says otherwise.
-        assert shape.serialization.get("timestampFormat", "unixTimestamp") == "unixTimestamp"
-        assert isinstance(value, int | float) and not isinstance(value, bool), f"{path}: expected epoch"
-    elif kind in ("integer", "long"):
-        assert isinstance(value, int) and not isinstance(value, bool), f"{path}: expected integer"
-    elif kind in ("double", "float"):
-        assert isinstance(value, int | float) and not isinstance(value, bool), f"{path}: expected number"
-    elif kind == "boolean":
-        assert isinstance(value, bool), f"{path}: expected boolean"
-
-
-def assert_matches_model(service: str, operation: str, raw_body: bytes) -> None:
-    model = botocore.session.get_session().get_service_model(service)
-    output_shape = model.operation_model(operation).output_shape
-    assert output_shape is not None
-    _check_value(json.loads(raw_body), output_shape, operation, model.protocol)
-
-
 @pytest.fixture
 def raw_bodies() -> Callable[[Any], list[bytes]]:
     """raw_bodies(client) -> a list that fills with each response's raw body as botocore saw it."""
@@ -166,9 +93,6 @@ def raw_bodies() -> Callable[[Any], list[bytes]]:
         return bodies
 
     return capture
-
-
-ApiCall = Callable[..., Any]
 
 
 @pytest.fixture(params=["boto3", "aioboto3"])

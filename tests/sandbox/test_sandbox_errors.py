@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ApiCall
+from sandbox_testkit import ApiCall
 
 from vigilare.sandbox import Sandbox, SupportPlan, seed_aws, seed_events
 
@@ -58,7 +58,9 @@ async def test_guardduty_throttling_is_429_too_many_requests(
     sandbox.inject_throttling("guardduty", 5, operation="ListFindings", account_id=account_id)
 
     with pytest.raises(ClientError) as throttled:
-        await call_api("guardduty", account_id, "list_findings", region="us-west-2", max_attempts=2, DetectorId=detector)
+        await call_api(
+            "guardduty", account_id, "list_findings", region="us-west-2", max_attempts=2, DetectorId=detector
+        )
 
     assert throttled.value.response["Error"]["Code"] == "TooManyRequestsException"
     assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
@@ -79,7 +81,9 @@ async def test_throttling_beyond_the_retry_budget_surfaces(
 
 async def test_guardduty_unknown_detector_is_bad_request(account_id: str, call_api: ApiCall) -> None:
     with pytest.raises(ClientError) as refused:
-        await call_api("guardduty", account_id, "list_findings", DetectorId="00000000000000000000000000000000")
+        await call_api(
+            "guardduty", account_id, "list_findings", DetectorId="00000000000000000000000000000000"
+        )
 
     assert refused.value.response["Error"]["Code"] == "BadRequestException"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

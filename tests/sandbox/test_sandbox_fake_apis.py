@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from conftest import ApiCall, assert_matches_model
+from sandbox_testkit import ApiCall, assert_matches_model
 
 from vigilare.sandbox import Sandbox, seed_aws, seed_events
 
 
-async def test_health_events_details_and_entities(sandbox: Sandbox, account_id: str, call_api: ApiCall) -> None:
+async def test_health_events_details_and_entities(
+    sandbox: Sandbox, account_id: str, call_api: ApiCall
+) -> None:
     deadline = datetime.now(UTC) + timedelta(days=4)
     risk_arn = seed_events.add_exposed_credentials_event(sandbox, account_id, "AKIAEXPOSED000001", deadline)
     seed_events.add_health_event(
@@ -31,7 +33,10 @@ async def test_health_events_details_and_entities(sandbox: Sandbox, account_id: 
     assert isinstance(event["startTime"], datetime)
 
     details, raw = await call_api(
-        "health", account_id, "describe_event_details", eventArns=[risk_arn, "arn:aws:health:global::event/none"]
+        "health",
+        account_id,
+        "describe_event_details",
+        eventArns=[risk_arn, "arn:aws:health:global::event/none"],
     )
     assert_matches_model("health", "DescribeEventDetails", raw)
     description = details["successfulSet"][0]["eventDescription"]["latestDescription"]
@@ -108,13 +113,20 @@ async def test_guardduty_list_findings_honours_severity_and_updated_since(
     detector = seed_aws.ensure_guardduty_detector(sandbox, account_id, region)
     last_poll = datetime.now(UTC) - timedelta(hours=1)
     old_high = seed_events.add_guardduty_finding(
-        sandbox, account_id, region, detector, "CryptoCurrency:EC2/BitcoinTool.B!DNS", 8.0,
+        sandbox,
+        account_id,
+        region,
+        detector,
+        "CryptoCurrency:EC2/BitcoinTool.B!DNS",
+        8.0,
         updated_at=last_poll - timedelta(hours=2),
     )
     new_high = seed_events.add_guardduty_finding(
         sandbox, account_id, region, detector, "Backdoor:EC2/C&CActivity.B", 9.5
     )
-    seed_events.add_guardduty_finding(sandbox, account_id, region, detector, "Recon:EC2/PortProbeUnprotectedPort", 2.0)
+    seed_events.add_guardduty_finding(
+        sandbox, account_id, region, detector, "Recon:EC2/PortProbeUnprotectedPort", 2.0
+    )
     seed_events.add_guardduty_finding(
         sandbox, account_id, region, detector, "CryptoCurrency:EC2/BitcoinTool.B", 8.0, archived=True
     )

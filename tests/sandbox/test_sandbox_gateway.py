@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import TRUSTED_CALLER, ApiCall, ClientFactory, assumed_credentials
+from sandbox_testkit import TRUSTED_CALLER, ApiCall, ClientFactory, assumed_credentials
 
 from vigilare.sandbox import Sandbox, seed_events
 from vigilare.sandbox.seed import register_customer_role
@@ -25,15 +25,19 @@ def _moto_direct(sandbox: Sandbox, service: str, account_id: str, region: str = 
     )
 
 
-async def test_moto_apis_pass_through_to_moto(
-    sandbox: Sandbox, account_id: str, call_api: ApiCall
-) -> None:
+async def test_moto_apis_pass_through_to_moto(sandbox: Sandbox, account_id: str, call_api: ApiCall) -> None:
     identity, _ = await call_api("sts", account_id, "get_caller_identity")
     await call_api("s3", account_id, "create_bucket", Bucket=f"through-gateway-{account_id}")
     await call_api("iam", account_id, "create_user", UserName="through-gateway")
     reservation, _ = await call_api(
-        "ec2", account_id, "run_instances", region="sa-east-1",
-        ImageId="ami-12c6146b", InstanceType="g5.xlarge", MinCount=1, MaxCount=1,
+        "ec2",
+        account_id,
+        "run_instances",
+        region="sa-east-1",
+        ImageId="ami-12c6146b",
+        InstanceType="g5.xlarge",
+        MinCount=1,
+        MaxCount=1,
     )
     trails, _ = await call_api("cloudtrail", account_id, "describe_trails")  # CloudTrail, not faked
 
@@ -78,7 +82,8 @@ def test_s3control_with_account_prefixed_host_reaches_moto(
 
     s3control.meta.events.register("before-send", send_to_gateway_keeping_host)
     s3control.put_public_access_block(
-        AccountId=account_id, PublicAccessBlockConfiguration={"BlockPublicAcls": True, "BlockPublicPolicy": True}
+        AccountId=account_id,
+        PublicAccessBlockConfiguration={"BlockPublicAcls": True, "BlockPublicPolicy": True},
     )
 
     stored = s3control.get_public_access_block(AccountId=account_id)["PublicAccessBlockConfiguration"]
@@ -94,10 +99,17 @@ async def test_assume_role_with_the_right_external_id_acts_in_the_customer_accou
     customer_role: str, account_id: str, call_api: ApiCall
 ) -> None:
     assumed, _ = await call_api(
-        "sts", TRUSTED_CALLER, "assume_role", RoleArn=customer_role, RoleSessionName="scan", ExternalId="ext-7f3a9c"
+        "sts",
+        TRUSTED_CALLER,
+        "assume_role",
+        RoleArn=customer_role,
+        RoleSessionName="scan",
+        ExternalId="ext-7f3a9c",
     )
 
-    assert assumed["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{account_id}:assumed-role/VigilareAudit/")
+    assert assumed["AssumedRoleUser"]["Arn"].startswith(
+        f"arn:aws:sts::{account_id}:assumed-role/VigilareAudit/"
+    )
 
 
 @pytest.mark.parametrize(
@@ -117,14 +129,21 @@ async def test_assume_role_refused_like_sts_does(
     assert error["Error"]["Code"] == "AccessDenied"
     assert error["Error"]["Type"] == "Sender"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
-    assert f"is not authorized to perform: sts:AssumeRole on resource: {customer_role}" in error["Error"]["Message"]
+    assert (
+        f"is not authorized to perform: sts:AssumeRole on resource: {customer_role}"
+        in error["Error"]["Message"]
+    )
 
 
 async def test_unregistered_roles_are_not_enforced(
     customer_role: str, account_id: str, call_api: ApiCall
 ) -> None:
     assumed, _ = await call_api(
-        "sts", "555566667777", "assume_role", RoleArn=f"arn:aws:iam::{account_id}:role/Other", RoleSessionName="other"
+        "sts",
+        "555566667777",
+        "assume_role",
+        RoleArn=f"arn:aws:iam::{account_id}:role/Other",
+        RoleSessionName="other",
     )
 
     assert assumed["Credentials"]["AccessKeyId"]

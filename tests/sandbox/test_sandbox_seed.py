@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ClientFactory
+from sandbox_testkit import ClientFactory
 
 from vigilare.sandbox import Sandbox
 from vigilare.sandbox.seed import (
@@ -88,8 +88,12 @@ def test_compromised_account_is_exposed_and_its_trails_were_silenced(
 ) -> None:
     account = compromised.account_id
     grants = make_client("s3", account).get_bucket_acl(Bucket=compromised.public_bucket)["Grants"]
-    policy = json.loads(make_client("s3", account).get_bucket_policy(Bucket=compromised.public_bucket)["Policy"])
-    group = make_client("ec2", account).describe_security_groups(GroupIds=[compromised.open_security_group.group_id])
+    policy = json.loads(
+        make_client("s3", account).get_bucket_policy(Bucket=compromised.public_bucket)["Policy"]
+    )
+    group = make_client("ec2", account).describe_security_groups(
+        GroupIds=[compromised.open_security_group.group_id]
+    )
     cloudtrail = make_client("cloudtrail", account)
     trail_status = cloudtrail.get_trail_status(Name=compromised.stopped_trail_arn)
     history = cloudtrail.lookup_events()["Events"]
@@ -119,7 +123,9 @@ def test_compromised_account_has_high_guardduty_findings_and_no_security_contact
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_clean_account_is_watched_and_quiet(sandbox: Sandbox, account_id: str, make_client: ClientFactory) -> None:
+def test_clean_account_is_watched_and_quiet(
+    sandbox: Sandbox, account_id: str, make_client: ClientFactory
+) -> None:
     clean = seed_clean_account(sandbox, account_id)
 
     cloudtrail = make_client("cloudtrail", account_id)
