@@ -58,7 +58,7 @@ class FakeAws:
         self._detector_exists = detector_exists
 
     def answer(self, fake_route: FakeRoute, request: WireRequest, account_id: str) -> WireResponse:
-        if self.state.take_throttle(fake_route.service, fake_route.operation):
+        if self.state.take_throttle(fake_route.service, fake_route.operation, account_id):
             return _throttled(fake_route)
         try:
             body = request.json_body()

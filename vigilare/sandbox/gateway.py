@@ -200,7 +200,9 @@ class Gateway:
             return self.fake.answer(fake_route, request, self.accounts.account_for(request))
 
         is_assume_role = (
-            request.scope is not None and request.scope.service == "sts" and request.form().get("Action") == "AssumeRole"
+            request.scope is not None
+            and request.scope.service == "sts"
+            and request.form().get("Action") == "AssumeRole"
         )
         if is_assume_role:
             caller_account = self.accounts.account_for(request)

@@ -32,9 +32,9 @@ AccessKeyLookup = Callable[[str], str]
 
 def moto_account_for_access_key(access_key_id: str) -> str:
     """moto's own answer (imported late: moto is a test/demo dependency, and imports are heavy)."""
-    from moto.iam.models import get_account_id_from
+    import moto.iam.models  # the module attribute: moto_tuning may have replaced the function
 
-    return str(get_account_id_from(access_key_id))
+    return str(moto.iam.models.get_account_id_from(access_key_id))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from vigilare.sandbox.fake import FakeAws
 from vigilare.sandbox.gateway import Gateway
 from vigilare.sandbox.identity import AccountDirectory, RoleTrustGuard
+from vigilare.sandbox.moto_tuning import speed_up_account_lookup
 from vigilare.sandbox.state import FakeState
 
 LOOPBACK = "127.0.0.1"
@@ -52,6 +53,8 @@ class Sandbox:
         # moto reads this when it first builds the IAM backend: it must be set before any request.
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         from moto.server import ThreadedMotoServer
+
+        speed_up_account_lookup()
 
         # werkzeug logs every request at INFO unless told otherwise; keep the sandbox quiet by default.
         werkzeug_logger = logging.getLogger("werkzeug")
@@ -125,16 +128,19 @@ class Sandbox:
 
     def reset(self) -> None:
         """Forget everything: moto's state (POST /moto-api/reset), the fake's, learned keys, roles."""
-        request = urllib.request.Request(self.moto_endpoint_url + "/moto-api/reset", method="POST")
+        request = urllib.request.Request(self.moto_endpoint_url + "/moto-api/reset", method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback moto
             response.read()
         self._reset_own_state()
 
-    def inject_throttling(self, service: str, count: int, operation: str | None = None) -> None:
+    def inject_throttling(
+        self, service: str, count: int, operation: str | None = None, account_id: str | None = None
+    ) -> None:
         """Throttle the next `count` calls to a faked API (signing name: health, cloudtrail,
-        guardduty, ce, ses), the way AWS does: ThrottlingException (400) for the JSON services,
-        TooManyRequestsException (429) for GuardDuty and SESv2."""
-        self.state.inject_throttling(service, count, operation)
+        guardduty, ce, ses; optionally one operation such as "DescribeEvents", one account), the
+        way AWS does: ThrottlingException (400) for the JSON services, TooManyRequestsException
+        (429) for GuardDuty and SESv2."""
+        self.state.inject_throttling(service, count, operation, account_id)
 
     def register_guarded_role(self, role_arn: str, external_id: str, trusted_account: str) -> None:
         """Make sts:AssumeRole on `role_arn` require this ExternalId from a caller in `trusted_account`."""

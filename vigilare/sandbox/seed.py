@@ -70,13 +70,17 @@ def register_customer_role(
     iam.attach_role_policy(RoleName=role_name, PolicyArn=SECURITY_AUDIT_ARN)
     iam.attach_role_policy(RoleName=role_name, PolicyArn=VIEW_ONLY_ARN)
     iam.put_role_policy(
-        RoleName=role_name, PolicyName="VigilareReadOnlyAdditions", PolicyDocument=json.dumps(ADDITIONS_POLICY)
+        RoleName=role_name,
+        PolicyName="VigilareReadOnlyAdditions",
+        PolicyDocument=json.dumps(ADDITIONS_POLICY),
     )
     sandbox.register_guarded_role(role_arn, external_id, trusted_account)
     return role_arn
 
 
-def seed_billing_charges(sandbox: Sandbox, account_id: str, last_month_total: float, month_to_date: float) -> None:
+def seed_billing_charges(
+    sandbox: Sandbox, account_id: str, last_month_total: float, month_to_date: float
+) -> None:
     """`EstimatedCharges` as AWS publishes it: month-to-date, rising through the month, restarting
     at each month's first day. Last month closes at `last_month_total`; today reads `month_to_date`."""
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -85,7 +89,9 @@ def seed_billing_charges(sandbox: Sandbox, account_id: str, last_month_total: fl
     points = [(month_start - timedelta(hours=1), last_month_total)]
     step = max(hours_into_month // 12, 1)  # about a dozen points this month, the last one now
     for hours in [*range(step, hours_into_month, step), hours_into_month]:
-        points.append((month_start + timedelta(hours=hours), round(month_to_date * hours / hours_into_month, 2)))
+        points.append(
+            (month_start + timedelta(hours=hours), round(month_to_date * hours / hours_into_month, 2))
+        )
     seed_aws.put_billing_charges(sandbox, account_id, points)
 
 
@@ -124,7 +130,9 @@ def seed_compromised_account(sandbox: Sandbox, account_id: str) -> CompromisedAc
 
     gpu_ids = seed_aws.launch_instances(sandbox, account_id, COMPROMISED_GPU_REGION, "p3.8xlarge", count=2)
     gpu_ids += seed_aws.launch_instances(sandbox, account_id, COMPROMISED_GPU_REGION, "g5.12xlarge", count=1)
-    instance_arns = [f"arn:aws:ec2:{COMPROMISED_GPU_REGION}:{account_id}:instance/{gpu_id}" for gpu_id in gpu_ids]
+    instance_arns = [
+        f"arn:aws:ec2:{COMPROMISED_GPU_REGION}:{account_id}:instance/{gpu_id}" for gpu_id in gpu_ids
+    ]
     abuse_arn = seed_events.add_abuse_event(sandbox, account_id, instance_arns[:1], deadline=deadline)
 
     # Last month about $40; this month already far past it, nearly all of it GPU capacity.
@@ -133,9 +141,14 @@ def seed_compromised_account(sandbox: Sandbox, account_id: str) -> CompromisedAc
     seed_aws.queue_cost_and_usage(
         sandbox,
         account_id,
-        [*quiet_days, {"Amazon Elastic Compute Cloud - Compute": 912.0, "Amazon Simple Storage Service": 0.2}],
+        [
+            *quiet_days,
+            {"Amazon Elastic Compute Cloud - Compute": 912.0, "Amazon Simple Storage Service": 0.2},
+        ],
     )
-    anomaly_id = seed_events.add_cost_anomaly(sandbox, account_id, total_impact=910.0, region=COMPROMISED_GPU_REGION)
+    anomaly_id = seed_events.add_cost_anomaly(
+        sandbox, account_id, total_impact=910.0, region=COMPROMISED_GPU_REGION
+    )
 
     seed_events.set_ses_enforcement(sandbox, account_id, COMPROMISED_SES_REGION, "PROBATION")
     seed_aws.put_ses_reputation(
@@ -160,7 +173,13 @@ def seed_compromised_account(sandbox: Sandbox, account_id: str) -> CompromisedAc
     detector = seed_aws.ensure_guardduty_detector(sandbox, account_id, COMPROMISED_GPU_REGION)
     high_findings = [
         seed_events.add_guardduty_finding(
-            sandbox, account_id, COMPROMISED_GPU_REGION, detector, finding_type, severity, instance_id=gpu_ids[0]
+            sandbox,
+            account_id,
+            COMPROMISED_GPU_REGION,
+            detector,
+            finding_type,
+            severity,
+            instance_id=gpu_ids[0],
         )
         for finding_type, severity in (
             ("CryptoCurrency:EC2/BitcoinTool.B!DNS", 8.0),
@@ -215,7 +234,9 @@ def seed_clean_account(sandbox: Sandbox, account_id: str) -> CleanAccount:
         except ClientError:
             continue  # moto answers some of botocore's newest regions with errors; AWS would too, there
     seed_aws.set_security_contact(sandbox, account_id)
-    seed_billing_charges(sandbox, account_id, last_month_total=120.0, month_to_date=_steady_month_to_date(120.0))
+    seed_billing_charges(
+        sandbox, account_id, last_month_total=120.0, month_to_date=_steady_month_to_date(120.0)
+    )
     seed_aws.queue_cost_and_usage(
         sandbox,
         account_id,

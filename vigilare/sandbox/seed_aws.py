@@ -131,7 +131,7 @@ def queue_cost_and_usage(sandbox: Sandbox, account_id: str, daily_by_service: li
             }
         )
     payload = {"account_id": account_id, "results": [{"ResultsByTime": results_by_time}]}
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - http to the loopback sandbox
         sandbox.endpoint_url + "/moto-api/static/ce/cost-and-usage-results",
         data=json.dumps(payload).encode(),
         headers={"Content-Type": "application/json"},
@@ -194,9 +194,9 @@ def create_world_open_security_group(
 ) -> OpenSecurityGroup:
     """A security group allowing 0.0.0.0/0 and ::/0 on `port`, attached to a running instance."""
     ec2 = client_for(sandbox, account_id, "ec2", region)
-    group_id = ec2.create_security_group(GroupName=f"open-{port}", Description=f"open to the world on {port}")[
-        "GroupId"
-    ]
+    group_id = ec2.create_security_group(
+        GroupName=f"open-{port}", Description=f"open to the world on {port}"
+    )["GroupId"]
     ec2.authorize_security_group_ingress(
         GroupId=group_id,
         IpPermissions=[
@@ -254,4 +254,3 @@ def set_security_contact(sandbox: Sandbox, account_id: str, email: str = "securi
 def remove_security_contact(sandbox: Sandbox, account_id: str) -> None:
     """No SECURITY alternate contact (moto has none until one is put; this makes it explicit)."""
     client_for(sandbox, account_id, "account").delete_alternate_contact(AlternateContactType="SECURITY")
-

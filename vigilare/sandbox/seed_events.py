@@ -33,7 +33,8 @@ def set_support_plan(sandbox: Sandbox, account_id: str, plan: SupportPlan) -> No
 
 def deadline_sentence(deadline: datetime) -> str:
     """How the seeded notices state AWS's deadline (the scanner may parse this)."""
-    return f"If you do not respond by {deadline.astimezone(UTC):%Y-%m-%d %H:%M} UTC, we may suspend your account."
+    moment = deadline.astimezone(UTC)
+    return f"If you do not respond by {moment:%Y-%m-%d %H:%M} UTC, we may suspend your account."
 
 
 def add_health_event(
@@ -52,7 +53,8 @@ def add_health_event(
     Entities are ARNs or plain values (an access key id): ARNs are also served as `entityValue`.
     """
     started = started or _now() - timedelta(hours=3)
-    event_arn = f"arn:aws:health:{region}::event/{service}/{event_type_code}/{event_type_code}_{uuid.uuid4().hex[:12]}"
+    suffix = uuid.uuid4().hex[:12]
+    event_arn = f"arn:aws:health:{region}::event/{service}/{event_type_code}/{event_type_code}_{suffix}"
     event = HealthEvent(
         arn=event_arn,
         service=service,
@@ -68,7 +70,11 @@ def add_health_event(
         account = sandbox.state.account(account_id)
         account.health_events[event_arn] = event
         for entity in affected_entities:
-            entity_arn = entity if entity.startswith("arn:") else f"arn:aws:health:{region}:{account_id}:entity/{entity}"
+            entity_arn = (
+                entity
+                if entity.startswith("arn:")
+                else f"arn:aws:health:{region}:{account_id}:entity/{entity}"
+            )
             account.affected_entities.append(AffectedEntity(event_arn, entity, entity_arn, started))
     return event_arn
 
@@ -269,7 +275,10 @@ def add_guardduty_finding(
                 "availabilityZone": f"{region}a",
             },
         },
-        action={"actionType": "DNS_REQUEST", "dnsRequestAction": {"domain": "pool.minexmr.com", "protocol": "UDP"}},
+        action={
+            "actionType": "DNS_REQUEST",
+            "dnsRequestAction": {"domain": "pool.minexmr.com", "protocol": "UDP"},
+        },
         archived=archived,
     )
     with sandbox.state.lock:
@@ -277,7 +286,9 @@ def add_guardduty_finding(
     return finding_id
 
 
-def touch_guardduty_finding(sandbox: Sandbox, account_id: str, finding_id: str, when: datetime | None = None) -> None:
+def touch_guardduty_finding(
+    sandbox: Sandbox, account_id: str, finding_id: str, when: datetime | None = None
+) -> None:
     """GuardDuty saw the activity again: bump `updatedAt` and `count`."""
     with sandbox.state.lock:
         finding = sandbox.state.account(account_id).findings[finding_id]

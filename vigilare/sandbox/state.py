@@ -128,6 +128,7 @@ class AccountState:
 class _ThrottleRule:
     service: str
     operation: str | None
+    account_id: str | None
     remaining: int
 
 
@@ -149,22 +150,34 @@ class FakeState:
             self._accounts.clear()
             self._throttles.clear()
 
-    def inject_throttling(self, service: str, count: int, operation: str | None = None) -> None:
-        """Make the next `count` calls to a fake `service` (optionally one operation) be throttled.
+    def inject_throttling(
+        self, service: str, count: int, operation: str | None = None, account_id: str | None = None
+    ) -> None:
+        """Make the next `count` calls to a fake `service` be throttled, optionally only one
+        operation and/or one account's calls.
 
         `service` is the signing name: "health", "cloudtrail", "guardduty", "ce" or "ses".
         """
         with self.lock:
-            self._throttles.append(_ThrottleRule(service, operation, count))
+            self._throttles.append(_ThrottleRule(service, operation, account_id, count))
 
-    def take_throttle(self, service: str, operation: str) -> bool:
+    def take_throttle(self, service: str, operation: str, account_id: str) -> bool:
         """Consume one injected throttle matching this call, if any."""
         with self.lock:
             for rule in self._throttles:
-                if rule.remaining > 0 and rule.service == service and rule.operation in (None, operation):
+                if (
+                    rule.remaining > 0
+                    and rule.service == service
+                    and rule.operation in (None, operation)
+                    and rule.account_id in (None, account_id)
+                ):
                     rule.remaining -= 1
                     return True
             return False
+
+    def clear_throttling(self) -> None:
+        with self.lock:
+            self._throttles.clear()
 
     def pending_throttles(self, service: str) -> int:
         with self.lock:
