@@ -15,10 +15,17 @@ from tests.support.api import owner_headers
 
 async def test_connect_returns_a_fresh_external_id_and_working_snippets(aws_client):
     headers = await owner_headers(aws_client)
-    response = await aws_client.post("/accounts", headers=headers, json={
-        "aws_account_id": "210987654321", "display_name": "Production", "tags": ["prod", "eu"],
-        "external_id": "attacker-chosen", "status": "ACTIVE",
-    })
+    response = await aws_client.post(
+        "/accounts",
+        headers=headers,
+        json={
+            "aws_account_id": "210987654321",
+            "display_name": "Production",
+            "tags": ["prod", "eu"],
+            "external_id": "attacker-chosen",
+            "status": "ACTIVE",
+        },
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["aws_account_id"] == "210987654321" and body["status"] == "PENDING"
@@ -31,7 +38,10 @@ async def test_connect_returns_a_fresh_external_id_and_working_snippets(aws_clie
     trust = json.loads(_heredoc(resources["aws_iam_role"]["vigilare"]["assume_role_policy"]))
     _assert_trust_pins(trust, external_id)
     attached = {v["policy_arn"].strip('"') for v in resources["aws_iam_role_policy_attachment"].values()}
-    assert attached == {"arn:aws:iam::aws:policy/SecurityAudit", "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"}
+    assert attached == {
+        "arn:aws:iam::aws:policy/SecurityAudit",
+        "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
+    }
     additions = json.loads(_heredoc(resources["aws_iam_role_policy"]["vigilare_additions"]["policy"]))
     actions = additions["Statement"][0]["Action"]
     assert "sesv2:GetAccount" in actions and "health:Describe*" in actions
@@ -80,16 +90,20 @@ async def test_account_id_must_be_twelve_digits(aws_client, bad):
 
 async def test_bad_optional_fields_are_400(aws_client):
     headers = await owner_headers(aws_client)
-    for body, field in (({"aws_account_id": "210987654321", "display_name": "x" * 201}, "display_name"),
-                        ({"aws_account_id": "210987654321", "tags": "prod"}, "tags"),
-                        ({"aws_account_id": "210987654321", "tags": [1]}, "tags")):
+    for body, field in (
+        ({"aws_account_id": "210987654321", "display_name": "x" * 201}, "display_name"),
+        ({"aws_account_id": "210987654321", "tags": "prod"}, "tags"),
+        ({"aws_account_id": "210987654321", "tags": [1]}, "tags"),
+    ):
         response = await aws_client.post("/accounts", headers=headers, json=body)
         assert response.status_code == 400 and field in response.json()["error"], response.text
 
 
 async def test_duplicate_and_plan_limit(aws_client):
     headers = await owner_headers(aws_client)
-    assert (await aws_client.post("/accounts", headers=headers, json={"aws_account_id": "210987654321"})).status_code == 201
+    assert (
+        await aws_client.post("/accounts", headers=headers, json={"aws_account_id": "210987654321"})
+    ).status_code == 201
     duplicate = await aws_client.post("/accounts", headers=headers, json={"aws_account_id": "210987654321"})
     assert duplicate.status_code == 409
     over = await aws_client.post("/accounts", headers=headers, json={"aws_account_id": "210987654322"})
@@ -99,12 +113,18 @@ async def test_duplicate_and_plan_limit(aws_client):
 
 async def test_list_filter_get_and_disconnect(aws_client):
     headers = await owner_headers(aws_client)
-    await aws_client.post("/accounts", headers=headers,
-                          json={"aws_account_id": "210987654321", "display_name": "Prod", "tags": ["prod"]})
+    await aws_client.post(
+        "/accounts",
+        headers=headers,
+        json={"aws_account_id": "210987654321", "display_name": "Prod", "tags": ["prod"]},
+    )
     listed = (await aws_client.get("/accounts", headers=headers)).json()
     assert listed["total"] == 1 and listed["accounts"][0]["tags"] == ["prod"]
     assert listed["accounts"][0]["current_srs"] is None
-    assert (await aws_client.get("/accounts?tag=staging", headers=headers)).json() == {"accounts": [], "total": 0}
+    assert (await aws_client.get("/accounts?tag=staging", headers=headers)).json() == {
+        "accounts": [],
+        "total": 0,
+    }
     detail = (await aws_client.get("/accounts/210987654321", headers=headers)).json()
     assert detail["display_name"] == "Prod" and detail["status"] == "PENDING" and detail["connected_at"]
     assert (await aws_client.get("/accounts/999999999999", headers=headers)).status_code == 404
@@ -113,4 +133,6 @@ async def test_list_filter_get_and_disconnect(aws_client):
     after = (await aws_client.get("/accounts/210987654321", headers=headers)).json()
     assert after["status"] == "DISCONNECTED"
     # Disconnected accounts no longer count toward the plan limit.
-    assert (await aws_client.post("/accounts", headers=headers, json={"aws_account_id": "210987654322"})).status_code == 201
+    assert (
+        await aws_client.post("/accounts", headers=headers, json={"aws_account_id": "210987654322"})
+    ).status_code == 201

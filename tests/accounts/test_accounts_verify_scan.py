@@ -26,7 +26,9 @@ async def test_verify_activates_and_the_first_scan_finds_seeded_risks(aws_client
     signals = await all_signals(aws_client, headers, ACCOUNT)
     by_kind = {(s["scenario"], s["kind"]): s for s in signals}
     quarantine = by_kind[("iam", "quarantine_policy")]
-    assert quarantine["severity"] == "CRITICAL" and "ci-deployer" in quarantine["title"] + quarantine["resource"]
+    assert (
+        quarantine["severity"] == "CRITICAL" and "ci-deployer" in quarantine["title"] + quarantine["resource"]
+    )
     assert by_kind[("exposure", "public_bucket_read")]["severity"] == "HIGH"
     assert all(s["resolved_at"] is None and s["docs_url"].startswith("https://") for s in signals)
 
@@ -56,8 +58,11 @@ async def test_rescan_updates_instead_of_duplicating_and_resolves_what_is_gone(a
     s3.delete_bucket(Bucket="acme-public-assets")
     rescan = await aws_client.post(f"/accounts/{ACCOUNT}/scan", headers=headers)
     await wait_for_scan(aws_client, headers, ACCOUNT, rescan.json()["execution_arn"])
-    bucket_signals = [s for s in await all_signals(aws_client, headers, ACCOUNT, scenario="exposure")
-                      if "acme-public-assets" in s["resource"]]
+    bucket_signals = [
+        s
+        for s in await all_signals(aws_client, headers, ACCOUNT, scenario="exposure")
+        if "acme-public-assets" in s["resource"]
+    ]
     assert bucket_signals and all(s["resolved_at"] is not None for s in bucket_signals)
 
 
@@ -66,7 +71,9 @@ async def test_verify_failures_are_422_with_the_reason(aws_client, sandbox, fail
     headers = await owner_headers(aws_client)
     created = (await aws_client.post("/accounts", headers=headers, json={"aws_account_id": ACCOUNT})).json()
     if failure == "wrong external id":
-        register_customer_role(sandbox, ACCOUNT, created["role_name"], "not-the-external-id", SENTINEL_ACCOUNT_ID)
+        register_customer_role(
+            sandbox, ACCOUNT, created["role_name"], "not-the-external-id", SENTINEL_ACCOUNT_ID
+        )
     else:
         register_customer_role(sandbox, ACCOUNT, created["role_name"], created["external_id"], "999988887777")
     response = await aws_client.post(f"/accounts/{ACCOUNT}/verify", headers=headers)
@@ -83,7 +90,9 @@ async def test_manual_scans_are_limited_per_plan_and_need_an_active_account(aws_
     register = (await aws_client.get(f"/accounts/{ACCOUNT}", headers=headers)).json()
     register_customer_role(sandbox, ACCOUNT, "VigilareAudit", register["external_id"], SENTINEL_ACCOUNT_ID)
     assert (await aws_client.post(f"/accounts/{ACCOUNT}/verify", headers=headers)).status_code == 200
-    statuses = [(await aws_client.post(f"/accounts/{ACCOUNT}/scan", headers=headers)).status_code for _ in range(5)]
+    statuses = [
+        (await aws_client.post(f"/accounts/{ACCOUNT}/scan", headers=headers)).status_code for _ in range(5)
+    ]
     assert statuses == [202, 202, 202, 202, 429]
     limited = await aws_client.post(f"/accounts/{ACCOUNT}/scan", headers=headers)
     assert int(limited.headers["retry-after"]) > 0 and "4 manual scans" in limited.json()["error"]
@@ -92,9 +101,14 @@ async def test_manual_scans_are_limited_per_plan_and_need_an_active_account(aws_
 async def test_signal_listing_validates_its_parameters(aws_client, sandbox):
     headers = await owner_headers(aws_client)
     await aws_client.post("/accounts", headers=headers, json={"aws_account_id": ACCOUNT})
-    for params, field in (({"severity": "URGENT"}, "severity"), ({"limit": 0}, "limit"), ({"limit": 201}, "limit"),
-                          ({"limit": "ten"}, "limit"), ({"since": "yesterday"}, "since"),
-                          ({"next_token": "forged"}, "next_token")):
+    for params, field in (
+        ({"severity": "URGENT"}, "severity"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 201}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"since": "yesterday"}, "since"),
+        ({"next_token": "forged"}, "next_token"),
+    ):
         response = await aws_client.get(f"/accounts/{ACCOUNT}/signals", headers=headers, params=params)
         assert response.status_code == 400, (params, response.text)
         assert field in response.json()["error"]

@@ -41,8 +41,12 @@ def _worker_env(settings: Any) -> dict[str, str]:
 
 
 def _start_worker(settings: Any) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "vigilare", "worker"], env=_worker_env(settings),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "vigilare", "worker"],
+        env=_worker_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def _wait_status(client, headers, scan_id: str, wanted: set[str], timeout: float = 60) -> dict:
@@ -57,8 +61,9 @@ async def _wait_status(client, headers, scan_id: str, wanted: set[str], timeout:
 
 @pytest.fixture
 async def real_settings(aws_settings, redis_flush):
-    return msgspec.structs.replace(aws_settings, redis_url=REDIS_URL, scan_lease_seconds=3,
-                                   scheduler_tick_seconds=1)
+    return msgspec.structs.replace(
+        aws_settings, redis_url=REDIS_URL, scan_lease_seconds=3, scheduler_tick_seconds=1
+    )
 
 
 async def test_worker_process_runs_the_scan(real_settings, sandbox):
@@ -68,7 +73,9 @@ async def test_worker_process_runs_the_scan(real_settings, sandbox):
         async with AsyncTestClient(app=create_app(real_settings)) as client:
             headers = await owner_headers(client)
             verified = await connect_and_verify(client, headers, sandbox, ACCOUNT)
-            scan = await wait_for_scan(client, headers, ACCOUNT, verified["first_scan_execution_arn"], timeout=90)
+            scan = await wait_for_scan(
+                client, headers, ACCOUNT, verified["first_scan_execution_arn"], timeout=90
+            )
             assert scan["status"] in ("succeeded", "partial") and scan["attempts"] == 1
             assert any("worker-bucket" in s["resource"] for s in await all_signals(client, headers, ACCOUNT))
     finally:
@@ -93,7 +100,9 @@ async def test_a_worker_killed_mid_scan_does_not_lose_or_duplicate_it(real_setti
             sandbox.latency_ms = 0
             killed_at = time.monotonic()
             second = _start_worker(real_settings)
-            scan = await _wait_status(client, headers, scan_id, {"succeeded", "partial", "failed"}, timeout=90)
+            scan = await _wait_status(
+                client, headers, scan_id, {"succeeded", "partial", "failed"}, timeout=90
+            )
             recovered_in = time.monotonic() - killed_at
             assert scan["status"] in ("succeeded", "partial"), scan
             assert scan["attempts"] == 2

@@ -22,7 +22,9 @@ class RecordingQueue:
     def __init__(self) -> None:
         self.jobs: list[tuple[str, tuple[Any, ...], str | None]] = []
 
-    async def enqueue(self, name: str, *args: Any, job_id: str | None = None, defer_seconds: float = 0) -> str:
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_seconds: float = 0
+    ) -> str:
         self.jobs.append((name, args, job_id))
         return job_id or ""
 
@@ -38,15 +40,29 @@ async def db(settings):
 
 
 async def _tenant_with_accounts(session, plan: str, status: str, count: int, due_at) -> list[AwsAccount]:
-    tenant = Tenant(id=new_id(), name=f"{plan}-{status}", plan=plan, status=status,
-                    trial_ends_at=utcnow() + timedelta(days=3))
+    tenant = Tenant(
+        id=new_id(),
+        name=f"{plan}-{status}",
+        plan=plan,
+        status=status,
+        trial_ends_at=utcnow() + timedelta(days=3),
+    )
     session.add(tenant)
     await session.flush()
     accounts = []
     for index in range(count):
-        account = AwsAccount(id=new_id(), tenant_id=tenant.id, aws_account_id=f"{100000000000 + index}",
-                             external_id="x", role_name="VigilareAudit", status=ACTIVE, connected_at=utcnow(),
-                             next_scan_at=due_at, tags=[], capabilities={})
+        account = AwsAccount(
+            id=new_id(),
+            tenant_id=tenant.id,
+            aws_account_id=f"{100000000000 + index}",
+            external_id="x",
+            role_name="VigilareAudit",
+            status=ACTIVE,
+            connected_at=utcnow(),
+            next_scan_at=due_at,
+            tags=[],
+            capabilities={},
+        )
         session.add(account)
         accounts.append(account)
     await session.flush()
@@ -72,14 +88,19 @@ async def test_due_accounts_are_scheduled_once_and_moved_one_interval_on(db):
 
         for account in solo + team + later + canceled:
             await session.refresh(account)
-        assert all(timedelta(minutes=15) <= a.next_scan_at - (now - timedelta(seconds=5)) <= timedelta(minutes=15.8)
-                   for a in solo)
-        assert all(timedelta(minutes=5) <= a.next_scan_at - (now - timedelta(seconds=5)) <= timedelta(minutes=5.3)
-                   for a in team)
+        assert all(
+            timedelta(minutes=15) <= a.next_scan_at - (now - timedelta(seconds=5)) <= timedelta(minutes=15.8)
+            for a in solo
+        )
+        assert all(
+            timedelta(minutes=5) <= a.next_scan_at - (now - timedelta(seconds=5)) <= timedelta(minutes=5.3)
+            for a in team
+        )
         assert all(a.next_scan_at == now + timedelta(minutes=2) for a in later)  # not due yet
         # A canceled tenant's accounts keep their schedule but get no scans.
         scans_of_canceled = await session.scalar(
-            select(func.count()).select_from(Scan).where(Scan.account_id.in_([a.id for a in canceled])))
+            select(func.count()).select_from(Scan).where(Scan.account_id.in_([a.id for a in canceled]))
+        )
         assert scans_of_canceled == 0
 
         again = await tick(session, now)
@@ -102,9 +123,19 @@ async def test_a_scan_whose_worker_died_is_handed_out_again(db):
     queue = RecordingQueue()
     async with db() as session:
         (account,) = await _tenant_with_accounts(session, "team", "active", 1, now + timedelta(minutes=5))
-        scan = Scan(id=new_id(), tenant_id=account.tenant_id, account_id=account.id, trigger="manual",
-                    status=RUNNING, queued_at=now - timedelta(minutes=2), started_at=now - timedelta(minutes=2),
-                    attempts=1, outcomes={}, collection_errors=[], evidence={})
+        scan = Scan(
+            id=new_id(),
+            tenant_id=account.tenant_id,
+            account_id=account.id,
+            trigger="manual",
+            status=RUNNING,
+            queued_at=now - timedelta(minutes=2),
+            started_at=now - timedelta(minutes=2),
+            attempts=1,
+            outcomes={},
+            collection_errors=[],
+            evidence={},
+        )
         session.add(scan)
         account.lease_scan_id, account.lease_until = scan.id, now + timedelta(seconds=30)
         await session.commit()

@@ -11,19 +11,25 @@ from vigilare.sandbox import Sandbox
 from vigilare.sandbox.seed import register_customer_role
 
 
-async def connect_and_verify(client: Any, headers: dict[str, str], sandbox: Sandbox, aws_account_id: str,
-                             **fields: Any) -> dict[str, Any]:
-    created = await client.post("/accounts", headers=headers, json={"aws_account_id": aws_account_id, **fields})
+async def connect_and_verify(
+    client: Any, headers: dict[str, str], sandbox: Sandbox, aws_account_id: str, **fields: Any
+) -> dict[str, Any]:
+    created = await client.post(
+        "/accounts", headers=headers, json={"aws_account_id": aws_account_id, **fields}
+    )
     assert created.status_code == 201, created.text
     body = created.json()
-    register_customer_role(sandbox, aws_account_id, body["role_name"], body["external_id"], SENTINEL_ACCOUNT_ID)
+    register_customer_role(
+        sandbox, aws_account_id, body["role_name"], body["external_id"], SENTINEL_ACCOUNT_ID
+    )
     verified = await client.post(f"/accounts/{aws_account_id}/verify", headers=headers)
     assert verified.status_code == 200, verified.text
     return dict(verified.json())
 
 
-async def wait_for_scan(client: Any, headers: dict[str, str], aws_account_id: str, scan_id: str,
-                        timeout: float = 60) -> dict[str, Any]:
+async def wait_for_scan(
+    client: Any, headers: dict[str, str], aws_account_id: str, scan_id: str, timeout: float = 60
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         scan = (await client.get(f"/accounts/{aws_account_id}/scans/{scan_id}", headers=headers)).json()
@@ -34,7 +40,8 @@ async def wait_for_scan(client: Any, headers: dict[str, str], aws_account_id: st
 
 
 async def all_signals(client: Any, headers: dict[str, str], aws_account_id: str, **params: Any) -> list[dict]:
-    response = await client.get(f"/accounts/{aws_account_id}/signals", headers=headers,
-                                params={"limit": 200, **params})
+    response = await client.get(
+        f"/accounts/{aws_account_id}/signals", headers=headers, params={"limit": 200, **params}
+    )
     assert response.status_code == 200, response.text
     return list(response.json()["signals"])

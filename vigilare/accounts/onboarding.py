@@ -90,11 +90,13 @@ def fallback_cli_script(role_name: str, sentinel_account_id: str, external_id: s
     trust = json.dumps(trust_policy(sentinel_account_id, external_id), indent=2)
     additions = json.dumps(additions_policy(), indent=2)
     attach = "\n".join(
-        f'aws iam attach-role-policy --role-name "$ROLE_NAME" --policy-arn "{arn}"' for arn in MANAGED_POLICY_ARNS
+        f'aws iam attach-role-policy --role-name "$ROLE_NAME" --policy-arn "{arn}"'
+        for arn in MANAGED_POLICY_ARNS
     )
     return (
         "#!/usr/bin/env bash\n"
-        "# Vigilare read-only audit role, with the AWS CLI. Run it with credentials of the account you connect.\n"
+        "# Vigilare read-only audit role, with the AWS CLI.\n"
+        "# Run it with credentials of the account you connect.\n"
         "set -euo pipefail\n"
         f'ROLE_NAME="{role_name}"\n'
         'WORKDIR="$(mktemp -d)"\n'
@@ -103,13 +105,13 @@ def fallback_cli_script(role_name: str, sentinel_account_id: str, external_id: s
         f"{trust}\nPOLICY\n\n"
         "cat > \"$WORKDIR/additions-policy.json\" <<'POLICY'\n"
         f"{additions}\nPOLICY\n\n"
-        "aws iam create-role --role-name \"$ROLE_NAME\" \\\n"
-        "  --description \"Read-only access for Vigilare suspension-risk monitoring\" \\\n"
-        "  --assume-role-policy-document \"file://$WORKDIR/trust-policy.json\"\n"
+        'aws iam create-role --role-name "$ROLE_NAME" \\\n'
+        '  --description "Read-only access for Vigilare suspension-risk monitoring" \\\n'
+        '  --assume-role-policy-document "file://$WORKDIR/trust-policy.json"\n'
         f"{attach}\n"
         f'aws iam put-role-policy --role-name "$ROLE_NAME" --policy-name "{ADDITIONS_POLICY_NAME}" \\\n'
         '  --policy-document "file://$WORKDIR/additions-policy.json"\n'
-        "aws iam get-role --role-name \"$ROLE_NAME\" --query Role.Arn --output text\n"
+        'aws iam get-role --role-name "$ROLE_NAME" --query Role.Arn --output text\n'
     )
 
 

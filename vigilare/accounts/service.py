@@ -12,8 +12,8 @@ from vigilare.accounts.models import ACTIVE, DISCONNECTED, PENDING, AwsAccount
 from vigilare.accounts.onboarding import new_external_id
 from vigilare.auth.models import Tenant
 from vigilare.auth.roles import Principal
-from vigilare.billing.plans import get_plan
 from vigilare.aws.errors import RoleVerificationError
+from vigilare.billing.plans import get_plan
 from vigilare.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from vigilare.ids import new_id, utcnow
 
@@ -56,8 +56,12 @@ async def check_account_limit(session: AsyncSession, tenant: Tenant) -> None:
 
 
 async def connect(
-    session: AsyncSession, principal: Principal, aws_account_id: str, display_name: str | None,
-    tags: Sequence[str], role_name: str,
+    session: AsyncSession,
+    principal: Principal,
+    aws_account_id: str,
+    display_name: str | None,
+    tags: Sequence[str],
+    role_name: str,
 ) -> AwsAccount:
     aws_account_id = check_aws_account_id(aws_account_id.strip())
     tags = sorted({tag.strip() for tag in tags if tag.strip()})
@@ -80,16 +84,27 @@ async def connect(
         if tags:
             account.tags = tags
     else:
-        account = AwsAccount(id=new_id(), tenant_id=principal.tenant_id, aws_account_id=aws_account_id,
-                             display_name=display_name, tags=tags, external_id=new_external_id(),
-                             role_name=role_name, status=PENDING, connected_at=now, capabilities={})
+        account = AwsAccount(
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            aws_account_id=aws_account_id,
+            display_name=display_name,
+            tags=tags,
+            external_id=new_external_id(),
+            role_name=role_name,
+            status=PENDING,
+            connected_at=now,
+            capabilities={},
+        )
         session.add(account)
     await session.flush()
     return account
 
 
 async def list_accounts(session: AsyncSession, tag: str | None) -> list[AwsAccount]:
-    accounts = list(await session.scalars(select(AwsAccount).order_by(AwsAccount.connected_at, AwsAccount.id)))
+    accounts = list(
+        await session.scalars(select(AwsAccount).order_by(AwsAccount.connected_at, AwsAccount.id))
+    )
     if tag:
         # Tags are a small JSON list per account; filtering here works the same on every database.
         accounts = [a for a in accounts if tag in (a.tags or [])]
@@ -111,7 +126,9 @@ def require_active(account: AwsAccount) -> None:
         raise Conflict(f"account is {account.status}: verify it before scanning")
 
 
-async def verify(session: AsyncSession, aws_account_id: str, *, endpoint_url: str | None) -> tuple[AwsAccount, str]:
+async def verify(
+    session: AsyncSession, aws_account_id: str, *, endpoint_url: str | None
+) -> tuple[AwsAccount, str]:
     """Assume the role with the account's external id; on success activate and queue the first scan."""
     from vigilare.aws.naming import role_session_name
     from vigilare.aws.verify import verify_role

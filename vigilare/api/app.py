@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 
 import vigilare
+from vigilare.accounts.controllers import AccountsController
 from vigilare.api.deps import client_address, provide_db_session, provide_principal, provide_services
 from vigilare.api.errors import EXCEPTION_HANDLERS, error_response
 from vigilare.api.health import docs, healthz, openapi_json, readyz
@@ -22,7 +23,6 @@ from vigilare.api.state import AppServices
 from vigilare.api.throttle import Counter, MemoryCounter, RedisCounter
 from vigilare.auth.controllers import AuthController
 from vigilare.auth.tokens import TokenIssuer
-from vigilare.accounts.controllers import AccountsController
 from vigilare.billing.controllers import BillingController
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory

@@ -6,7 +6,18 @@ from vigilare.accounts.models import AwsAccount
 from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
 from vigilare.db.base import Base
 from vigilare.scans.models import Scan, Signal
+from vigilare.scoring.models import ScorePoint
 
 metadata = Base.metadata
 
-__all__ = ["AwsAccount", "Invitation", "RefreshToken", "Scan", "Signal", "Tenant", "User", "metadata"]
+__all__ = [
+    "AwsAccount",
+    "Invitation",
+    "RefreshToken",
+    "Scan",
+    "ScorePoint",
+    "Signal",
+    "Tenant",
+    "User",
+    "metadata",
+]

@@ -68,8 +68,14 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         period = max(1, min(60, int(getattr(settings, setting))))
         # arq runs a cron job once per matching second across all workers (unique job ids).
         cron_jobs.append(
-            cron(_wrap(name, jobs[name]).coroutine, name=f"cron:{name}", second=set(range(0, 60, period)),
-                 unique=True, timeout=60, max_tries=1)
+            cron(
+                _wrap(name, jobs[name]).coroutine,
+                name=f"cron:{name}",
+                second=set(range(0, 60, period)),
+                unique=True,
+                timeout=60,
+                max_tries=1,
+            )
         )
     options: dict[str, Any] = {
         "functions": functions,

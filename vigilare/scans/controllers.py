@@ -17,20 +17,35 @@ from vigilare.scans.signals import list_signals
 
 def signal_out(signal: Signal) -> SignalOut:
     return SignalOut(
-        signal_id=signal.id, scenario=signal.scenario, severity=signal.severity, title=signal.title,
-        description=signal.description, detected_at=isoformat(signal.detected_at) or "",
-        resolved_at=isoformat(signal.resolved_at), kind=signal.kind, region=signal.region,
-        resource=signal.resource, remediation=signal.remediation, docs_url=signal.docs_url,
+        signal_id=signal.id,
+        scenario=signal.scenario,
+        severity=signal.severity,
+        title=signal.title,
+        description=signal.description,
+        detected_at=isoformat(signal.detected_at) or "",
+        resolved_at=isoformat(signal.resolved_at),
+        kind=signal.kind,
+        region=signal.region,
+        resource=signal.resource,
+        remediation=signal.remediation,
+        docs_url=signal.docs_url,
         last_seen_at=isoformat(signal.last_seen_at) or "",
     )
 
 
 def scan_out(scan: Scan, aws_account_id: str) -> ScanOut:
     return ScanOut(
-        scan_id=scan.id, aws_account_id=aws_account_id, trigger=scan.trigger, status=scan.status,
-        queued_at=isoformat(scan.queued_at) or "", started_at=isoformat(scan.started_at),
-        finished_at=isoformat(scan.finished_at), attempts=scan.attempts, error=scan.error,
-        findings_count=scan.findings_count, scenarios=dict(scan.outcomes or {}),
+        scan_id=scan.id,
+        aws_account_id=aws_account_id,
+        trigger=scan.trigger,
+        status=scan.status,
+        queued_at=isoformat(scan.queued_at) or "",
+        started_at=isoformat(scan.started_at),
+        finished_at=isoformat(scan.finished_at),
+        attempts=scan.attempts,
+        error=scan.error,
+        findings_count=scan.findings_count,
+        scenarios=dict(scan.outcomes or {}),
         collection_errors=list(scan.collection_errors or []),
     )
 
@@ -40,29 +55,47 @@ class ScansController(Controller):
     tags = ["Accounts"]
 
     @post("/scan", status_code=202, summary="Trigger a manual scan", opt={"role": MEMBER})
-    async def scan(self, account_id: FromPath[str], db_session: NamedDependency[AsyncSession],
-                   principal: NamedDependency[Principal]) -> ScanStartedOut:
+    async def scan(
+        self,
+        account_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> ScanStartedOut:
         scan = await service.manual_scan(db_session, principal, account_id)
         return ScanStartedOut(message="Scan started", execution_arn=scan.id)
 
     @get("/scans/{scan_id:str}", summary="Get one scan")
-    async def get_scan(self, account_id: FromPath[str], scan_id: FromPath[str],
-                       db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]) -> ScanOut:
+    async def get_scan(
+        self,
+        account_id: FromPath[str],
+        scan_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> ScanOut:
         scan = await service.get_scan(db_session, account_id, scan_id)
         return scan_out(scan, account_id)
 
     @get("/signals", summary="List findings for an account")
     async def signals(
-        self, account_id: FromPath[str], db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal], app_services: NamedDependency[AppServices],
-        severity: FromQuery[str | None] = None, scenario: FromQuery[str | None] = None,
-        since: FromQuery[str | None] = None, limit: FromQuery[int] = DEFAULT_LIMIT,
+        self,
+        account_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        app_services: NamedDependency[AppServices],
+        severity: FromQuery[str | None] = None,
+        scenario: FromQuery[str | None] = None,
+        since: FromQuery[str | None] = None,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
         next_token: FromQuery[str | None] = None,
     ) -> SignalsOut:
         rows, token = await list_signals(
-            db_session, CursorCodec(app_services.settings.secret_key), account_id, severity=severity,
-            scenario=scenario, since=since, limit=limit, next_token=next_token,
+            db_session,
+            CursorCodec(app_services.settings.secret_key),
+            account_id,
+            severity=severity,
+            scenario=scenario,
+            since=since,
+            limit=limit,
+            next_token=next_token,
         )
         return SignalsOut(signals=[signal_out(s) for s in rows], count=len(rows), next_token=token)
-
-

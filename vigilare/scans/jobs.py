@@ -18,12 +18,12 @@ from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.aws.errors import RoleVerificationError
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext, Retry, flush_after_commit, job
+from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scans import post_scan
 from vigilare.scans.lifecycle import apply_findings
 from vigilare.scans.models import FAILED, FINISHED, PARTIAL, RUNNING, SUCCEEDED, Scan
 from vigilare.scans.registry import scenario_registry
 from vigilare.scans.service import acquire_lease, lease_remaining, release_lease
-from vigilare.scanner import ScanReport, ScanTarget, scan_account
 
 logger = logging.getLogger("vigilare.scans")
 
@@ -46,9 +46,13 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
             # Another scan of this account is running: never two at once. Come back when it ends.
             raise Retry(defer_seconds=min(max(wait, 2.0), 30.0))
         scan.status, scan.started_at, scan.attempts = RUNNING, utcnow(), scan.attempts + 1
-        target = ScanTarget.for_scan(aws_account_id=account.aws_account_id, role_name=account.role_name,
-                                     external_id=account.external_id, tenant_id=account.tenant_id,
-                                     scan_id=scan.id)
+        target = ScanTarget.for_scan(
+            aws_account_id=account.aws_account_id,
+            role_name=account.role_name,
+            external_id=account.external_id,
+            tenant_id=account.tenant_id,
+            scan_id=scan.id,
+        )
         await session.commit()
 
     heartbeat = asyncio.create_task(_renew_lease(ctx, scan.account_id, scan_id))
@@ -98,8 +102,11 @@ async def _record(ctx: JobContext, scan_id: str, report: ScanReport | None, erro
         if report is None:
             scan.status, scan.error = FAILED, error
         else:
-            complete = {sid for sid, outcome in report.outcomes.items()
-                        if outcome.status == "ok" and outcome.data_complete}
+            complete = {
+                sid
+                for sid, outcome in report.outcomes.items()
+                if outcome.status == "ok" and outcome.data_complete
+            }
             await apply_findings(session, account, scan.id, report.findings, complete, now)
             scan.status = SUCCEEDED if report.status == "ok" else PARTIAL
             scan.outcomes = {sid: _outcome(o) for sid, o in report.outcomes.items()}

@@ -61,9 +61,16 @@ async def apply_findings(
         row = open_rows.get(fingerprint)
         values = _values(finding)
         if row is None:
-            row = Signal(id=new_id(), tenant_id=account.tenant_id, account_id=account.id,
-                         fingerprint=fingerprint, detected_at=now, last_seen_at=now, last_scan_id=scan_id,
-                         **values)
+            row = Signal(
+                id=new_id(),
+                tenant_id=account.tenant_id,
+                account_id=account.id,
+                fingerprint=fingerprint,
+                detected_at=now,
+                last_seen_at=now,
+                last_scan_id=scan_id,
+                **values,
+            )
             session.add(row)
             change.opened.append(row)
         else:

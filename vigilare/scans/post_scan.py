@@ -1,5 +1,5 @@
-"""What follows a completed scan: capability notes on the account (and, as they land, the score
-and alert evaluation). Runs inside the scan's recording transaction."""
+"""What follows a completed scan: capability notes on the account and its new score (and, as it
+lands, alert evaluation). Runs inside the scan's recording transaction."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
-from vigilare.scans.models import Scan
+from vigilare.ids import utcnow
 from vigilare.scanner import ScanReport
+from vigilare.scans.models import Scan
+from vigilare.scoring.service import rescore
 
 # AWS error codes that mean "your AWS plan does not allow this API", not "something broke".
 CAPABILITY_ERRORS = {
@@ -31,3 +33,4 @@ def capabilities_from(report: ScanReport, previous: dict[str, Any]) -> dict[str,
 
 async def after_scan(session: AsyncSession, account: AwsAccount, scan: Scan, report: ScanReport) -> None:
     account.capabilities = capabilities_from(report, account.capabilities or {})
+    await rescore(session, account, scan.finished_at or utcnow())

@@ -28,8 +28,17 @@ def scan_job_id(scan_id: str, attempt: int = 0) -> str:
 
 def create_scan(session: AsyncSession, account: AwsAccount, trigger: str) -> Scan:
     """A queued scan; its job is handed to the queue once the transaction commits."""
-    scan = Scan(id=new_id(), tenant_id=account.tenant_id, account_id=account.id, trigger=trigger,
-                status=QUEUED, queued_at=utcnow(), outcomes={}, collection_errors=[], evidence={})
+    scan = Scan(
+        id=new_id(),
+        tenant_id=account.tenant_id,
+        account_id=account.id,
+        trigger=trigger,
+        status=QUEUED,
+        queued_at=utcnow(),
+        outcomes={},
+        collection_errors=[],
+        evidence={},
+    )
     session.add(scan)
     enqueue_after_commit(session, SCAN_JOB, scan.id, job_id=scan_job_id(scan.id))
     return scan
@@ -103,6 +112,8 @@ async def lease_remaining(session: AsyncSession, account_id: str) -> float:
 
 async def unfinished_scan_exists(session: AsyncSession, account_id: str) -> bool:
     count = await session.scalar(
-        select(func.count()).select_from(Scan).where(Scan.account_id == account_id, Scan.status.in_(("queued", "running")))
+        select(func.count())
+        .select_from(Scan)
+        .where(Scan.account_id == account_id, Scan.status.in_(("queued", "running")))
     )
     return bool(count)

@@ -26,8 +26,15 @@ def parse_since(value: str | None) -> datetime | None:
 
 
 async def list_signals(
-    session: AsyncSession, cursors: CursorCodec, aws_account_id: str, *, severity: str | None,
-    scenario: str | None, since: str | None, limit: int, next_token: str | None,
+    session: AsyncSession,
+    cursors: CursorCodec,
+    aws_account_id: str,
+    *,
+    severity: str | None,
+    scenario: str | None,
+    since: str | None,
+    limit: int,
+    next_token: str | None,
 ) -> tuple[list[Signal], str | None]:
     account = await get_account(session, aws_account_id)
     check_limit(limit)
@@ -53,7 +60,9 @@ async def list_signals(
         query = query.where(
             or_(Signal.detected_at < detected, and_(Signal.detected_at == detected, Signal.id < str(last_id)))
         )
-    rows = list(await session.scalars(query.order_by(Signal.detected_at.desc(), Signal.id.desc()).limit(limit + 1)))
+    rows = list(
+        await session.scalars(query.order_by(Signal.detected_at.desc(), Signal.id.desc()).limit(limit + 1))
+    )
     token = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -1,7 +1,8 @@
-"""Pure logic over open signals: the Security Risk Score, the recovery checklist, the support reply.
+"""The Security Risk Score, the recovery checklist and the support reply.
 
-No database, API or AWS here: callers pass in objects that satisfy the protocols in
-``vigilare.scoring.signals``.
+``formula``, ``checklist`` and ``support_reply`` are pure logic over objects that satisfy the
+protocols in ``vigilare.scoring.signals`` (no database, API or AWS); ``models`` and ``service``
+keep the score on the account and its daily history.
 """
 
 from vigilare.scoring.checklist import ChecklistStep, build_checklist, checklist_markdown

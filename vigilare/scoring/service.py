@@ -1,0 +1,48 @@
+"""Scoring an account from its open signals and keeping one history point per day."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigilare.accounts.models import AwsAccount
+from vigilare.ids import new_id
+from vigilare.scans.models import Signal
+from vigilare.scoring.formula import ScoreResult, compute_score
+from vigilare.scoring.models import ScorePoint
+
+
+async def open_signals(session: AsyncSession, account_id: str) -> list[Signal]:
+    return list(
+        await session.scalars(
+            select(Signal)
+            .where(Signal.account_id == account_id, Signal.resolved_at.is_(None))
+            .order_by(Signal.detected_at, Signal.id)
+        )
+    )
+
+
+async def rescore(session: AsyncSession, account: AwsAccount, now: datetime) -> ScoreResult:
+    """Recompute the account's score, store it on the account and as today's history point."""
+    result = compute_score(await open_signals(session, account.id))
+    account.current_srs = result.score
+    day = now.date()
+    point = await session.scalar(
+        select(ScorePoint).where(ScorePoint.account_id == account.id, ScorePoint.day == day)
+    )
+    if point is None:
+        session.add(
+            ScorePoint(
+                id=new_id(),
+                tenant_id=account.tenant_id,
+                account_id=account.id,
+                day=day,
+                srs=result.score,
+                computed_at=now,
+            )
+        )
+    else:
+        point.srs, point.computed_at = result.score, now
+    return result
