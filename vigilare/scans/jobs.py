@@ -107,14 +107,14 @@ async def _record(ctx: JobContext, scan_id: str, report: ScanReport | None, erro
                 for sid, outcome in report.outcomes.items()
                 if outcome.status == "ok" and outcome.data_complete
             }
-            await apply_findings(session, account, scan.id, report.findings, complete, now)
+            change = await apply_findings(session, account, scan.id, report.findings, complete, now)
             scan.status = SUCCEEDED if report.status == "ok" else PARTIAL
             scan.outcomes = {sid: _outcome(o) for sid, o in report.outcomes.items()}
             scan.collection_errors = [_plain(e) for e in report.collection_errors]
             scan.evidence = report.evidence
             scan.findings_count = len(report.findings)
             account.last_successful_scan_at = now
-            await post_scan.after_scan(session, account, scan, report)
+            await post_scan.after_scan(session, account, scan, report, change)
         await release_lease(session, account.id, scan.id)
         await session.commit()
         await flush_after_commit(session, ctx.queue)

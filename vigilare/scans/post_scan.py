@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vigilare.accounts.models import AwsAccount
 from vigilare.ids import utcnow
 from vigilare.scanner import ScanReport
+from vigilare.scans.lifecycle import LifecycleChange
 from vigilare.scans.models import Scan
 from vigilare.scoring.service import rescore
 
@@ -31,6 +32,9 @@ def capabilities_from(report: ScanReport, previous: dict[str, Any]) -> dict[str,
     return capabilities
 
 
-async def after_scan(session: AsyncSession, account: AwsAccount, scan: Scan, report: ScanReport) -> None:
+async def after_scan(
+    session: AsyncSession, account: AwsAccount, scan: Scan, report: ScanReport, change: LifecycleChange
+) -> None:
+    """Runs after the findings are applied (``change`` says which signals opened and resolved)."""
     account.capabilities = capabilities_from(report, account.capabilities or {})
     await rescore(session, account, scan.finished_at or utcnow())
