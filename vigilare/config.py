@@ -48,6 +48,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     scan_regions: str = ""
     # Comma-separated plugin (entry point) names not to load, e.g. a misbehaving third-party plugin.
     disabled_plugins: str = ""
+    # Lifetime of panic package download links (presigned S3 or signed local URLs).
+    export_url_ttl_seconds: int = 900
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_username: str = ""

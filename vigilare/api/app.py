@@ -28,8 +28,10 @@ from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import schema_is_current, upgrade_to_head
 from vigilare.errors import ServiceUnavailable
+from vigilare.exports.controllers import ExportsController, download_export
 from vigilare.jobs import create_queue
 from vigilare.scans.controllers import ScansController
+from vigilare.scoring.controllers import ScoreController
 from vigilare.users.controllers import MeController, UsersController
 
 logger = logging.getLogger("vigilare.api")
@@ -40,6 +42,9 @@ ROUTE_HANDLERS: list[Any] = [
     UsersController,
     AccountsController,
     ScansController,
+    ScoreController,
+    ExportsController,
+    download_export,
     BillingController,
     healthz,
     readyz,

@@ -68,3 +68,7 @@ class Signal(Base, TenantScoped):
     last_seen_at: Mapped[datetime]
     last_scan_id: Mapped[str | None] = mapped_column(sa.String(26))
     resolved_at: Mapped[datetime | None]
+
+    @property
+    def signal_id(self) -> str:
+        return self.id

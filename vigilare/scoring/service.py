@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vigilare.accounts.models import AwsAccount
 from vigilare.ids import new_id
 from vigilare.scans.models import Signal
+from vigilare.scoring.checklist import ChecklistStep, build_checklist
 from vigilare.scoring.formula import ScoreResult, compute_score
 from vigilare.scoring.models import ScorePoint
 
@@ -46,3 +47,19 @@ async def rescore(session: AsyncSession, account: AwsAccount, now: datetime) -> 
     else:
         point.srs, point.computed_at = result.score, now
     return result
+
+
+async def score_history(session: AsyncSession, account_id: str, days: int, today: date) -> list[ScorePoint]:
+    """The last ``days`` daily points, newest first."""
+    since = today - timedelta(days=days - 1)
+    return list(
+        await session.scalars(
+            select(ScorePoint)
+            .where(ScorePoint.account_id == account_id, ScorePoint.day >= since)
+            .order_by(ScorePoint.day.desc())
+        )
+    )
+
+
+async def current_checklist(session: AsyncSession, account_id: str) -> list[ChecklistStep]:
+    return build_checklist(await open_signals(session, account_id))

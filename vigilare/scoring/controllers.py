@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from typing import cast
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigilare.accounts.service import get_account
+from vigilare.auth.roles import Principal
+from vigilare.errors import BadRequest
+from vigilare.ids import utcnow
+from vigilare.scans.models import Signal
+from vigilare.scoring.formula import compute_score
+from vigilare.scoring.schemas import (
+    CapOut,
+    ChecklistOut,
+    ChecklistStepOut,
+    CostlySignalOut,
+    HistoryOut,
+    HistoryPointOut,
+    ScenarioLossOut,
+    ScoreOut,
+)
+from vigilare.scoring.service import current_checklist, open_signals, score_history
+
+
+class ScoreController(Controller):
+    path = "/accounts/{account_id:str}"
+    tags = ["Accounts"]
+
+    @get("/score-history", summary="Get risk score history")
+    async def history(
+        self,
+        account_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        days: FromQuery[int] = 30,
+    ) -> HistoryOut:
+        if not 1 <= days <= 365:
+            raise BadRequest("days: must be between 1 and 365")
+        account = await get_account(db_session, account_id)
+        points = await score_history(db_session, account.id, days, utcnow().date())
+        return HistoryOut(history=[HistoryPointOut(date=p.day.isoformat(), srs=p.srs) for p in points])
+
+    @get("/score", summary="Current score with its breakdown")
+    async def score(
+        self,
+        account_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> ScoreOut:
+        account = await get_account(db_session, account_id)
+        result = compute_score(await open_signals(db_session, account.id), top_n=10)
+        cap = None
+        if result.cap is not None:
+            cap = CapOut(ceiling=result.cap.ceiling, reasons=[t.reason for t in result.cap.triggers])
+        return ScoreOut(
+            aws_account_id=account.aws_account_id,
+            srs=result.score,
+            uncapped_srs=result.uncapped_score,
+            cap=cap,
+            breakdown=[
+                ScenarioLossOut(scenario=b.scenario, points_lost=b.points, signals=b.signal_count)
+                for b in result.breakdown
+            ],
+            top_signals=[
+                CostlySignalOut(
+                    signal_id=cast(Signal, c.signal).id,
+                    scenario=c.scenario,
+                    kind=c.kind,
+                    severity=str(c.severity),
+                    title=c.title,
+                    resource=c.resource,
+                    points=round(c.points, 2),
+                )
+                for c in result.top_signals
+            ],
+        )
+
+    @get("/recovery-checklist", summary="Get suspension recovery checklist")
+    async def checklist(
+        self,
+        account_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> ChecklistOut:
+        account = await get_account(db_session, account_id)
+        steps = await current_checklist(db_session, account.id)
+        return ChecklistOut(
+            checklist=[
+                ChecklistStepOut(step=s.step, title=s.title, description=s.description, docs_url=s.docs_url)
+                for s in steps
+            ]
+        )
