@@ -6,7 +6,7 @@ This is the library a scan job calls; it knows nothing of databases or queues.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -82,12 +82,14 @@ async def scan_account(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     home_region: str = DEFAULT_HOME_REGION,
     regions: Sequence[str] | None = None,
+    extra_data: Collection[str] = (),
     base_session: aioboto3.Session | None = None,
 ) -> ScanReport:
     """Scan one account with ``scenarios`` and return everything found.
 
     ``collectors`` defaults to the built-in ones (pass ``registry.collectors`` when plugins add
-    their own); ``regions`` overrides the enabled-region discovery. Raises
+    their own); ``regions`` overrides the enabled-region discovery; ``extra_data`` names data keys
+    to collect although no scenario needs them (e.g. ``ec2.instances`` for the evidence export). Raises
     :class:`vigilare.aws.errors.RoleAssumptionError` when the role cannot be assumed: no data,
     no findings. Every other failure (a region, a collector, a scenario) is recorded in the report.
     """
@@ -105,7 +107,7 @@ async def scan_account(
         data = await collect(
             session,
             builtin_collectors() if collectors is None else collectors,
-            required_data(scenarios),
+            sorted({*required_data(scenarios), *extra_data}),
             regions=regions,
         )
     detection = await run_detectors(data, scenarios)

@@ -88,7 +88,16 @@ def account_clients(endpoint: str, account_id: str) -> AccountClients:
     )
 
     def client(service: str, region: str = "us-east-1") -> Any:
-        return session.client(service, region_name=region, endpoint_url=endpoint)
+        created = session.client(service, region_name=region, endpoint_url=endpoint)
+        if service == "s3control":
+            # s3control prefixes the account id onto the host, which 127.0.0.1 cannot resolve.
+            host = endpoint.split("://", 1)[1]
+
+            def strip_account(request: Any, **_: Any) -> None:
+                request.url = request.url.replace(f"{account_id}.{host}", host)
+
+            created.meta.events.register("before-send.s3-control", strip_account)
+        return created
 
     return client
 
