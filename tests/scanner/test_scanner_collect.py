@@ -7,7 +7,7 @@ from typing import Any
 
 import aioboto3
 import pytest
-from conftest import ACCOUNT_ID, EXTERNAL_ID, ROLE_NAME, AccountClients
+from scanner_support import ACCOUNT_ID, EXTERNAL_ID, ROLE_NAME, AccountClients
 
 from vigilare.aws.collect import collect
 from vigilare.aws.collectors import builtin_collectors

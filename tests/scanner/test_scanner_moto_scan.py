@@ -11,7 +11,7 @@ import json
 from collections import Counter
 
 import aioboto3
-from conftest import ACCOUNT_ID, AccountClients
+from scanner_support import ACCOUNT_ID, AccountClients
 
 from vigilare.plugin import Finding, Severity
 from vigilare.scanner import ScanReport, ScanTarget, scan_account

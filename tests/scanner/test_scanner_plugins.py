@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from collections.abc import Sequence
 
 import pytest
 
@@ -17,8 +18,8 @@ from vigilare.scenarios.manager import (
 
 
 def plugin_module(
-    name: str, *, scenarios: list[type[Scenario]] = (), collectors: list[Collector] = ()
-) -> object:  # type: ignore[assignment]
+    name: str, *, scenarios: Sequence[type[Scenario]] = (), collectors: Sequence[Collector] = ()
+) -> object:
     module = types.ModuleType(name)
 
     @hookimpl
@@ -34,10 +35,11 @@ def plugin_module(
     return module
 
 
-def third_party(name: str, **kwargs: object) -> PluginSource:
-    return PluginSource(
-        name=name, plugin=plugin_module(name, **kwargs), origin="acme-vigilare-extras", version="1.2.3"
-    )  # type: ignore[arg-type]
+def third_party(
+    name: str, *, scenarios: Sequence[type[Scenario]] = (), collectors: Sequence[Collector] = ()
+) -> PluginSource:
+    module = plugin_module(name, scenarios=scenarios, collectors=collectors)
+    return PluginSource(name=name, plugin=module, origin="acme-vigilare-extras", version="1.2.3")
 
 
 class FakeIam(Scenario):
@@ -95,7 +97,7 @@ def test_a_third_party_collector_reusing_a_builtin_data_key_is_refused() -> None
 
 
 def test_a_scenario_requiring_data_no_collector_provides_is_refused() -> None:
-    with pytest.raises(PluginLoadError, match="nobody.collects.this"):
+    with pytest.raises(PluginLoadError, match=r"nobody\.collects\.this"):
         load_registry(extra_plugins=[third_party("acme", scenarios=[NeedsUnknownData])])
 
 

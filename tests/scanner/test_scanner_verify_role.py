@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aioboto3
 import pytest
-from conftest import ACCOUNT_ID, EXTERNAL_ID, OTHER_ACCOUNT_ID, ROLE_NAME
-from fake_sts import FakeSts, running
+from scanner_fake_sts import FakeSts, running
+from scanner_support import ACCOUNT_ID, EXTERNAL_ID, OTHER_ACCOUNT_ID, ROLE_NAME
 
 from vigilare.aws.errors import AccountMismatchError, RoleAssumptionError, RoleVerificationError
 from vigilare.aws.naming import role_session_name
@@ -46,16 +46,18 @@ async def test_verify_role_sends_the_external_id_and_session_name(base_session: 
 
 
 async def test_a_wrong_external_id_fails_with_a_readable_reason(base_session: aioboto3.Session) -> None:
-    with running(FakeSts(external_id="the-real-one")) as endpoint:
-        with pytest.raises(RoleAssumptionError) as raised:
-            await verify_role(
-                aws_account_id=ACCOUNT_ID,
-                role_name=ROLE_NAME,
-                external_id="a-guess",
-                session_name="vigilare-verify",
-                endpoint_url=endpoint,
-                base_session=base_session,
-            )
+    with (
+        running(FakeSts(external_id="the-real-one")) as endpoint,
+        pytest.raises(RoleAssumptionError) as raised,
+    ):
+        await verify_role(
+            aws_account_id=ACCOUNT_ID,
+            role_name=ROLE_NAME,
+            external_id="a-guess",
+            session_name="vigilare-verify",
+            endpoint_url=endpoint,
+            base_session=base_session,
+        )
     error = raised.value
     assert error.aws_error_code == "AccessDenied"
     assert error.status_code == 422
@@ -64,16 +66,16 @@ async def test_a_wrong_external_id_fails_with_a_readable_reason(base_session: ai
 
 
 async def test_credentials_of_another_account_are_refused(base_session: aioboto3.Session) -> None:
-    with running(FakeSts(external_id=EXTERNAL_ID, identity_account=OTHER_ACCOUNT_ID)) as endpoint:
-        with pytest.raises(AccountMismatchError) as raised:
-            await verify_role(
-                aws_account_id=ACCOUNT_ID,
-                role_name=ROLE_NAME,
-                external_id=EXTERNAL_ID,
-                session_name="vigilare-verify",
-                endpoint_url=endpoint,
-                base_session=base_session,
-            )
+    liar = FakeSts(external_id=EXTERNAL_ID, identity_account=OTHER_ACCOUNT_ID)
+    with running(liar) as endpoint, pytest.raises(AccountMismatchError) as raised:
+        await verify_role(
+            aws_account_id=ACCOUNT_ID,
+            role_name=ROLE_NAME,
+            external_id=EXTERNAL_ID,
+            session_name="vigilare-verify",
+            endpoint_url=endpoint,
+            base_session=base_session,
+        )
     assert isinstance(raised.value, RoleVerificationError)
     assert OTHER_ACCOUNT_ID in raised.value.reason and ACCOUNT_ID in raised.value.reason
 
@@ -83,11 +85,8 @@ async def test_a_scan_whose_role_is_refused_raises_before_collecting(base_sessio
     target = ScanTarget(
         aws_account_id=ACCOUNT_ID, role_name=ROLE_NAME, external_id="wrong", session_name="vigilare-s"
     )
-    with running(fake) as endpoint:
-        with pytest.raises(RoleAssumptionError):
-            await scan_account(
-                target, load_registry().select(), endpoint_url=endpoint, base_session=base_session
-            )
+    with running(fake) as endpoint, pytest.raises(RoleAssumptionError):
+        await scan_account(target, load_registry().select(), endpoint_url=endpoint, base_session=base_session)
     assert [request["Action"] for request in fake.requests] == ["AssumeRole"]
 
 
