@@ -17,8 +17,15 @@ NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 
 class FakeSts:
-    def __init__(self, *, external_id: str, identity_account: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        external_id: str,
+        identity_account: str | None = None,
+        expires_in: timedelta = timedelta(hours=1),
+    ) -> None:
         self.external_id = external_id
+        self.expires_in = expires_in
         self.identity_account = identity_account
         """Account GetCallerIdentity answers; None means the account of the assumed role (honest)."""
         self.assumed_role_account: str | None = None
@@ -35,7 +42,7 @@ class FakeSts:
                     f"User is not authorized to perform: sts:AssumeRole on {form.get('RoleArn')}",
                 )
             self.assumed_role_account = form["RoleArn"].split(":")[4]
-            expiration = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            expiration = (datetime.now(UTC) + self.expires_in).strftime("%Y-%m-%dT%H:%M:%SZ")
             return 200, (
                 f'<AssumeRoleResponse xmlns="{NAMESPACE}"><AssumeRoleResult><Credentials>'
                 "<AccessKeyId>ASIAFAKEFAKEFAKEFAKE</AccessKeyId><SecretAccessKey>secret</SecretAccessKey>"
