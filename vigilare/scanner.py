@@ -47,6 +47,8 @@ class ScanTarget(msgspec.Struct, frozen=True, kw_only=True):
 
 class ScanReport(msgspec.Struct, frozen=True, kw_only=True):
     aws_account_id: str
+    status: ScanStatus
+    """``partial`` when a scenario failed or timed out, or some data could not be collected."""
     started_at: datetime
     finished_at: datetime
     findings: list[Finding]
@@ -56,12 +58,11 @@ class ScanReport(msgspec.Struct, frozen=True, kw_only=True):
     evidence: dict[str, Any]
     """Notable collected data (credential report, instances per region, ...), plain JSON."""
 
-    @property
-    def status(self) -> ScanStatus:
-        """``partial`` when a scenario failed or timed out, or some of its data could not be collected."""
-        if self.collection_errors or any(outcome.status != "ok" for outcome in self.outcomes.values()):
-            return "partial"
-        return "ok"
+
+def overall_status(outcomes: Mapping[str, ScenarioOutcome], errors: Sequence[CollectionError]) -> ScanStatus:
+    if errors or any(outcome.status != "ok" for outcome in outcomes.values()):
+        return "partial"
+    return "ok"
 
 
 def required_data(scenarios: Sequence[type[Scenario]]) -> list[str]:
@@ -116,6 +117,7 @@ async def scan_account(
     ]
     return ScanReport(
         aws_account_id=target.aws_account_id,
+        status=overall_status(detection.outcomes, data.errors),
         started_at=started_at,
         finished_at=datetime.now(UTC),
         findings=detection.findings,

@@ -7,13 +7,15 @@ accepts that one explicitly, and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 
 import aioboto3
+import msgspec
 from scanner_support import ACCOUNT_ID, AccountClients
 
-from vigilare.plugin import Finding, Severity
+from vigilare.plugin import CollectedData, Finding, Scenario, Severity
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scenarios.manager import load_registry
 
@@ -175,3 +177,47 @@ async def test_a_rescan_produces_the_same_fingerprints(
     fingerprints = sorted(finding.fingerprint(ACCOUNT_ID) for finding in first.findings)
     assert fingerprints == sorted(finding.fingerprint(ACCOUNT_ID) for finding in second.findings)
     assert len(set(fingerprints)) == len(fingerprints) == 7
+
+
+class Crashing(Scenario):
+    id = "crashing"
+    title = "Has a bug"
+    requires = ("iam.account_summary",)
+
+    async def detect(self, data: CollectedData) -> list[Finding]:
+        raise KeyError("SummaryMap")
+
+
+class Slow(Scenario):
+    id = "slow"
+    title = "Never finishes"
+    requires = ("iam.account_summary",)
+    time_budget_seconds = 0.5
+
+    async def detect(self, data: CollectedData) -> list[Finding]:
+        await asyncio.Event().wait()  # blocks until the time budget cancels it
+        return []
+
+
+async def test_a_crashing_and_a_slow_scenario_make_the_scan_partial_but_not_empty(
+    seed: AccountClients, moto: str, target: ScanTarget, base_session: aioboto3.Session
+) -> None:
+    iam = seed("iam")
+    iam.create_user(UserName="intruder")
+    iam.attach_user_policy(UserName="intruder", PolicyArn=ADMINISTRATOR)
+    registry = load_registry()
+
+    report = await scan_account(
+        target,
+        [Crashing, registry.scenarios["iam"], Slow],
+        collectors=registry.collectors,
+        endpoint_url=moto,
+        base_session=base_session,
+    )
+
+    assert report.status == "partial"
+    assert (report.outcomes["crashing"].status, report.outcomes["slow"].status) == ("failed", "timeout")
+    assert report.outcomes["iam"].status == "ok"
+    assert ("new_admin_user", f"arn:aws:iam::{ACCOUNT_ID}:user/intruder") in by_identity(report.findings)
+    encoded = json.loads(msgspec.json.encode(report))  # the whole report is plain JSON for the job to store
+    assert encoded["outcomes"]["crashing"]["error"] == "KeyError: 'SummaryMap'"
