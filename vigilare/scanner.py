@@ -6,7 +6,7 @@ This is the library a scan job calls; it knows nothing of databases or queues.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -47,6 +47,8 @@ class ScanTarget(msgspec.Struct, frozen=True, kw_only=True):
 
 class ScanReport(msgspec.Struct, frozen=True, kw_only=True):
     aws_account_id: str
+    status: ScanStatus
+    """``partial`` when a scenario failed or timed out, or some data could not be collected."""
     started_at: datetime
     finished_at: datetime
     findings: list[Finding]
@@ -56,12 +58,11 @@ class ScanReport(msgspec.Struct, frozen=True, kw_only=True):
     evidence: dict[str, Any]
     """Notable collected data (credential report, instances per region, ...), plain JSON."""
 
-    @property
-    def status(self) -> ScanStatus:
-        """``partial`` when a scenario failed or timed out, or some of its data could not be collected."""
-        if self.collection_errors or any(outcome.status != "ok" for outcome in self.outcomes.values()):
-            return "partial"
-        return "ok"
+
+def overall_status(outcomes: Mapping[str, ScenarioOutcome], errors: Sequence[CollectionError]) -> ScanStatus:
+    if errors or any(outcome.status != "ok" for outcome in outcomes.values()):
+        return "partial"
+    return "ok"
 
 
 def required_data(scenarios: Sequence[type[Scenario]]) -> list[str]:
@@ -82,12 +83,14 @@ async def scan_account(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     home_region: str = DEFAULT_HOME_REGION,
     regions: Sequence[str] | None = None,
+    extra_data: Collection[str] = (),
     base_session: aioboto3.Session | None = None,
 ) -> ScanReport:
     """Scan one account with ``scenarios`` and return everything found.
 
     ``collectors`` defaults to the built-in ones (pass ``registry.collectors`` when plugins add
-    their own); ``regions`` overrides the enabled-region discovery. Raises
+    their own); ``regions`` overrides the enabled-region discovery; ``extra_data`` names data keys
+    to collect although no scenario needs them (e.g. ``ec2.instances`` for the evidence export). Raises
     :class:`vigilare.aws.errors.RoleAssumptionError` when the role cannot be assumed: no data,
     no findings. Every other failure (a region, a collector, a scenario) is recorded in the report.
     """
@@ -105,7 +108,7 @@ async def scan_account(
         data = await collect(
             session,
             builtin_collectors() if collectors is None else collectors,
-            required_data(scenarios),
+            sorted({*required_data(scenarios), *extra_data}),
             regions=regions,
         )
     detection = await run_detectors(data, scenarios)
@@ -114,6 +117,7 @@ async def scan_account(
     ]
     return ScanReport(
         aws_account_id=target.aws_account_id,
+        status=overall_status(detection.outcomes, data.errors),
         started_at=started_at,
         finished_at=datetime.now(UTC),
         findings=detection.findings,

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import os
 import urllib.request
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Iterator
 
 import aioboto3
-import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from scanner_support import ACCOUNT_ID, EXTERNAL_ID, ROLE_NAME, AccountClients, account_clients
 
-from vigilare.plugin import CollectedData
 from vigilare.scanner import ScanTarget
-
-ACCOUNT_ID = "111122223333"
-OTHER_ACCOUNT_ID = "444455556666"
-ROLE_NAME = "VigilareAudit"
-EXTERNAL_ID = "ext-0123456789abcdef"
 
 _TEST_ENVIRONMENT = {
     # Managed policies (AdministratorAccess, the quarantine policies) exist in moto only with this.
@@ -66,33 +58,6 @@ def base_session(moto_endpoint: str) -> aioboto3.Session:
     return aioboto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-AccountClients = Callable[..., Any]
-
-
-def account_clients(endpoint: str, account_id: str) -> AccountClients:
-    """boto3 clients acting inside ``account_id`` on moto (assume any role there), to seed state."""
-    sts = boto3.client(
-        "sts",
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/x", RoleSessionName="seed")[
-        "Credentials"
-    ]
-    session = boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
-
-    def client(service: str, region: str = "us-east-1") -> Any:
-        return session.client(service, region_name=region, endpoint_url=endpoint)
-
-    return client
-
-
 @pytest.fixture
 def seed(moto: str) -> AccountClients:
     return account_clients(moto, ACCOUNT_ID)
@@ -107,11 +72,3 @@ def target() -> ScanTarget:
         tenant_id="01JTENANT",
         scan_id="01JSCAN",
     )
-
-
-NOW = datetime(2026, 5, 22, 12, 0, tzinfo=UTC)
-
-
-def in_memory(values: dict[str, Any] | None = None, **kwargs: Any) -> CollectedData:
-    """Collected data for detector tests: no AWS involved, "now" fixed at NOW."""
-    return CollectedData(account_id=ACCOUNT_ID, collected_at=NOW, values=values or {}, **kwargs)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT_ID, NOW, in_memory
+from scanner_support import ACCOUNT_ID, NOW, in_memory
 
 from vigilare.plugin import CollectionError, Finding, Severity
 from vigilare.scanner import detect
@@ -18,7 +19,7 @@ AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers
 def bucket(
     name: str = "shared-files",
     *,
-    grants: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    grants: Sequence[tuple[str, str]] = (),
     policy: dict[str, Any] | None = None,
     block: dict[str, bool] | None = None,
 ) -> dict[str, Any]:

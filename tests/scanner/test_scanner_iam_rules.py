@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT_ID, NOW, in_memory
+from scanner_support import ACCOUNT_ID, NOW, in_memory
 
 from vigilare.plugin import Finding, Severity
 from vigilare.scanner import detect
@@ -22,9 +23,9 @@ def user(
     *,
     created_ago: timedelta = 400 * DAY,
     keys: list[dict[str, Any]] | None = None,
-    attached: list[str] = (),  # type: ignore[assignment]
+    attached: Sequence[str] = (),
     inline: dict[str, Any] | None = None,
-    groups: list[str] = (),  # type: ignore[assignment]
+    groups: Sequence[str] = (),
 ) -> dict[str, Any]:
     return {
         "UserName": name,
@@ -68,7 +69,7 @@ def root_row(
 
 async def iam_findings(
     *,
-    users: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    users: Sequence[dict[str, Any]] = (),
     groups: dict[str, Any] | None = None,
     policies: dict[str, Any] | None = None,
     quarantine: dict[str, Any] | None = None,
@@ -109,7 +110,7 @@ async def test_quarantine_policy_attached_to_a_user_is_critical() -> None:
 
 
 async def test_quarantine_policies_present_but_unattached_are_not_findings() -> None:
-    empty = {"users": [], "groups": [], "roles": []}
+    empty: dict[str, list[str]] = {"users": [], "groups": [], "roles": []}
     assert await iam_findings(quarantine={QUARANTINE_V2: empty}) == []
 
 

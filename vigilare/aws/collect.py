@@ -61,12 +61,19 @@ class _Context:
         )
 
 
+_MAX_ERROR_LENGTH = 300
+
+
 def describe_error(exc: BaseException) -> str:
     """A short human-readable error: AWS's code and message, or the exception's type and text."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}".strip()
-    return f"{type(exc).__name__}: {exc}"
+        text = f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}"
+    else:
+        # e.g. a 500 answered with an HTML page: keep the gist, not the page.
+        text = f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_ERROR_LENGTH else text[: _MAX_ERROR_LENGTH - 3] + "..."
 
 
 def partition_of(region: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_SESSION_NAME_INVALID = re.compile(r"[^\w+=,.@-]")
+_SESSION_NAME_INVALID = re.compile(r"[^\w+=,.@-]", re.ASCII)
 _SESSION_NAME_MAX = 64
 
 

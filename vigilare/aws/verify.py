@@ -17,7 +17,7 @@ async def verify_role(
     aws_account_id: str,
     role_name: str,
     external_id: str,
-    session_name: str,
+    session_name: str = "vigilare-verify",
     endpoint_url: str | None = None,
     region: str = DEFAULT_HOME_REGION,
     base_session: aioboto3.Session | None = None,

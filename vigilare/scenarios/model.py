@@ -71,7 +71,8 @@ class Scenario(abc.ABC):
     Subclasses set the class attributes and implement :meth:`detect`. ``requires`` names the data
     keys the scenario reads (only those are collected); ``detect`` must not call AWS itself.
     A scenario that raises or runs past ``time_budget_seconds`` is recorded as failed or timed out
-    and never stops the other scenarios.
+    and never stops the other scenarios. ``detect`` runs on the scan's event loop: it must not block
+    it (no blocking I/O, no long CPU loops), or its time budget cannot be enforced.
     """
 
     id: ClassVar[str]

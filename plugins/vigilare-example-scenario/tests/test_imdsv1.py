@@ -1,0 +1,64 @@
+"""Detector tests for the example plugin: data built in memory, no AWS."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from vigilare_example_scenario import plugin
+
+from vigilare.plugin import CollectedData, CollectionError, Severity
+from vigilare.scanner import detect
+
+LAUNCHED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def instance(
+    instance_id: str, *, tokens: str = "optional", state: str = "running", endpoint: str = "enabled"
+) -> dict[str, Any]:
+    return {
+        "InstanceId": instance_id,
+        "InstanceType": "t3.micro",
+        "LaunchTime": LAUNCHED,
+        "State": {"Name": state},
+        "MetadataOptions": {"HttpTokens": tokens, "HttpEndpoint": endpoint},
+        "Tags": [{"Key": "Name", "Value": "web"}],
+    }
+
+
+def data(per_region: dict[str, list[dict[str, Any]]], **kwargs: Any) -> CollectedData:
+    return CollectedData(account_id="111122223333", regional={"ec2.instances": per_region}, **kwargs)
+
+
+async def test_an_instance_accepting_imdsv1_is_reported_in_plain_words() -> None:
+    result = await detect(data({"eu-west-1": [instance("i-0abc")]}), [plugin.Imdsv1Instances])
+    [finding] = result.findings
+    assert finding.scenario == "imdsv1" and finding.kind == "imdsv1_enabled"
+    assert finding.severity is Severity.MEDIUM
+    assert finding.title == "Instance i-0abc (web) in eu-west-1 accepts IMDSv1 since its launch on 2026-03-01"
+    assert finding.resource == "arn:aws:ec2:eu-west-1:111122223333:instance/i-0abc"
+
+
+@pytest.mark.parametrize(
+    "safe",
+    [
+        instance("i-1", tokens="required"),
+        instance("i-2", state="terminated"),
+        instance("i-3", endpoint="disabled"),
+    ],
+    ids=["imdsv2-only", "terminated", "metadata-off"],
+)
+async def test_safe_instances_are_not_reported(safe: dict[str, Any]) -> None:
+    result = await detect(data({"us-east-1": [safe]}), [plugin.Imdsv1Instances])
+    assert result.findings == []
+
+
+async def test_a_failed_region_marks_the_outcome_incomplete() -> None:
+    failed = CollectionError(key="ec2.instances", region="ap-southeast-6", error="InternalError")
+    result = await detect(data({"us-east-1": []}, errors=[failed]), [plugin.Imdsv1Instances])
+    assert result.outcomes["imdsv1"].data_complete is False
+
+
+def test_the_hook_registers_the_scenario() -> None:
+    assert plugin.vigilare_scenarios() == [plugin.Imdsv1Instances]

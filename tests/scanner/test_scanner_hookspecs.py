@@ -1,0 +1,40 @@
+"""Every hook is documented and used by the built-ins (which load through the public entry points)."""
+
+from __future__ import annotations
+
+import inspect
+
+from vigilare import plugin
+from vigilare.scenarios import hookspecs
+from vigilare.scenarios.manager import entry_point_sources
+
+
+def hook_names() -> list[str]:
+    return [
+        name for name, value in vars(hookspecs).items() if name.startswith("vigilare_") and callable(value)
+    ]
+
+
+def test_every_hook_is_documented_and_implemented_by_a_builtin() -> None:
+    builtin_plugins = [source.plugin for source in entry_point_sources() if source.is_builtin]
+    assert hook_names() == ["vigilare_scenarios", "vigilare_collectors"]
+    for name in hook_names():
+        assert len(inspect.getdoc(getattr(hookspecs, name)) or "") > 40, f"{name} needs documentation"
+        assert any(hasattr(module, name) for module in builtin_plugins), f"no built-in implements {name}"
+
+
+def test_the_public_plugin_surface_is_explicit() -> None:
+    assert set(plugin.__all__) == {
+        "GLOBAL_REGION",
+        "CollectedData",
+        "CollectionError",
+        "Collector",
+        "CollectorContext",
+        "CollectorFunction",
+        "Finding",
+        "Scenario",
+        "Severity",
+        "hookimpl",
+    }
+    for name in plugin.__all__:
+        assert hasattr(plugin, name)
