@@ -6,7 +6,9 @@ import json
 import time
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 
 from tests.billing.billing_support import (
     PRICES,
@@ -23,6 +25,7 @@ from tests.billing.billing_support import (
     update_tenant,
 )
 from tests.support.api import owner_headers
+from vigilare.api.app import create_app
 
 CUSTOMER = "cus_acme"
 
@@ -313,3 +316,21 @@ async def test_the_webhook_needs_no_bearer_token(billing_client, settings, custo
     event = stripe_event("invoice.paid", invoice(CUSTOMER), now())
     response = await deliver(billing_client, event)
     assert response.status_code == 200, response.text
+
+
+async def test_webhooks_on_the_embedded_sqlite_default(tmp_path, billing_settings):
+    """Storing events once uses SQLite's own insert-or-nothing on the embedded default."""
+    settings = msgspec.structs.replace(billing_settings, database_url=f"sqlite+aiosqlite:///{tmp_path}/v.db")
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        headers = await owner_headers(client)
+        await update_tenant(settings, await tenant_id_of(client, headers), stripe_customer_id=CUSTOMER)
+        event = stripe_event(
+            "customer.subscription.created", subscription(CUSTOMER, "active", PRICES["agency"]), now()
+        )
+        stored = await deliver_and_wait(client, settings, event)
+        replay = await deliver(client, event)
+        me = await me_tenant(client, headers)
+    assert stored.outcome == "applied"
+    assert replay.json() == {"received": True, "duplicate": True}
+    assert (me["plan"], me["status"]) == ("agency", "active")
+    assert len(await stored_events(settings)) == 1
