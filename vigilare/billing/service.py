@@ -21,7 +21,7 @@ from vigilare.billing.gateway import StripeGateway
 from vigilare.billing.plans import PLANS, Plan
 from vigilare.billing.prices import SELF_SERVE_PLANS, price_for_plan
 from vigilare.config import Settings
-from vigilare.errors import BadRequest, Conflict, ServiceUnavailable
+from vigilare.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from vigilare.ids import utcnow
 
 logger = logging.getLogger("vigilare.billing")
@@ -59,7 +59,7 @@ async def _tenant_for_update(session: AsyncSession, tenant_id: str) -> Tenant:
     # The row lock keeps two checkouts of one tenant from racing to record the customer.
     tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
     if tenant is None:  # the principal's tenant always exists; this only guards a deleted tenant
-        raise ServiceUnavailable("tenant not found")
+        raise NotFound("tenant not found")
     return tenant
 
 

@@ -98,17 +98,15 @@ def _is_other_subscription(tenant: Tenant, subscription_id: str | None) -> bool:
     )
 
 
-def checkout_completed(tenant: Tenant, session: Obj, occurred: datetime, settings: Settings) -> str:
-    if session.get("mode") != "subscription":
+def checkout_completed(tenant: Tenant, checkout: Obj, occurred: datetime, settings: Settings) -> str:
+    if checkout.get("mode") != "subscription":
         return "ignored: not a subscription checkout"
-    subscription_id = _id_of(session.get("subscription"))
-    plan_id = _metadata_plan(session)
+    subscription_id = _id_of(checkout.get("subscription"))
+    plan_id = _metadata_plan(checkout)
     if subscription_id and subscription_id == tenant.stripe_subscription_id:
-        # A subscription event already told the authoritative status; only confirm the plan.
-        if plan_id and tenant.plan != plan_id and tenant.status != "canceled":
-            tenant.plan = plan_id
-        return APPLIED
-    payment_status = session.get("payment_status")
+        # The subscription's own events (status, price) are authoritative and already applied.
+        return "ignored: the subscription's events already set the state"
+    payment_status = checkout.get("payment_status")
     if payment_status == "paid":
         _set_status(tenant, "active", occurred)
     elif payment_status == "no_payment_required":  # the carried-over free trial
