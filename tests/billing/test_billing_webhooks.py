@@ -238,11 +238,12 @@ async def test_a_late_checkout_completion_does_not_override_the_subscription_sta
     await deliver_and_wait(
         billing_client, settings, stripe_event("customer.subscription.created", trialing, t)
     )
-    await deliver_and_wait(
+    late = await deliver_and_wait(
         billing_client,
         settings,
         stripe_event("checkout.session.completed", checkout_session(CUSTOMER, "team"), t),
     )
+    assert late.outcome == "ignored: the subscription's events already set the state"
     me = await me_tenant(billing_client, headers)
     assert (me["plan"], me["status"]) == ("team", "trialing")
 
