@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vigilare.accounts.models import AwsAccount
 from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
+from vigilare.billing.models import StripeEvent
 from vigilare.db.base import Base
 from vigilare.scans.models import Scan, Signal
 from vigilare.scoring.models import ScorePoint
@@ -17,6 +18,7 @@ __all__ = [
     "Scan",
     "ScorePoint",
     "Signal",
+    "StripeEvent",
     "Tenant",
     "User",
     "metadata",
