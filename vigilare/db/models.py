@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vigilare.accounts.models import AwsAccount
+from vigilare.alerts.models import Alert, AlertDelivery, AlertRule, SlackInstallation, UsedOAuthState
 from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
 from vigilare.db.base import Base
 from vigilare.scans.models import Scan, Signal
@@ -11,13 +12,18 @@ from vigilare.scoring.models import ScorePoint
 metadata = Base.metadata
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
+    "AlertRule",
     "AwsAccount",
     "Invitation",
     "RefreshToken",
     "Scan",
     "ScorePoint",
     "Signal",
+    "SlackInstallation",
     "Tenant",
+    "UsedOAuthState",
     "User",
     "metadata",
 ]
