@@ -59,7 +59,9 @@ class FakeSlack:
 
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        self.requests.append(SlackRequest(method, dict(request.headers), await request.read(), time.monotonic()))
+        self.requests.append(
+            SlackRequest(method, dict(request.headers), await request.read(), time.monotonic())
+        )
         queued = self.answers.get(method)
         if not queued:
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
