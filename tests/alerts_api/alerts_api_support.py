@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -75,19 +76,31 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@asynccontextmanager
-async def start_fake_slack() -> AsyncIterator[FakeSlack]:
+@contextmanager
+def start_fake_slack() -> Iterator[FakeSlack]:
+    """Serve the fake on its own thread and loop: the API under test calls it from another loop
+    while the test's loop may be blocked waiting for the API's answer."""
     port = _free_port()
     fake = FakeSlack(base_url=f"http://127.0.0.1:{port}/api/")
+    loop = asyncio.new_event_loop()
     app = web.Application()
     app.router.add_post("/api/{method}", fake.handle)
     runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
     try:
         yield fake
     finally:
-        await runner.cleanup()
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], timeout: float = 20.0) -> T:

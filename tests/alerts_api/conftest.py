@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import msgspec
@@ -31,8 +31,8 @@ def alert_settings(base: Settings, smtp_sink: SmtpSink, slack: FakeSlack) -> Set
 
 
 @pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    async with start_fake_slack() as slack:
+def fake_slack() -> Iterator[FakeSlack]:
+    with start_fake_slack() as slack:
         yield slack
 
 
