@@ -21,7 +21,7 @@ from tests.alerts_api.alerts_api_support import (
 from tests.alerts_api.conftest import alert_settings
 from vigilare.alerts.channel_configs import parse_channels
 from vigilare.alerts.evaluation import evaluate_rules
-from vigilare.alerts.models import AlertDelivery, AlertRule
+from vigilare.alerts.models import AlertDelivery, AlertRule, SlackInstallation
 from vigilare.config import Settings
 from vigilare.crypto import SecretBox
 from vigilare.ids import new_id, utcnow
@@ -35,14 +35,27 @@ CHANNELS = [
 ]
 
 
-async def _fire_and_deliver(settings: Settings, db) -> dict[str, AlertDelivery]:
-    """Seed an account with a CRITICAL signal and a rule on every channel; run its deliveries."""
+async def _fire_and_deliver(
+    settings: Settings, db, channels: list[dict[str, Any]] = CHANNELS, slack_token: str | None = None
+) -> dict[str, AlertDelivery]:
+    """Seed an account with a CRITICAL signal and a rule on ``channels``; run its deliveries."""
     tenant, account = new_tenant_and_account(srs=10)
     box = SecretBox(settings.secret_key)
     async with db() as session:
         session.add(tenant)
         await session.flush()
         session.add(account)
+        if slack_token:
+            session.add(
+                SlackInstallation(
+                    tenant_id=tenant.id,
+                    team_id="T0ACME",
+                    team_name="Acme",
+                    bot_user_id="U0BOT",
+                    bot_token_encrypted=box.encrypt(slack_token),
+                    scopes=["chat:write"],
+                )
+            )
         await session.flush()
         session.add(new_signal(account, "iam", "CRITICAL"))
         session.add(
@@ -53,7 +66,7 @@ async def _fire_and_deliver(settings: Settings, db) -> dict[str, AlertDelivery]:
                 min_srs=40,
                 min_severity="HIGH",
                 scenarios=[],
-                channels=parse_channels(CHANNELS, box, slack_installed=False),
+                channels=parse_channels(channels, box, slack_installed=slack_token is not None),
                 enabled=True,
             )
         )
@@ -157,3 +170,23 @@ async def test_a_channel_that_is_down_fails_alone_after_its_retries(settings, db
     assert (gone.status, gone.attempts, gone.last_status_code) == ("failed", 1, 404)
     assert "no_service" in (gone.last_error or "")
     assert deliveries["email"].status == "delivered" and len(smtp_sink.wait_for(1)) == 1
+
+
+async def test_slack_bot_posts_with_the_installed_token_and_waits_out_a_rate_limit(
+    settings, db, smtp_sink, fake_slack
+):
+    settings = alert_settings(settings, smtp_sink, fake_slack)
+    fake_slack.respond("chat.postMessage", 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
+    fake_slack.respond("chat.postMessage", 200, {"ok": True, "channel": "C0SEC", "ts": "1.0"})
+
+    deliveries = await _fire_and_deliver(
+        settings, db, [{"type": "slack", "channel": "#sec"}], slack_token="xoxb-installed-token"
+    )
+
+    assert (deliveries["slack"].status, deliveries["slack"].attempts) == ("delivered", 2)
+    first, second = fake_slack.calls("chat.postMessage")
+    assert second.at - first.at >= 1.0
+    assert second.headers["Authorization"] == "Bearer xoxb-installed-token"
+    body = second.json()
+    assert body["channel"] == "#sec"
+    assert body["text"] == "Alert: prod (210987654321) \u2014 Security Risk Score 10, 1 signal"

@@ -58,14 +58,20 @@ async def test_install_stores_the_encrypted_bot_token_and_redirects(alerts_clien
     assert exchange.headers["Authorization"] == f"Basic {credentials}"
     async with db() as session:
         installation = await session.scalar(select(SlackInstallation))
-    assert (installation.team_id, installation.team_name, installation.bot_user_id) == ("T0ACME", "Acme", "U0BOT")
+    assert (installation.team_id, installation.team_name, installation.bot_user_id) == (
+        "T0ACME",
+        "Acme",
+        "U0BOT",
+    )
     assert BOT_TOKEN not in installation.bot_token_encrypted
     box = SecretBox(alerts_client.app.state["settings"].secret_key)
     assert box.decrypt(installation.bot_token_encrypted) == BOT_TOKEN
 
     # With Slack connected, a rule may post to a channel by name.
     rule = await alerts_client.post(
-        "/alert-rules", headers=headers, json={"name": "s", "channels": [{"type": "slack", "channel": "#sec"}]}
+        "/alert-rules",
+        headers=headers,
+        json={"name": "s", "channels": [{"type": "slack", "channel": "#sec"}]},
     )
     assert rule.status_code == 201 and rule.json()["channels"][0]["channel"] == "#sec"
 
@@ -83,7 +89,12 @@ async def test_forged_expired_and_missing_states_are_refused(alerts_client, fake
     secret = alerts_client.app.state["settings"].secret_key
     forged = sign_state(claims, 600, secret_key="another-server-secret-" + "y" * 32)
     expired = sign_state(claims, 600, secret_key=secret, now=datetime.now(UTC) - timedelta(hours=1))
-    for state, reason in ((forged, "invalid"), (expired, "expired"), ("not-a-state", "invalid"), ("", "required")):
+    for state, reason in (
+        (forged, "invalid"),
+        (expired, "expired"),
+        ("not-a-state", "invalid"),
+        ("", "required"),
+    ):
         response = await alerts_client.get("/webhooks/slack/install", params={"code": "c", "state": state})
         assert response.status_code == 400, response.text
         assert reason in response.json()["error"]
