@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 import vigilare
 from vigilare.accounts.controllers import AccountsController
+from vigilare.alerts.controllers import AlertRulesController, AlertsController, SlackIntegrationController
 from vigilare.api.deps import client_address, provide_db_session, provide_principal, provide_services
 from vigilare.api.errors import EXCEPTION_HANDLERS, error_response
 from vigilare.api.health import docs, healthz, openapi_json, readyz
@@ -48,6 +49,9 @@ ROUTE_HANDLERS: list[Any] = [
     download_export,
     BillingController,
     StripeWebhookController,
+    AlertRulesController,
+    AlertsController,
+    SlackIntegrationController,
     healthz,
     readyz,
     openapi_json,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vigilare.accounts.models import AwsAccount
+from vigilare.alerts.models import Alert, AlertDelivery, AlertRule, SlackInstallation, UsedOAuthState
 from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
 from vigilare.billing.models import StripeEvent
 from vigilare.db.base import Base
@@ -12,14 +13,19 @@ from vigilare.scoring.models import ScorePoint
 metadata = Base.metadata
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
+    "AlertRule",
     "AwsAccount",
     "Invitation",
     "RefreshToken",
     "Scan",
     "ScorePoint",
     "Signal",
+    "SlackInstallation",
     "StripeEvent",
     "Tenant",
+    "UsedOAuthState",
     "User",
     "metadata",
 ]

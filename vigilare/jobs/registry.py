@@ -17,6 +17,7 @@ JOB_MODULES = (
     "vigilare.scans.jobs",
     "vigilare.scans.scheduler",
     "vigilare.billing.jobs",
+    "vigilare.alerts.jobs",
 )
 # Jobs every process runs on a timer: (job name, setting holding its period in seconds).
 PERIODIC_JOBS = (("schedule_scans", "scheduler_tick_seconds"),)

@@ -1,5 +1,6 @@
-"""What follows a completed scan: capability notes on the account and its new score (and, as it
-lands, alert evaluation). Runs inside the scan's recording transaction."""
+"""What follows a completed scan: capability notes on the account, its new score, and alert
+evaluation (whose deliveries are queued for after the commit). Runs inside the scan's recording
+transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
+from vigilare.alerts.evaluation import evaluate_rules
 from vigilare.ids import utcnow
 from vigilare.scanner import ScanReport
 from vigilare.scans.lifecycle import LifecycleChange
@@ -37,4 +39,6 @@ async def after_scan(
 ) -> None:
     """Runs after the findings are applied (``change`` says which signals opened and resolved)."""
     account.capabilities = capabilities_from(report, account.capabilities or {})
-    await rescore(session, account, scan.finished_at or utcnow())
+    now = scan.finished_at or utcnow()
+    await rescore(session, account, now)
+    await evaluate_rules(session, account, now)
