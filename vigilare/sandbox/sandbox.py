@@ -129,7 +129,7 @@ class Sandbox:
     def reset(self) -> None:
         """Forget everything: moto's state (POST /moto-api/reset), the fake's, learned keys, roles."""
         request = urllib.request.Request(self.moto_endpoint_url + "/moto-api/reset", method="POST")  # noqa: S310
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback moto
+        with urllib.request.urlopen(request, timeout=180) as response:  # noqa: S310 - loopback moto
             response.read()
         self._reset_own_state()
 
