@@ -70,6 +70,12 @@ def _plugins(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(_settings: Settings, args: argparse.Namespace) -> int:
+    from vigilare.demo import main as demo_main
+
+    return demo_main(args.data_dir, serve=not args.no_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigilare", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=_worker)
     plugins = commands.add_parser("plugins", help="list the scenario plugins found, with version and origin")
     plugins.set_defaults(handler=_plugins)
+    demo = commands.add_parser(
+        "demo", help="the whole product in one command: a local AWS sandbox, two accounts"
+    )
+    demo.add_argument("--no-serve", action="store_true", help="exit after the report instead of serving")
+    demo.add_argument("--data-dir", help="keep the demo's SQLite database here (default: a temporary folder)")
+    demo.set_defaults(handler=_demo)
     return parser
 
 

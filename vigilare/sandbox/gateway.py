@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from vigilare.sandbox.fake import FakeAws, route
+from vigilare.sandbox.fake_iam import add_root_row
 from vigilare.sandbox.identity import AccountDirectory, RoleTrustGuard
 from vigilare.sandbox.wire import WireRequest, WireResponse, credential_scope
 
@@ -216,6 +217,21 @@ class Gateway:
         response = self._upstream.send(method, raw_path, forwarded_headers, body)
         if is_assume_role and response.status == 200:
             self.accounts.learn_from_assume_role(response.body)
+        is_credential_report = (
+            request.scope is not None
+            and request.scope.service == "iam"
+            and request.form().get("Action") == "GetCredentialReport"
+        )
+        if is_credential_report and response.status == 200:
+            account_id = self.accounts.account_for(request)
+            with self.fake.state.lock:
+                root_state = self.fake.state.account(account_id)
+                body_with_root = add_root_row(response.body, account_id, root_state)
+            response = WireResponse(
+                response.status,
+                body_with_root,
+                {k: v for k, v in response.header_items() if k.lower() != "content-length"},
+            )
         if method == "POST" and split.path == _MOTO_RESET_PATH and self._on_moto_reset is not None:
             self._on_moto_reset()
         return response

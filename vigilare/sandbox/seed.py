@@ -159,6 +159,7 @@ def seed_compromised_account(sandbox: Sandbox, account_id: str) -> CompromisedAc
     seed_aws.create_public_bucket(sandbox, account_id, bucket)
     open_group = seed_aws.create_world_open_security_group(sandbox, account_id, "us-east-1", port=22)
 
+    seed_events.set_root_security(sandbox, account_id, mfa=False)
     root_login = seed_events.add_root_console_login(sandbox, account_id, mfa_used=False)
     stopped_trail = seed_aws.create_logging_trail(sandbox, account_id, "org-trail")
     seed_aws.stop_trail_logging(sandbox, account_id, "org-trail")

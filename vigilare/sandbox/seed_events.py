@@ -346,3 +346,10 @@ def set_ses_enforcement(sandbox: Sandbox, account_id: str, region: str, status: 
             max_send_rate=14.0,
             sent_last_24_hours=12000.0,
         )
+
+
+def set_root_security(sandbox: Sandbox, account_id: str, *, mfa: bool, access_keys: bool = False) -> None:
+    """The root user's MFA and access keys, as the credential report's root row will show them."""
+    with sandbox.state.lock:
+        state = sandbox.state.account(account_id)
+        state.root_mfa, state.root_access_keys = mfa, access_keys

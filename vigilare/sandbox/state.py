@@ -122,6 +122,9 @@ class AccountState:
     findings: dict[str, GuardDutyFinding] = field(default_factory=dict)
     anomalies: list[CostAnomaly] = field(default_factory=list)
     ses_by_region: dict[str, SesAccount] = field(default_factory=dict)
+    # The root user, as the credential report's root row shows it (moto has no root row).
+    root_mfa: bool = True
+    root_access_keys: bool = False
 
 
 @dataclass
