@@ -1,0 +1,137 @@
+"""Compute capacity per enabled region: instances with their vCPUs and accelerators, spot requests,
+and since when the account has used the region (its baseline, kept in the scan state)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from vigilare.plugin import Collector, CollectorContext
+
+_TYPES_PER_CALL = 100  # DescribeInstanceTypes accepts at most 100 names
+_USED_STATES = {"pending", "running", "stopping", "stopped"}
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _accelerators(info: dict[str, Any]) -> str | None:
+    """What accelerates an instance type, in words ("4 x NVIDIA V100"), or None."""
+    for section, list_key in (
+        ("GpuInfo", "Gpus"),
+        ("InferenceAcceleratorInfo", "Accelerators"),
+        ("NeuronInfo", "NeuronDevices"),
+    ):
+        devices = (info.get(section) or {}).get(list_key) or []
+        if devices:
+            return ", ".join(
+                " ".join(
+                    part
+                    for part in (
+                        f"{device.get('Count', 1)} x",
+                        device.get("Manufacturer"),
+                        device.get("Name"),
+                    )
+                    if part
+                )
+                for device in devices
+            )
+    return None
+
+
+async def _instance_types(ctx: CollectorContext, names: list[str]) -> dict[str, dict[str, Any]]:
+    described: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(names), _TYPES_PER_CALL):
+        chunk = names[start : start + _TYPES_PER_CALL]
+        try:
+            types = await ctx.paginate("ec2", "describe_instance_types", "InstanceTypes", InstanceTypes=chunk)
+        except Exception as exc:
+            # The instances are still worth judging by their family name: note and carry on.
+            ctx.record_error(f"instance-types:{','.join(chunk)}", f"{type(exc).__name__}: {exc}")
+            continue
+        for info in types:
+            described[info["InstanceType"]] = {
+                "vcpus": (info.get("VCpuInfo") or {}).get("DefaultVCpus"),
+                "accelerators": _accelerators(info),
+            }
+    return described
+
+
+async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
+    """``{"instances", "spot_requests", "region_first_seen"}`` for the context's region."""
+    reservations = await ctx.paginate("ec2", "describe_instances", "Reservations")
+    raw_instances = [
+        instance for reservation in reservations for instance in reservation.get("Instances", [])
+    ]
+    spot_requests = await ctx.paginate("ec2", "describe_spot_instance_requests", "SpotInstanceRequests")
+    types = await _instance_types(ctx, sorted({instance["InstanceType"] for instance in raw_instances}))
+
+    instances = []
+    used_since: list[datetime] = []
+    for instance in raw_instances:
+        state = (instance.get("State") or {}).get("Name", "")
+        launched = _moment(instance.get("LaunchTime"))
+        described = types.get(instance["InstanceType"], {})
+        instances.append(
+            {
+                "InstanceId": instance["InstanceId"],
+                "InstanceType": instance["InstanceType"],
+                "State": state,
+                "LaunchTime": launched.isoformat() if launched else None,
+                "VCpus": described.get("vcpus"),
+                "Accelerators": described.get("accelerators"),
+                "Lifecycle": instance.get("InstanceLifecycle", "on-demand"),
+            }
+        )
+        if state in _USED_STATES and launched:
+            used_since.append(launched)
+    requests = []
+    for request in spot_requests:
+        created = _moment(request.get("CreateTime"))
+        requests.append(
+            {
+                "SpotInstanceRequestId": request["SpotInstanceRequestId"],
+                "State": request.get("State", ""),
+                "InstanceType": (request.get("LaunchSpecification") or {}).get("InstanceType"),
+                "InstanceId": request.get("InstanceId"),
+                "CreateTime": created.isoformat() if created else None,
+            }
+        )
+        if request.get("State") in {"open", "active"} and created:
+            used_since.append(created)
+
+    # The region's baseline starts at the earliest use ever seen: remembered, since instances that
+    # ran here last month may be gone today.
+    previous = _moment((ctx.previous_state or {}).get("first_seen"))
+    candidates = [moment for moment in (previous, *used_since) if moment is not None]
+    first_seen = min(candidates) if candidates else None
+    if first_seen is not None:
+        ctx.save_state({"first_seen": first_seen.isoformat()})
+    return {
+        "instances": instances,
+        "spot_requests": requests,
+        "region_first_seen": first_seen.isoformat() if first_seen else None,
+    }
+
+
+COMPUTE_COLLECTORS = [
+    Collector(
+        key="ec2.compute_capacity",
+        fetch=fetch_compute_capacity,
+        regional=True,
+        evidence=True,
+        description=(
+            "ec2:DescribeInstances, DescribeInstanceTypes (vCPUs, GPUs) and DescribeSpotInstanceRequests, "
+            "with the region's first use kept in the scan state"
+        ),
+    ),
+]
