@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from vigilare.plugin import Collector, CollectorContext
 
 _TYPES_PER_CALL = 100  # DescribeInstanceTypes accepts at most 100 names
@@ -48,22 +50,43 @@ def _accelerators(info: dict[str, Any]) -> str | None:
     return None
 
 
+def _described(info: dict[str, Any]) -> dict[str, Any]:
+    return {"vcpus": (info.get("VCpuInfo") or {}).get("DefaultVCpus"), "accelerators": _accelerators(info)}
+
+
 async def _instance_types(ctx: CollectorContext, names: list[str]) -> dict[str, dict[str, Any]]:
+    """vCPUs and accelerators per instance type. AWS refuses a whole call when one name is unknown
+    in the region, so a refused batch is asked again one type at a time."""
     described: dict[str, dict[str, Any]] = {}
     for start in range(0, len(names), _TYPES_PER_CALL):
         chunk = names[start : start + _TYPES_PER_CALL]
         try:
             types = await ctx.paginate("ec2", "describe_instance_types", "InstanceTypes", InstanceTypes=chunk)
-        except Exception as exc:
-            # The instances are still worth judging by their family name: note and carry on.
-            ctx.record_error(f"instance-types:{','.join(chunk)}", f"{type(exc).__name__}: {exc}")
-            continue
-        for info in types:
-            described[info["InstanceType"]] = {
-                "vcpus": (info.get("VCpuInfo") or {}).get("DefaultVCpus"),
-                "accelerators": _accelerators(info),
-            }
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "InvalidInstanceType":
+                raise
+            types = []
+            for name in chunk:
+                try:
+                    types += await ctx.paginate(
+                        "ec2", "describe_instance_types", "InstanceTypes", InstanceTypes=[name]
+                    )
+                except ClientError as single:
+                    if single.response.get("Error", {}).get("Code") != "InvalidInstanceType":
+                        raise
+                    # Unknown here: the scenario judges it by its family and size names instead.
+        described.update({info["InstanceType"]: _described(info) for info in types})
     return described
+
+
+def vcpus_from_size(instance_type: str) -> int | None:
+    """vCPUs implied by the size name ("16xlarge" is 64 on current families), when AWS did not say."""
+    size = instance_type.split(".", 1)[1] if "." in instance_type else ""
+    if size == "xlarge":
+        return 4
+    if size.endswith("xlarge") and size[: -len("xlarge")].isdigit():
+        return 4 * int(size[: -len("xlarge")])
+    return None
 
 
 async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
@@ -87,7 +110,7 @@ async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
                 "InstanceType": instance["InstanceType"],
                 "State": state,
                 "LaunchTime": launched.isoformat() if launched else None,
-                "VCpus": described.get("vcpus"),
+                "VCpus": described.get("vcpus") or vcpus_from_size(instance["InstanceType"]),
                 "Accelerators": described.get("accelerators"),
                 "Lifecycle": instance.get("InstanceLifecycle", "on-demand"),
             }

@@ -13,7 +13,7 @@ from typing import Any
 
 from vigilare.plugin import Collector, CollectorContext
 
-HIGH_SEVERITY = 7.0
+HIGH_SEVERITY = 7  # GuardDuty criteria take whole numbers: 7 is the start of its High band
 # Types that matter whatever GuardDuty's severity says (some are Low or Medium by default), asked
 # for by name since finding criteria cannot match a prefix.
 CRITICAL_TYPES = (
