@@ -129,11 +129,10 @@ async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
                 "CreateTime": created.isoformat() if created else None,
             }
         )
-        if request.get("State") in {"open", "active"} and created:
-            used_since.append(created)
 
-    # The region's baseline starts at the earliest use ever seen: remembered, since instances that
-    # ran here last month may be gone today.
+    # The region's baseline starts at the earliest instance ever seen there: remembered, since
+    # instances that ran here last month may be gone today. (Spot requests do not count: an open
+    # request is intent, not use.)
     previous = _moment((ctx.previous_state or {}).get("first_seen"))
     candidates = [moment for moment in (previous, *used_since) if moment is not None]
     first_seen = min(candidates) if candidates else None
