@@ -123,11 +123,11 @@ def queue_costs_by_region(
             }
         )
     payload = {"account_id": account_id, "results": [{"ResultsByTime": results}]}
-    request = urllib.request.Request(  # noqa: S310 - loopback sandbox
+    request = urllib.request.Request(
         sandbox.endpoint_url + "/moto-api/static/ce/cost-and-usage-results",
         data=json.dumps(payload).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback sandbox
+    with urllib.request.urlopen(request, timeout=30) as response:
         response.read()

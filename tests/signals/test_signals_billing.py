@@ -123,7 +123,7 @@ def region_rows(
     """us-east-1 spends $5 every day; ap-south-1 starts on the last len(new_region_amounts) days."""
     total_days = quiet_days + len(new_region_amounts)
     first = NOW.date() - timedelta(days=total_days)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for index in range(total_days):
         day = (first + timedelta(days=index)).isoformat()
         rows.append({"date": day, "service": EC2, "region": "us-east-1", "amount": 5.0})
