@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.signals.signals_support import (
     ACCOUNT_ID,
@@ -17,6 +18,7 @@ from tests.signals.signals_support import (
     queue_costs_by_region,
     scan_sandbox,
 )
+from vigilare.aws.collectors.billing import CostExplorerUnavailable, fetch_cost_explorer
 from vigilare.plugin import Severity
 from vigilare.sandbox import Sandbox
 from vigilare.sandbox.seed import seed_billing_charges, seed_clean_account, seed_compromised_account
@@ -276,3 +278,57 @@ async def test_a_spike_that_ends_is_resolved_on_the_next_scan(sandbox: Sandbox) 
     second = await scan_sandbox(sandbox, ["billing"], state=first.state)
     assert second.outcomes["billing"].data_complete
     assert "spend_runrate_spike" not in kinds(second.findings)
+
+
+class _CostExplorerContext:
+    """A collector context whose Cost Explorer answers with one error code, counting the calls."""
+
+    account_id = ACCOUNT_ID
+    region = "us-east-1"
+
+    def __init__(self, previous: Any, error_code: str | None) -> None:
+        self.previous_state = previous
+        self.saved: Any = None
+        self.errors: list[tuple[str, str]] = []
+        self.calls = 0
+        self._error_code = error_code
+
+    async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        self.calls += 1
+        if self._error_code:
+            raise ClientError({"Error": {"Code": self._error_code, "Message": "no"}}, operation)
+        return {"ResultsByTime": [], "Anomalies": []}
+
+    def in_region(self, region: str) -> _CostExplorerContext:
+        return self
+
+    def save_state(self, value: Any) -> None:
+        self.saved = value
+
+    def record_error(self, resource: str, error: str) -> None:
+        self.errors.append((resource, error))
+
+
+async def test_cost_explorer_not_enabled_is_not_asked_again_for_a_day() -> None:
+    refused = _CostExplorerContext(None, "DataUnavailableException")
+    with pytest.raises(ClientError):
+        await fetch_cost_explorer(refused)  # type: ignore[arg-type]
+    assert refused.calls == 1 and "DataUnavailableException" in refused.saved["refused"]["error"]
+
+    later = _CostExplorerContext(refused.saved, None)
+    with pytest.raises(CostExplorerUnavailable, match="DataUnavailableException"):
+        await fetch_cost_explorer(later)  # type: ignore[arg-type]
+    assert later.calls == 0
+
+    throttled = _CostExplorerContext(None, "ThrottlingException")  # retried by botocore, then next scan
+    with pytest.raises(ClientError):
+        await fetch_cost_explorer(throttled)  # type: ignore[arg-type]
+    assert throttled.saved is None
+
+
+async def test_cached_answer_without_anomalies_keeps_the_data_incomplete() -> None:
+    cached: dict[str, Any] = {"fetched_at": datetime.now(UTC).isoformat(), "daily": [], "anomalies": None}
+    context = _CostExplorerContext(cached, None)
+    data = await fetch_cost_explorer(context)  # type: ignore[arg-type]
+    assert data["from_cache"] and context.calls == 0
+    assert [resource for resource, _ in context.errors] == ["ce:GetAnomalies"]

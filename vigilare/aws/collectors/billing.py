@@ -27,6 +27,9 @@ NON_REGIONS = {"", "global", "NoRegion", "No Region"}
 # A region counts as used from the first day it costs at least this much (cents of stray requests
 # do not make a region "used", and do not make it "new" either).
 REGION_SPEND_FLOOR = 0.50
+# Refusals that last (Cost Explorer not enabled on a new account, the role lacks ce:*): remembered
+# for a day rather than paid for again at every scan. Throttling and outages are retried next scan.
+LASTING_REFUSALS = {"DataUnavailableException", "AccessDeniedException", "AccessDenied"}
 
 
 def _month_start(moment: datetime) -> datetime:
@@ -169,28 +172,54 @@ def _baselines(previous: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str
     }
 
 
+class CostExplorerUnavailable(Exception):
+    """Cost Explorer refused this account recently; it is not asked again (and billed) before a day."""
+
+
+def _error_text(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}"
+
+
 async def fetch_cost_explorer(ctx: CollectorContext) -> dict[str, Any]:
     """Cost Explorer daily costs and anomalies, asked at most once every 24 hours per account.
 
     Between fetches the stored answer is served again (``from_cache`` True). An anomaly listing that
-    fails is recorded as an error without throwing away the costs just paid for.
+    fails is recorded as an error without throwing away the costs just paid for. A refusal that
+    will not go away by itself (Cost Explorer not enabled yet, access denied) is remembered for a
+    day too, so an account without Cost Explorer is not asked at every scan.
     """
     now = datetime.now(UTC)
     previous: dict[str, Any] = ctx.previous_state or {}
+    refused = previous.get("refused") or {}
+    refused_at = _parse_moment(refused.get("at"))
+    if refused_at is not None and now - refused_at < COST_EXPLORER_MAX_AGE:
+        raise CostExplorerUnavailable(f"{refused.get('error')} (at {refused['at']}; asked again after 24 h)")
     fetched_at = _parse_moment(previous.get("fetched_at"))
     from_cache = fetched_at is not None and now - fetched_at < COST_EXPLORER_MAX_AGE and "daily" in previous
     if from_cache:
         assert fetched_at is not None
         rows: list[dict[str, Any]] = list(previous.get("daily") or [])
         anomalies: list[dict[str, Any]] | None = previous.get("anomalies")
+        if anomalies is None:
+            # Keep the data incomplete until anomalies are read again: an open anomaly signal must
+            # not be resolved by a scan that could not see it.
+            ctx.record_error(
+                "ce:GetAnomalies", f"not read since {fetched_at.isoformat()}; asked again after 24 h"
+            )
     else:
         ce = ctx.in_region(BILLING_REGION)
-        rows = await _cost_and_usage(ce, now.date())
+        try:
+            rows = await _cost_and_usage(ce, now.date())
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in LASTING_REFUSALS:
+                ctx.save_state({**previous, "refused": {"at": now.isoformat(), "error": _error_text(exc)}})
+            raise
         try:
             anomalies = [_plain_anomaly(anomaly) for anomaly in await _anomalies(ce, now.date())]
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            ctx.record_error("ce:GetAnomalies", f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}")
+            ctx.record_error("ce:GetAnomalies", _error_text(exc))
             anomalies = None
         fetched_at = now
     baselines = _baselines(previous, rows)
