@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.signals.signals_support import ACCOUNT_ID, NOW, in_memory, kinds, scan_sandbox
+from tests.signals.signals_support import ACCOUNT_ID, NOW, TEST_REGIONS, in_memory, kinds, scan_sandbox
 from vigilare.aws.collect import enabled_regions
 from vigilare.plugin import Severity
 from vigilare.sandbox import Sandbox
@@ -96,6 +96,25 @@ async def test_no_critical_capacity_finding_under_the_thresholds(
 
 
 @pytest.mark.parametrize(
+    ("watched_days", "fires"),
+    [(10, True), (1, False)],  # Vigilare watched the launch happen / the instance predates Vigilare
+)
+async def test_capacity_seen_launching_in_a_new_region_stays_critical_while_it_runs(
+    watched_days: int, fires: bool
+) -> None:
+    miner = instance("p4d.24xlarge", vcpus=96, hours_ago=72)  # running for 3 days
+    region_capacity = {
+        **capacity((NOW - timedelta(days=3)).isoformat(), [miner]),
+        "watched_since": (NOW - timedelta(days=watched_days)).isoformat(),
+    }
+    found = await detect(region_capacity)
+    assert ("gpu_capacity_new_region" in found) is fires
+    if fires:
+        assert found["gpu_capacity_new_region"].severity is Severity.CRITICAL
+        assert "72 hours ago" in found["gpu_capacity_new_region"].description
+
+
+@pytest.mark.parametrize(
     ("count", "vcpus", "fires"),
     [(8, 8, True), (7, 8, False), (4, 64, True), (3, 64, False)],  # 8 instances, or 256 vCPUs
 )
@@ -173,7 +192,9 @@ async def test_gpu_capacity_in_an_unused_region_is_found_end_to_end(sandbox: San
     finding = found["gpu_capacity_new_region"]
     assert finding.severity is Severity.CRITICAL and finding.region == "ap-southeast-2"
     assert all(gpu_id in finding.description for gpu_id in gpu_ids)
-    assert set(report.state["ec2.compute_capacity"]) == {"us-east-1", "ap-southeast-2"}
+    baselines = report.state["ec2.compute_capacity"]
+    assert set(baselines) == set(TEST_REGIONS)
+    assert baselines["eu-west-1"]["first_seen"] is None and baselines["eu-west-1"]["watched_since"]
 
 
 async def test_region_baseline_from_earlier_scans_turns_new_capacity_into_planned_work(

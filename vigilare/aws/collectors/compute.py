@@ -90,7 +90,7 @@ def vcpus_from_size(instance_type: str) -> int | None:
 
 
 async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
-    """``{"instances", "spot_requests", "region_first_seen"}`` for the context's region."""
+    """``{"instances", "spot_requests", "region_first_seen", "watched_since"}`` for the region."""
     reservations = await ctx.paginate("ec2", "describe_instances", "Reservations")
     raw_instances = [
         instance for reservation in reservations for instance in reservation.get("Instances", [])
@@ -133,15 +133,23 @@ async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
     # The region's baseline starts at the earliest instance ever seen there: remembered, since
     # instances that ran here last month may be gone today. (Spot requests do not count: an open
     # request is intent, not use.)
-    previous = _moment((ctx.previous_state or {}).get("first_seen"))
+    previous_state = ctx.previous_state or {}
+    previous = _moment(previous_state.get("first_seen"))
     candidates = [moment for moment in (previous, *used_since) if moment is not None]
     first_seen = min(candidates) if candidates else None
-    if first_seen is not None:
-        ctx.save_state({"first_seen": first_seen.isoformat()})
+    # Since when Vigilare has watched this region: launches after that are launches it saw happen.
+    watched_since = _moment(previous_state.get("watched_since")) or datetime.now(UTC)
+    ctx.save_state(
+        {
+            "first_seen": first_seen.isoformat() if first_seen else None,
+            "watched_since": watched_since.isoformat(),
+        }
+    )
     return {
         "instances": instances,
         "spot_requests": requests,
         "region_first_seen": first_seen.isoformat() if first_seen else None,
+        "watched_since": watched_since.isoformat(),
     }
 
 

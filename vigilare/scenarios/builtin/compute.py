@@ -1,7 +1,8 @@
 """Built-in ``compute`` scenario: crypto-mining capacity, the most common use of stolen AWS keys.
 
 GPU / accelerated (``p*``, ``g*``, ``inf*``, ``trn*``, ``dl*``) or >= 64 vCPU instances launched in the
-last 24 h in a region the account has used for less than 30 days: CRITICAL. The same capacity
+last 24 h in a region the account has used for less than 30 days: CRITICAL, and kept CRITICAL
+while it runs when Vigilare saw it launch. The same capacity
 launched in a region with a baseline: HIGH when it forms a large fleet. Open spot requests in a
 region without a baseline: HIGH. A region's baseline starts at its first use ever seen (scan state).
 """
@@ -76,25 +77,34 @@ class ComputeScenario(Scenario):
 
     def _region(self, account: str, region: str, capacity: dict[str, Any], now: datetime) -> list[Finding]:
         first_seen = as_datetime(capacity.get("region_first_seen"))
-        baselined = first_seen is not None and now - first_seen >= REGION_BASELINE
-        recent = []
+        watched_since = as_datetime(capacity.get("watched_since"))
+
+        def baselined_at(moment: datetime) -> bool:
+            return first_seen is not None and moment - first_seen >= REGION_BASELINE
+
+        baselined = baselined_at(now)
+        new_region: list[tuple[datetime, dict[str, Any]]] = []
+        fleet: list[tuple[datetime, dict[str, Any]]] = []
         for instance in capacity.get("instances", []):
             launched = as_datetime(instance.get("LaunchTime"))
-            if (
-                instance.get("State") in ACTIVE_STATES
-                and launched is not None
-                and now - launched <= RECENT_LAUNCH
-                and is_mining_capable(instance)
-            ):
-                recent.append((launched, instance))
-        recent.sort(key=lambda item: item[0])
+            if not (instance.get("State") in ACTIVE_STATES and launched and is_mining_capable(instance)):
+                continue
+            recent = now - launched <= RECENT_LAUNCH
+            # Once flagged, capacity stays flagged while it runs: a launch Vigilare saw happen (within
+            # a day before it started watching the region, or after) keeps its finding past 24 h.
+            seen_launching = watched_since is not None and launched >= watched_since - RECENT_LAUNCH
+            if not baselined_at(launched) and (recent or seen_launching):
+                new_region.append((launched, instance))
+            elif recent:
+                fleet.append((launched, instance))
+        new_region.sort(key=lambda item: item[0])
+        fleet.sort(key=lambda item: item[0])
         findings = []
-        if recent and not baselined:
-            findings.append(self._new_region_capacity(account, region, recent, first_seen, now))
-        elif recent and baselined:
-            vcpus = sum(instance.get("VCpus") or 0 for _, instance in recent)
-            if len(recent) >= LARGE_FLEET_INSTANCES or vcpus >= LARGE_FLEET_VCPUS:
-                findings.append(self._large_fleet(account, region, recent, vcpus, first_seen, now))
+        if new_region:
+            findings.append(self._new_region_capacity(account, region, new_region, first_seen, now))
+        vcpus = sum(instance.get("VCpus") or 0 for _, instance in fleet)
+        if fleet and (len(fleet) >= LARGE_FLEET_INSTANCES or vcpus >= LARGE_FLEET_VCPUS):
+            findings.append(self._large_fleet(account, region, fleet, vcpus, first_seen, now))
         if not baselined:
             spot = [
                 request
@@ -125,9 +135,9 @@ class ComputeScenario(Scenario):
                 "account has not been using"
             ),
             description=(
-                f"{len(recent)} instance(s) able to mine crypto-currency started running in {region} "
-                f"in the last 24 hours, the first at {minute_of(first_launch)} "
-                f"({hours_ago(first_launch, now)}): {listed}{more}. This account has used {region} only "
+                f"{len(recent)} instance(s) able to mine crypto-currency are running in {region}, "
+                f"the first launched at {minute_of(first_launch)} ({hours_ago(first_launch, now)}): "
+                f"{listed}{more}. When they started, this account had used {region} only "
                 f"{used_since}, less than 30 days. This is the usual sign of stolen AWS keys. If nobody "
                 "on your team launched them, terminate them now and cancel any spot requests there."
             ),
