@@ -22,6 +22,10 @@ A plugin is a module (or object) exposing ``@hookimpl`` functions named after th
     @hookimpl
     def vigilare_scenarios() -> list[type[Scenario]]:
         return [Imdsv1Instances]
+
+A collector that must remember something between scans of an account (a baseline, a cached
+billed-per-request answer, the time of its last poll) reads ``ctx.previous_state`` and calls
+``ctx.save_state(json_value)``; see :mod:`vigilare.scenarios.state`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import pluggy
 from vigilare.scenarios.collector import Collector, CollectorContext, CollectorFunction
 from vigilare.scenarios.data import CollectedData, CollectionError
 from vigilare.scenarios.model import GLOBAL_REGION, Finding, Scenario, Severity
+from vigilare.scenarios.state import JsonValue, ScanState
 
 PROJECT_NAME = "vigilare"
 
@@ -45,6 +50,8 @@ __all__ = [
     "CollectorContext",
     "CollectorFunction",
     "Finding",
+    "JsonValue",
+    "ScanState",
     "Scenario",
     "Severity",
     "hookimpl",

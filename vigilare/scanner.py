@@ -20,6 +20,7 @@ from vigilare.aws.naming import role_session_name
 from vigilare.aws.session import DEFAULT_HOME_REGION, DEFAULT_MAX_CONCURRENCY, AccountSession
 from vigilare.plugin import CollectedData, CollectionError, Collector, Finding, Scenario
 from vigilare.scenarios.runner import DetectionResult, ScenarioOutcome, run_detectors
+from vigilare.scenarios.state import ScanState, StateStore
 
 ScanStatus = Literal["ok", "partial"]
 
@@ -57,6 +58,9 @@ class ScanReport(msgspec.Struct, frozen=True, kw_only=True):
     regions: list[str]
     evidence: dict[str, Any]
     """Notable collected data (credential report, instances per region, ...), plain JSON."""
+    state: ScanState = msgspec.field(default_factory=dict)
+    """The account's scan state for the next scan (plain JSON): store it only if this scan completes,
+    and pass it back as ``scan_account(..., state=...)``. See :mod:`vigilare.scenarios.state`."""
 
 
 def overall_status(outcomes: Mapping[str, ScenarioOutcome], errors: Sequence[CollectionError]) -> ScanStatus:
@@ -85,6 +89,7 @@ async def scan_account(
     regions: Sequence[str] | None = None,
     extra_data: Collection[str] = (),
     base_session: aioboto3.Session | None = None,
+    state: Mapping[str, Any] | None = None,
 ) -> ScanReport:
     """Scan one account with ``scenarios`` and return everything found.
 
@@ -93,8 +98,12 @@ async def scan_account(
     to collect although no scenario needs them (e.g. ``ec2.instances`` for the evidence export). Raises
     :class:`vigilare.aws.errors.RoleAssumptionError` when the role cannot be assumed: no data,
     no findings. Every other failure (a region, a collector, a scenario) is recorded in the report.
+    ``state`` is the account's :attr:`ScanReport.state` from its last completed scan (None the first
+    time): collectors read their slice of it (caches, baselines, poll times) and the report carries
+    the new state.
     """
     started_at = datetime.now(UTC)
+    state_store = StateStore(state)
     async with AccountSession(
         aws_account_id=target.aws_account_id,
         role_name=target.role_name,
@@ -110,6 +119,7 @@ async def scan_account(
             builtin_collectors() if collectors is None else collectors,
             sorted({*required_data(scenarios), *extra_data}),
             regions=regions,
+            state=state_store,
         )
     detection = await run_detectors(data, scenarios)
     evidence_keys = [
@@ -125,6 +135,7 @@ async def scan_account(
         collection_errors=list(data.errors),
         regions=list(data.regions),
         evidence=build_evidence(data, evidence_keys),
+        state=state_store.result(),
     )
 
 

@@ -32,6 +32,8 @@ def test_the_public_plugin_surface_is_explicit() -> None:
         "CollectorContext",
         "CollectorFunction",
         "Finding",
+        "JsonValue",
+        "ScanState",
         "Scenario",
         "Severity",
         "hookimpl",

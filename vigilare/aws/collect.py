@@ -15,7 +15,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vigilare.aws.session import AccountSession
-from vigilare.plugin import GLOBAL_REGION, CollectedData, CollectionError, Collector
+from vigilare.plugin import GLOBAL_REGION, CollectedData, CollectionError, Collector, JsonValue
+from vigilare.scenarios.state import StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +28,21 @@ class _Context:
     """The :class:`vigilare.plugin.CollectorContext` of one collector run in one region."""
 
     def __init__(
-        self, session: AccountSession, key: str, region: str | None, errors: list[CollectionError]
+        self,
+        session: AccountSession,
+        key: str,
+        region: str | None,
+        errors: list[CollectionError],
+        state: StateStore,
     ) -> None:
         self._session = session
         self._key = key
         self._region = region or session.home_region
         self._error_region = region or GLOBAL_REGION
         self._errors = errors
+        self._state = state
+        # State belongs to the run's own region (None for a global collector), even after in_region().
+        self._state_region = region
 
     @property
     def account_id(self) -> str:
@@ -51,14 +60,22 @@ class _Context:
         return await self._session.paginate(service, operation, result_key, region=self._region, **params)
 
     def in_region(self, region: str) -> _Context:
-        other = _Context(self._session, self._key, region, self._errors)
+        other = _Context(self._session, self._key, region, self._errors, self._state)
         other._error_region = self._error_region
+        other._state_region = self._state_region
         return other
 
     def record_error(self, resource: str, error: str) -> None:
         self._errors.append(
             CollectionError(key=self._key, region=self._error_region, error=error, resource=resource)
         )
+
+    @property
+    def previous_state(self) -> JsonValue:
+        return self._state.previous(self._key, self._state_region)
+
+    def save_state(self, value: JsonValue) -> None:
+        self._state.save(self._key, self._state_region, value)
 
 
 _MAX_ERROR_LENGTH = 300
@@ -102,8 +119,13 @@ async def collect(
     *,
     regions: Sequence[str] | None = None,
     collected_at: datetime | None = None,
+    state: StateStore | None = None,
 ) -> CollectedData:
-    """Fetch ``required_keys`` (only those) and return them as :class:`CollectedData`."""
+    """Fetch ``required_keys`` (only those) and return them as :class:`CollectedData`.
+
+    ``state`` holds the account's previous scan state and receives what collectors save.
+    """
+    state = state if state is not None else StateStore(None)
     collected_at = collected_at or datetime.now(UTC)
     errors: list[CollectionError] = []
     wanted = sorted(set(required_keys))
@@ -122,7 +144,7 @@ async def collect(
     regional: dict[str, dict[str, Any]] = {collector.key: {} for collector in selected if collector.regional}
 
     async def run(collector: Collector, region: str | None) -> None:
-        context = _Context(session, collector.key, region, errors)
+        context = _Context(session, collector.key, region, errors, state)
         try:
             value = await collector.fetch(context)
         except Exception as exc:

@@ -55,6 +55,7 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
             tenant_id=account.tenant_id,
             scan_id=scan.id,
         )
+        previous_state = dict(account.scan_state or {})
         await session.commit()
 
     heartbeat = asyncio.create_task(_renew_lease(ctx, scan.account_id, scan_id))
@@ -72,6 +73,7 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
                 regions=settings.scan_region_list,
                 # Instances per region are evidence for the panic package even when no scenario needs them.
                 extra_data=EVIDENCE_DATA,
+                state=previous_state,
             )
     except RoleVerificationError as exc:
         error = f"cannot assume the Vigilare role: {exc.reason}"
@@ -118,6 +120,8 @@ async def _record(ctx: JobContext, scan_id: str, report: ScanReport | None, erro
             scan.evidence = report.evidence
             scan.findings_count = len(report.findings)
             account.last_successful_scan_at = now
+            # Only a completed scan moves caches and baselines forward; a failed one keeps the old.
+            account.scan_state = report.state
             await post_scan.after_scan(session, account, scan, report, change)
         await release_lease(session, account.id, scan.id)
         await session.commit()

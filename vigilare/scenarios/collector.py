@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from vigilare.scenarios.state import JsonValue
+
 
 class CollectorContext(Protocol):
     """What a collector gets: the account's AWS access for one region, bounded and retried for it.
@@ -36,6 +38,17 @@ class CollectorContext(Protocol):
 
     def record_error(self, resource: str, error: str) -> None:
         """Note that one item could not be read while the rest were (the key becomes incomplete)."""
+        ...
+
+    @property
+    def previous_state(self) -> JsonValue:
+        """What this collector saved (for this region, when regional) at the account's last completed
+        scan, or None the first time. See :mod:`vigilare.scenarios.state`."""
+        ...
+
+    def save_state(self, value: JsonValue) -> None:
+        """Remember plain JSON ``value`` for the next scan of this account (kept only if this scan
+        completes). Not calling it keeps the previous value."""
         ...
 
 

@@ -1,0 +1,82 @@
+"""Per-account scan state: what a collector remembers from one scan of an account to the next.
+
+The scanner stays free of databases: the caller hands :func:`vigilare.scanner.scan_account` the
+account's previous :data:`ScanState` and stores :attr:`vigilare.scanner.ScanReport.state` once the
+scan completes. Inside a scan, each collector sees only its own slice, keyed by its data key (and,
+for regional collectors, by region)::
+
+    async def fetch_costs(ctx: CollectorContext) -> dict[str, Any]:
+        cached = ctx.previous_state or {}          # what this collector saved last time, or None
+        ...
+        ctx.save_state({"fetched_at": now.isoformat(), "result": result})
+        return result
+
+A collector that does not call ``save_state`` (or fails) keeps its previous value, so one failed
+region never wipes another scan's baseline. Values must be plain JSON (dict, list, str, int,
+float, bool, None): they are stored in a JSON column.
+
+Layout of a :data:`ScanState`: ``{data_key: value}`` for global collectors and
+``{data_key: {region: value}}`` for regional ones.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+import msgspec
+
+JsonValue: TypeAlias = Any
+"""A plain JSON value: dict (str keys), list, str, int, float, bool or None."""
+
+ScanState: TypeAlias = dict[str, JsonValue]
+"""One account's state: ``{data_key: value}``, regional keys as ``{data_key: {region: value}}``."""
+
+
+class StateNotJsonError(TypeError):
+    """A collector tried to save something that cannot be stored as plain JSON."""
+
+
+def _plain_json(key: str, value: JsonValue) -> JsonValue:
+    try:
+        # A round trip both checks the value and detaches it from the collector's own objects.
+        return msgspec.json.decode(msgspec.json.encode(value))
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise StateNotJsonError(f"state of {key!r} is not plain JSON: {exc}") from exc
+
+
+class StateStore:
+    """The previous state of one scan and the new state its collectors save (used by the scanner)."""
+
+    def __init__(self, previous: Mapping[str, JsonValue] | None) -> None:
+        self._previous: dict[str, JsonValue] = copy.deepcopy(dict(previous or {}))
+        self._saved: dict[str, JsonValue] = {}
+        self._saved_regional: dict[str, dict[str, JsonValue]] = {}
+
+    def previous(self, key: str, region: str | None) -> JsonValue:
+        """What the collector of ``key`` saved at the last completed scan (in ``region``), or None."""
+        value = self._previous.get(key)
+        if region is None:
+            return copy.deepcopy(value)
+        if not isinstance(value, dict):
+            return None
+        return copy.deepcopy(value.get(region))
+
+    def save(self, key: str, region: str | None, value: JsonValue) -> None:
+        plain = _plain_json(key, value)
+        if region is None:
+            self._saved[key] = plain
+        else:
+            self._saved_regional.setdefault(key, {})[region] = plain
+
+    def result(self) -> ScanState:
+        """The state to store: everything previous, overlaid with what this scan saved."""
+        state: ScanState = copy.deepcopy(self._previous)
+        state.update(copy.deepcopy(self._saved))
+        for key, per_region in self._saved_regional.items():
+            previous = state.get(key)
+            merged = dict(previous) if isinstance(previous, dict) else {}
+            merged.update(copy.deepcopy(per_region))
+            state[key] = merged
+        return state
