@@ -18,7 +18,7 @@ from vigilare.aws.collect import collect
 from vigilare.aws.collectors import builtin_collectors
 from vigilare.aws.naming import role_session_name
 from vigilare.aws.session import DEFAULT_HOME_REGION, DEFAULT_MAX_CONCURRENCY, AccountSession
-from vigilare.plugin import CollectedData, CollectionError, Collector, Finding, Scenario
+from vigilare.plugin import Capability, CollectedData, CollectionError, Collector, Finding, Scenario
 from vigilare.scenarios.runner import DetectionResult, ScenarioOutcome, run_detectors
 
 ScanStatus = Literal["ok", "partial"]
@@ -57,6 +57,8 @@ class ScanReport(msgspec.Struct, frozen=True, kw_only=True):
     regions: list[str]
     evidence: dict[str, Any]
     """Notable collected data (credential report, instances per region, ...), plain JSON."""
+    capabilities: list[Capability] = msgspec.field(default_factory=list)
+    """What the account's AWS plan allows, as collectors found out (e.g. Health API on Basic support)."""
 
 
 def overall_status(outcomes: Mapping[str, ScenarioOutcome], errors: Sequence[CollectionError]) -> ScanStatus:
@@ -125,6 +127,7 @@ async def scan_account(
         collection_errors=list(data.errors),
         regions=list(data.regions),
         evidence=build_evidence(data, evidence_keys),
+        capabilities=list(data.capabilities),
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vigilare.aws.session import AccountSession
-from vigilare.plugin import GLOBAL_REGION, CollectedData, CollectionError, Collector
+from vigilare.plugin import GLOBAL_REGION, Capability, CollectedData, CollectionError, Collector
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +27,19 @@ class _Context:
     """The :class:`vigilare.plugin.CollectorContext` of one collector run in one region."""
 
     def __init__(
-        self, session: AccountSession, key: str, region: str | None, errors: list[CollectionError]
+        self,
+        session: AccountSession,
+        key: str,
+        region: str | None,
+        errors: list[CollectionError],
+        capabilities: dict[str, Capability],
     ) -> None:
         self._session = session
         self._key = key
         self._region = region or session.home_region
         self._error_region = region or GLOBAL_REGION
         self._errors = errors
+        self._capabilities = capabilities
 
     @property
     def account_id(self) -> str:
@@ -51,7 +57,7 @@ class _Context:
         return await self._session.paginate(service, operation, result_key, region=self._region, **params)
 
     def in_region(self, region: str) -> _Context:
-        other = _Context(self._session, self._key, region, self._errors)
+        other = _Context(self._session, self._key, region, self._errors, self._capabilities)
         other._error_region = self._error_region
         return other
 
@@ -59,6 +65,12 @@ class _Context:
         self._errors.append(
             CollectionError(key=self._key, region=self._error_region, error=error, resource=resource)
         )
+
+    def record_capability(self, name: str, available: bool, reason: str = "") -> None:
+        known = self._capabilities.get(name)
+        if known is not None and not known.available:
+            return  # one region saying "unavailable" is not undone by another saying "available"
+        self._capabilities[name] = Capability(name=name, available=available, reason=reason, key=self._key)
 
 
 _MAX_ERROR_LENGTH = 300
@@ -106,6 +118,7 @@ async def collect(
     """Fetch ``required_keys`` (only those) and return them as :class:`CollectedData`."""
     collected_at = collected_at or datetime.now(UTC)
     errors: list[CollectionError] = []
+    capabilities: dict[str, Capability] = {}
     wanted = sorted(set(required_keys))
     for key in wanted:
         if key not in collectors:
@@ -122,7 +135,7 @@ async def collect(
     regional: dict[str, dict[str, Any]] = {collector.key: {} for collector in selected if collector.regional}
 
     async def run(collector: Collector, region: str | None) -> None:
-        context = _Context(session, collector.key, region, errors)
+        context = _Context(session, collector.key, region, errors, capabilities)
         try:
             value = await collector.fetch(context)
         except Exception as exc:
@@ -150,6 +163,7 @@ async def collect(
         regional=regional,
         errors=sorted(errors, key=lambda error: (error.key, error.region, error.resource or "")),
         regions=scan_regions,
+        capabilities=[capabilities[name] for name in sorted(capabilities)],
     )
 
 

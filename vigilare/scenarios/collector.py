@@ -38,6 +38,15 @@ class CollectorContext(Protocol):
         """Note that one item could not be read while the rest were (the key becomes incomplete)."""
         ...
 
+    def record_capability(self, name: str, available: bool, reason: str = "") -> None:
+        """Note whether the account's AWS plan or settings allow an API (e.g. ``"health_api"``).
+
+        An unavailable capability is an expected condition, not an error: the scan stays ``ok``, the
+        account shows the gap, and this collector's key counts as incomplete so the signals of the
+        scenarios reading it are not resolved for want of data.
+        """
+        ...
+
 
 CollectorFunction = Callable[[CollectorContext], Awaitable[Any]]
 
