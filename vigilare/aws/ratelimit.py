@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 
 class RequestSpacer:
-    """Lets requests start at most ``rate_per_second`` times a second, evenly spaced.
+    """Lets one request run at a time, each starting at least ``1 / rate_per_second`` after the
+    previous one *finished*, so no one-second window at AWS ever holds more than the rate.
 
-    One spacer per account and region: a scan owns its account (never two at once), so a spacer
-    made for one collector run in one region is the account-and-region limiter. Even spacing, not a
-    burst bucket, so that no one-second window ever holds more than the rate.
+    Counting from the end, not the start, matters: a first request that waits for a fresh client or
+    credentials reaches AWS late, and a schedule counted from its start would send the next one
+    right behind it. One spacer per account and region: a scan owns its account (never two at once),
+    so a spacer made for one collector run in one region is the account-and-region limiter.
     """
 
     def __init__(self, rate_per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -23,11 +26,15 @@ class RequestSpacer:
         self._next_start: float | None = None
         self._lock = asyncio.Lock()
 
-    async def wait(self) -> None:
-        """Return when the next request may start (immediately for the first one)."""
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """``async with spacer.slot(): await call()``: waits for the request's turn, then runs it."""
         async with self._lock:
-            now = self._clock()
-            if self._next_start is not None and now < self._next_start:
-                await asyncio.sleep(self._next_start - now)
-                now = self._clock()
-            self._next_start = now + self.interval
+            if self._next_start is not None:
+                delay = self._next_start - self._clock()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            try:
+                yield
+            finally:
+                self._next_start = self._clock() + self.interval

@@ -13,7 +13,7 @@ from typing import Any
 from vigilare.aws.ratelimit import RequestSpacer
 from vigilare.plugin import Collector, CollectorContext
 
-LOOKUP_EVENTS_RATE_PER_SECOND = 1.6  # AWS allows 2; keep a margin for clock jitter
+LOOKUP_EVENTS_RATE_PER_SECOND = 1.8  # AWS allows 2; a margin for clock differences
 CONSOLE_LOGIN_WINDOW = timedelta(hours=24)
 TRAIL_CHANGE_WINDOW = timedelta(days=7)
 TRAIL_CHANGE_EVENTS = ("StopLogging", "DeleteTrail")
@@ -42,8 +42,8 @@ async def _lookup(
     }
     records: list[dict[str, Any]] = []
     while True:
-        await spacer.wait()
-        page = await ctx.call("cloudtrail", "lookup_events", **params)
+        async with spacer.slot():
+            page = await ctx.call("cloudtrail", "lookup_events", **params)
         for event in page.get("Events", []):
             record = json.loads(event.get("CloudTrailEvent") or "{}")
             record.setdefault("eventName", event.get("EventName"))
