@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.signals.signals_support import ACCOUNT_ID, NOW, in_memory, kinds, scan_sandbox
+from tests.signals.signals_support import NOW, in_memory, kinds, scan_sandbox
 from vigilare.plugin import Capability
 from vigilare.sandbox.seed_aws import create_quarantined_user
 from vigilare.sandbox.seed_events import add_abuse_event, add_exposed_credentials_event, set_support_plan
@@ -38,7 +38,7 @@ def health_event(service: str = "RISK", status: str = "open", description: str =
     ("service", "kind"), [("RISK", "health_risk_event"), ("ABUSE", "health_abuse_event")]
 )
 async def test_an_open_event_is_critical_and_states_the_deadline(service, kind):
-    text = "Please reply to the case. If you do not respond by 2026-05-27 09:45 UTC, we may suspend your account."
+    text = "Please reply. If you do not respond by 2026-05-27 09:45 UTC, we may suspend your account."
     data = in_memory({"health.events": [health_event(service, description=text)]})
 
     [finding] = await AbuseScenario().detect(data)
@@ -69,7 +69,11 @@ async def test_without_a_deadline_the_finding_says_to_answer_early():
 @pytest.mark.parametrize(
     ("text", "metadata", "expected"),
     [
-        ("If you do not respond by 2026-05-27 09:45 UTC, we may", {}, datetime(2026, 5, 27, 9, 45, tzinfo=UTC)),
+        (
+            "If you do not respond by 2026-05-27 09:45 UTC, we may",
+            {},
+            datetime(2026, 5, 27, 9, 45, tzinfo=UTC),
+        ),
         ("contact AWS by May 27, 2026, we may suspend", {}, datetime(2026, 5, 27, tzinfo=UTC)),
         ("respond by June 3, 2026 at 5:30 PM", {}, datetime(2026, 6, 3, 17, 30, tzinfo=UTC)),
         ("no date here", {"deadline": "2026-05-28T10:00:00Z"}, datetime(2026, 5, 28, 10, tzinfo=UTC)),
@@ -130,7 +134,9 @@ async def test_basic_support_records_the_capability_and_the_quarantine_check_sta
 
 async def test_throttled_health_calls_are_retried_not_reported(sandbox):
     account = "310000000003"
-    add_exposed_credentials_event(sandbox, account, "AKIATHROTTLED0000001", datetime.now(UTC) + timedelta(days=2))
+    add_exposed_credentials_event(
+        sandbox, account, "AKIATHROTTLED0000001", datetime.now(UTC) + timedelta(days=2)
+    )
     sandbox.inject_throttling("health", 2)
 
     report = await scan_sandbox(sandbox, account, [AbuseScenario])
@@ -138,5 +144,3 @@ async def test_throttled_health_calls_are_retried_not_reported(sandbox):
     assert sandbox.state.pending_throttles("health") == 0
     assert report.status == "ok" and report.collection_errors == []
     assert [finding.kind for finding in report.findings] == ["health_risk_event"]
-
-

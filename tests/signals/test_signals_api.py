@@ -6,7 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
-from vigilare.sandbox.seed_aws import client_for, create_logging_trail, create_quarantined_user, stop_trail_logging
+from vigilare.sandbox.seed_aws import (
+    client_for,
+    create_logging_trail,
+    create_quarantined_user,
+    stop_trail_logging,
+)
 from vigilare.sandbox.seed_events import add_exposed_credentials_event, set_ses_enforcement, set_support_plan
 from vigilare.sandbox.state import SupportPlan
 
@@ -66,7 +71,11 @@ async def test_signals_that_go_away_are_resolved_on_the_next_scan(aws_client, sa
     set_ses_enforcement(sandbox, ACCOUNT, "us-east-1", "HEALTHY")
     client_for(sandbox, ACCOUNT, "cloudtrail").start_logging(Name="org-trail")
     client_for(sandbox, ACCOUNT, "account").put_alternate_contact(
-        AlternateContactType="SECURITY", EmailAddress="sec@example.com", Name="Sec", PhoneNumber="+1", Title="Sec"
+        AlternateContactType="SECURITY",
+        EmailAddress="sec@example.com",
+        Name="Sec",
+        PhoneNumber="+1",
+        Title="Sec",
     )
     await _rescan(aws_client, headers)
 

@@ -43,7 +43,14 @@ async def test_a_healthy_account_is_not_reported():
 
 @pytest.mark.parametrize(
     ("bounce", "severity"),
-    [(0.0199, None), (0.02, "MEDIUM"), (0.0499, "MEDIUM"), (0.05, "HIGH"), (0.0999, "HIGH"), (0.10, "CRITICAL")],
+    [
+        (0.0199, None),
+        (0.02, "MEDIUM"),
+        (0.0499, "MEDIUM"),
+        (0.05, "HIGH"),
+        (0.0999, "HIGH"),
+        (0.10, "CRITICAL"),
+    ],
 )
 async def test_bounce_rate_bands(bounce, severity):
     findings = await EmailScenario().detect(data(rates=reputation(bounce=bounce)))
@@ -63,13 +70,16 @@ async def test_bounce_rate_bands(bounce, severity):
 )
 async def test_complaint_rate_bands(complaint, severity):
     findings = await EmailScenario().detect(data(rates=reputation(complaint=complaint)))
-    assert [(f.kind, f.severity) for f in findings] == ([("ses_complaint_rate", severity)] if severity else [])
+    assert [(f.kind, f.severity) for f in findings] == (
+        [("ses_complaint_rate", severity)] if severity else []
+    )
 
 
 async def test_the_rate_finding_says_what_where_and_when():
     [finding] = await EmailScenario().detect(data(rates=reputation(bounce=0.08)))
     assert finding.title == (
-        "Amazon SES bounce rate 8 % in eu-west-1 at 2026-05-22 12:00 UTC (AWS puts the account under review at 5 %)"
+        "Amazon SES bounce rate 8 % in eu-west-1 at 2026-05-22 12:00 UTC "
+        "(AWS puts the account under review at 5 %)"
     )
 
 

@@ -21,8 +21,12 @@ def data(contact=CONTACT, trails=None, detectors=None, errors=()):
     return in_memory(
         {"account.security_contact": contact},
         regional={
-            "cloudtrail.trails": trails if trails is not None else {"us-east-1": [MULTI_REGION], "eu-west-1": []},
-            "guardduty.detectors": detectors if detectors is not None else {"us-east-1": ENABLED, "eu-west-1": ENABLED},
+            "cloudtrail.trails": trails
+            if trails is not None
+            else {"us-east-1": [MULTI_REGION], "eu-west-1": []},
+            "guardduty.detectors": detectors
+            if detectors is not None
+            else {"us-east-1": ENABLED, "eu-west-1": ENABLED},
         },
         errors=errors,
     )
@@ -67,7 +71,11 @@ async def test_sandbox_hygiene_gaps_are_found_and_fixed_ones_are_not(sandbox):
     report = await scan_sandbox(sandbox, account, [HygieneScenario])
     assert report.status == "ok" and report.collection_errors == []
     found = {kind: group[0].severity for kind, group in kinds(report.findings).items()}
-    assert found == {"no_security_contact": "MEDIUM", "no_multiregion_trail": "MEDIUM", "guardduty_off": "MEDIUM"}
+    assert found == {
+        "no_security_contact": "MEDIUM",
+        "no_multiregion_trail": "MEDIUM",
+        "guardduty_off": "MEDIUM",
+    }
     assert set(kinds(report.findings)["guardduty_off"][0].details["regions"]) == set(REGIONS)
 
     set_security_contact(sandbox, account)
@@ -75,7 +83,9 @@ async def test_sandbox_hygiene_gaps_are_found_and_fixed_ones_are_not(sandbox):
     for region in REGIONS[1:]:
         ensure_guardduty_detector(sandbox, account, region)
     guardduty = client_for(sandbox, account, "guardduty", REGIONS[0])
-    guardduty.update_detector(DetectorId=ensure_guardduty_detector(sandbox, account, REGIONS[0]), Enable=False)
+    guardduty.update_detector(
+        DetectorId=ensure_guardduty_detector(sandbox, account, REGIONS[0]), Enable=False
+    )
 
     report = await scan_sandbox(sandbox, account, [HygieneScenario])
     [finding] = report.findings

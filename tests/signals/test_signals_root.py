@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +19,9 @@ from vigilare.scenarios.builtin.root import RootScenario
 TRAIL_ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT_ID}:trail/org-trail"
 
 
-def login(identity_type: str = "Root", mfa: str = "No", when: datetime | None = None, result: str = "Success"):
+def login(
+    identity_type: str = "Root", mfa: str = "No", when: datetime | None = None, result: str = "Success"
+):
     return {
         "eventName": "ConsoleLogin",
         "eventTime": (when or NOW - timedelta(hours=2, minutes=15)).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -43,7 +46,9 @@ def trail_change(name: str, when: datetime | None = None) -> dict:
 def data(logins=(), changes=(), trails=None):
     return in_memory(
         regional={
-            "cloudtrail.events": {"us-east-1": {"console_logins": list(logins), "trail_changes": list(changes)}},
+            "cloudtrail.events": {
+                "us-east-1": {"console_logins": list(logins), "trail_changes": list(changes)}
+            },
             "cloudtrail.trails": {"us-east-1": trails if trails is not None else []},
         }
     )
@@ -118,7 +123,10 @@ async def test_sandbox_root_login_and_silenced_trails_are_found(sandbox):
     report = await scan_sandbox(sandbox, account, [RootScenario])
 
     assert report.status == "ok" and report.collection_errors == []
-    found = {kind: [(f.severity, f.region, f.resource) for f in group] for kind, group in kinds(report.findings).items()}
+    found = {
+        kind: [(f.severity, f.region, f.resource) for f in group]
+        for kind, group in kinds(report.findings).items()
+    }
     assert found == {
         "root_login_no_mfa": [("CRITICAL", "us-east-1", f"arn:aws:iam::{account}:root")],
         "root_login": [("HIGH", "eu-west-1", f"arn:aws:iam::{account}:root")],
@@ -158,7 +166,8 @@ async def test_lookup_events_stay_under_two_requests_a_second_per_region(sandbox
     assert len(requests["us-east-1"]) == 5  # 3 pages of ConsoleLogin, StopLogging, DeleteTrail
     for region, moments in requests.items():
         # No one-second window holds a third request.
-        assert all(later - earlier >= 1.0 for earlier, later in zip(moments, moments[2:])), (region, moments)
+        third_apart = zip(moments, moments[2:], strict=False)
+        assert all(later - earlier >= 1.0 for earlier, later in third_apart), (region, moments)
     [finding] = report.findings
     assert len(finding.details["logins"]) == 120
 
@@ -171,4 +180,4 @@ async def test_the_spacer_counts_from_the_end_of_the_previous_request():
             started = time.monotonic()
             await asyncio.sleep(0.1)  # the request itself
             spans.append((started, time.monotonic()))
-    assert all(nxt[0] - prev[1] >= 0.249 for prev, nxt in zip(spans, spans[1:]))
+    assert all(nxt[0] - prev[1] >= 0.249 for prev, nxt in itertools.pairwise(spans))
