@@ -62,8 +62,9 @@ async def redis_flush(queue_name: str) -> AsyncIterator[None]:
     yield
     redis = Redis.from_url(REDIS_URL)
     try:
+        # Only this run's keys: other runs (and workers) may share this Redis. arq's own job keys
+        # expire by themselves.
         keys = [key async for key in redis.scan_iter(match=f"{queue_name}*")]
-        keys += [key async for key in redis.scan_iter(match="arq:*")]
         if keys:
             await redis.delete(*keys)
     finally:

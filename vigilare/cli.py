@@ -43,6 +43,33 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _plugins(settings: Settings, _args: argparse.Namespace) -> int:
+    from vigilare.scenarios.manager import PluginLoadError, list_plugins
+
+    try:
+        plugins = list_plugins()
+    except PluginLoadError as exc:
+        print(f"vigilare: {exc}", file=sys.stderr)
+        return 1
+    disabled = set(settings.disabled_plugin_names)
+    rows = [("PLUGIN", "VERSION", "ORIGIN", "SCENARIOS", "DATA")]
+    for plugin in plugins:
+        name = plugin.name + (" (disabled)" if plugin.name in disabled else "")
+        rows.append(
+            (
+                name,
+                plugin.version,
+                plugin.origin,
+                ", ".join(plugin.scenario_ids) or "-",
+                ", ".join(plugin.collector_keys) or "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vigilare", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=_migrate)
     worker = commands.add_parser("worker", help="run an arq worker (needs VIGILARE_REDIS_URL)")
     worker.set_defaults(handler=_worker)
+    plugins = commands.add_parser("plugins", help="list the scenario plugins found, with version and origin")
+    plugins.set_defaults(handler=_plugins)
     return parser
 
 

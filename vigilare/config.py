@@ -70,6 +70,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     slack_client_secret: str = ""
     slack_api_url: str = "https://slack.com/api/"
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    # Where the browser lands after the Slack install (empty: {public_url}/settings/integrations).
+    slack_install_redirect_url: str = ""
+    # Alert deliveries: first retry after this many seconds, doubling each attempt (Retry-After wins).
+    alert_retry_base_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -117,6 +121,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def scan_region_list(self) -> list[str] | None:
         regions = [region.strip() for region in self.scan_regions.split(",") if region.strip()]
         return regions or None
+
+    @property
+    def slack_install_redirect(self) -> str:
+        return self.slack_install_redirect_url or f"{self.public_url.rstrip('/')}/settings/integrations"
 
     @property
     def is_sqlite(self) -> bool:

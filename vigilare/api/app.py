@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 import vigilare
 from vigilare.accounts.controllers import AccountsController
+from vigilare.alerts.controllers import AlertRulesController, AlertsController, SlackIntegrationController
 from vigilare.api.deps import client_address, provide_db_session, provide_principal, provide_services
 from vigilare.api.errors import EXCEPTION_HANDLERS, error_response
 from vigilare.api.health import docs, healthz, openapi_json, readyz
@@ -23,7 +24,8 @@ from vigilare.api.state import AppServices
 from vigilare.api.throttle import Counter, MemoryCounter, RedisCounter
 from vigilare.auth.controllers import AuthController
 from vigilare.auth.tokens import TokenIssuer
-from vigilare.billing.controllers import BillingController
+from vigilare.billing.controllers import BillingController, StripeWebhookController
+from vigilare.billing.gateway import open_stripe_gateway
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import schema_is_current, upgrade_to_head
@@ -46,6 +48,10 @@ ROUTE_HANDLERS: list[Any] = [
     ExportsController,
     download_export,
     BillingController,
+    StripeWebhookController,
+    AlertRulesController,
+    AlertsController,
+    SlackIntegrationController,
     healthz,
     readyz,
     openapi_json,
@@ -89,6 +95,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         session_factory = create_session_factory(engine)
         queue = await create_queue(settings, session_factory)
         counter = _counter(settings)
+        stripe_gateway = open_stripe_gateway(settings)
         app.state["services"] = AppServices(
             settings=settings,
             engine=engine,
@@ -96,12 +103,15 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
             queue=queue,
             counter=counter,
             issuer=TokenIssuer(settings.secret_key),
+            stripe=stripe_gateway,
         )
         try:
             yield
         finally:
             await queue.close()
             await counter.close()
+            if stripe_gateway is not None:
+                await stripe_gateway.close()
     finally:
         await engine.dispose()
 

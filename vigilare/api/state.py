@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from vigilare.api.throttle import Counter
 from vigilare.auth.tokens import TokenIssuer
+from vigilare.billing.gateway import StripeGateway
 from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory
 from vigilare.jobs import JobQueue
@@ -21,3 +22,5 @@ class AppServices:
     queue: JobQueue
     counter: Counter
     issuer: TokenIssuer
+    # None when billing is not configured (no VIGILARE_STRIPE_API_KEY).
+    stripe: StripeGateway | None = None

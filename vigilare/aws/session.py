@@ -9,6 +9,7 @@ concurrent calls, because a scan spends the customer's own API rate budget.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import datetime
@@ -17,12 +18,14 @@ from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import aioboto3
+from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioCredentialResolver, AioRefreshableCredentials
 from aiobotocore.session import AioSession
-from botocore.config import Config
 from botocore.credentials import CredentialProvider
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.loaders import Loader, create_loader
 
+from vigilare.aws.clients import aio_config, share_client_classes
 from vigilare.aws.errors import RoleAssumptionError
 from vigilare.aws.naming import role_arn
 
@@ -31,7 +34,7 @@ DEFAULT_MAX_CONCURRENCY = 8
 ROLE_SESSION_SECONDS = 3600
 
 
-def client_config(service: str, *, endpoint_url: str | None, max_pool_connections: int) -> Config:
+def client_config(service: str, *, endpoint_url: str | None, max_pool_connections: int) -> AioConfig:
     """botocore's ``standard`` retries: a throttled call is retried, never reported as a finding."""
     options: dict[str, Any] = {
         "retries": {"mode": "standard", "max_attempts": 5},
@@ -43,7 +46,7 @@ def client_config(service: str, *, endpoint_url: str | None, max_pool_connection
     if endpoint_url and service == "s3":
         # A local stand-in answers on one host name: bucket-in-host URLs would not resolve.
         options["s3"] = {"addressing_style": "path"}
-    return Config(**options)
+    return aio_config(**options)
 
 
 def base_sts_client(
@@ -93,6 +96,25 @@ async def assume_role(
     return credentials
 
 
+@functools.cache
+def shared_loader() -> Loader:
+    """One botocore data loader per process.
+
+    Every botocore session otherwise parses the service models (several MB each) for itself; with
+    a hundred account scans in flight that is gigabytes. The loader caches what it reads, so
+    sharing it makes each model parsed once per process.
+    """
+    return create_loader()
+
+
+@functools.cache
+def vigilare_base_session() -> aioboto3.Session:
+    """Vigilare's own (sentinel) credentials from the standard AWS environment, one per process."""
+    botocore_session = AioSession()
+    botocore_session.register_component("data_loader", shared_loader())
+    return aioboto3.Session(botocore_session=botocore_session)
+
+
 class _AssumedRoleProvider(CredentialProvider):
     """Hands botocore the scan's credentials, which re-assume the role when they are about to expire."""
 
@@ -127,7 +149,8 @@ class AccountSession:
         self._external_id = external_id
         self._session_name = session_name
         self._max_concurrency = max_concurrency
-        self._base_session = base_session or aioboto3.Session()
+        self._base_session = base_session or vigilare_base_session()
+        share_client_classes()
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._stack = AsyncExitStack()
         self._clients: dict[tuple[str, str], Any] = {}
@@ -160,6 +183,7 @@ class AccountSession:
             metadata=first, refresh_using=self._credential_metadata, method=_AssumedRoleProvider.METHOD
         )
         botocore_session = AioSession()
+        botocore_session.register_component("data_loader", shared_loader())
         provider = _AssumedRoleProvider(credentials)
         botocore_session.register_component("credential_provider", AioCredentialResolver([provider]))
         self._session = aioboto3.Session(botocore_session=botocore_session, region_name=self.home_region)

@@ -9,7 +9,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from vigilare.aws.errors import AccountMismatchError, RoleAssumptionError
 from vigilare.aws.naming import role_arn
-from vigilare.aws.session import DEFAULT_HOME_REGION, assume_role, base_sts_client, client_config
+from vigilare.aws.session import (
+    DEFAULT_HOME_REGION,
+    assume_role,
+    base_sts_client,
+    client_config,
+    vigilare_base_session,
+)
 
 
 async def verify_role(
@@ -28,7 +34,7 @@ async def verify_role(
     :class:`RoleAssumptionError` when the role cannot be assumed and :class:`AccountMismatchError`
     when the credentials belong to another account than ``aws_account_id``.
     """
-    base_session = base_session or aioboto3.Session()
+    base_session = base_session or vigilare_base_session()
     async with base_sts_client(base_session, region=region, endpoint_url=endpoint_url) as sts:
         credentials = await assume_role(
             sts,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from vigilare.auth.models import Tenant
+from vigilare.billing.plans import PLANS, get_plan
+from vigilare.errors import Forbidden
 
 PAST_DUE_GRACE = timedelta(days=7)
 
@@ -29,3 +31,12 @@ def scanning_blocked_reason(tenant: Tenant, now: datetime) -> str | None:
     if tenant.status == "trialing":
         return "the free trial has ended: choose a plan to resume scans"
     return "payment is past due beyond the 7-day grace period: settle the invoice to resume scans"
+
+
+def require_csv_export(tenant: Tenant) -> None:
+    """CSV export is a Team, Agency and Enterprise feature; other plans get a 403 saying so."""
+    plan = get_plan(tenant.plan)
+    if plan.csv_export:
+        return
+    including = ", ".join(p.name for p in PLANS.values() if p.csv_export)
+    raise Forbidden(f"CSV export is not included in the {plan.name} plan: upgrade to one of {including}")

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+RedirectUrl = Annotated[str, msgspec.Meta(max_length=2048)]
 
 
 class PlanOut(msgspec.Struct):
@@ -14,3 +18,23 @@ class PlanOut(msgspec.Struct):
 
 class PlansOut(msgspec.Struct):
     plans: list[PlanOut]
+
+
+class CheckoutIn(msgspec.Struct):
+    plan_id: str
+    success_url: RedirectUrl
+    cancel_url: RedirectUrl
+
+
+class CheckoutOut(msgspec.Struct):
+    checkout_url: str
+
+
+class PortalOut(msgspec.Struct):
+    portal_url: str
+
+
+class WebhookReceivedOut(msgspec.Struct):
+    received: bool
+    # True when this event id was delivered before: acknowledged, not processed again.
+    duplicate: bool

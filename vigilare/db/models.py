@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from vigilare.accounts.models import AwsAccount
+from vigilare.alerts.models import Alert, AlertDelivery, AlertRule, SlackInstallation, UsedOAuthState
 from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
+from vigilare.billing.models import StripeEvent
 from vigilare.db.base import Base
 from vigilare.scans.models import Scan, Signal
 from vigilare.scoring.models import ScorePoint
@@ -11,13 +13,19 @@ from vigilare.scoring.models import ScorePoint
 metadata = Base.metadata
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
+    "AlertRule",
     "AwsAccount",
     "Invitation",
     "RefreshToken",
     "Scan",
     "ScorePoint",
     "Signal",
+    "SlackInstallation",
+    "StripeEvent",
     "Tenant",
+    "UsedOAuthState",
     "User",
     "metadata",
 ]

@@ -10,9 +10,10 @@ from vigilare.accounts.service import get_account
 from vigilare.api.state import AppServices
 from vigilare.auth.models import Tenant
 from vigilare.auth.roles import MEMBER, Principal
+from vigilare.billing.enforcement import require_csv_export
 from vigilare.exports.panic import build_panic_package
 from vigilare.exports.schemas import PanicOut
-from vigilare.exports.service import iter_signals, require_csv_export
+from vigilare.exports.service import iter_signals
 from vigilare.exports.signals_csv import stream_signals_csv
 from vigilare.exports.storage import check_local_download, store
 

@@ -6,20 +6,11 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import and_, or_, select
 
-from vigilare.auth.models import Tenant
-from vigilare.billing.plans import get_plan
 from vigilare.db.engine import SessionFactory
 from vigilare.db.tenancy import tenant_scope
-from vigilare.errors import Forbidden
 from vigilare.scans.models import Signal
 
 BATCH = 1000
-
-
-def require_csv_export(tenant: Tenant) -> None:
-    plan = get_plan(tenant.plan)
-    if not plan.csv_export:
-        raise Forbidden(f"CSV export is not included in the {plan.name} plan: upgrade to Team or above")
 
 
 async def iter_signals(

@@ -12,7 +12,13 @@ F = TypeVar("F", bound=JobFunction)
 
 _JOBS: dict[str, JobFunction] = {}
 # Modules whose import registers jobs; imported by both executors before they run anything.
-JOB_MODULES = ("vigilare.users.jobs", "vigilare.scans.jobs", "vigilare.scans.scheduler")
+JOB_MODULES = (
+    "vigilare.users.jobs",
+    "vigilare.scans.jobs",
+    "vigilare.scans.scheduler",
+    "vigilare.billing.jobs",
+    "vigilare.alerts.jobs",
+)
 # Jobs every process runs on a timer: (job name, setting holding its period in seconds).
 PERIODIC_JOBS = (("schedule_scans", "scheduler_tick_seconds"),)
 

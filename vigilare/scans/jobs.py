@@ -27,6 +27,8 @@ from vigilare.scans.service import acquire_lease, lease_remaining, release_lease
 
 logger = logging.getLogger("vigilare.scans")
 
+EVIDENCE_DATA = ("iam.credential_report", "ec2.instances")
+
 
 @job("scan_account")
 async def run_scan(ctx: JobContext, scan_id: str) -> str:
@@ -68,6 +70,8 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
                 endpoint_url=settings.aws_endpoint_url or None,
                 max_concurrency=settings.scan_max_concurrency,
                 regions=settings.scan_region_list,
+                # Instances per region are evidence for the panic package even when no scenario needs them.
+                extra_data=EVIDENCE_DATA,
             )
     except RoleVerificationError as exc:
         error = f"cannot assume the Vigilare role: {exc.reason}"

@@ -1,5 +1,6 @@
-"""What follows a completed scan: capability notes on the account and its new score (and, as it
-lands, alert evaluation). Runs inside the scan's recording transaction."""
+"""What follows a completed scan: capability notes on the account, its new score, and alert
+evaluation (whose deliveries are queued for after the commit). Runs inside the scan's recording
+transaction."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
+from vigilare.alerts.evaluation import evaluate_rules
 from vigilare.ids import utcnow
 from vigilare.scanner import ScanReport
 from vigilare.scans.lifecycle import LifecycleChange
@@ -36,6 +38,7 @@ async def after_scan(
     session: AsyncSession, account: AwsAccount, scan: Scan, report: ScanReport, change: LifecycleChange
 ) -> None:
     """Runs after the findings are applied (``change`` says which signals opened and resolved)."""
-    finished_at = scan.finished_at or utcnow()
-    account.capabilities = capabilities_from(report, account.capabilities or {}, finished_at)
-    await rescore(session, account, finished_at)
+    now = scan.finished_at or utcnow()
+    account.capabilities = capabilities_from(report, account.capabilities or {}, now)
+    await rescore(session, account, now)
+    await evaluate_rules(session, account, now)

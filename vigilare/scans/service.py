@@ -12,8 +12,9 @@ from vigilare.accounts.models import AwsAccount
 from vigilare.accounts.service import get_account, require_active
 from vigilare.auth.models import Tenant
 from vigilare.auth.roles import Principal
+from vigilare.billing.enforcement import scanning_blocked_reason
 from vigilare.billing.plans import get_plan
-from vigilare.errors import NotFound, RateLimited
+from vigilare.errors import Forbidden, NotFound, RateLimited
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs import enqueue_after_commit
 from vigilare.scans.models import QUEUED, Scan
@@ -48,6 +49,9 @@ async def manual_scan(session: AsyncSession, principal: Principal, aws_account_i
     account = await get_account(session, aws_account_id)
     require_active(account)
     tenant = await session.get_one(Tenant, principal.tenant_id)
+    blocked = scanning_blocked_reason(tenant, utcnow())
+    if blocked is not None:
+        raise Forbidden(blocked)
     plan = get_plan(tenant.plan)
     window_start = utcnow() - timedelta(hours=1)
     recent = list(

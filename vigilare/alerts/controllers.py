@@ -1,0 +1,217 @@
+"""Routes: alert rules, fired alerts and acknowledgement, the Slack install."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import Redirect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigilare.alerts import rules, service, slack_install
+from vigilare.alerts.channel_configs import display_target, masked_channel
+from vigilare.alerts.models import Alert, AlertDelivery, AlertRule
+from vigilare.alerts.schemas import (
+    AckOut,
+    AlertOut,
+    AlertsOut,
+    DeliveryOut,
+    MessageOut,
+    OAuthStartOut,
+    RuleIn,
+    RuleOut,
+    RulePatch,
+    RulesOut,
+)
+from vigilare.api.pagination import DEFAULT_LIMIT, CursorCodec
+from vigilare.api.state import AppServices
+from vigilare.auth.roles import ADMIN, MEMBER, Principal
+from vigilare.crypto import SecretBox
+from vigilare.ids import isoformat
+
+
+def rule_out(rule: AlertRule, box: SecretBox) -> RuleOut:
+    return RuleOut(
+        rule_id=rule.id,
+        name=rule.name,
+        min_srs=rule.min_srs,
+        min_severity=rule.min_severity,
+        scenarios=list(rule.scenarios),
+        channels=[masked_channel(stored, box) for stored in rule.channels],
+        enabled=rule.enabled,
+        created_at=isoformat(rule.created_at) or "",
+        updated_at=isoformat(rule.updated_at) or "",
+    )
+
+
+def delivery_out(delivery: AlertDelivery, box: SecretBox) -> DeliveryOut:
+    return DeliveryOut(
+        event=delivery.event,
+        channel_type=delivery.channel_type,
+        target=display_target(delivery.channel, box),
+        status=delivery.status,
+        attempts=delivery.attempts,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        last_attempt_at=isoformat(delivery.last_attempt_at),
+        delivered_at=isoformat(delivery.delivered_at),
+    )
+
+
+def alert_out(alert: Alert, deliveries: list[AlertDelivery], box: SecretBox) -> AlertOut:
+    return AlertOut(
+        alert_id=alert.id,
+        aws_account_id=alert.aws_account_id,
+        rule_id=alert.rule_id,
+        rule_name=alert.rule_name,
+        srs_at_trigger=alert.srs_at_trigger,
+        scenarios_triggered=list(alert.scenarios_triggered),
+        signal_ids=list(alert.signal_ids),
+        fired_at=isoformat(alert.fired_at) or "",
+        acknowledged_at=isoformat(alert.acknowledged_at),
+        acknowledged_by=alert.acknowledged_by,
+        resolved_at=isoformat(alert.resolved_at),
+        deliveries=[delivery_out(d, box) for d in deliveries],
+    )
+
+
+def _box(app_services: AppServices) -> SecretBox:
+    return SecretBox(app_services.settings.secret_key)
+
+
+class AlertRulesController(Controller):
+    path = "/alert-rules"
+    tags = ["Alert Rules"]
+
+    @get("", summary="List alert rules")
+    async def list_rules(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        app_services: NamedDependency[AppServices],
+    ) -> RulesOut:
+        found = await rules.list_rules(db_session)
+        box = _box(app_services)
+        return RulesOut(rules=[rule_out(rule, box) for rule in found], count=len(found))
+
+    @post("", status_code=201, summary="Create an alert rule", opt={"role": ADMIN})
+    async def create_rule(
+        self,
+        data: JSONBody[RuleIn],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        app_services: NamedDependency[AppServices],
+    ) -> RuleOut:
+        box = _box(app_services)
+        return rule_out(await rules.create_rule(db_session, principal, box, data), box)
+
+    @patch("/{rule_id:str}", summary="Update an alert rule", opt={"role": ADMIN})
+    async def update_rule(
+        self,
+        rule_id: FromPath[str],
+        data: JSONBody[RulePatch],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        app_services: NamedDependency[AppServices],
+    ) -> RuleOut:
+        box = _box(app_services)
+        return rule_out(await rules.update_rule(db_session, box, rule_id, data), box)
+
+    @delete("/{rule_id:str}", status_code=200, summary="Delete an alert rule", opt={"role": ADMIN})
+    async def delete_rule(
+        self,
+        rule_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> MessageOut:
+        await rules.delete_rule(db_session, rule_id)
+        return MessageOut(message="Alert rule deleted")
+
+
+class AlertsController(Controller):
+    path = "/alerts"
+    tags = ["Alerts"]
+
+    @get("", summary="List alert events")
+    async def list_alerts(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        app_services: NamedDependency[AppServices],
+        account_id: FromQuery[str | None] = None,
+        acknowledged: FromQuery[bool | None] = None,
+        limit: FromQuery[int] = DEFAULT_LIMIT,
+        next_token: FromQuery[str | None] = None,
+    ) -> AlertsOut:
+        found, token = await service.list_alerts(
+            db_session,
+            CursorCodec(app_services.settings.secret_key),
+            aws_account_id=account_id,
+            acknowledged=acknowledged,
+            limit=limit,
+            next_token=next_token,
+        )
+        deliveries = await service.deliveries_of(db_session, [alert.id for alert in found])
+        box = _box(app_services)
+        return AlertsOut(
+            alerts=[alert_out(alert, deliveries[alert.id], box) for alert in found],
+            count=len(found),
+            next_token=token,
+        )
+
+    @get("/{alert_id:str}", summary="Get an alert event with its deliveries")
+    async def get_alert(
+        self,
+        alert_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        app_services: NamedDependency[AppServices],
+    ) -> AlertOut:
+        alert = await service.get_alert(db_session, alert_id)
+        deliveries = await service.deliveries_of(db_session, [alert.id])
+        return alert_out(alert, deliveries[alert.id], _box(app_services))
+
+    @post("/{alert_id:str}/ack", status_code=200, summary="Acknowledge an alert", opt={"role": MEMBER})
+    async def acknowledge(
+        self,
+        alert_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> AckOut:
+        alert = await service.acknowledge(db_session, principal, alert_id)
+        return AckOut(
+            alert_id=alert.id,
+            acknowledged_at=isoformat(alert.acknowledged_at) or "",
+            acknowledged_by=alert.acknowledged_by,
+        )
+
+
+class SlackIntegrationController(Controller):
+    tags = ["Integrations"]
+
+    @get("/integrations/slack/oauth-start", summary="Start the Slack OAuth flow", opt={"role": ADMIN})
+    async def oauth_start(
+        self, principal: NamedDependency[Principal], app_services: NamedDependency[AppServices]
+    ) -> OAuthStartOut:
+        return OAuthStartOut(oauth_url=slack_install.oauth_start_url(app_services.settings, principal))
+
+    @get(
+        "/webhooks/slack/install",
+        summary="Slack OAuth callback (Slack redirects the browser here)",
+        opt={"public": True},
+        security=[],
+    )
+    async def install(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        app_services: NamedDependency[AppServices],
+        code: FromQuery[str | None] = None,
+        # ``state`` is a name Litestar reserves for the app state: read the query value under another.
+        oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
+        error: FromQuery[str | None] = None,
+    ) -> Response[None]:
+        settings = app_services.settings
+        await slack_install.complete_install(db_session, settings, code, oauth_state, error)
+        return Redirect(path=settings.slack_install_redirect, status_code=302)

@@ -1,0 +1,151 @@
+"""Deciding, after each scan, which rules fire, which alerts stay quiet and which have cleared.
+
+A rule's *condition* for an account holds while its score is below ``min_srs`` or an open signal
+matches the rule (scenario filter and minimum severity). The alert is keyed by the set of matching
+signal ids: while no signal outside the alert's set appears, nothing new is sent (acknowledged or
+not); a new matching signal replaces the alert with a new one; when the condition clears, the alert
+is resolved. Runs inside the scan's transaction; deliveries are queued for after its commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigilare.accounts.models import AwsAccount
+from vigilare.alerts.channels.base import AlertEventType
+from vigilare.alerts.models import QUEUED, Alert, AlertDelivery, AlertRule
+from vigilare.ids import new_id
+from vigilare.jobs import enqueue_after_commit
+from vigilare.scans.models import Signal
+from vigilare.scoring.service import open_signals
+
+# Severities a rule can require; a signal matches at its rule's minimum or worse.
+SEVERITY_RANK = {"CRITICAL": 4, "HIGH": 3, "MEDIUM": 2, "LOW": 1, "INFO": 0}
+DELIVERY_JOB = "deliver_alert"
+
+
+def matching_signals(rule: AlertRule, signals: Sequence[Signal]) -> list[Signal]:
+    floor = SEVERITY_RANK.get(rule.min_severity, SEVERITY_RANK["HIGH"])
+    return [
+        signal
+        for signal in signals
+        if (not rule.scenarios or signal.scenario in rule.scenarios)
+        and SEVERITY_RANK.get(signal.severity, 0) >= floor
+    ]
+
+
+def is_below_threshold(rule: AlertRule, account: AwsAccount) -> bool:
+    return account.current_srs is not None and account.current_srs < rule.min_srs
+
+
+async def evaluate_rules(session: AsyncSession, account: AwsAccount, now: datetime) -> list[Alert]:
+    """Fire, keep or resolve each rule's alert for this account; returns the alerts fired."""
+    rules = list(
+        await session.scalars(
+            select(AlertRule).where(AlertRule.tenant_id == account.tenant_id).order_by(AlertRule.id)
+        )
+    )
+    if not rules:
+        return []
+    signals = await open_signals(session, account.id)
+    open_alerts = {
+        alert.rule_id: alert
+        for alert in await session.scalars(
+            select(Alert).where(Alert.account_id == account.id, Alert.resolved_at.is_(None))
+        )
+    }
+    fired = []
+    for rule in rules:
+        current = open_alerts.get(rule.id)
+        matching = matching_signals(rule, signals)
+        below = is_below_threshold(rule, account)
+        if not rule.enabled or (not below and not matching):
+            # A disabled rule never fires, but its open alert still clears when the condition does.
+            if current is not None and not below and not matching:
+                resolve_alert(session, current, rule, now)
+            continue
+        if current is not None and {s.id for s in matching} <= set(current.signal_ids):
+            continue  # nothing new since this alert was sent (acknowledged or not): stay quiet
+        if current is not None:
+            resolve_alert(session, current, rule, now)  # superseded by the alert for the new set
+        fired.append(fire_alert(session, rule, account, matching, below, now))
+    await session.flush()
+    return fired
+
+
+def _signal_snapshot(signal: Signal) -> dict[str, Any]:
+    return {
+        "severity": signal.severity,
+        "scenario": signal.scenario,
+        "title": signal.title,
+        "region": signal.region or None,
+        "resource": signal.resource or None,
+    }
+
+
+def fire_alert(
+    session: AsyncSession,
+    rule: AlertRule,
+    account: AwsAccount,
+    matching: Sequence[Signal],
+    below: bool,
+    now: datetime,
+) -> Alert:
+    alert = Alert(
+        id=new_id(),
+        tenant_id=account.tenant_id,
+        rule_id=rule.id,
+        rule_name=rule.name,
+        account_id=account.id,
+        aws_account_id=account.aws_account_id,
+        srs_at_trigger=account.current_srs,
+        below_min_srs=below,
+        scenarios_triggered=sorted({signal.scenario for signal in matching}),
+        signal_ids=sorted(signal.id for signal in matching),
+        signals=[_signal_snapshot(signal) for signal in matching],
+        fired_at=now,
+    )
+    session.add(alert)
+    queue_deliveries(session, alert, rule.channels, AlertEventType.TRIGGER, now)
+    return alert
+
+
+def resolve_alert(session: AsyncSession, alert: Alert, rule: AlertRule | None, now: datetime) -> None:
+    alert.resolved_at = now
+    if rule is not None:
+        queue_deliveries(session, alert, rule.channels, AlertEventType.RESOLVE, now)
+
+
+def queue_deliveries(
+    session: AsyncSession,
+    alert: Alert,
+    channels: Sequence[dict[str, Any]],
+    event: AlertEventType,
+    now: datetime,
+) -> list[AlertDelivery]:
+    """One delivery row and one job per channel. Acknowledge and resolve only concern PagerDuty,
+    whose incident must follow the alert; email and Slack are told when an alert fires."""
+    rows = []
+    for stored in channels:
+        if event is not AlertEventType.TRIGGER and stored.get("type") != "pagerduty":
+            continue
+        row = AlertDelivery(
+            id=new_id(),
+            tenant_id=alert.tenant_id,
+            alert_id=alert.id,
+            event=event.value,
+            channel=dict(stored),
+            channel_type=str(stored.get("type")),
+            status=QUEUED,
+            attempts=0,
+            created_at=now,
+        )
+        session.add(row)
+        enqueue_after_commit(session, DELIVERY_JOB, row.id, job_id=f"alert-delivery:{row.id}")
+        rows.append(row)
+    return rows

@@ -1,0 +1,158 @@
+"""The delivery job: one notification to one channel, retried with backoff, each attempt recorded.
+
+A channel that is down only delays its own job: every channel of an alert has its own delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import select
+
+from vigilare.accounts.models import AwsAccount
+from vigilare.alerts.channel_configs import channel_config
+from vigilare.alerts.channels import (
+    AlertEventType,
+    AlertNotification,
+    ChannelConfig,
+    ChannelDependencies,
+    DeliveryResult,
+    SignalSeverity,
+    TriggeringSignal,
+    deliver,
+)
+from vigilare.alerts.evaluation import DELIVERY_JOB
+from vigilare.alerts.models import DELIVERED, FAILED, RETRYING, Alert, AlertDelivery, SlackInstallation
+from vigilare.auth.models import Tenant
+from vigilare.config import Settings
+from vigilare.crypto import SecretBox, SecretDecryptionError
+from vigilare.ids import utcnow
+from vigilare.jobs import JobContext, Retry, job
+from vigilare.jobs.queue import DEFAULT_MAX_TRIES
+
+logger = logging.getLogger("vigilare.alerts")
+
+MAX_RETRY_DELAY_SECONDS = 3600.0
+HTTP_TIMEOUT_SECONDS = 10.0
+
+
+def checklist_url(settings: Settings, aws_account_id: str) -> str:
+    return f"{settings.public_url.rstrip('/')}/accounts/{aws_account_id}/recovery-checklist"
+
+
+def build_notification(
+    settings: Settings, alert: Alert, account: AwsAccount | None, tenant: Tenant, event: AlertEventType
+) -> AlertNotification:
+    base = settings.public_url.rstrip("/")
+    return AlertNotification(
+        alert_id=alert.id,
+        tenant_name=tenant.name,
+        aws_account_id=alert.aws_account_id,
+        account_name=(account.display_name if account else None) or alert.aws_account_id,
+        srs=alert.srs_at_trigger if alert.srs_at_trigger is not None else 100,
+        signals=tuple(
+            TriggeringSignal(
+                severity=SignalSeverity(item["severity"]),
+                scenario=item["scenario"],
+                title=item["title"],
+                region=item.get("region"),
+                resource=item.get("resource"),
+            )
+            for item in alert.signals
+        ),
+        event=event,
+        checklist_url=checklist_url(settings, alert.aws_account_id),
+        dashboard_url=f"{base}/accounts/{alert.aws_account_id}",
+        rule_name=alert.rule_name,
+    )
+
+
+def retry_delay(settings: Settings, attempt: int, result: DeliveryResult) -> float:
+    """The remote's Retry-After when it gave one, else exponential backoff from the base delay."""
+    if result.retry_after is not None:
+        return min(result.retry_after, MAX_RETRY_DELAY_SECONDS)
+    return min(settings.alert_retry_base_seconds * 2 ** (attempt - 1), MAX_RETRY_DELAY_SECONDS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    config: ChannelConfig
+    notification: AlertNotification
+    slack_bot_token: str | None
+
+
+async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | str:
+    """Read what the delivery needs; a string says why there is nothing (more) to do."""
+    box = SecretBox(ctx.settings.secret_key)
+    async with ctx.session_factory() as session:
+        delivery = await session.get(AlertDelivery, delivery_id)
+        if delivery is None or delivery.status in (DELIVERED, FAILED):
+            return "nothing to do"  # deleted, or a duplicate run of a finished delivery
+        alert = await session.get_one(Alert, delivery.alert_id)
+        account = await session.get(AwsAccount, alert.account_id)
+        tenant = await session.get_one(Tenant, alert.tenant_id)
+        installation = await session.scalar(
+            select(SlackInstallation).where(SlackInstallation.tenant_id == alert.tenant_id)
+        )
+        try:
+            config = channel_config(delivery.channel, box)
+            token = box.decrypt(installation.bot_token_encrypted) if installation else None
+        except SecretDecryptionError as exc:
+            delivery.status, delivery.last_error = FAILED, str(exc)
+            await session.commit()
+            return "undecryptable secret"
+        notification = build_notification(
+            ctx.settings, alert, account, tenant, AlertEventType(delivery.event)
+        )
+    return _Prepared(config=config, notification=notification, slack_bot_token=token)
+
+
+@job(DELIVERY_JOB)
+async def deliver_alert(ctx: JobContext, delivery_id: str) -> str:
+    prepared = await _prepare(ctx, delivery_id)
+    if isinstance(prepared, str):
+        return prepared
+    settings = ctx.settings
+    async with AsyncExitStack() as stack:
+        # A worker may share one client through ctx.extras; otherwise this delivery has its own.
+        shared = ctx.extras.get("http")
+        http = (
+            shared
+            if isinstance(shared, httpx.AsyncClient)
+            else await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS))
+        )
+        deps = ChannelDependencies(
+            smtp=settings,
+            http=http,
+            slack_api_url=settings.slack_api_url,
+            pagerduty_events_url=settings.pagerduty_events_url,
+            slack_bot_token=prepared.slack_bot_token,
+        )
+        result = await deliver(prepared.config, prepared.notification, deps)
+    return await _record(ctx, delivery_id, result)
+
+
+async def _record(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> str:
+    now = utcnow()
+    async with ctx.session_factory() as session:
+        delivery = await session.get_one(AlertDelivery, delivery_id)
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        delivery.last_status_code = result.status_code
+        delivery.last_error = result.error
+        retry = result.retryable and ctx.attempt < DEFAULT_MAX_TRIES and not result.ok
+        if result.ok:
+            delivery.status, delivery.delivered_at = DELIVERED, now
+        else:
+            delivery.status = RETRYING if retry else FAILED
+        await session.commit()
+    if retry:
+        delay = retry_delay(ctx.settings, ctx.attempt, result)
+        logger.info("alert delivery %s failed (%s); retrying in %.1fs", delivery_id, result.error, delay)
+        raise Retry(defer_seconds=delay)
+    if not result.ok:
+        logger.warning("alert delivery %s gave up: %s", delivery_id, result.error)
+    return delivery.status
