@@ -33,7 +33,7 @@ from __future__ import annotations
 import pluggy
 
 from vigilare.scenarios.collector import Collector, CollectorContext, CollectorFunction
-from vigilare.scenarios.data import CollectedData, CollectionError
+from vigilare.scenarios.data import Capability, CollectedData, CollectionError
 from vigilare.scenarios.model import GLOBAL_REGION, Finding, Scenario, Severity
 from vigilare.scenarios.state import JsonValue, ScanState
 
@@ -44,6 +44,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 __all__ = [
     "GLOBAL_REGION",
+    "Capability",
     "CollectedData",
     "CollectionError",
     "Collector",

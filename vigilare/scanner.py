@@ -18,7 +18,7 @@ from vigilare.aws.collect import collect
 from vigilare.aws.collectors import builtin_collectors
 from vigilare.aws.naming import role_session_name
 from vigilare.aws.session import DEFAULT_HOME_REGION, DEFAULT_MAX_CONCURRENCY, AccountSession
-from vigilare.plugin import CollectedData, CollectionError, Collector, Finding, Scenario
+from vigilare.plugin import Capability, CollectedData, CollectionError, Collector, Finding, Scenario
 from vigilare.scenarios.runner import DetectionResult, ScenarioOutcome, run_detectors
 from vigilare.scenarios.state import ScanState, StateStore
 
@@ -61,6 +61,8 @@ class ScanReport(msgspec.Struct, frozen=True, kw_only=True):
     state: ScanState = msgspec.field(default_factory=dict)
     """The account's scan state for the next scan (plain JSON): store it only if this scan completes,
     and pass it back as ``scan_account(..., state=...)``. See :mod:`vigilare.scenarios.state`."""
+    capabilities: list[Capability] = msgspec.field(default_factory=list)
+    """What the account's AWS plan allows, as collectors found out (e.g. Health API on Basic support)."""
 
 
 def overall_status(outcomes: Mapping[str, ScenarioOutcome], errors: Sequence[CollectionError]) -> ScanStatus:
@@ -136,6 +138,7 @@ async def scan_account(
         regions=list(data.regions),
         evidence=build_evidence(data, evidence_keys),
         state=state_store.result(),
+        capabilities=list(data.capabilities),
     )
 
 

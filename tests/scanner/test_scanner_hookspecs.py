@@ -26,6 +26,7 @@ def test_every_hook_is_documented_and_implemented_by_a_builtin() -> None:
 def test_the_public_plugin_surface_is_explicit() -> None:
     assert set(plugin.__all__) == {
         "GLOBAL_REGION",
+        "Capability",
         "CollectedData",
         "CollectionError",
         "Collector",

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vigilare.aws.session import AccountSession
-from vigilare.plugin import GLOBAL_REGION, CollectedData, CollectionError, Collector, JsonValue
+from vigilare.plugin import GLOBAL_REGION, Capability, CollectedData, CollectionError, Collector, JsonValue
 from vigilare.scenarios.state import StateStore
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ class _Context:
         region: str | None,
         errors: list[CollectionError],
         state: StateStore,
+        capabilities: dict[str, Capability],
     ) -> None:
         self._session = session
         self._key = key
@@ -43,6 +44,7 @@ class _Context:
         self._state = state
         # State belongs to the run's own region (None for a global collector), even after in_region().
         self._state_region = region
+        self._capabilities = capabilities
 
     @property
     def account_id(self) -> str:
@@ -60,7 +62,7 @@ class _Context:
         return await self._session.paginate(service, operation, result_key, region=self._region, **params)
 
     def in_region(self, region: str) -> _Context:
-        other = _Context(self._session, self._key, region, self._errors, self._state)
+        other = _Context(self._session, self._key, region, self._errors, self._state, self._capabilities)
         other._error_region = self._error_region
         other._state_region = self._state_region
         return other
@@ -76,6 +78,12 @@ class _Context:
 
     def save_state(self, value: JsonValue) -> None:
         self._state.save(self._key, self._state_region, value)
+
+    def record_capability(self, name: str, available: bool, reason: str = "") -> None:
+        known = self._capabilities.get(name)
+        if known is not None and not known.available:
+            return  # one region saying "unavailable" is not undone by another saying "available"
+        self._capabilities[name] = Capability(name=name, available=available, reason=reason, key=self._key)
 
 
 _MAX_ERROR_LENGTH = 300
@@ -128,6 +136,7 @@ async def collect(
     state = state if state is not None else StateStore(None)
     collected_at = collected_at or datetime.now(UTC)
     errors: list[CollectionError] = []
+    capabilities: dict[str, Capability] = {}
     wanted = sorted(set(required_keys))
     for key in wanted:
         if key not in collectors:
@@ -144,7 +153,7 @@ async def collect(
     regional: dict[str, dict[str, Any]] = {collector.key: {} for collector in selected if collector.regional}
 
     async def run(collector: Collector, region: str | None) -> None:
-        context = _Context(session, collector.key, region, errors, state)
+        context = _Context(session, collector.key, region, errors, state, capabilities)
         try:
             value = await collector.fetch(context)
         except Exception as exc:
@@ -172,6 +181,7 @@ async def collect(
         regional=regional,
         errors=sorted(errors, key=lambda error: (error.key, error.region, error.resource or "")),
         regions=scan_regions,
+        capabilities=[capabilities[name] for name in sorted(capabilities)],
     )
 
 

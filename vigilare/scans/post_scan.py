@@ -4,6 +4,7 @@ transaction."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,21 +17,20 @@ from vigilare.scans.lifecycle import LifecycleChange
 from vigilare.scans.models import Scan
 from vigilare.scoring.service import rescore
 
-# AWS error codes that mean "your AWS plan does not allow this API", not "something broke".
-CAPABILITY_ERRORS = {
-    "SubscriptionRequiredException": "not available on this account's AWS support plan",
-    "OptInRequired": "the service is not enabled in this account",
-}
 
+def capabilities_from(report: ScanReport, previous: dict[str, Any], checked_at: datetime) -> dict[str, Any]:
+    """The account's capabilities after this scan: what collectors recorded replaces what was known.
 
-def capabilities_from(report: ScanReport, previous: dict[str, Any]) -> dict[str, Any]:
-    capabilities = dict(previous)
-    for error in report.collection_errors:
-        service = error.key.split(".", 1)[0] if error.key else "unknown"
-        for code, reason in CAPABILITY_ERRORS.items():
-            if code in error.error:
-                capabilities[f"{service}_api"] = False
-                capabilities[f"{service}_api_reason"] = reason
+    ``{"health_api": {"available": false, "reason": "...", "checked_at": "..."}}``; a capability
+    this scan did not look at keeps its last known value.
+    """
+    capabilities = {name: value for name, value in previous.items() if isinstance(value, dict)}
+    for capability in report.capabilities:
+        capabilities[capability.name] = {
+            "available": capability.available,
+            "reason": capability.reason,
+            "checked_at": checked_at.isoformat(),
+        }
     return capabilities
 
 
@@ -38,7 +38,7 @@ async def after_scan(
     session: AsyncSession, account: AwsAccount, scan: Scan, report: ScanReport, change: LifecycleChange
 ) -> None:
     """Runs after the findings are applied (``change`` says which signals opened and resolved)."""
-    account.capabilities = capabilities_from(report, account.capabilities or {})
     now = scan.finished_at or utcnow()
+    account.capabilities = capabilities_from(report, account.capabilities or {}, now)
     await rescore(session, account, now)
     await evaluate_rules(session, account, now)

@@ -49,6 +49,14 @@ class CollectorContext(Protocol):
     def save_state(self, value: JsonValue) -> None:
         """Remember plain JSON ``value`` for the next scan of this account (kept only if this scan
         completes). Not calling it keeps the previous value."""
+
+    def record_capability(self, name: str, available: bool, reason: str = "") -> None:
+        """Note whether the account's AWS plan or settings allow an API (e.g. ``"health_api"``).
+
+        An unavailable capability is an expected condition, not an error: the scan stays ``ok``, the
+        account shows the gap, and this collector's key counts as incomplete so the signals of the
+        scenarios reading it are not resolved for want of data.
+        """
         ...
 
 

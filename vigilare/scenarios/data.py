@@ -25,6 +25,19 @@ class CollectionError(msgspec.Struct, frozen=True, kw_only=True):
     resource: str | None = None
 
 
+class Capability(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether the account allows an API, as a collector found out (``reason`` says why not).
+
+    ``key`` is the data key whose collector recorded it: when ``available`` is False, that key is
+    incomplete (nothing could be read) although nothing failed.
+    """
+
+    name: str
+    available: bool
+    reason: str = ""
+    key: str = ""
+
+
 class CollectedData(Mapping[str, Any]):
     """Read-only mapping of data key -> value, plus what could not be collected.
 
@@ -48,6 +61,7 @@ class CollectedData(Mapping[str, Any]):
         regional: Mapping[str, Mapping[str, Any]] | None = None,
         errors: Sequence[CollectionError] = (),
         regions: Sequence[str] | None = None,
+        capabilities: Sequence[Capability] = (),
     ) -> None:
         regional = regional or {}
         values = values or {}
@@ -59,6 +73,7 @@ class CollectedData(Mapping[str, Any]):
         self._values: Mapping[str, Any] = MappingProxyType(merged)
         self._regional_keys = frozenset(regional)
         self._errors = tuple(errors)
+        self.capabilities: tuple[Capability, ...] = tuple(capabilities)
         self.account_id = account_id
         self.collected_at = collected_at or datetime.now(UTC)
         if regions is None:
@@ -98,8 +113,15 @@ class CollectedData(Mapping[str, Any]):
         return tuple(error for error in self._errors if error.key == key)
 
     def is_complete(self, *keys: str) -> bool:
-        """True when every key was collected everywhere without error."""
-        return all(key in self._values and not self.errors_for(key) for key in keys)
+        """True when every key was collected everywhere without error, and its API was available."""
+        unavailable = {capability.key for capability in self.capabilities if not capability.available}
+        return all(
+            key in self._values and not self.errors_for(key) and key not in unavailable for key in keys
+        )
+
+    def capability(self, name: str) -> Capability | None:
+        """What a collector recorded about capability ``name`` in this scan, if anything."""
+        return next((capability for capability in self.capabilities if capability.name == name), None)
 
     def failed_regions(self, key: str) -> tuple[str, ...]:
         return tuple(

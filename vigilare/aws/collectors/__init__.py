@@ -8,6 +8,14 @@ Data keys (each value as the collector stores it):
 - ``iam.users``: ``{"users": [...], "groups": {...}, "policies": {...}}`` (see ``fetch_users``).
 - ``s3.account_public_access_block``: the account's Block Public Access settings or None.
 - ``s3.buckets``: buckets with ``Region``, ``PublicAccessBlock``, ``Grants``, ``Policy``.
+- ``health.events``: open RISK/ABUSE Health events with ``description``, ``metadata``, ``entities``;
+  None when the support plan has no Health API (capability ``health_api`` recorded unavailable).
+- ``account.security_contact``: the SECURITY alternate contact, or None when there is none.
+- regional ``cloudtrail.trails``: trails homed in the region, each with its ``Status``.
+- regional ``cloudtrail.events``: ``{"console_logins": [...], "trail_changes": [...]}`` records.
+- regional ``ses.account``: SESv2 GetAccount; ``ses.reputation``: latest bounce/complaint rates
+  (both None in regions without SES).
+- regional ``guardduty.detectors``: GetDetector answers with ``DetectorId``.
 - regional ``ec2.security_groups``, ``ec2.network_interfaces``, ``ec2.instances``: lists per region.
 - ``billing.estimated_charges``: month-to-date and last month's total (``AWS/Billing EstimatedCharges``).
 - ``billing.cost_explorer``: daily costs per service and region, anomalies, and the spend baselines
@@ -20,25 +28,37 @@ Data keys (each value as the collector stores it):
 
 from __future__ import annotations
 
+from vigilare.aws.collectors.account import ACCOUNT_COLLECTORS
 from vigilare.aws.collectors.billing import BILLING_COLLECTORS
+from vigilare.aws.collectors.cloudtrail import CLOUDTRAIL_COLLECTORS
 from vigilare.aws.collectors.compute import COMPUTE_COLLECTORS
 from vigilare.aws.collectors.ec2 import EC2_COLLECTORS
 from vigilare.aws.collectors.guardduty import GUARDDUTY_COLLECTORS
+from vigilare.aws.collectors.health import HEALTH_COLLECTORS
 from vigilare.aws.collectors.iam import IAM_COLLECTORS
 from vigilare.aws.collectors.s3 import S3_COLLECTORS
+from vigilare.aws.collectors.ses import SES_COLLECTORS
 from vigilare.plugin import Collector, hookimpl
 
 
 def builtin_collectors() -> dict[str, Collector]:
-    every = [
+    collectors = [
         *IAM_COLLECTORS,
         *S3_COLLECTORS,
         *EC2_COLLECTORS,
         *BILLING_COLLECTORS,
         *COMPUTE_COLLECTORS,
         *GUARDDUTY_COLLECTORS,
+        *HEALTH_COLLECTORS,
+        *CLOUDTRAIL_COLLECTORS,
+        *SES_COLLECTORS,
+        *ACCOUNT_COLLECTORS,
     ]
-    return {collector.key: collector for collector in every}
+    keys = [collector.key for collector in collectors]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise RuntimeError(f"built-in collectors register the same data key twice: {duplicates}")
+    return {collector.key: collector for collector in collectors}
 
 
 @hookimpl
