@@ -213,7 +213,7 @@ def print_report(result: DemoResult, console: Console) -> None:
         table.add_column("Severity")
         table.add_column("Scenario")
         table.add_column("What was seen")
-        for signal in open_signals[:12]:
+        for signal in open_signals[:25]:
             style = SEVERITY_STYLE.get(signal["severity"], "")
             table.add_row(f"[{style}]{signal['severity']}[/]", signal["scenario"], signal["title"])
         if not open_signals:
