@@ -13,35 +13,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from vigilare.accounts.onboarding import (
+    ADDITIONS_POLICY_NAME,
+    MANAGED_POLICY_ARNS,
+    additions_policy,
+    trust_policy,
+)
 from vigilare.sandbox import seed_aws, seed_events
 from vigilare.sandbox.sandbox import Sandbox
 from vigilare.sandbox.seed_aws import client_for
 from vigilare.sandbox.state import SupportPlan
-
-SECURITY_AUDIT_ARN = "arn:aws:iam::aws:policy/SecurityAudit"
-VIEW_ONLY_ARN = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
-# The read-only additions SIGNALS.md lists next to the two managed policies.
-ADDITIONS_POLICY: dict[str, Any] = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "ce:GetCostAndUsage",
-                "ce:GetAnomalies",
-                "cloudwatch:GetMetricStatistics",
-                "cloudwatch:GetMetricData",
-                "ses:GetSendStatistics",
-                "ses:GetSendQuota",
-                "sesv2:GetAccount",
-                "health:Describe*",
-                "support:DescribeServices",
-                "account:GetAlternateContact",
-            ],
-            "Resource": "*",
-        }
-    ],
-}
 
 COMPROMISED_GPU_REGION = "ap-southeast-2"
 COMPROMISED_SES_REGION = "us-east-1"
@@ -52,27 +33,15 @@ def register_customer_role(
 ) -> str:
     """Create the customer's audit role in moto as onboarding asks them to, and make the gateway
     enforce its trust policy (caller in `trusted_account`, `sts:ExternalId` equal). Returns its ARN."""
-    trust_policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{trusted_account}:root"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
-            }
-        ],
-    }
+    # Exactly the role the onboarding snippets create.
     iam = client_for(sandbox, account_id, "iam")
-    role_arn: str = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust_policy))[
-        "Role"
-    ]["Arn"]
-    iam.attach_role_policy(RoleName=role_name, PolicyArn=SECURITY_AUDIT_ARN)
-    iam.attach_role_policy(RoleName=role_name, PolicyArn=VIEW_ONLY_ARN)
+    role_arn: str = iam.create_role(
+        RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust_policy(trusted_account, external_id))
+    )["Role"]["Arn"]
+    for policy_arn in MANAGED_POLICY_ARNS:
+        iam.attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
     iam.put_role_policy(
-        RoleName=role_name,
-        PolicyName="VigilareReadOnlyAdditions",
-        PolicyDocument=json.dumps(ADDITIONS_POLICY),
+        RoleName=role_name, PolicyName=ADDITIONS_POLICY_NAME, PolicyDocument=json.dumps(additions_policy())
     )
     sandbox.register_guarded_role(role_arn, external_id, trusted_account)
     return role_arn
