@@ -113,7 +113,7 @@ async def _record(ctx: JobContext, scan_id: str, report: ScanReport | None, erro
                 for sid, outcome in report.outcomes.items()
                 if outcome.status == "ok" and outcome.data_complete
             }
-            change = await apply_findings(session, account, scan.id, report.findings, complete, now)
+            await apply_findings(session, account, scan.id, report.findings, complete, now)
             scan.status = SUCCEEDED if report.status == "ok" else PARTIAL
             scan.outcomes = {sid: _outcome(o) for sid, o in report.outcomes.items()}
             scan.collection_errors = [_plain(e) for e in report.collection_errors]
@@ -122,7 +122,7 @@ async def _record(ctx: JobContext, scan_id: str, report: ScanReport | None, erro
             account.last_successful_scan_at = now
             # Only a completed scan moves caches and baselines forward; a failed one keeps the old.
             account.scan_state = report.state
-            await post_scan.after_scan(session, account, scan, report, change)
+            await post_scan.after_scan(session, account, scan, report)
         await release_lease(session, account.id, scan.id)
         await session.commit()
         await flush_after_commit(session, ctx.queue)

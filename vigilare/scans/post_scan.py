@@ -13,7 +13,6 @@ from vigilare.accounts.models import AwsAccount
 from vigilare.alerts.evaluation import evaluate_rules
 from vigilare.ids import utcnow
 from vigilare.scanner import ScanReport
-from vigilare.scans.lifecycle import LifecycleChange
 from vigilare.scans.models import Scan
 from vigilare.scoring.service import rescore
 
@@ -34,10 +33,8 @@ def capabilities_from(report: ScanReport, previous: dict[str, Any], checked_at: 
     return capabilities
 
 
-async def after_scan(
-    session: AsyncSession, account: AwsAccount, scan: Scan, report: ScanReport, change: LifecycleChange
-) -> None:
-    """Runs after the findings are applied (``change`` says which signals opened and resolved)."""
+async def after_scan(session: AsyncSession, account: AwsAccount, scan: Scan, report: ScanReport) -> None:
+    """Runs after the scan's findings are applied, in the same transaction."""
     now = scan.finished_at or utcnow()
     account.capabilities = capabilities_from(report, account.capabilities or {}, now)
     await rescore(session, account, now)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.auth.models import Tenant
+from vigilare.billing.enforcement import scanning_allowed
 from vigilare.billing.plans import get_plan
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext, enqueue_after_commit, flush_after_commit, job
@@ -68,13 +69,6 @@ class TickResult:
     recovered: int = 0
 
 
-def tenant_may_scan(tenant: Tenant, now: datetime) -> bool:
-    """Billing decides; see vigilare.billing.enforcement."""
-    from vigilare.billing.enforcement import scanning_allowed
-
-    return scanning_allowed(tenant, now)
-
-
 async def _schedule_due(session: AsyncSession, now: datetime) -> int:
     due = (
         await session.execute(
@@ -98,7 +92,7 @@ async def _schedule_due(session: AsyncSession, now: datetime) -> int:
         )
         if not claimed.rowcount:  # type: ignore[attr-defined]
             continue  # another tick took this slot
-        if not tenant_may_scan(tenant, now) or await unfinished_scan_exists(session, account.id):
+        if not scanning_allowed(tenant, now) or await unfinished_scan_exists(session, account.id):
             continue
         create_scan(session, account, SCHEDULED)
         scheduled += 1
