@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from tests.support.smtp import SmtpSink
 from vigilare.api.app import create_app
+from vigilare.aws.clients import close_shared_clients
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine
 from vigilare.db.migrate import upgrade_to_head
@@ -50,6 +51,13 @@ async def pg_url() -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def shared_aws_clients() -> AsyncIterator[None]:
+    """Scans called directly from tests share AWS clients on the tests' event loop: close them."""
+    yield
+    await close_shared_clients()
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from vigilare.api.state import AppServices
 from vigilare.api.throttle import Counter, MemoryCounter, RedisCounter
 from vigilare.auth.controllers import AuthController
 from vigilare.auth.tokens import TokenIssuer
+from vigilare.aws.clients import close_shared_clients
 from vigilare.billing.controllers import BillingController, StripeWebhookController
 from vigilare.billing.gateway import open_stripe_gateway
 from vigilare.config import Settings
@@ -110,6 +111,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         finally:
             await queue.close()
             await counter.close()
+            await close_shared_clients()  # AWS clients the in-process scans shared
             if stripe_gateway is not None:
                 await stripe_gateway.close()
     finally:

@@ -9,14 +9,21 @@ client's connection pool (~70 ms each), and building the client class from the s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import functools
 import ssl
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from aiobotocore.client import AioClientCreator
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
+from botocore.exceptions import NoCredentialsError
 from botocore.httpsession import create_urllib3_context, get_cert_path
 
 
@@ -62,3 +69,104 @@ def share_client_classes() -> None:
         return classes[key]
 
     AioClientCreator._create_client_class = cached
+
+
+# The credentials of the scan calling AWS right now. Shared clients sign with them: each account
+# scan sets them around its own calls, so no scan has to create clients of its own.
+_SCAN_CREDENTIALS: contextvars.ContextVar[Any] = contextvars.ContextVar("vigilare_scan_credentials")
+
+
+class ScanCredentials:
+    """Credentials that resolve to the calling scan's assumed-role credentials at signing time."""
+
+    method = "vigilare-assume-role"
+
+    async def get_frozen_credentials(self) -> Any:
+        try:
+            credentials = _SCAN_CREDENTIALS.get()
+        except LookupError:
+            raise NoCredentialsError() from None
+        return await credentials.get_frozen_credentials()
+
+
+def sign_as(credentials: Any) -> contextvars.Token[Any]:
+    """Make the current task (and tasks it starts from now on) sign shared clients' calls with these."""
+    return _SCAN_CREDENTIALS.set(credentials)
+
+
+def stop_signing(token: contextvars.Token[Any]) -> None:
+    _SCAN_CREDENTIALS.reset(token)
+
+
+@contextlib.contextmanager
+def signing_as(credentials: Any) -> Iterator[None]:
+    token = _SCAN_CREDENTIALS.set(credentials)
+    try:
+        yield
+    finally:
+        _SCAN_CREDENTIALS.reset(token)
+
+
+class SharedClients:
+    """AWS clients per (service, region, endpoint) shared by every scan on one event loop."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.AsyncExitStack()
+        self._clients: dict[tuple[str, str, str | None], Any] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(
+        self, session: Any, service: str, region: str, endpoint_url: str | None, config: Any
+    ) -> Any:
+        key = (service, region, endpoint_url)
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        async with self._lock:
+            if key not in self._clients:
+                created = await self._stack.enter_async_context(
+                    session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+                )
+                created._request_signer._credentials = ScanCredentials()
+                if service == "s3control" and endpoint_url:
+                    created.meta.events.register(
+                        "before-send.s3-control", _strip_account_prefix(endpoint_url)
+                    )
+                self._clients[key] = created
+        return self._clients[key]
+
+    async def close(self) -> None:
+        self._clients.clear()
+        await self._stack.aclose()
+
+
+_POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedClients] = weakref.WeakKeyDictionary()
+
+
+def shared_clients() -> SharedClients:
+    """The running event loop's client pool (clients are bound to the loop that made them)."""
+    loop = asyncio.get_running_loop()
+    pool = _POOLS.get(loop)
+    if pool is None:
+        pool = _POOLS[loop] = SharedClients()
+    return pool
+
+
+async def close_shared_clients() -> None:
+    pool = _POOLS.pop(asyncio.get_running_loop(), None)
+    if pool is not None:
+        await pool.close()
+
+
+def _strip_account_prefix(endpoint_url: str) -> Callable[..., None]:
+    """s3control puts the account id in front of the host; a local endpoint cannot resolve that name."""
+    endpoint_host = urlsplit(endpoint_url).netloc
+
+    def rewrite(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        host = parts.netloc
+        prefix, _, rest = host.partition(".")
+        if rest == endpoint_host and prefix.isdigit() and len(prefix) == 12:
+            request.url = urlunsplit(parts._replace(netloc=endpoint_host))
+
+    return rewrite

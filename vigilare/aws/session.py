@@ -1,36 +1,48 @@
 """One assumed-role AWS session per account scan.
 
 Credentials come from STS AssumeRole (with the account's external id) and are refreshed by
-aiobotocore shortly before they expire; clients are created once per (service, region), shared by
-every collector of the scan and closed with the session; a semaphore bounds the account's
-concurrent calls, because a scan spends the customer's own API rate budget.
+aiobotocore shortly before they expire. Clients are shared by every scan on the event loop, one per
+(service, region) (vigilare.aws.clients): each scan's calls are signed with its own credentials,
+carried by a context variable, so a hundred concurrent scans do not build thousands of clients. A
+semaphore bounds each account's concurrent calls, because a scan spends the customer's own API
+rate budget.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
 
 import aioboto3
 from aiobotocore.config import AioConfig
-from aiobotocore.credentials import AioCredentialResolver, AioRefreshableCredentials
+from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import AioSession
-from botocore.credentials import CredentialProvider
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.loaders import Loader, create_loader
 
-from vigilare.aws.clients import aio_config, share_client_classes
+from vigilare.aws.clients import (
+    ScanCredentials,
+    aio_config,
+    share_client_classes,
+    shared_clients,
+    sign_as,
+    signing_as,
+    stop_signing,
+)
 from vigilare.aws.errors import RoleAssumptionError
 from vigilare.aws.naming import role_arn
 
 DEFAULT_HOME_REGION = "us-east-1"
 DEFAULT_MAX_CONCURRENCY = 8
+# Connections per shared client: every scan on the loop goes through it (each scan is bounded by
+# its own semaphore).
+SHARED_POOL_SIZE = 200
 ROLE_SESSION_SECONDS = 3600
 
 
@@ -115,18 +127,6 @@ def vigilare_base_session() -> aioboto3.Session:
     return aioboto3.Session(botocore_session=botocore_session)
 
 
-class _AssumedRoleProvider(CredentialProvider):
-    """Hands botocore the scan's credentials, which re-assume the role when they are about to expire."""
-
-    METHOD = "vigilare-assume-role"
-
-    def __init__(self, credentials: AioRefreshableCredentials) -> None:
-        self._credentials = credentials
-
-    async def load(self) -> AioRefreshableCredentials:
-        return self._credentials
-
-
 class AccountSession:
     """The AWS side of one account scan. Use as ``async with AccountSession(...) as session:``."""
 
@@ -153,10 +153,9 @@ class AccountSession:
         share_client_classes()
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._stack = AsyncExitStack()
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._client_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._sts: Any = None
-        self._session: aioboto3.Session | None = None
+        self._credentials: AioRefreshableCredentials | None = None
+        self._signing: contextvars.Token[Any] | None = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -180,16 +179,17 @@ class AccountSession:
         # Seeded with the credentials just obtained; aiobotocore calls AssumeRole again only when
         # they come within minutes of expiring (long scans outlive the one-hour role session).
         credentials = AioRefreshableCredentials.create_from_metadata(
-            metadata=first, refresh_using=self._credential_metadata, method=_AssumedRoleProvider.METHOD
+            metadata=first, refresh_using=self._credential_metadata, method=ScanCredentials.method
         )
-        botocore_session = AioSession()
-        botocore_session.register_component("data_loader", shared_loader())
-        provider = _AssumedRoleProvider(credentials)
-        botocore_session.register_component("credential_provider", AioCredentialResolver([provider]))
-        self._session = aioboto3.Session(botocore_session=botocore_session, region_name=self.home_region)
+        self._credentials = credentials
+        # Collectors started from this task inherit the scan's credentials for the shared clients.
+        self._signing = sign_as(credentials)
 
     async def close(self) -> None:
-        self._clients.clear()
+        if self._signing is not None:
+            with contextlib.suppress(ValueError):  # closed from another context than it started in
+                stop_signing(self._signing)
+            self._signing = None
         await self._stack.aclose()
 
     async def _credential_metadata(self) -> dict[str, str]:
@@ -209,38 +209,20 @@ class AccountSession:
         }
 
     async def client(self, service: str, region: str | None = None) -> Any:
-        """The scan's client for ``service`` in ``region``, created on first use and reused after."""
-        if self._session is None:
+        """The process's shared client for ``service`` in ``region``; it signs with this scan's
+        credentials when called through :meth:`call` or :meth:`paginate`."""
+        if self._credentials is None:
             raise RuntimeError("AccountSession.start() was not awaited")
-        key = (service, region or self.home_region)
-        if key in self._clients:
-            return self._clients[key]
-        lock = self._client_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if key not in self._clients:
-                self._clients[key] = await self._stack.enter_async_context(
-                    self._session.client(
-                        service,
-                        region_name=key[1],
-                        endpoint_url=self.endpoint_url,
-                        config=client_config(
-                            service,
-                            endpoint_url=self.endpoint_url,
-                            max_pool_connections=self._max_concurrency,
-                        ),
-                    )
-                )
-                if service == "s3control" and self.endpoint_url:
-                    self._clients[key].meta.events.register(
-                        "before-send.s3-control",
-                        _strip_account_host_prefix(self.endpoint_url, self.account_id),
-                    )
-        return self._clients[key]
+        config = client_config(service, endpoint_url=self.endpoint_url, max_pool_connections=SHARED_POOL_SIZE)
+        return await shared_clients().get(
+            self._base_session, service, region or self.home_region, self.endpoint_url, config
+        )
 
     async def call(self, service: str, operation: str, *, region: str | None = None, **params: Any) -> Any:
         client = await self.client(service, region)
         async with self._semaphore:
-            return await getattr(client, operation)(**params)
+            with signing_as(self._credentials):
+                return await getattr(client, operation)(**params)
 
     async def paginate(
         self, service: str, operation: str, result_key: str, *, region: str | None = None, **params: Any
@@ -252,21 +234,9 @@ class AccountSession:
             # Bound each page request, not the whole listing: other collectors interleave.
             async with self._semaphore:
                 try:
-                    page = await pages.__anext__()
+                    with signing_as(self._credentials):
+                        page = await pages.__anext__()
                 except StopAsyncIteration:
                     break
             items.extend(page.get(result_key, []))
         return items
-
-
-def _strip_account_host_prefix(endpoint_url: str, account_id: str) -> Callable[..., None]:
-    """s3control puts the account id in front of the host; a local endpoint cannot resolve that name."""
-    endpoint_host = urlsplit(endpoint_url).netloc
-    prefixed_host = f"{account_id}.{endpoint_host}"
-
-    def rewrite(request: Any, **_: Any) -> None:
-        parts = urlsplit(request.url)
-        if parts.netloc == prefixed_host:
-            request.url = urlunsplit(parts._replace(netloc=endpoint_host))
-
-    return rewrite

@@ -11,6 +11,7 @@ from arq import Worker
 from arq.cron import cron
 from arq.worker import Function, func
 
+from vigilare.aws.clients import close_shared_clients
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.jobs.context import JobContext
@@ -57,6 +58,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         ctx["vigilare"] = JobContext(settings=settings, session_factory=session_factory, queue=queue)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await close_shared_clients()
         engine = ctx.get("engine")
         if engine is not None:
             await engine.dispose()
