@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.alerts.channels.base import AlertEventType
 from vigilare.alerts.evaluation import queue_deliveries
 from vigilare.alerts.models import Alert, AlertDelivery, AlertRule
-from vigilare.api.pagination import CursorCodec, check_limit
+from vigilare.api.pagination import CursorCodec, newest_first_page
 from vigilare.auth.roles import Principal
-from vigilare.errors import BadRequest, NotFound
+from vigilare.errors import NotFound
 from vigilare.ids import utcnow
 
 
@@ -27,7 +26,6 @@ async def list_alerts(
     next_token: str | None,
 ) -> tuple[list[Alert], str | None]:
     """Newest first, keyset-paginated on (fired_at, id)."""
-    check_limit(limit)
     query = select(Alert)
     if aws_account_id is not None:
         query = query.where(Alert.aws_account_id == aws_account_id)
@@ -36,23 +34,16 @@ async def list_alerts(
         query = query.where(column.is_not(None) if acknowledged else column.is_(None))
     # The filters are part of the scope: a token only continues the listing it came from.
     scope = f"alerts:{aws_account_id or '*'}:{acknowledged}"
-    if next_token:
-        fired_iso, last_id = cursors.decode(scope, next_token)
-        try:
-            fired = datetime.fromisoformat(str(fired_iso))
-        except ValueError as exc:
-            raise BadRequest("next_token: invalid or expired pagination token") from exc
-        query = query.where(
-            or_(Alert.fired_at < fired, and_(Alert.fired_at == fired, Alert.id < str(last_id)))
-        )
-    rows = list(
-        await session.scalars(query.order_by(Alert.fired_at.desc(), Alert.id.desc()).limit(limit + 1))
+    return await newest_first_page(
+        session,
+        query,
+        Alert.fired_at,
+        Alert.id,
+        cursors=cursors,
+        scope=scope,
+        limit=limit,
+        next_token=next_token,
     )
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = cursors.encode(scope, [rows[-1].fired_at.isoformat(), rows[-1].id])
-    return rows, token
 
 
 async def deliveries_of(session: AsyncSession, alert_ids: list[str]) -> dict[str, list[AlertDelivery]]:

@@ -6,7 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from vigilare.crypto import derive_key
 from vigilare.errors import BadRequest
@@ -43,3 +48,40 @@ def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit: must be between 1 and {MAX_LIMIT}")
     return limit
+
+
+async def newest_first_page(
+    session: AsyncSession,
+    query: Select[Any],
+    time_column: InstrumentedAttribute[datetime],
+    id_column: InstrumentedAttribute[str],
+    *,
+    cursors: CursorCodec,
+    scope: str,
+    limit: int,
+    next_token: str | None,
+) -> tuple[list[Any], str | None]:
+    """One page of ``query``, newest first, keyset-paginated on (time, id).
+
+    ``scope`` binds a token to the listing (and filters) it came from, so it cannot continue another.
+    """
+    check_limit(limit)
+    if next_token:
+        time_iso, last_id = cursors.decode(scope, next_token)
+        try:
+            last_time = datetime.fromisoformat(str(time_iso))
+        except ValueError as exc:
+            raise BadRequest("next_token: invalid or expired pagination token") from exc
+        query = query.where(
+            or_(time_column < last_time, and_(time_column == last_time, id_column < str(last_id)))
+        )
+    ordered = query.order_by(time_column.desc(), id_column.desc()).limit(limit + 1)
+    rows = list(await session.scalars(ordered))
+    token = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        token = cursors.encode(
+            scope, [getattr(last, time_column.key).isoformat(), getattr(last, id_column.key)]
+        )
+    return rows, token

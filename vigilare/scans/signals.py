@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.service import get_account
-from vigilare.api.pagination import CursorCodec, check_limit
+from vigilare.api.pagination import CursorCodec, check_limit, newest_first_page
 from vigilare.errors import BadRequest
 from vigilare.scans.models import Signal
 
@@ -50,22 +50,13 @@ async def list_signals(
     since_at = parse_since(since)
     if since_at is not None:
         query = query.where(Signal.detected_at > since_at)
-    scope = f"signals:{account.id}"
-    if next_token:
-        detected_iso, last_id = cursors.decode(scope, next_token)
-        try:
-            detected = datetime.fromisoformat(str(detected_iso))
-        except ValueError as exc:
-            raise BadRequest("next_token: invalid or expired pagination token") from exc
-        query = query.where(
-            or_(Signal.detected_at < detected, and_(Signal.detected_at == detected, Signal.id < str(last_id)))
-        )
-    rows = list(
-        await session.scalars(query.order_by(Signal.detected_at.desc(), Signal.id.desc()).limit(limit + 1))
+    return await newest_first_page(
+        session,
+        query,
+        Signal.detected_at,
+        Signal.id,
+        cursors=cursors,
+        scope=f"signals:{account.id}",
+        limit=limit,
+        next_token=next_token,
     )
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        token = cursors.encode(scope, [last.detected_at.isoformat(), last.id])
-    return rows, token
