@@ -13,9 +13,9 @@ from vigilare.auth.roles import MEMBER, Principal
 from vigilare.billing.enforcement import require_csv_export
 from vigilare.exports.panic import build_panic_package
 from vigilare.exports.schemas import PanicOut
-from vigilare.exports.service import iter_signals
 from vigilare.exports.signals_csv import stream_signals_csv
 from vigilare.exports.storage import check_local_download, store
+from vigilare.signals.service import iter_signals
 
 
 class ExportsController(Controller):

@@ -20,10 +20,10 @@ from vigilare.ids import utcnow
 from vigilare.jobs import JobContext, Retry, flush_after_commit, job
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scans import post_scan
-from vigilare.scans.lifecycle import apply_findings
 from vigilare.scans.models import FAILED, FINISHED, PARTIAL, RUNNING, SUCCEEDED, Scan
 from vigilare.scans.registry import scenario_registry
 from vigilare.scans.service import acquire_lease, lease_remaining, release_lease
+from vigilare.signals.lifecycle import apply_findings
 
 logger = logging.getLogger("vigilare.scans")
 

@@ -17,6 +17,7 @@ import pluggy
 
 from vigilare.plugin import PROJECT_NAME, Collector, Scenario
 from vigilare.scenarios import hookspecs
+from vigilare.scenarios.model import emits_error
 
 ENTRY_POINT_GROUP = "vigilare.scenarios"
 BUILTIN_ORIGIN = "builtin"
@@ -211,3 +212,6 @@ def _check_scenario_class(scenario: object, source: PluginSource) -> None:
         raise PluginLoadError(f"{source.describe()}: {scenario.__qualname__}.requires must be a tuple of str")
     if scenario.time_budget_seconds <= 0:
         raise PluginLoadError(f"{source.describe()}: {scenario.__qualname__} needs a positive time budget")
+    emits_problem = emits_error(scenario)
+    if emits_problem is not None:
+        raise PluginLoadError(f"{source.describe()}: {scenario.__qualname__}: {emits_problem}")

@@ -11,7 +11,6 @@ from vigilare.accounts.service import get_account
 from vigilare.auth.roles import Principal
 from vigilare.errors import BadRequest
 from vigilare.ids import utcnow
-from vigilare.scans.models import Signal
 from vigilare.scoring.formula import compute_score
 from vigilare.scoring.schemas import (
     CapOut,
@@ -23,7 +22,9 @@ from vigilare.scoring.schemas import (
     ScenarioLossOut,
     ScoreOut,
 )
-from vigilare.scoring.service import current_checklist, open_signals, score_history
+from vigilare.scoring.service import current_checklist, score_history
+from vigilare.signals.models import Signal
+from vigilare.signals.service import open_signals
 
 
 class ScoreController(Controller):
