@@ -1,10 +1,12 @@
 """The one output form of a signal.
 
-:func:`signal_view` turns a stored signal into a :class:`SignalView`; every output takes its fields
-from there: the API (:meth:`SignalView.api`, the fields of :class:`SignalOut`), the panic package's
-``signals.json`` (:meth:`SignalView.as_json`, every field), the CSV export (``CSV_COLUMNS``) and the
-signals an alert keeps (``ALERT_SNAPSHOT_FIELDS``). A new field is added here, to the struct and to
-:func:`signal_view`; an output shows it by naming it (or, for the API, by adding it to ``SignalOut``).
+:func:`signal_view` turns a stored signal into a :class:`SignalView`, and every output takes its
+fields from there: the API (:meth:`SignalView.api`: the fields of :class:`SignalOut`), the panic
+package's ``signals.json`` (:meth:`SignalView.as_json`: every field), the CSV export
+(:meth:`SignalView.csv_cells`: ``CSV_COLUMNS``) and the signals an alert keeps
+(:meth:`SignalView.alert_snapshot`: ``ALERT_SNAPSHOT_FIELDS``). A new field is added in this module:
+to the struct and :func:`signal_view`, then named in the outputs that show it (the API's fields are
+those of ``SignalOut``, which ``SignalView`` extends).
 """
 
 from __future__ import annotations
@@ -17,6 +19,23 @@ import msgspec
 
 from vigilare.ids import isoformat
 from vigilare.signals.schemas import SignalOut
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "signal_id",
+    "scenario",
+    "kind",
+    "severity",
+    "title",
+    "description",
+    "region",
+    "resource",
+    "detected_at",
+    "resolved_at",
+)
+"""The columns of the CSV export, in order (the panic package's ``signals.csv`` too)."""
+
+ALERT_SNAPSHOT_FIELDS: tuple[str, ...] = ("severity", "scenario", "title", "region", "resource")
+"""What an alert keeps of each signal that made it fire, for its notifications."""
 
 
 class StoredSignal(Protocol):
@@ -102,21 +121,3 @@ def signal_view(signal: StoredSignal) -> SignalView:
         last_seen_at=isoformat(signal.last_seen_at) or "",
         details=dict(signal.details or {}),
     )
-
-
-CSV_COLUMNS: tuple[str, ...] = (
-    "signal_id",
-    "scenario",
-    "kind",
-    "severity",
-    "title",
-    "description",
-    "region",
-    "resource",
-    "detected_at",
-    "resolved_at",
-)
-"""The columns of the CSV export, in order (the panic package's ``signals.csv`` too)."""
-
-ALERT_SNAPSHOT_FIELDS: tuple[str, ...] = ("severity", "scenario", "title", "region", "resource")
-"""What an alert keeps of each signal that made it fire, for its notifications."""
