@@ -14,6 +14,7 @@ from vigilare.auth.passwords import hash_password, verify_password
 from vigilare.auth.roles import OWNER, Principal
 from vigilare.auth.tokens import ID, REFRESH, TokenIssuer, TokenSet, hash_token
 from vigilare.billing.plans import TRIAL_DAYS
+from vigilare.db.tenancy import tenant_scope
 from vigilare.errors import BadRequest, Conflict, RateLimited, Unauthorized
 from vigilare.ids import new_id, utcnow
 from vigilare.ratelimit import Counter
@@ -163,12 +164,14 @@ async def authenticate(session: AsyncSession, issuer: TokenIssuer, authorization
     """The caller of a request, from its ``Authorization: Bearer <id token>`` header.
 
     The token must still match the user: an inactive user or a bumped ``token_version`` (role
-    change, removal) ends every token issued before.
+    change, removal) ends every token issued before. ``session`` is scoped to the token's tenant
+    before it reads, so no query of an authenticated request ever runs unscoped.
     """
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing Bearer token")
     claims = issuer.decode(token.strip(), ID)
+    tenant_scope(session, claims.tenant_id)
     user = await session.scalar(
         select(User).where(User.id == claims.user_id, User.tenant_id == claims.tenant_id)
     )
