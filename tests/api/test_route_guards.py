@@ -13,10 +13,12 @@ import textwrap
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar, get
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
+from litestar.testing import AsyncTestClient
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -268,3 +270,10 @@ def test_everything_under_an_account_is_mounted_by_one_router(app):
             owners.add(id(mounting[0]))
             assert handler.fn.__module__.split(".")[1] in {"accounts", "scans", "scoring", "exports"}, path
     assert len(owners) == 1
+
+
+async def test_the_rate_limit_comes_before_authentication_and_the_guard(settings):
+    limited = msgspec.structs.replace(settings, rate_limit_per_minute=2)
+    async with AsyncTestClient(app=create_app(limited)) as client:
+        statuses = [(await client.get("/me")).status_code for _ in range(3)]
+        assert statuses == [401, 401, 429]

@@ -101,8 +101,8 @@ class AccountsController(Controller):
 class AccountController(Controller):
     """One account: details, verification, disconnection.
 
-    Mounted under ``/accounts/{account_id}`` by ``vigilare.api.routes``, beside the account's scans,
-    scores and exports.
+    Mounted under ``/accounts/{account_id}`` by the route table (``api/routes.py``), beside the
+    account's scans, scores and exports.
     """
 
     path = "/"

@@ -14,7 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 
 import vigilare
-from vigilare.api.deps import DEPENDENCIES
+from vigilare.api.deps import dependencies
 from vigilare.api.errors import EXCEPTION_HANDLERS
 from vigilare.api.middleware import RateLimitMiddleware
 from vigilare.api.routes import api_router
@@ -91,7 +91,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
 def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[api_router()],
-        dependencies=DEPENDENCIES,
+        dependencies=dependencies(),
         exception_handlers=EXCEPTION_HANDLERS,
         # Before authentication: a flood is refused before any token is looked at.
         middleware=[RateLimitMiddleware()],

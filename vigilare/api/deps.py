@@ -109,18 +109,21 @@ async def provide_client_address(request: Request[Any, Any, Any], state: State) 
     return client_address(request, services(state).settings.trust_forwarded_for)
 
 
-DEPENDENCIES: dict[str, Provide] = {
-    # the caller and the session of authenticated routes
-    "principal": Provide(provide_principal),
-    "db_session": Provide(provide_db_session),
-    "tenant_sessions": Provide(provide_tenant_sessions),
-    # the session of public routes
-    "unscoped_db_session": Provide(provide_unscoped_db_session),
-    # resources created at start-up
-    "settings": Provide(provide_settings),
-    "issuer": Provide(provide_issuer),
-    "counter": Provide(provide_counter),
-    "stripe": Provide(provide_stripe),
-    "client_address": Provide(provide_client_address),
-    "app_services": Provide(provide_services),
-}
+def dependencies() -> dict[str, Provide]:
+    """What a handler may ask for, by parameter name."""
+    return {
+        # the caller and the sessions of authenticated routes
+        "principal": Provide(provide_principal),
+        "db_session": Provide(provide_db_session),
+        "tenant_sessions": Provide(provide_tenant_sessions),
+        # the session of public routes
+        "unscoped_db_session": Provide(provide_unscoped_db_session),
+        # resources created at start-up
+        "settings": Provide(provide_settings),
+        "issuer": Provide(provide_issuer),
+        "counter": Provide(provide_counter),
+        "stripe": Provide(provide_stripe),
+        "client_address": Provide(provide_client_address),
+        # everything at once, for the operations endpoints only (public: never a tenant's session)
+        "app_services": Provide(provide_services),
+    }

@@ -1,7 +1,7 @@
 """Route guards: the role a route requires, declared on the route itself.
 
 Every route that is not public carries exactly one ``requires_role(...)`` guard. The caller was
-authenticated before the guards run (``vigilare.api.authentication``); the guard only compares roles.
+authenticated once, before the guards run (``AuthenticationMiddleware``); the guard only compares roles.
 """
 
 from __future__ import annotations

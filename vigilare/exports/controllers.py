@@ -22,7 +22,7 @@ from vigilare.exports.storage import check_local_download, store
 
 class ExportsController(Controller):
     """An account's CSV export and panic package, mounted under ``/accounts/{account_id}`` by
-    ``vigilare.api.routes``."""
+    the route table (``api/routes.py``)."""
 
     path = "/"
     tags = ["Accounts"]

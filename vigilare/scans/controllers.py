@@ -52,7 +52,7 @@ def scan_out(scan: Scan, aws_account_id: str) -> ScanOut:
 
 
 class ScansController(Controller):
-    """An account's scans and signals, mounted under ``/accounts/{account_id}`` by ``vigilare.api.routes``."""
+    """An account's scans and signals, mounted under ``/accounts/{account_id}`` by the route table."""
 
     path = "/"
     tags = ["Accounts"]

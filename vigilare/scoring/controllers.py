@@ -30,7 +30,7 @@ from vigilare.scoring.service import current_checklist, open_signals, score_hist
 class ScoreController(Controller):
     """An account's score, its history and the recovery checklist.
 
-    Mounted under ``/accounts/{account_id}`` by ``vigilare.api.routes``.
+    Mounted under ``/accounts/{account_id}`` by the route table (``api/routes.py``).
     """
 
     path = "/"
