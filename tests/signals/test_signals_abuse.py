@@ -7,12 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.signals.signals_b_support import NOW, in_memory, kinds, scan_sandbox
-from vigilare.plugin import Capability
+from vigilare.plugin import Capability, find_deadline
 from vigilare.sandbox.seed_aws import create_quarantined_user
 from vigilare.sandbox.seed_events import add_abuse_event, add_exposed_credentials_event, set_support_plan
 from vigilare.sandbox.state import SupportPlan
 from vigilare.scenarios.builtin.abuse import AbuseScenario
-from vigilare.scenarios.builtin.deadlines import find_deadline
 from vigilare.scenarios.builtin.iam import IamScenario
 
 EVENT_ARN = "arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_abc"

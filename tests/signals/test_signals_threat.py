@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.signals.signals_support import ACCOUNT_ID, NOW, AwsRequestLog, in_memory, kinds, scan_sandbox
-from vigilare.aws.collectors.guardduty import is_reportable
+from vigilare.aws.collectors.guardduty import is_critical_type, is_reportable
 from vigilare.plugin import Finding, Severity
 from vigilare.sandbox import Sandbox
 from vigilare.sandbox.seed_aws import client_for, ensure_guardduty_detector
@@ -24,6 +24,7 @@ def guardduty_finding(finding_type: str, severity: float, finding_id: str = "f1"
         "Id": finding_id,
         "Arn": f"arn:aws:guardduty:{REGION}:{ACCOUNT_ID}:detector/d1/finding/{finding_id}",
         "Type": finding_type,
+        "CriticalType": is_critical_type(finding_type),  # set by the collector
         "Severity": severity,
         "Title": f"{finding_type} seen",
         "Description": "The instance is querying a domain associated with Bitcoin mining.",
