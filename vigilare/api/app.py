@@ -34,6 +34,7 @@ from vigilare.errors import ServiceUnavailable
 from vigilare.exports.controllers import ExportsController, download_export
 from vigilare.jobs import create_queue
 from vigilare.scans.controllers import ScansController
+from vigilare.scans.registry import load_at_startup
 from vigilare.scoring.controllers import ScoreController
 from vigilare.users.controllers import MeController, UsersController
 
@@ -90,6 +91,8 @@ def _counter(settings: Settings) -> Counter:
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     settings: Settings = app.state["settings"]
+    # First, before any connection: a broken scenario plugin stops start-up with its name.
+    load_at_startup(settings)
     engine = create_engine(settings.database_url)
     try:
         await prepare_database(settings, engine)
