@@ -87,7 +87,7 @@ class PluginSelection:
 
     def unknown_names(self, found: Collection[str]) -> list[str]:
         """Names the selection mentions that no installed entry point has (likely typos)."""
-        mentioned = set(self.blocked) | set(self.allowed or ()) - {ONLY_BUILTINS}
+        mentioned = set(self.blocked) | (set(self.allowed or ()) - {ONLY_BUILTINS})
         return sorted(mentioned - set(found))
 
 
