@@ -28,6 +28,7 @@ from vigilare.db.migrate import schema_is_current, upgrade_to_head
 from vigilare.errors import ServiceUnavailable
 from vigilare.jobs import create_queue
 from vigilare.ratelimit import Counter, MemoryCounter, RedisCounter
+from vigilare.scans.registry import load_at_startup
 
 logger = logging.getLogger("vigilare.api")
 
@@ -60,6 +61,8 @@ def _counter(settings: Settings) -> Counter:
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     settings: Settings = app.state["settings"]
+    # First, before any connection: a broken scenario plugin stops start-up with its name.
+    load_at_startup(settings)
     engine = create_engine(settings.database_url)
     try:
         await prepare_database(settings, engine)
