@@ -10,8 +10,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.service import get_account
-from vigilare.api.pagination import CursorCodec, check_limit, newest_first_page
-from vigilare.db.engine import SessionFactory
+from vigilare.db.engine import SessionOpener
+from vigilare.db.pagination import CursorCodec, check_limit, newest_first_page
 from vigilare.db.tenancy import tenant_scope
 from vigilare.errors import BadRequest
 from vigilare.scenarios.model import Severity
@@ -84,7 +84,7 @@ async def open_signals(session: AsyncSession, account_id: str) -> list[Signal]:
 
 
 async def iter_signals(
-    session_factory: SessionFactory, tenant_id: str, account_id: str, batch: int = EXPORT_BATCH
+    session_factory: SessionOpener, tenant_id: str, account_id: str, batch: int = EXPORT_BATCH
 ) -> AsyncIterator[Signal]:
     """Every signal of the account, oldest first, one short tenant-scoped session per batch.
 
