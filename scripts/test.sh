@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on a fresh machine, then runs them:
-# a virtual environment with the project, its dev extra and the example plugin; PostgreSQL and Redis.
+# a virtual environment with the project, its dev extra and the example plugin; PostgreSQL and Redis;
+# Debian's chromium for the console's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,5 +18,6 @@ if [ -d plugins/vigilare-example-scenario ]; then
 fi
 
 bash scripts/services.sh
+bash scripts/browser.sh
 
 exec "$VENV/bin/python" -m pytest "$@"

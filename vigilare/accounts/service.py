@@ -111,6 +111,29 @@ async def list_accounts(session: AsyncSession, tag: str | None) -> list[AwsAccou
     return accounts
 
 
+async def accounts_worst_first(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[list[AwsAccount], int]:
+    """One page of the tenant's accounts, most at risk first, and how many there are in all.
+
+    Lowest score first; accounts not scored yet (pending, first scan running) after the scored ones;
+    disconnected accounts last. Ties go by account id, so pages never overlap.
+    """
+    total = await session.scalar(select(func.count()).select_from(AwsAccount))
+    page = await session.scalars(
+        select(AwsAccount)
+        .order_by(
+            AwsAccount.status == DISCONNECTED,
+            AwsAccount.current_srs.is_(None),
+            AwsAccount.current_srs,
+            AwsAccount.aws_account_id,
+        )
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(page), int(total or 0)
+
+
 async def disconnect(session: AsyncSession, aws_account_id: str) -> AwsAccount:
     account = await get_account(session, aws_account_id)
     if account.status == DISCONNECTED:

@@ -201,7 +201,8 @@ class SlackIntegrationController(Controller):
     @get(
         "/webhooks/slack/install",
         summary="Slack OAuth callback (Slack redirects the browser here)",
-        opt={"public": True},
+        # A browser lands here: a failed install is shown as a page that says why.
+        opt={"public": True, "browser_landing": True},
         security=[],
     )
     async def install(

@@ -27,6 +27,7 @@ from vigilare.alerts.evaluation import DELIVERY_JOB
 from vigilare.alerts.models import DELIVERED, FAILED, RETRYING, Alert, AlertDelivery, SlackInstallation
 from vigilare.auth.models import Tenant
 from vigilare.config import Settings
+from vigilare.console import links
 from vigilare.crypto import SecretBox, SecretDecryptionError
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext, Retry, job
@@ -39,14 +40,9 @@ MAX_RETRY_DELAY_SECONDS = 3600.0
 HTTP_TIMEOUT_SECONDS = 10.0
 
 
-def checklist_url(settings: Settings, aws_account_id: str) -> str:
-    return f"{settings.public_url.rstrip('/')}/accounts/{aws_account_id}/recovery-checklist"
-
-
 def build_notification(
     settings: Settings, alert: Alert, account: AwsAccount | None, tenant: Tenant, event: AlertEventType
 ) -> AlertNotification:
-    base = settings.public_url.rstrip("/")
     return AlertNotification(
         alert_id=alert.id,
         tenant_name=tenant.name,
@@ -64,8 +60,9 @@ def build_notification(
             for item in alert.signals
         ),
         event=event,
-        checklist_url=checklist_url(settings, alert.aws_account_id),
-        dashboard_url=f"{base}/accounts/{alert.aws_account_id}",
+        checklist_url=links.checklist_url(settings, alert.aws_account_id),
+        dashboard_url=links.account_url(settings, alert.aws_account_id),
+        alert_url=links.alert_url(settings, alert.id),
         rule_name=alert.rule_name,
     )
 

@@ -23,6 +23,9 @@ from vigilare.auth.tokens import TokenIssuer
 from vigilare.aws.clients import close_shared_clients
 from vigilare.billing.gateway import open_stripe_gateway
 from vigilare.config import Settings
+from vigilare.console.errors import pages_for_browsers
+from vigilare.console.pages import template_config
+from vigilare.console.routes import console_routes
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import schema_is_current, upgrade_to_head
 from vigilare.errors import ServiceUnavailable
@@ -93,9 +96,12 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
 
 def create_app(settings: Settings) -> Litestar:
     return Litestar(
-        route_handlers=[api_router()],
+        # The API at the root, as the reference has it; the web console under /app.
+        route_handlers=[api_router(), *console_routes(settings)],
         dependencies=dependencies(),
-        exception_handlers=EXCEPTION_HANDLERS,
+        # The API's {"error": ...} bodies; pages for the console and the pages browsers land on.
+        exception_handlers=pages_for_browsers(EXCEPTION_HANDLERS),
+        template_config=template_config(),
         # Before authentication: a flood is refused before any token is looked at.
         middleware=[RateLimitMiddleware()],
         lifespan=[_lifespan],

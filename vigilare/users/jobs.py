@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 
 from sqlalchemy import select
 
 from vigilare.auth.models import Tenant, User
+from vigilare.console.links import accept_invite_url
 from vigilare.jobs import JobContext, Retry, job
 from vigilare.mail import MailDeliveryError, send_email
 from vigilare.users.service import INVITATION_TTL, create_invitation
@@ -26,7 +26,7 @@ async def send_invitation(ctx: JobContext, user_id: str, invited_by: str | None)
         inviter = await session.get(User, invited_by) if invited_by else None
         token = await create_invitation(session, user, invited_by)
         await session.commit()
-    link = f"{ctx.settings.public_url.rstrip('/')}/accept-invite?token={quote(token)}"
+    link = accept_invite_url(ctx.settings, token)
     hours = int(INVITATION_TTL.total_seconds() // 3600)
     who = inviter.name if inviter else "A teammate"
     text = (
