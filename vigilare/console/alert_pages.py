@@ -179,7 +179,7 @@ class AlertPages(Controller):
         form = await request.form()
         await service.acknowledge(db_session, principal, alert_id)
         back = safe_next(form.get("back") or f"/app/alerts/{alert_id}")
-        return redirect(request, back, message="Alert acknowledged. Its channels are told.")
+        return redirect(request, back, message="Alert acknowledged.")
 
 
 class AlertRulePages(Controller):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -169,5 +170,19 @@ class SettingsPages(Controller):
         return redirect(request, url)
 
 
+@dataclass(frozen=True)
+class Member:
+    id: str
+    name: str
+    email: str
+    role: str
+    status: str
+
+
 async def _team(session: AsyncSession) -> dict[str, Any]:
-    return {"users": await users.list_users(session), "invitable_roles": INVITABLE_ROLES}
+    """The team, as plain values: the page may be rendered after its transaction was rolled back."""
+    members = [
+        Member(id=u.id, name=u.name, email=u.email, role=u.role, status=u.status)
+        for u in await users.list_users(session)
+    ]
+    return {"users": members, "invitable_roles": INVITABLE_ROLES}
