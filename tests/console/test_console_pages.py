@@ -10,62 +10,27 @@ import httpx
 from sqlalchemy import select
 
 from tests.support.api import bearer, login
-from tests.support.console import console_signup, flash_of, log_in_as, submit, text_of
+from tests.support.console import (
+    FINE,
+    MIDDLING,
+    NEW,
+    RISKY,
+    console_signup,
+    flash_of,
+    log_in_as,
+    seed_accounts,
+    submit,
+    text_of,
+)
 from tests.support.db import db_session, set_tenant
 from tests.support.team import add_member
-from vigilare.accounts.models import ACTIVE, PENDING, AwsAccount
 from vigilare.alerts.models import Alert, AlertDelivery, AlertRule
 from vigilare.crypto import SecretBox
 from vigilare.ids import new_id, utcnow
 from vigilare.scans.models import SUCCEEDED, Scan
-from vigilare.scoring.models import ScorePoint
-from vigilare.signals.models import Signal
 
-RISKY, FINE, MIDDLING, NEW = "111111111111", "222222222222", "333333333333", "444444444444"
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/webhooksecretWXYZ"
 ROUTING_KEY = "pagerdutyroutingkey0123456789QRST"
-
-
-def _account(
-    tenant_id: str, aws_account_id: str, srs: int | None, name: str, status: str = ACTIVE
-) -> AwsAccount:
-    return AwsAccount(
-        id=new_id(),
-        tenant_id=tenant_id,
-        aws_account_id=aws_account_id,
-        display_name=name,
-        tags=[],
-        external_id="e" * 40,
-        role_name="VigilareAudit",
-        status=status,
-        connected_at=utcnow() - timedelta(days=10),
-        current_srs=srs,
-        capabilities={},
-    )
-
-
-def _signal(
-    account: AwsAccount, severity: str, title: str, scenario: str = "iam", age_minutes: int = 0
-) -> Signal:
-    seen = utcnow() - timedelta(minutes=age_minutes)
-    return Signal(
-        id=new_id(),
-        tenant_id=account.tenant_id,
-        account_id=account.id,
-        fingerprint=new_id(),
-        scenario=scenario,
-        kind="quarantine_policy" if severity == "CRITICAL" else "stale_key",
-        severity=severity,
-        title=title,
-        description=f"{title}, seen by the test",
-        region="us-east-1",
-        resource=f"arn:aws:iam::{account.aws_account_id}:user/{title.split()[-1]}",
-        remediation="Rotate it.",
-        docs_url="https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html",
-        details={},
-        detected_at=seen,
-        last_seen_at=seen,
-    )
 
 
 async def _tenant_id(client: Any, email: str) -> str:
@@ -73,61 +38,9 @@ async def _tenant_id(client: Any, email: str) -> str:
     return str(me.json()["tenant"]["tenant_id"])
 
 
-async def _seed(settings: Any, tenant_id: str) -> dict[str, AwsAccount]:
-    today = utcnow().date()
-    async with db_session(settings.database_url) as session:
-        accounts = {
-            RISKY: _account(tenant_id, RISKY, 35, "Production"),
-            FINE: _account(tenant_id, FINE, 96, "Sandbox"),
-            MIDDLING: _account(tenant_id, MIDDLING, 61, "Staging"),
-            NEW: _account(tenant_id, NEW, None, "Just connected", status=PENDING),
-        }
-        session.add_all(accounts.values())
-        await session.flush()
-        risky = accounts[RISKY]
-        session.add_all(
-            [
-                _signal(risky, "CRITICAL", "Quarantine policy attached to ci-deployer"),
-                _signal(risky, "HIGH", "Access key unused for 200 days on alice", age_minutes=5),
-                _signal(risky, "HIGH", "Access key unused for 300 days on bob", age_minutes=6),
-            ]
-        )
-        session.add_all(
-            _signal(accounts[FINE], "LOW", f"Old key {n} on user{n}", scenario="hygiene", age_minutes=n)
-            for n in range(30)
-        )
-        session.add_all(
-            ScorePoint(
-                id=new_id(),
-                tenant_id=tenant_id,
-                account_id=risky.id,
-                day=today - timedelta(days=back),
-                srs=srs,
-                computed_at=utcnow(),
-            )
-            for back, srs in ((2, 80), (1, 50), (0, 35))
-        )
-        session.add(
-            Scan(
-                id=new_id(),
-                tenant_id=tenant_id,
-                account_id=risky.id,
-                trigger="scheduled",
-                status=SUCCEEDED,
-                queued_at=utcnow() - timedelta(minutes=3),
-                finished_at=utcnow() - timedelta(minutes=2),
-                outcomes={},
-                collection_errors=[],
-                evidence={},
-                findings_count=3,
-            )
-        )
-    return accounts
-
-
 async def test_the_overview_puts_the_accounts_most_at_risk_first(console, settings):
     await console_signup(console, "owner@acme.test")
-    await _seed(settings, await _tenant_id(console, "owner@acme.test"))
+    await seed_accounts(settings.database_url, await _tenant_id(console, "owner@acme.test"))
     page = await console.get("/app/accounts")
     assert page.status_code == 200
     order = [m for m in re.findall(r'href="/app/accounts/(\d{12})"', page.text)]
@@ -144,7 +57,7 @@ async def test_the_account_page_shows_score_breakdown_history_and_filtered_pagin
     console, settings
 ):
     await console_signup(console, "owner@acme.test")
-    await _seed(settings, await _tenant_id(console, "owner@acme.test"))
+    await seed_accounts(settings.database_url, await _tenant_id(console, "owner@acme.test"))
     page = await console.get(f"/app/accounts/{RISKY}")
     said = text_of(page.text)
     assert page.status_code == 200
@@ -165,7 +78,7 @@ async def test_the_account_page_shows_score_breakdown_history_and_filtered_pagin
 
 async def test_a_manual_scan_past_the_plans_limit_says_so_on_the_account_page(console, settings):
     await console_signup(console, "owner@acme.test")
-    accounts = await _seed(settings, await _tenant_id(console, "owner@acme.test"))
+    accounts = await seed_accounts(settings.database_url, await _tenant_id(console, "owner@acme.test"))
     async with db_session(settings.database_url) as session:
         session.add_all(
             Scan(
@@ -195,7 +108,7 @@ async def test_the_checklist_page_lists_the_steps_and_lets_a_member_acknowledge_
 ):
     await console_signup(console, "owner@acme.test")
     tenant_id = await _tenant_id(console, "owner@acme.test")
-    accounts = await _seed(settings, tenant_id)
+    accounts = await seed_accounts(settings.database_url, tenant_id)
     box = SecretBox(settings.secret_key)
     alert_id = new_id()
     async with db_session(settings.database_url) as session:
