@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from vigilare.accounts.models import ACTIVE, DISCONNECTED, PENDING, AwsAccount
 from vigilare.accounts.onboarding import new_external_id
@@ -122,6 +123,8 @@ async def accounts_worst_first(
     total = await session.scalar(select(func.count()).select_from(AwsAccount))
     page = await session.scalars(
         select(AwsAccount)
+        # What the collectors remember between scans can be large, and a list never shows it.
+        .options(defer(AwsAccount.scan_state))
         .order_by(
             AwsAccount.status == DISCONNECTED,
             AwsAccount.current_srs.is_(None),

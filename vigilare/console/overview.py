@@ -53,7 +53,7 @@ async def accounts_overview(session: AsyncSession, *, page: int, today: date) ->
     rows = [
         AccountRow(
             account=account,
-            trend=[point.srs for point in trends.get(account.id, [])],
+            trend=trends.get(account.id, []),
             last_scan=scans.get(account.id),
             open_signals=[
                 (severity, counts[account.id][severity])

@@ -55,19 +55,19 @@ async def score_history(session: AsyncSession, account_id: str, days: int, today
 
 async def score_trends(
     session: AsyncSession, account_ids: Sequence[str], days: int, today: date
-) -> dict[str, list[ScorePoint]]:
-    """The last ``days`` daily points of each account, oldest first, by account row id."""
-    trends: dict[str, list[ScorePoint]] = defaultdict(list)
+) -> dict[str, list[int]]:
+    """The daily scores of the last ``days`` days of each account, oldest first, by account row id."""
+    trends: dict[str, list[int]] = defaultdict(list)
     if not account_ids:
         return trends
     since = today - timedelta(days=days - 1)
-    points = await session.scalars(
-        select(ScorePoint)
+    rows = await session.execute(
+        select(ScorePoint.account_id, ScorePoint.srs)
         .where(ScorePoint.account_id.in_(account_ids), ScorePoint.day >= since)
         .order_by(ScorePoint.account_id, ScorePoint.day)
     )
-    for point in points:
-        trends[point.account_id].append(point)
+    for account_id, srs in rows:
+        trends[account_id].append(srs)
     return trends
 
 
