@@ -27,7 +27,7 @@ from vigilare.config import Settings
 from vigilare.db.engine import create_engine
 from vigilare.db.migrate import upgrade_to_head
 from vigilare.db.models import metadata
-from vigilare.sandbox import Sandbox
+from vigilare_sandbox import Sandbox
 
 PG_ADMIN_URL = os.environ.get("VIGILARE_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("VIGILARE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

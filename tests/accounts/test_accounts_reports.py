@@ -19,7 +19,7 @@ from tests.support.api import owner_headers
 from tests.support.db import set_tenant
 from tests.support.team import add_member
 from vigilare.api.app import create_app
-from vigilare.sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
+from vigilare_sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
 
 ACCOUNT = "210987654321"
 

@@ -16,7 +16,7 @@ from tests.alerts_api.alerts_api_support import (
 from tests.support.accounts import connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
 from tests.support.team import add_member
-from vigilare.sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
+from vigilare_sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
 
 ACCOUNT = "210987654321"
 

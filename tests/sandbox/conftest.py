@@ -16,7 +16,7 @@ import pytest
 from botocore.config import Config
 from sandbox_testkit import AioClientFactory, ApiCall, ClientFactory, assumed_credentials
 
-from vigilare.sandbox import Sandbox
+from vigilare_sandbox import Sandbox
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import boto3
 import botocore.session
 from botocore.model import Shape, StructureShape
 
-from vigilare.sandbox import Sandbox
+from vigilare_sandbox import Sandbox
 
 TRUSTED_CALLER = "999900001111"
 

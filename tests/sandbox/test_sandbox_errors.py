@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from sandbox_testkit import ApiCall
 
-from vigilare.sandbox import Sandbox, SupportPlan, seed_aws, seed_events
+from vigilare_sandbox import Sandbox, SupportPlan, seed_aws, seed_events
 
 
 @pytest.mark.parametrize("plan", [SupportPlan.BASIC, SupportPlan.DEVELOPER])

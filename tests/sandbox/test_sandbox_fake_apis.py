@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sandbox_testkit import ApiCall, assert_matches_model
 
-from vigilare.sandbox import Sandbox, seed_aws, seed_events
+from vigilare_sandbox import Sandbox, seed_aws, seed_events
 
 
 async def test_health_events_details_and_entities(

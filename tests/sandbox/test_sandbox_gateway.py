@@ -12,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 from sandbox_testkit import TRUSTED_CALLER, ApiCall, ClientFactory, assumed_credentials
 
-from vigilare.sandbox import Sandbox, seed_events
-from vigilare.sandbox.seed import register_customer_role
+from vigilare_sandbox import Sandbox, seed_events
+from vigilare_sandbox.seed import register_customer_role
 
 
 def _moto_direct(sandbox: Sandbox, service: str, account_id: str, region: str = "us-east-1") -> Any:

@@ -7,9 +7,9 @@ import asyncio
 import aioboto3
 
 from tests.conftest import TEST_REGIONS
-from vigilare.sandbox.seed_aws import create_public_bucket
 from vigilare.scanner import ScanTarget, scan_account
 from vigilare.scenarios.manager import load_registry
+from vigilare_sandbox.seed_aws import create_public_bucket
 
 ACCOUNTS = ("210987654321", "310987654321", "410987654321")
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.signals.signals_support import AwsRequestLog
-from vigilare.sandbox import Sandbox
+from vigilare_sandbox import Sandbox
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import aioboto3
 
 from tests.conftest import TEST_REGIONS
 from vigilare.plugin import CollectedData, Finding, Scenario
-from vigilare.sandbox import Sandbox
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scenarios.builtin.abuse import AbuseScenario
 from vigilare.scenarios.builtin.email import EmailScenario
 from vigilare.scenarios.builtin.hygiene import HygieneScenario
 from vigilare.scenarios.builtin.root import RootScenario
+from vigilare_sandbox import Sandbox
 
 ACCOUNT_ID = "111122223333"
 NOW = datetime(2026, 5, 22, 12, 0, tzinfo=UTC)

@@ -13,10 +13,10 @@ from typing import Any
 import aioboto3
 
 from vigilare.plugin import CollectedData, Finding
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.wire import credential_scope
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scenarios.manager import load_registry
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.wire import credential_scope
 
 ACCOUNT_ID = "210987654321"
 TEST_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")

@@ -8,12 +8,12 @@ import pytest
 
 from tests.signals.signals_b_support import NOW, in_memory, kinds, scan_sandbox
 from vigilare.plugin import Capability
-from vigilare.sandbox.seed_aws import create_quarantined_user
-from vigilare.sandbox.seed_events import add_abuse_event, add_exposed_credentials_event, set_support_plan
-from vigilare.sandbox.state import SupportPlan
 from vigilare.scenarios.builtin.abuse import AbuseScenario
 from vigilare.scenarios.builtin.deadlines import find_deadline
 from vigilare.scenarios.builtin.iam import IamScenario
+from vigilare_sandbox.seed_aws import create_quarantined_user
+from vigilare_sandbox.seed_events import add_abuse_event, add_exposed_credentials_event, set_support_plan
+from vigilare_sandbox.state import SupportPlan
 
 EVENT_ARN = "arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_abc"
 

@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
-from vigilare.sandbox.seed_aws import (
+from vigilare_sandbox.seed_aws import (
     client_for,
     create_logging_trail,
     create_quarantined_user,
     stop_trail_logging,
 )
-from vigilare.sandbox.seed_events import add_exposed_credentials_event, set_ses_enforcement, set_support_plan
-from vigilare.sandbox.state import SupportPlan
+from vigilare_sandbox.seed_events import add_exposed_credentials_event, set_ses_enforcement, set_support_plan
+from vigilare_sandbox.state import SupportPlan
 
 ACCOUNT = "360000000001"
 

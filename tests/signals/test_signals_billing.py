@@ -20,10 +20,10 @@ from tests.signals.signals_support import (
 )
 from vigilare.aws.collectors.billing import CostExplorerUnavailable, fetch_cost_explorer
 from vigilare.plugin import Severity
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed import seed_billing_charges, seed_clean_account, seed_compromised_account
-from vigilare.sandbox.seed_events import add_cost_anomaly
 from vigilare.scenarios.builtin.billing import BillingScenario
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.seed import seed_billing_charges, seed_clean_account, seed_compromised_account
+from vigilare_sandbox.seed_events import add_cost_anomaly
 
 MONTH_START = NOW.replace(day=1, hour=0)  # NOW is 21.5 days into a 31-day month
 EC2 = "Amazon Elastic Compute Cloud - Compute"

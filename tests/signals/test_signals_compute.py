@@ -11,9 +11,9 @@ import pytest
 from tests.signals.signals_support import ACCOUNT_ID, NOW, TEST_REGIONS, in_memory, kinds, scan_sandbox
 from vigilare.aws.collect import enabled_regions
 from vigilare.plugin import Severity
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed_aws import SANDBOX_AMI, client_for, launch_instances
 from vigilare.scenarios.builtin.compute import ComputeScenario
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.seed_aws import SANDBOX_AMI, client_for, launch_instances
 
 NEW_REGION_FIRST_SEEN = (NOW - timedelta(days=29)).isoformat()
 BASELINED_FIRST_SEEN = (NOW - timedelta(days=31)).isoformat()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.signals.signals_b_support import NOW, in_memory, kinds, scan_sandbox
-from vigilare.sandbox.seed_aws import put_ses_reputation
-from vigilare.sandbox.seed_events import set_ses_enforcement
 from vigilare.scenarios.builtin.email import EmailScenario
+from vigilare_sandbox.seed_aws import put_ses_reputation
+from vigilare_sandbox.seed_events import set_ses_enforcement
 
 
 def reputation(bounce: float | None = None, complaint: float | None = None) -> dict:

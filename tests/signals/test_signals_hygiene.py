@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from tests.signals.signals_b_support import ACCOUNT_ID, REGIONS, in_memory, kinds, scan_sandbox
 from vigilare.plugin import CollectionError
-from vigilare.sandbox.seed_aws import (
+from vigilare.scenarios.builtin.hygiene import HygieneScenario
+from vigilare_sandbox.seed_aws import (
     client_for,
     create_logging_trail,
     ensure_guardduty_detector,
     set_security_contact,
 )
-from vigilare.scenarios.builtin.hygiene import HygieneScenario
 
 CONTACT = {"AlternateContactType": "SECURITY", "EmailAddress": "security@example.com"}
 MULTI_REGION = {"Name": "org-trail", "TrailARN": "arn:x", "IsMultiRegionTrail": True}

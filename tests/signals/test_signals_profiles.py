@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 from tests.signals.signals_b_support import MY_SCENARIO_IDS, scan_sandbox
-from vigilare.sandbox.seed import seed_clean_account, seed_compromised_account
 from vigilare.scenarios.manager import load_registry
+from vigilare_sandbox.seed import seed_clean_account, seed_compromised_account
 
 
 async def test_a_clean_account_gets_no_finding_from_these_scenarios(sandbox):

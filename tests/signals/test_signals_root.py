@@ -11,10 +11,10 @@ import pytest
 
 from tests.signals.signals_b_support import ACCOUNT_ID, NOW, in_memory, kinds, scan_sandbox
 from vigilare.aws.ratelimit import RequestSpacer
-from vigilare.sandbox import fake_cloudtrail
-from vigilare.sandbox.seed_aws import create_logging_trail, stop_trail_logging
-from vigilare.sandbox.seed_events import add_root_console_login, add_trail_tampering
 from vigilare.scenarios.builtin.root import RootScenario
+from vigilare_sandbox import fake_cloudtrail
+from vigilare_sandbox.seed_aws import create_logging_trail, stop_trail_logging
+from vigilare_sandbox.seed_events import add_root_console_login, add_trail_tampering
 
 TRAIL_ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT_ID}:trail/org-trail"
 

@@ -14,8 +14,8 @@ from tests.support.accounts import all_signals, connect_and_verify, wait_for_sca
 from tests.support.api import owner_headers
 from vigilare.accounts.models import AwsAccount
 from vigilare.db.engine import create_engine, create_session_factory
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed import seed_compromised_account
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.seed import seed_compromised_account
 
 ACCOUNT = "210987654321"
 

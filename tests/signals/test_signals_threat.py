@@ -11,10 +11,10 @@ import pytest
 from tests.signals.signals_support import ACCOUNT_ID, NOW, AwsRequestLog, in_memory, kinds, scan_sandbox
 from vigilare.aws.collectors.guardduty import is_reportable
 from vigilare.plugin import Finding, Severity
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed_aws import client_for, ensure_guardduty_detector
-from vigilare.sandbox.seed_events import add_guardduty_finding, touch_guardduty_finding
 from vigilare.scenarios.builtin.threat import ThreatScenario
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.seed_aws import client_for, ensure_guardduty_detector
+from vigilare_sandbox.seed_events import add_guardduty_finding, touch_guardduty_finding
 
 REGION = "eu-west-1"
 

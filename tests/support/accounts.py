@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from tests.conftest import SENTINEL_ACCOUNT_ID
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed import register_customer_role
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.seed import register_customer_role
 
 
 async def connect_and_verify(

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from vigilare.sandbox.state import AccountState, AffectedEntity, HealthEvent
-from vigilare.sandbox.wire import WireResponse, epoch_seconds, from_epoch, json11_error, json11_ok
+from vigilare_sandbox.state import AccountState, AffectedEntity, HealthEvent
+from vigilare_sandbox.wire import WireResponse, epoch_seconds, from_epoch, json11_error, json11_ok
 
 TARGET_PREFIX = "AWSHealth_20160804."
 _DEFAULT_PAGE = 100

@@ -15,11 +15,11 @@ import urllib.request
 from types import TracebackType
 from typing import Any
 
-from vigilare.sandbox.fake import FakeAws
-from vigilare.sandbox.gateway import Gateway
-from vigilare.sandbox.identity import AccountDirectory, RoleTrustGuard
-from vigilare.sandbox.moto_tuning import speed_up_account_lookup
-from vigilare.sandbox.state import FakeState
+from vigilare_sandbox.fake import FakeAws
+from vigilare_sandbox.gateway import Gateway
+from vigilare_sandbox.identity import AccountDirectory, RoleTrustGuard
+from vigilare_sandbox.moto_tuning import speed_up_account_lookup
+from vigilare_sandbox.state import FakeState
 
 LOOPBACK = "127.0.0.1"
 

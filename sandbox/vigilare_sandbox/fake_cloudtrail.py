@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vigilare.sandbox.state import AccountState, TrailEvent
-from vigilare.sandbox.wire import WireResponse, epoch_seconds, from_epoch, json11_error, json11_ok
+from vigilare_sandbox.state import AccountState, TrailEvent
+from vigilare_sandbox.wire import WireResponse, epoch_seconds, from_epoch, json11_error, json11_ok
 
 TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
 _MAX_RESULTS = 50

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from vigilare.sandbox.sandbox import Sandbox
+from vigilare_sandbox.sandbox import Sandbox
 
 SEEDER_ROLE = "sandbox-seeder"
 QUARANTINE_POLICY_ARN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2"

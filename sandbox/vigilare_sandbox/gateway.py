@@ -19,10 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from vigilare.sandbox.fake import FakeAws, route
-from vigilare.sandbox.fake_iam import add_root_row
-from vigilare.sandbox.identity import AccountDirectory, RoleTrustGuard
-from vigilare.sandbox.wire import WireRequest, WireResponse, credential_scope
+from vigilare_sandbox.fake import FakeAws, route
+from vigilare_sandbox.fake_iam import add_root_row
+from vigilare_sandbox.identity import AccountDirectory, RoleTrustGuard
+from vigilare_sandbox.wire import WireRequest, WireResponse, credential_scope
 
 logger = logging.getLogger(__name__)
 

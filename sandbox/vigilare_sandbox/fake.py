@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from vigilare.sandbox import fake_ce_ses, fake_cloudtrail, fake_guardduty, fake_health
-from vigilare.sandbox.fake_guardduty import DetectorLookup
-from vigilare.sandbox.state import FakeState
-from vigilare.sandbox.wire import WireRequest, WireResponse, json11_error, rest_json_error
+from vigilare_sandbox import fake_ce_ses, fake_cloudtrail, fake_guardduty, fake_health
+from vigilare_sandbox.fake_guardduty import DetectorLookup
+from vigilare_sandbox.state import FakeState
+from vigilare_sandbox.wire import WireRequest, WireResponse, json11_error, rest_json_error
 
 JSON_SERVICES = {"health", "cloudtrail", "ce"}
 

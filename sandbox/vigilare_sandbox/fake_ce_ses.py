@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from vigilare.sandbox.state import AccountState, CostAnomaly, SesAccount
-from vigilare.sandbox.wire import WireResponse, json11_error, json11_ok, rest_json_ok
+from vigilare_sandbox.state import AccountState, CostAnomaly, SesAccount
+from vigilare_sandbox.wire import WireResponse, json11_error, json11_ok, rest_json_ok
 
 CE_TARGET = "AWSInsightsIndexService.GetAnomalies"
 SES_ACCOUNT_PATH = "/v2/email/account"

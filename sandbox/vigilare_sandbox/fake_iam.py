@@ -12,7 +12,7 @@ import csv
 import io
 import re
 
-from vigilare.sandbox.state import AccountState
+from vigilare_sandbox.state import AccountState
 
 _CONTENT = re.compile(rb"<Content>([^<]*)</Content>")
 

@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from vigilare.sandbox.state import AccountState, GuardDutyFinding
-from vigilare.sandbox.wire import WireResponse, epoch_millis, iso_millis, rest_json_error, rest_json_ok
+from vigilare_sandbox.state import AccountState, GuardDutyFinding
+from vigilare_sandbox.wire import WireResponse, epoch_millis, iso_millis, rest_json_error, rest_json_ok
 
 LIST_PATH = re.compile(r"^/detector/(?P<detector_id>[^/]+)/findings$")
 GET_PATH = re.compile(r"^/detector/(?P<detector_id>[^/]+)/findings/get$")

@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from vigilare.sandbox.sandbox import Sandbox
-from vigilare.sandbox.state import (
+from vigilare_sandbox.sandbox import Sandbox
+from vigilare_sandbox.state import (
     AffectedEntity,
     CostAnomaly,
     GuardDutyFinding,

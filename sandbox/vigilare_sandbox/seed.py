@@ -19,10 +19,10 @@ from vigilare.accounts.onboarding import (
     additions_policy,
     trust_policy,
 )
-from vigilare.sandbox import seed_aws, seed_events
-from vigilare.sandbox.sandbox import Sandbox
-from vigilare.sandbox.seed_aws import client_for
-from vigilare.sandbox.state import SupportPlan
+from vigilare_sandbox import seed_aws, seed_events
+from vigilare_sandbox.sandbox import Sandbox
+from vigilare_sandbox.seed_aws import client_for
+from vigilare_sandbox.state import SupportPlan
 
 COMPROMISED_GPU_REGION = "ap-southeast-2"
 COMPROMISED_SES_REGION = "us-east-1"

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from vigilare.sandbox.wire import WireRequest, WireResponse
+from vigilare_sandbox.wire import WireRequest, WireResponse
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 _ASSUMED_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
