@@ -1,11 +1,12 @@
 """One loopback HTTP endpoint in front of moto and the fake, so clients see a single "AWS".
 
-Per request: optional fixed latency; requests moto cannot answer go to the fake (routed by the
-SigV4 service name and X-Amz-Target or path); `sts:AssumeRole` on a role registered with the trust
-guard is refused unless ExternalId and caller account match; everything else is forwarded to moto
-unchanged (method, path, query, headers including Host, body) and moto's status, headers and body
-come back unchanged. The upstream is always moto's address, whatever the Host header says (s3control
-puts the account id in front of the host name).
+Per request: optional fixed latency; optional recording (`request_log`); requests moto cannot
+answer go to the fake (routed by the SigV4 service name and X-Amz-Target or path); `sts:AssumeRole`
+on a role registered with the trust guard is refused unless ExternalId and caller account match (and
+its answer adjusted by the role's test knobs); everything else is forwarded to moto unchanged
+(method, path, query, headers including Host, body) and moto's status, headers and body come back
+unchanged. The upstream is always moto's address, whatever the Host header says (s3control puts the
+account id in front of the host name).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from vigilare_sandbox.fake import FakeAws, route
 from vigilare_sandbox.fake_iam import add_root_row
 from vigilare_sandbox.identity import AccountDirectory, RoleTrustGuard
+from vigilare_sandbox.recording import RequestLog
 from vigilare_sandbox.wire import WireRequest, WireResponse, credential_scope
 
 logger = logging.getLogger(__name__)
@@ -145,6 +147,14 @@ class _GatewayServer(ThreadingHTTPServer):
     gateway: Gateway
 
 
+def _with_body(response: WireResponse, body: bytes) -> WireResponse:
+    if body is response.body:
+        return response
+    return WireResponse(
+        response.status, body, {k: v for k, v in response.header_items() if k.lower() != "content-length"}
+    )
+
+
 class Gateway:
     def __init__(
         self,
@@ -160,6 +170,7 @@ class Gateway:
         self.accounts = accounts
         self.trust = trust
         self.latency_ms = latency_ms
+        self.request_log: RequestLog | None = None
         self._upstream = _MotoUpstream(moto_host, moto_port)
         self._on_moto_reset = on_moto_reset
         self._server: _GatewayServer | None = None
@@ -195,6 +206,8 @@ class Gateway:
         query = parse_qs(split.query, keep_blank_values=True)
         headers = {name.lower(): value for name, value in header_items}
         request = WireRequest(method, split.path, query, headers, body, credential_scope(headers, query))
+        if self.request_log is not None:
+            self.request_log.record(request)
 
         fake_route = route(request)
         if fake_route is not None:
@@ -217,6 +230,15 @@ class Gateway:
         response = self._upstream.send(method, raw_path, forwarded_headers, body)
         if is_assume_role and response.status == 200:
             self.accounts.learn_from_assume_role(response.body)
+            response = _with_body(response, self.trust.issued(request.form(), response.body))
+        is_caller_identity = (
+            request.scope is not None
+            and request.scope.service == "sts"
+            and request.form().get("Action") == "GetCallerIdentity"
+        )
+        if is_caller_identity and request.scope is not None and response.status == 200:
+            reported = self.trust.caller_identity(request.scope.access_key_id, response.body)
+            response = _with_body(response, reported)
         is_credential_report = (
             request.scope is not None
             and request.scope.service == "iam"
@@ -227,11 +249,7 @@ class Gateway:
             with self.fake.state.lock:
                 root_state = self.fake.state.account(account_id)
                 body_with_root = add_root_row(response.body, account_id, root_state)
-            response = WireResponse(
-                response.status,
-                body_with_root,
-                {k: v for k, v in response.header_items() if k.lower() != "content-length"},
-            )
+            response = _with_body(response, body_with_root)
         if method == "POST" and split.path == _MOTO_RESET_PATH and self._on_moto_reset is not None:
             self._on_moto_reset()
         return response

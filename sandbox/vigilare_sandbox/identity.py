@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
 from vigilare_sandbox.wire import WireRequest, WireResponse
@@ -26,6 +27,9 @@ DEFAULT_ACCOUNT_ID = "123456789012"
 _ASSUMED_KEY = re.compile(r"<AccessKeyId>([^<]+)</AccessKeyId>")
 _ASSUMED_ARN = re.compile(r"<Arn>(arn:[^:]+:sts::(\d{12}):assumed-role/[^<]+)</Arn>")
 _ROLE_ARN = re.compile(r"^arn:[^:]+:iam::(\d{12}):role/.+$")
+_EXPIRATION = re.compile(rb"<Expiration>[^<]*</Expiration>")
+_CALLER_ACCOUNT = re.compile(rb"<Account>\d{12}</Account>")
+_CALLER_ARN = re.compile(rb"(<Arn>arn:[^:]+:sts::)\d{12}(:)")
 
 AccessKeyLookup = Callable[[str], str]
 
@@ -93,6 +97,11 @@ class GuardedRole:
     role_arn: str
     external_id: str
     trusted_account: str
+    # Test knobs for what real AWS does only in rare cases, so Vigilare's handling can be exercised:
+    # credentials that expire this soon whatever DurationSeconds asked (a long scan reaching the end
+    # of its role session), and credentials GetCallerIdentity places in another account.
+    credentials_expire_in: timedelta | None = None
+    caller_identity_account: str | None = None
 
 
 def access_denied(message: str) -> WireResponse:
@@ -117,16 +126,54 @@ class RoleTrustGuard:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._roles: dict[str, GuardedRole] = {}
+        # Access keys issued for roles with `caller_identity_account`, and the account to report.
+        self._misreported: dict[str, str] = {}
 
-    def register(self, role_arn: str, external_id: str, trusted_account: str) -> None:
+    def register(
+        self,
+        role_arn: str,
+        external_id: str,
+        trusted_account: str,
+        *,
+        credentials_expire_in: timedelta | None = None,
+        caller_identity_account: str | None = None,
+    ) -> None:
         if _ROLE_ARN.match(role_arn) is None:
             raise ValueError(f"not an IAM role ARN: {role_arn}")
         with self._lock:
-            self._roles[role_arn] = GuardedRole(role_arn, external_id, trusted_account)
+            self._roles[role_arn] = GuardedRole(
+                role_arn, external_id, trusted_account, credentials_expire_in, caller_identity_account
+            )
 
     def reset(self) -> None:
         with self._lock:
             self._roles.clear()
+            self._misreported.clear()
+
+    def issued(self, params: dict[str, str], response_body: bytes) -> bytes:
+        """Apply a guarded role's test knobs to moto's successful AssumeRole answer."""
+        with self._lock:
+            guarded = self._roles.get(params.get("RoleArn", ""))
+        if guarded is None:
+            return response_body
+        if guarded.caller_identity_account is not None:
+            key = _ASSUMED_KEY.search(response_body.decode("utf-8", errors="replace"))
+            if key is not None:
+                with self._lock:
+                    self._misreported[key[1]] = guarded.caller_identity_account
+        if guarded.credentials_expire_in is not None:
+            expiration = (datetime.now(UTC) + guarded.credentials_expire_in).strftime("%Y-%m-%dT%H:%M:%SZ")
+            response_body = _EXPIRATION.sub(f"<Expiration>{expiration}</Expiration>".encode(), response_body)
+        return response_body
+
+    def caller_identity(self, access_key_id: str, response_body: bytes) -> bytes:
+        """moto's GetCallerIdentity answer, placed in the reported account for misreported keys."""
+        with self._lock:
+            account = self._misreported.get(access_key_id)
+        if account is None:
+            return response_body
+        response_body = _CALLER_ACCOUNT.sub(f"<Account>{account}</Account>".encode(), response_body)
+        return _CALLER_ARN.sub(rb"\g<1>" + account.encode() + rb"\g<2>", response_body)
 
     def refusal(self, params: dict[str, str], caller_account: str, caller_arn: str) -> WireResponse | None:
         """The AccessDenied answer for an AssumeRole the role's trust policy refuses, else None."""

@@ -9,9 +9,12 @@ Point every AWS client (all services, all regions) at `sandbox.endpoint_url`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -19,6 +22,7 @@ from vigilare_sandbox.fake import FakeAws
 from vigilare_sandbox.gateway import Gateway
 from vigilare_sandbox.identity import AccountDirectory, RoleTrustGuard
 from vigilare_sandbox.moto_tuning import speed_up_account_lookup
+from vigilare_sandbox.recording import RequestLog
 from vigilare_sandbox.state import FakeState
 
 LOOPBACK = "127.0.0.1"
@@ -142,9 +146,37 @@ class Sandbox:
         (429) for GuardDuty and SESv2."""
         self.state.inject_throttling(service, count, operation, account_id)
 
-    def register_guarded_role(self, role_arn: str, external_id: str, trusted_account: str) -> None:
-        """Make sts:AssumeRole on `role_arn` require this ExternalId from a caller in `trusted_account`."""
-        self.trust.register(role_arn, external_id, trusted_account)
+    def register_guarded_role(
+        self,
+        role_arn: str,
+        external_id: str,
+        trusted_account: str,
+        *,
+        credentials_expire_in: timedelta | None = None,
+        caller_identity_account: str | None = None,
+    ) -> None:
+        """Make sts:AssumeRole on `role_arn` require this ExternalId from a caller in `trusted_account`.
+
+        Test knobs: `credentials_expire_in` makes the role's credentials expire that soon whatever
+        DurationSeconds asked; `caller_identity_account` makes GetCallerIdentity with them answer
+        that account instead of the role's."""
+        self.trust.register(
+            role_arn,
+            external_id,
+            trusted_account,
+            credentials_expire_in=credentials_expire_in,
+            caller_identity_account=caller_identity_account,
+        )
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[RequestLog]:
+        """Record every signed request that reaches the gateway while the block runs."""
+        log = RequestLog()
+        self.gateway.request_log = log
+        try:
+            yield log
+        finally:
+            self.gateway.request_log = None
 
     def _reset_own_state(self) -> None:
         self.seed_clients.clear()

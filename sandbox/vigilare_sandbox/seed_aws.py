@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,8 +24,8 @@ QUARANTINE_POLICY_ARN = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2"
 SANDBOX_AMI = "ami-12c6146b"
 
 
-def session_for(sandbox: Sandbox, account_id: str) -> boto3.Session:
-    """A boto3 session acting in `account_id` on the sandbox."""
+def assumed_credentials(sandbox: Sandbox, account_id: str) -> dict[str, str]:
+    """Credentials acting in `account_id` on the sandbox, as boto3 / aioboto3 keyword arguments."""
     sts = boto3.client(
         "sts",
         endpoint_url=sandbox.endpoint_url,
@@ -35,11 +36,16 @@ def session_for(sandbox: Sandbox, account_id: str) -> boto3.Session:
     credentials = sts.assume_role(
         RoleArn=f"arn:aws:iam::{account_id}:role/{SEEDER_ROLE}", RoleSessionName="sandbox-seed"
     )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+
+
+def session_for(sandbox: Sandbox, account_id: str) -> boto3.Session:
+    """A boto3 session acting in `account_id` on the sandbox."""
+    return boto3.Session(**assumed_credentials(sandbox, account_id))
 
 
 def client_for(sandbox: Sandbox, account_id: str, service: str, region: str = "us-east-1") -> Any:
@@ -58,6 +64,14 @@ def client_for(sandbox: Sandbox, account_id: str, service: str, region: str = "u
         region_name=region,
         config=Config(retries={"mode": "standard", "max_attempts": 1}),
     )
+    if service == "s3control":
+        # s3control puts the account id in front of the host name, which 127.0.0.1 cannot resolve.
+        host = sandbox.endpoint_url.split("://", 1)[1]
+
+        def strip_account(request: Any, **_: Any) -> None:
+            request.url = request.url.replace(f"{account_id}.{host}", host)
+
+        client.meta.events.register("before-send.s3-control", strip_account)
     sandbox.seed_clients[key] = client
     return client
 
@@ -106,15 +120,19 @@ def put_billing_charges(sandbox: Sandbox, account_id: str, charges: list[tuple[d
     )
 
 
-def queue_cost_and_usage(sandbox: Sandbox, account_id: str, daily_by_service: list[dict[str, float]]) -> None:
-    """Queue one `ce:GetCostAndUsage` answer: DAILY costs grouped by SERVICE, ending yesterday.
+def queue_cost_and_usage(
+    sandbox: Sandbox, account_id: str, daily: Sequence[Mapping[str, float] | Mapping[tuple[str, str], float]]
+) -> None:
+    """Queue one `ce:GetCostAndUsage` answer: DAILY costs, one mapping per day, ending yesterday,
+    grouped by SERVICE (keys "service") or by SERVICE then REGION (keys ("service", "region")), as
+    Cost Explorer answers a request with that GroupBy.
 
     moto hands queued results to GetCostAndUsage calls in order (one per distinct request).
     """
     today = datetime.now(UTC).date()
-    first_day = today - timedelta(days=len(daily_by_service))
+    first_day = today - timedelta(days=len(daily))
     results_by_time = []
-    for offset, costs in enumerate(daily_by_service):
+    for offset, costs in enumerate(daily):
         day = first_day + timedelta(days=offset)
         results_by_time.append(
             {
@@ -122,10 +140,10 @@ def queue_cost_and_usage(sandbox: Sandbox, account_id: str, daily_by_service: li
                 "Total": {},
                 "Groups": [
                     {
-                        "Keys": [service],
+                        "Keys": [key] if isinstance(key, str) else list(key),
                         "Metrics": {"UnblendedCost": {"Amount": f"{amount:.2f}", "Unit": "USD"}},
                     }
-                    for service, amount in costs.items()
+                    for key, amount in costs.items()
                 ],
                 "Estimated": day >= today - timedelta(days=1),
             }

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SENTINEL_ACCOUNT_ID
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
+from tests.support.aws import SENTINEL_ACCOUNT_ID
 from vigilare_sandbox.seed import register_customer_role
 from vigilare_sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_testkit import ApiCall
 
+from tests.support.botocore_model import ApiCall
 from vigilare_sandbox import Sandbox, SupportPlan, seed_aws, seed_events
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_testkit import ClientFactory
 
+from tests.support.botocore_model import ClientFactory
 from vigilare_sandbox import Sandbox
 from vigilare_sandbox.seed import (
     CompromisedAccount,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from scanner_support import in_memory
-
+from tests.support.findings import in_memory
 from vigilare.plugin import CollectedData, CollectionError, Finding, Scenario, Severity
 from vigilare.scanner import detect
 

@@ -6,7 +6,7 @@ import asyncio
 
 import aioboto3
 
-from tests.conftest import TEST_REGIONS
+from tests.support.aws import TEST_REGIONS
 from vigilare.scanner import ScanTarget, scan_account
 from vigilare.scenarios.manager import load_registry
 from vigilare_sandbox.seed_aws import create_public_bucket
@@ -27,7 +27,7 @@ async def test_concurrent_scans_never_see_each_others_data(sandbox):
             registry.select(["exposure"]),
             collectors=registry.collectors,
             endpoint_url=sandbox.endpoint_url,
-            regions=TEST_REGIONS.split(","),
+            regions=list(TEST_REGIONS),
             base_session=base,
         )
 

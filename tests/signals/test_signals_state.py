@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tests.signals.signals_support import scan_sandbox
+from tests.support.aws import scan_sandbox
 from vigilare.plugin import CollectedData, Collector, CollectorContext, Finding, ScanState, Scenario, Severity
 from vigilare.scanner import ScanTarget, scan_account
 from vigilare.scenarios.state import StateNotJsonError, StateStore

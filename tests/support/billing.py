@@ -1,4 +1,4 @@
-"""Helpers for billing tests: Stripe's wire format, signed webhook deliveries, direct database access."""
+"""Helpers for billing tests: Stripe's wire format, signed webhook deliveries, stored Stripe events."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 import stripe
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from vigilare.auth.models import Tenant
 from vigilare.billing.models import StripeEvent
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
@@ -126,24 +125,6 @@ async def deliver_and_wait(client: Any, settings: Settings, event: dict[str, Any
     response = await deliver(client, event)
     assert response.status_code == 200, response.text
     return await wait_processed(settings, event["id"])
-
-
-async def get_tenant(settings: Settings, tenant_id: str) -> Tenant:
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            return await session.get_one(Tenant, tenant_id)
-    finally:
-        await engine.dispose()
-
-
-async def update_tenant(settings: Settings, tenant_id: str, **values: Any) -> None:
-    engine = create_engine(settings.database_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(update(Tenant).where(Tenant.id == tenant_id).values(**values))
-    finally:
-        await engine.dispose()
 
 
 async def tenant_id_of(client: Any, headers: dict[str, str]) -> str:

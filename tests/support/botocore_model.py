@@ -1,4 +1,5 @@
-"""Helpers for the sandbox tests (imported by conftest.py and the test files)."""
+"""Whether a raw JSON answer conforms to botocore's output shape (no unknown members, right types,
+required present), and the client factories the sandbox tests use."""
 
 from __future__ import annotations
 
@@ -7,35 +8,14 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import boto3
 import botocore.session
 from botocore.model import Shape, StructureShape
-
-from vigilare_sandbox import Sandbox
 
 TRUSTED_CALLER = "999900001111"
 
 ClientFactory = Callable[..., Any]
 AioClientFactory = Callable[..., AbstractAsyncContextManager[Any]]
 ApiCall = Callable[..., Any]
-
-
-def assumed_credentials(sandbox: Sandbox, account_id: str) -> dict[str, str]:
-    sts = boto3.client(
-        "sts",
-        endpoint_url=sandbox.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/tester", RoleSessionName="tests")[
-        "Credentials"
-    ]
-    return {
-        "aws_access_key_id": credentials["AccessKeyId"],
-        "aws_secret_access_key": credentials["SecretAccessKey"],
-        "aws_session_token": credentials["SessionToken"],
-    }
 
 
 def _check_value(value: Any, shape: Shape, path: str, protocol: str) -> None:
