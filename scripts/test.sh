@@ -20,4 +20,6 @@ fi
 
 bash scripts/services.sh
 
-exec "$VENV/bin/python" -m pytest "$@"
+# One pytest-xdist worker per core; each has its own database, queue name and AWS sandbox.
+# Pass -n 0 to run in one process.
+exec "$VENV/bin/python" -m pytest -n auto "$@"
