@@ -8,11 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from vigilare.alerts.channels.base import (
-    AlertNotification,
-    SignalSeverity,
-    TriggeringSignal,
-)
+from vigilare.alerts.channels.base import AlertNotification, TriggeringSignal
+from vigilare.plugin import Severity
 
 
 @pytest.fixture
@@ -31,13 +28,13 @@ def notification() -> AlertNotification:
         srs=38,
         signals=(
             TriggeringSignal(
-                severity=SignalSeverity.HIGH,
+                severity=Severity.HIGH,
                 scenario="root",
                 title="Root console login",
                 region="us-east-1",
             ),
             TriggeringSignal(
-                severity=SignalSeverity.CRITICAL,
+                severity=Severity.CRITICAL,
                 scenario="iam",
                 title="Compromised-key quarantine policy attached",
                 resource="arn:aws:iam::123456789012:user/deploy",

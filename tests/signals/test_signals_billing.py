@@ -10,10 +10,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.aws import scan_sandbox
-from tests.support.findings import ACCOUNT_ID, NOW, in_memory, one_per_kind
+from tests.support.findings import ACCOUNT_ID, NOW, one_per_kind
 from vigilare.aws.collectors.billing import CostExplorerUnavailable, fetch_cost_explorer
 from vigilare.plugin import Severity
 from vigilare.scenarios.builtin.billing import BillingScenario
+from vigilare.testing import collected_data
 from vigilare_sandbox import RequestLog, Sandbox
 from vigilare_sandbox.seed import seed_billing_charges, seed_clean_account, seed_compromised_account
 from vigilare_sandbox.seed_aws import queue_cost_and_usage
@@ -66,7 +67,7 @@ def days_back(values: list[float]) -> dict[str, float]:
 
 
 async def detect(values: dict[str, Any]) -> dict[str, Any]:
-    return one_per_kind(await BillingScenario().detect(in_memory(values)))
+    return one_per_kind(await BillingScenario().detect(collected_data(values, account_id=ACCOUNT_ID)))
 
 
 # Run-rate: 21.5 days into a 31-day month, projected = month_to_date * 31 / 21.5.

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from tests.support.aws import TEST_REGIONS, scan_sandbox
-from tests.support.findings import ACCOUNT_ID, NOW, in_memory, one_per_kind
+from tests.support.findings import ACCOUNT_ID, NOW, one_per_kind
 from vigilare.aws.collect import enabled_regions
 from vigilare.plugin import Severity
 from vigilare.scenarios.builtin.compute import ComputeScenario
+from vigilare.testing import collected_data
 from vigilare_sandbox import Sandbox
 from vigilare_sandbox.seed_aws import SANDBOX_AMI, client_for, launch_instances
 
@@ -47,7 +48,7 @@ def capacity(
 
 
 async def detect(region_capacity: dict[str, Any], region: str = "ap-southeast-2") -> dict[str, Any]:
-    data = in_memory(regional={"ec2.compute_capacity": {region: region_capacity}})
+    data = collected_data(regional={"ec2.compute_capacity": {region: region_capacity}}, account_id=ACCOUNT_ID)
     return one_per_kind(await ComputeScenario().detect(data))
 
 

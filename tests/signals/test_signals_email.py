@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support.aws import scan_sandbox
-from tests.support.findings import NOW, grouped_by_kind, in_memory
+from tests.support.findings import NOW, grouped_by_kind
 from vigilare.scenarios.builtin.email import EmailScenario
+from vigilare.testing import collected_data
 from vigilare_sandbox.seed_aws import put_ses_reputation
 from vigilare_sandbox.seed_events import set_ses_enforcement
 
@@ -19,7 +20,7 @@ def reputation(bounce: float | None = None, complaint: float | None = None) -> d
 
 
 def data(ses=None, rates=None):
-    return in_memory(
+    return collected_data(
         regional={
             "ses.account": {"eu-west-1": ses or {"EnforcementStatus": "HEALTHY", "SendingEnabled": True}},
             "ses.reputation": {"eu-west-1": rates or reputation()},

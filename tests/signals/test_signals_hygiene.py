@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from tests.support.aws import TEST_REGIONS, scan_sandbox
-from tests.support.findings import ACCOUNT_ID, grouped_by_kind, in_memory
+from tests.support.findings import ACCOUNT_ID, grouped_by_kind
 from vigilare.plugin import CollectionError
 from vigilare.scenarios.builtin.hygiene import HygieneScenario
+from vigilare.testing import collected_data
 from vigilare_sandbox.seed_aws import (
     client_for,
     create_logging_trail,
@@ -19,7 +20,7 @@ ENABLED = [{"DetectorId": "d1", "Status": "ENABLED"}]
 
 
 def data(contact=CONTACT, trails=None, detectors=None, errors=()):
-    return in_memory(
+    return collected_data(
         {"account.security_contact": contact},
         regional={
             "cloudtrail.trails": trails

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.support.aws import scan_sandbox
-from tests.support.findings import ACCOUNT_ID, NOW, grouped_by_kind, in_memory
+from tests.support.findings import ACCOUNT_ID, NOW, grouped_by_kind
 from vigilare.aws.ratelimit import RequestSpacer
 from vigilare.scenarios.builtin.root import RootScenario
+from vigilare.testing import collected_data
 from vigilare_sandbox import fake_cloudtrail
 from vigilare_sandbox.seed_aws import create_logging_trail, stop_trail_logging
 from vigilare_sandbox.seed_events import add_root_console_login, add_trail_tampering
@@ -45,7 +46,7 @@ def trail_change(name: str, when: datetime | None = None) -> dict:
 
 
 def data(logins=(), changes=(), trails=None):
-    return in_memory(
+    return collected_data(
         regional={
             "cloudtrail.events": {
                 "us-east-1": {"console_logins": list(logins), "trail_changes": list(changes)}

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from tests.support.aws import scan_sandbox
-from tests.support.findings import ACCOUNT_ID, NOW, in_memory, one_per_kind
-from vigilare.aws.collectors.guardduty import is_reportable
+from tests.support.findings import ACCOUNT_ID, NOW, one_per_kind
+from vigilare.aws.collectors.guardduty import is_critical_type, is_reportable
 from vigilare.plugin import Finding, Severity
 from vigilare.scenarios.builtin.threat import ThreatScenario
+from vigilare.testing import collected_data
 from vigilare_sandbox import RequestLog, Sandbox
 from vigilare_sandbox.seed_aws import client_for, ensure_guardduty_detector
 from vigilare_sandbox.seed_events import add_guardduty_finding, touch_guardduty_finding
@@ -25,6 +26,7 @@ def guardduty_finding(finding_type: str, severity: float, finding_id: str = "f1"
         "Id": finding_id,
         "Arn": f"arn:aws:guardduty:{REGION}:{ACCOUNT_ID}:detector/d1/finding/{finding_id}",
         "Type": finding_type,
+        "CriticalType": is_critical_type(finding_type),  # set by the collector
         "Severity": severity,
         "Title": f"{finding_type} seen",
         "Description": "The instance is querying a domain associated with Bitcoin mining.",
@@ -42,8 +44,9 @@ def guardduty_finding(finding_type: str, severity: float, finding_id: str = "f1"
 async def detect(
     findings: list[dict[str, Any]], detectors: list[dict[str, Any]] | None = None
 ) -> list[Finding]:
-    data = in_memory(
-        regional={"guardduty.findings": {REGION: {"detectors": detectors or [], "findings": findings}}}
+    data = collected_data(
+        regional={"guardduty.findings": {REGION: {"detectors": detectors or [], "findings": findings}}},
+        account_id=ACCOUNT_ID,
     )
     return await ThreatScenario().detect(data)
 

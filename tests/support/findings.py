@@ -1,26 +1,17 @@
-"""Detector-test data and ways to read findings: collected data built in memory (no AWS, "now"
-fixed), and findings indexed by kind."""
+"""Detector tests: the account and "now" of data built by `vigilare.testing.collected_data`, another
+account, and findings indexed by kind."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
-from vigilare.plugin import CollectedData, Finding
+from vigilare.plugin import Finding
+from vigilare.testing import ACCOUNT_ID, COLLECTED_AT
 
-ACCOUNT_ID = "111122223333"
 OTHER_ACCOUNT_ID = "444455556666"
-NOW = datetime(2026, 5, 22, 12, 0, tzinfo=UTC)
+NOW = COLLECTED_AT
 
-
-def in_memory(
-    values: dict[str, Any] | None = None, regional: dict[str, dict[str, Any]] | None = None, **kwargs: Any
-) -> CollectedData:
-    """Collected data of ACCOUNT_ID for detector tests: no AWS involved, "now" fixed at NOW."""
-    return CollectedData(
-        account_id=ACCOUNT_ID, collected_at=NOW, values=values or {}, regional=regional, **kwargs
-    )
+__all__ = ["ACCOUNT_ID", "NOW", "OTHER_ACCOUNT_ID", "grouped_by_kind", "kind_names", "one_per_kind"]
 
 
 def kind_names(findings: Sequence[Finding]) -> list[str]:

@@ -51,6 +51,10 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
     """An arq Worker for this configuration (``burst=True`` in tests runs the queue dry and stops)."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
+        # A broken scenario plugin stops the worker before it takes a job.
+        from vigilare.scans.registry import load_at_startup
+
+        load_at_startup(settings)
         engine = create_engine(settings.database_url)
         session_factory = create_session_factory(engine)
         queue = ArqQueue(ctx["redis"], settings.queue_name)

@@ -5,32 +5,17 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.api.pagination import DEFAULT_LIMIT, CursorCodec
-from vigilare.api.state import AppServices
-from vigilare.auth.roles import MEMBER, Principal
+from vigilare.auth.guards import requires_role
+from vigilare.auth.roles import MEMBER, VIEWER, Principal
+from vigilare.config import Settings
+from vigilare.db.pagination import DEFAULT_LIMIT, CursorCodec
 from vigilare.ids import isoformat
 from vigilare.scans import service
-from vigilare.scans.models import Scan, Signal
-from vigilare.scans.schemas import ScanOut, ScanStartedOut, SignalOut, SignalsOut
-from vigilare.scans.signals import list_signals
-
-
-def signal_out(signal: Signal) -> SignalOut:
-    return SignalOut(
-        signal_id=signal.id,
-        scenario=signal.scenario,
-        severity=signal.severity,
-        title=signal.title,
-        description=signal.description,
-        detected_at=isoformat(signal.detected_at) or "",
-        resolved_at=isoformat(signal.resolved_at),
-        kind=signal.kind,
-        region=signal.region,
-        resource=signal.resource,
-        remediation=signal.remediation,
-        docs_url=signal.docs_url,
-        last_seen_at=isoformat(signal.last_seen_at) or "",
-    )
+from vigilare.scans.models import Scan
+from vigilare.scans.schemas import ScanOut, ScanStartedOut
+from vigilare.signals.schemas import SignalsOut
+from vigilare.signals.service import list_signals
+from vigilare.signals.view import signal_view
 
 
 def scan_out(scan: Scan, aws_account_id: str) -> ScanOut:
@@ -51,10 +36,12 @@ def scan_out(scan: Scan, aws_account_id: str) -> ScanOut:
 
 
 class ScansController(Controller):
-    path = "/accounts/{account_id:str}"
+    """An account's scans and signals, mounted under ``/accounts/{account_id}`` by the route table."""
+
+    path = "/"
     tags = ["Accounts"]
 
-    @post("/scan", status_code=202, summary="Trigger a manual scan", opt={"role": MEMBER})
+    @post("/scan", status_code=202, summary="Trigger a manual scan", guards=[requires_role(MEMBER)])
     async def scan(
         self,
         account_id: FromPath[str],
@@ -64,24 +51,19 @@ class ScansController(Controller):
         scan = await service.manual_scan(db_session, principal, account_id)
         return ScanStartedOut(message="Scan started", execution_arn=scan.id)
 
-    @get("/scans/{scan_id:str}", summary="Get one scan")
+    @get("/scans/{scan_id:str}", summary="Get one scan", guards=[requires_role(VIEWER)])
     async def get_scan(
-        self,
-        account_id: FromPath[str],
-        scan_id: FromPath[str],
-        db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
+        self, account_id: FromPath[str], scan_id: FromPath[str], db_session: NamedDependency[AsyncSession]
     ) -> ScanOut:
         scan = await service.get_scan(db_session, account_id, scan_id)
         return scan_out(scan, account_id)
 
-    @get("/signals", summary="List findings for an account")
+    @get("/signals", summary="List findings for an account", guards=[requires_role(VIEWER)])
     async def signals(
         self,
         account_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        settings: NamedDependency[Settings],
         severity: FromQuery[str | None] = None,
         scenario: FromQuery[str | None] = None,
         since: FromQuery[str | None] = None,
@@ -90,7 +72,7 @@ class ScansController(Controller):
     ) -> SignalsOut:
         rows, token = await list_signals(
             db_session,
-            CursorCodec(app_services.settings.secret_key),
+            CursorCodec(settings.secret_key),
             account_id,
             severity=severity,
             scenario=scenario,
@@ -98,4 +80,4 @@ class ScansController(Controller):
             limit=limit,
             next_token=next_token,
         )
-        return SignalsOut(signals=[signal_out(s) for s in rows], count=len(rows), next_token=token)
+        return SignalsOut(signals=[signal_view(s).api() for s in rows], count=len(rows), next_token=token)

@@ -12,8 +12,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.wording import as_datetime, day_of, hours_ago, minute_of
+from vigilare.plugin import (
+    CollectedData,
+    Finding,
+    Scenario,
+    Severity,
+    as_datetime,
+    day_of,
+    hookimpl,
+    hours_ago,
+    minute_of,
+)
 
 ACCELERATED_FAMILIES = ("p", "g", "inf", "trn", "dl")
 LARGE_INSTANCE_VCPUS = 64
@@ -61,7 +70,11 @@ class ComputeScenario(Scenario):
     id = "compute"
     title = "GPU and large compute capacity that looks like crypto-mining"
     requires = ("ec2.compute_capacity",)
-    severities = (Severity.CRITICAL, Severity.HIGH)
+    emits = {
+        "gpu_capacity_new_region": (Severity.CRITICAL,),
+        "large_fleet": (Severity.HIGH,),
+        "spot_requests": (Severity.HIGH,),
+    }
     remediation = (
         "If you did not launch these instances, terminate them, cancel the spot requests that launch "
         "them, and check AMIs, snapshots, key pairs and launch templates in the same region; then "

@@ -9,8 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.wording import as_datetime, iso, minute_of
+from vigilare.plugin import (
+    CollectedData,
+    Finding,
+    Scenario,
+    Severity,
+    as_datetime,
+    hookimpl,
+    iso_utc,
+    minute_of,
+)
 
 # (rate as a fraction, severity, what AWS does there), most severe first.
 BOUNCE_BANDS: Sequence[tuple[float, Severity, str]] = (
@@ -40,7 +48,12 @@ class EmailScenario(Scenario):
     id = "email"
     title = "Amazon SES under review, paused, or close to it"
     requires = ("ses.account", "ses.reputation")
-    severities = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM)
+    emits = {
+        "ses_shutdown": (Severity.CRITICAL,),
+        "ses_probation": (Severity.HIGH,),
+        "ses_bounce_rate": tuple(severity for _, severity, _ in BOUNCE_BANDS),
+        "ses_complaint_rate": tuple(severity for _, severity, _ in COMPLAINT_BANDS),
+    }
     remediation = (
         "Stop sending to addresses that bounce or complain: remove invalid and unengaged addresses, use "
         "confirmed opt-in, honour unsubscribes and the suppression list; if AWS reviewed or paused the "
@@ -137,7 +150,7 @@ class EmailScenario(Scenario):
                 details={
                     "rate": rate,
                     "threshold": threshold,
-                    "measured_at": iso(measured),
+                    "measured_at": iso_utc(measured),
                 },
             )
         ]

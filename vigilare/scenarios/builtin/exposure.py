@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.policies import public_statements
-from vigilare.scenarios.builtin.wording import as_datetime, day_of
+from vigilare.plugin import (
+    CollectedData,
+    Finding,
+    Scenario,
+    Severity,
+    as_datetime,
+    day_of,
+    hookimpl,
+    public_statements,
+)
 
 PUBLIC_GRANTEES = {
     "http://acs.amazonaws.com/groups/global/AllUsers": "everyone (AllUsers)",
@@ -52,7 +59,11 @@ class ExposureScenario(Scenario):
         "ec2.security_groups",
         "ec2.network_interfaces",
     )
-    severities = (Severity.CRITICAL, Severity.HIGH)
+    emits = {
+        "public_bucket_write": (Severity.CRITICAL,),
+        "public_bucket_read": (Severity.HIGH,),
+        "open_security_group": (Severity.HIGH,),
+    }
     remediation = (
         "Turn on S3 Block Public Access for the account; remove public ACL grants and public bucket "
         "policy statements; restrict security group rules to known addresses or use Session Manager."

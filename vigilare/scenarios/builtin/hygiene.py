@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.wording import minute_of
+from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl, minute_of
 
 CONTACT_DOCS = (
     "https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-update-contact-alternate.html"
@@ -29,7 +28,11 @@ class HygieneScenario(Scenario):
     id = "hygiene"
     title = "Missing security contact, CloudTrail or GuardDuty"
     requires = ("account.security_contact", "cloudtrail.trails", "guardduty.detectors")
-    severities = (Severity.MEDIUM,)
+    emits = {
+        "no_security_contact": (Severity.MEDIUM,),
+        "no_multiregion_trail": (Severity.MEDIUM,),
+        "guardduty_off": (Severity.MEDIUM,),
+    }
     remediation = (
         "Set a SECURITY alternate contact that reaches your team, create a multi-region CloudTrail trail, "
         "and enable GuardDuty in every enabled region."

@@ -12,8 +12,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.wording import as_datetime, iso, minute_of
+from vigilare.plugin import (
+    CollectedData,
+    Finding,
+    Scenario,
+    Severity,
+    as_datetime,
+    hookimpl,
+    iso_utc,
+    minute_of,
+)
 
 LOGIN_WINDOW = timedelta(hours=24)
 TRAIL_CHANGE_WINDOW = timedelta(days=7)
@@ -57,7 +65,12 @@ class RootScenario(Scenario):
     id = "root"
     title = "Root sign-ins and CloudTrail turned off"
     requires = ("cloudtrail.trails", "cloudtrail.events")
-    severities = (Severity.CRITICAL, Severity.HIGH)
+    emits = {
+        "root_login": (Severity.HIGH,),
+        "root_login_no_mfa": (Severity.CRITICAL,),
+        "cloudtrail_stopped": (Severity.HIGH,),
+        "trail_deleted": (Severity.HIGH,),
+    }
     remediation = (
         "If nobody on your team signed in as root: change the root password (and the root mailbox's), "
         "enable root MFA, delete root access keys and review what was done in the CloudTrail event history. "
@@ -118,7 +131,7 @@ class RootScenario(Scenario):
                         "mfa_used": mfa,
                         "logins": [
                             {
-                                "time": iso(moment),
+                                "time": iso_utc(moment),
                                 "source_ip": record.get("sourceIPAddress"),
                                 "user_agent": record.get("userAgent"),
                                 "event_id": record.get("eventID"),
@@ -191,7 +204,7 @@ class RootScenario(Scenario):
             docs_url=CLOUDTRAIL_DOCS,
             details={
                 "trail_arn": arn,
-                "stopped_at": iso(since),
+                "stopped_at": iso_utc(since),
                 "stopped_by": _actor(record) if record else None,
                 "source_ip": record.get("sourceIPAddress") if record else None,
             },
@@ -217,7 +230,7 @@ class RootScenario(Scenario):
             docs_url=CLOUDTRAIL_DOCS,
             details={
                 "trail_arn": arn,
-                "deleted_at": iso(when),
+                "deleted_at": iso_utc(when),
                 "deleted_by": _actor(record),
                 "source_ip": record.get("sourceIPAddress"),
                 "event_id": record.get("eventID"),
