@@ -85,9 +85,13 @@ class AccountsController(Controller):
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         app_services: NamedDependency[AppServices],
+        start_monitoring: NamedDependency[service.StartMonitoring],
     ) -> VerifyOut:
         account, scan_id = await service.verify(
-            db_session, account_id, endpoint_url=app_services.settings.aws_endpoint_url or None
+            db_session,
+            account_id,
+            endpoint_url=app_services.settings.aws_endpoint_url or None,
+            start_monitoring=start_monitoring,
         )
         return VerifyOut(
             aws_account_id=account.aws_account_id, status=account.status, first_scan_execution_arn=scan_id

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
 from vigilare.alerts.channels.base import AlertEventType
+from vigilare.alerts.jobs import deliver_alert
 from vigilare.alerts.models import QUEUED, Alert, AlertDelivery, AlertRule
 from vigilare.ids import new_id
 from vigilare.jobs import enqueue_after_commit
@@ -26,7 +27,6 @@ from vigilare.scoring.service import open_signals
 
 # Severities a rule can require; a signal matches at its rule's minimum or worse.
 SEVERITY_RANK = {"CRITICAL": 4, "HIGH": 3, "MEDIUM": 2, "LOW": 1, "INFO": 0}
-DELIVERY_JOB = "deliver_alert"
 
 
 def matching_signals(rule: AlertRule, signals: Sequence[Signal]) -> list[Signal]:
@@ -146,6 +146,6 @@ def queue_deliveries(
             created_at=now,
         )
         session.add(row)
-        enqueue_after_commit(session, DELIVERY_JOB, row.id, job_id=f"alert-delivery:{row.id}")
+        enqueue_after_commit(session, deliver_alert, row.id, job_id=f"alert-delivery:{row.id}")
         rows.append(row)
     return rows

@@ -15,7 +15,9 @@ from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 
 import vigilare
+from vigilare import lifecycle
 from vigilare.accounts.controllers import AccountsController
+from vigilare.accounts.service import StartMonitoring
 from vigilare.alerts.controllers import AlertRulesController, AlertsController, SlackIntegrationController
 from vigilare.api.deps import client_address, provide_db_session, provide_principal, provide_services
 from vigilare.api.errors import EXCEPTION_HANDLERS, error_response
@@ -24,7 +26,6 @@ from vigilare.api.state import AppServices
 from vigilare.api.throttle import Counter, MemoryCounter, RedisCounter
 from vigilare.auth.controllers import AuthController
 from vigilare.auth.tokens import TokenIssuer
-from vigilare.aws.clients import close_shared_clients
 from vigilare.billing.controllers import BillingController, StripeWebhookController
 from vigilare.billing.gateway import open_stripe_gateway
 from vigilare.config import Settings
@@ -32,8 +33,9 @@ from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import schema_is_current, upgrade_to_head
 from vigilare.errors import ServiceUnavailable
 from vigilare.exports.controllers import ExportsController, download_export
-from vigilare.jobs import create_queue
+from vigilare.jobs import create_queue, load_jobs
 from vigilare.scans.controllers import ScansController
+from vigilare.scans.scheduler import start_monitoring
 from vigilare.scoring.controllers import ScoreController
 from vigilare.users.controllers import MeController, UsersController
 
@@ -90,32 +92,35 @@ def _counter(settings: Settings) -> Counter:
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     settings: Settings = app.state["settings"]
-    engine = create_engine(settings.database_url)
-    try:
-        await prepare_database(settings, engine)
-        session_factory = create_session_factory(engine)
-        queue = await create_queue(settings, session_factory)
-        counter = _counter(settings)
-        stripe_gateway = open_stripe_gateway(settings)
-        app.state["services"] = AppServices(
-            settings=settings,
-            engine=engine,
-            session_factory=session_factory,
-            queue=queue,
-            counter=counter,
-            issuer=TokenIssuer(settings.secret_key),
-            stripe=stripe_gateway,
-        )
+    # The API imports every job module, as a worker does, so both run the same lifecycle hooks;
+    # they also cover the jobs this process runs itself (the in-process executor).
+    load_jobs()
+    async with lifecycle.running(settings):
+        engine = create_engine(settings.database_url)
         try:
-            yield
+            await prepare_database(settings, engine)
+            session_factory = create_session_factory(engine)
+            queue = await create_queue(settings, session_factory)
+            counter = _counter(settings)
+            stripe_gateway = open_stripe_gateway(settings)
+            app.state["services"] = AppServices(
+                settings=settings,
+                engine=engine,
+                session_factory=session_factory,
+                queue=queue,
+                counter=counter,
+                issuer=TokenIssuer(settings.secret_key),
+                stripe=stripe_gateway,
+            )
+            try:
+                yield
+            finally:
+                await queue.close()
+                await counter.close()
+                if stripe_gateway is not None:
+                    await stripe_gateway.close()
         finally:
-            await queue.close()
-            await counter.close()
-            await close_shared_clients()  # AWS clients the in-process scans shared
-            if stripe_gateway is not None:
-                await stripe_gateway.close()
-    finally:
-        await engine.dispose()
+            await engine.dispose()
 
 
 async def _rate_limit(request: Request[Any, Any, Any]) -> Response[Any] | None:
@@ -130,6 +135,12 @@ async def _rate_limit(request: Request[Any, Any, Any]) -> Response[Any] | None:
     return None
 
 
+def provide_start_monitoring() -> StartMonitoring:
+    """Verifying an account starts its scans; accounts gets the function from here because scans
+    depends on accounts, never the reverse."""
+    return start_monitoring
+
+
 def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=ROUTE_HANDLERS,
@@ -137,6 +148,7 @@ def create_app(settings: Settings) -> Litestar:
             "db_session": Provide(provide_db_session),
             "principal": Provide(provide_principal),
             "app_services": Provide(provide_services),
+            "start_monitoring": Provide(provide_start_monitoring, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=_rate_limit,
