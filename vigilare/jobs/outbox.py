@@ -75,9 +75,9 @@ async def unit_of_work(
             tenant_scope(session, tenant_id)
         try:
             yield session
+            await session.commit()
         except BaseException:
-            # Leaving the session block rolls the transaction back; its jobs must not run.
+            # Nothing was committed (leaving the session block rolls back): its jobs must not run.
             discard_pending(session)
             raise
-        await session.commit()
         await flush_after_commit(session, queue)
