@@ -14,6 +14,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from vigilare.api.app import create_app
+    from vigilare.scans.registry import load_at_startup
+
+    load_at_startup(settings)  # here too, so a broken plugin is one clear line, not uvicorn's traceback
 
     uvicorn.run(
         create_app(settings),
@@ -38,36 +41,41 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
     if not settings.redis_url:
         raise ConfigError("`vigilare worker` needs VIGILARE_REDIS_URL (without it the API runs jobs itself)")
     from vigilare.jobs.worker import create_worker
+    from vigilare.scans.registry import load_at_startup
 
+    load_at_startup(settings)  # before connecting: a broken plugin is one clear line
     create_worker(settings).run()
     return 0
 
 
 def _plugins(settings: Settings, _args: argparse.Namespace) -> int:
-    from vigilare.scenarios.manager import PluginLoadError, list_plugins
+    from vigilare.scans.registry import plugin_selection
+    from vigilare.scenarios.manager import inspect_plugins
 
-    try:
-        plugins = list_plugins()
-    except PluginLoadError as exc:
-        print(f"vigilare: {exc}", file=sys.stderr)
-        return 1
-    disabled = set(settings.disabled_plugin_names)
-    rows = [("PLUGIN", "VERSION", "ORIGIN", "SCENARIOS", "DATA")]
-    for plugin in plugins:
-        name = plugin.name + (" (disabled)" if plugin.name in disabled else "")
+    report = inspect_plugins(selection=plugin_selection(settings))
+    rows = [("PLUGIN", "VERSION", "ORIGIN", "SCENARIOS", "STATUS", "DATA")]
+    for plugin in report.plugins:
+        status = (
+            plugin.status if plugin.status in ("loaded", "failed") else f"{plugin.status}: {plugin.reason}"
+        )
         rows.append(
             (
-                name,
+                plugin.name,
                 plugin.version,
                 plugin.origin,
                 ", ".join(plugin.scenario_ids) or "-",
+                status,
                 ", ".join(plugin.collector_keys) or "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
-    return 0
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[5])
+    for name in report.unknown_names:
+        print(f"vigilare: warning: no installed scenario plugin is named {name!r}", file=sys.stderr)
+    for error in report.errors:
+        print(f"vigilare: plugin {error.plugin!r} failed to load: {error}", file=sys.stderr)
+    return 1 if report.errors else 0
 
 
 def _demo(_settings: Settings, args: argparse.Namespace) -> int:
@@ -106,11 +114,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"vigilare: {exc}", file=sys.stderr)
         return 2
+    from vigilare.scenarios.manager import PluginLoadError
+
     try:
         return int(args.handler(settings, args))
     except ConfigError as exc:
         print(f"vigilare: {exc}", file=sys.stderr)
         return 2
+    except PluginLoadError as exc:
+        print(f"vigilare: cannot start: {exc}", file=sys.stderr)
+        print(
+            f"vigilare: fix or uninstall plugin {exc.plugin!r}, or switch it off with "
+            f"VIGILARE_DISABLED_PLUGINS={exc.plugin}; `vigilare plugins` lists every plugin and its status",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -46,8 +46,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Comma-separated regions to scan instead of every enabled region (empty: every enabled region).
     # For a customer whose SCPs deny other regions, or a local stand-in.
     scan_regions: str = ""
-    # Comma-separated plugin (entry point) names not to load, e.g. a misbehaving third-party plugin.
+    # Comma-separated plugin (entry point) names not to load, e.g. a misbehaving third-party plugin;
+    # decided before the plugin is imported, so it also switches off one that fails on import.
     disabled_plugins: str = ""
+    # Comma-separated third-party plugin names to load, and no others (empty: every installed one).
+    # Built-ins always load unless disabled; "builtin" alone loads no third-party plugin.
+    plugins: str = ""
     # Lifetime of panic package download links (presigned S3 or signed local URLs).
     export_url_ttl_seconds: int = 900
     smtp_host: str = ""
@@ -116,6 +120,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def disabled_plugin_names(self) -> tuple[str, ...]:
         return tuple(sorted({name.strip() for name in self.disabled_plugins.split(",") if name.strip()}))
+
+    @property
+    def allowed_plugin_names(self) -> tuple[str, ...] | None:
+        """VIGILARE_PLUGINS as names, or None when unset (every installed plugin may load)."""
+        if not self.plugins.strip():
+            return None
+        return tuple(sorted({name.strip() for name in self.plugins.split(",") if name.strip()}))
 
     @property
     def scan_region_list(self) -> list[str] | None:

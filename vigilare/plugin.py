@@ -26,6 +26,18 @@ A plugin is a module (or object) exposing ``@hookimpl`` functions named after th
 A collector that must remember something between scans of an account (a baseline, a cached
 billed-per-request answer, the time of its last poll) reads ``ctx.previous_state`` and calls
 ``ctx.save_state(json_value)``; see :mod:`vigilare.scenarios.state`.
+
+Helpers the built-in scenarios use, for the same jobs in yours:
+
+- time and wording: :func:`as_datetime` (botocore datetimes and ISO strings, ``"N/A"`` -> None),
+  :func:`whole_days`, :func:`days_text`, :func:`hours_ago`, :func:`day_of`, :func:`minute_of`,
+  :func:`masked_key`, :func:`iso_utc` (for finding details);
+- IAM and S3 policies: :func:`policy_statements`, :func:`statement_allows`, :func:`grants_everything`,
+  :func:`has_public_principal`, :func:`is_restricted_by_condition`, :func:`public_statements`;
+- AWS Health deadlines: :func:`find_deadline`.
+
+Testing a scenario: :mod:`vigilare.testing` is a pytest plugin (installed with Vigilare) whose
+``run_scenario`` fixture runs your scenario over in-memory data through the scanner's own checks.
 """
 
 from __future__ import annotations
@@ -34,6 +46,26 @@ import pluggy
 
 from vigilare.scenarios.collector import Collector, CollectorContext, CollectorFunction
 from vigilare.scenarios.data import Capability, CollectedData, CollectionError
+from vigilare.scenarios.helpers.deadlines import find_deadline
+from vigilare.scenarios.helpers.policies import (
+    RESTRICTING_CONDITION_KEYS,
+    grants_everything,
+    has_public_principal,
+    is_restricted_by_condition,
+    policy_statements,
+    public_statements,
+    statement_allows,
+)
+from vigilare.scenarios.helpers.wording import (
+    as_datetime,
+    day_of,
+    days_text,
+    hours_ago,
+    iso_utc,
+    masked_key,
+    minute_of,
+    whole_days,
+)
 from vigilare.scenarios.model import GLOBAL_REGION, Finding, Scenario, Severity
 from vigilare.scenarios.state import JsonValue, ScanState
 
@@ -44,6 +76,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 __all__ = [
     "GLOBAL_REGION",
+    "RESTRICTING_CONDITION_KEYS",
     "Capability",
     "CollectedData",
     "CollectionError",
@@ -55,5 +88,20 @@ __all__ = [
     "ScanState",
     "Scenario",
     "Severity",
+    "as_datetime",
+    "day_of",
+    "days_text",
+    "find_deadline",
+    "grants_everything",
+    "has_public_principal",
     "hookimpl",
+    "hours_ago",
+    "is_restricted_by_condition",
+    "iso_utc",
+    "masked_key",
+    "minute_of",
+    "policy_statements",
+    "public_statements",
+    "statement_allows",
+    "whole_days",
 ]

@@ -8,8 +8,6 @@ from typing import Any
 
 import boto3
 
-from vigilare.plugin import CollectedData
-
 ACCOUNT_ID = "111122223333"
 OTHER_ACCOUNT_ID = "444455556666"
 ROLE_NAME = "VigilareAudit"
@@ -50,8 +48,3 @@ def account_clients(endpoint: str, account_id: str) -> AccountClients:
         return created
 
     return client
-
-
-def in_memory(values: dict[str, Any] | None = None, **kwargs: Any) -> CollectedData:
-    """Collected data for detector tests: no AWS involved, "now" fixed at NOW."""
-    return CollectedData(account_id=ACCOUNT_ID, collected_at=NOW, values=values or {}, **kwargs)

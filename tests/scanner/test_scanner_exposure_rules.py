@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from scanner_support import ACCOUNT_ID, NOW, in_memory
+from scanner_support import ACCOUNT_ID, NOW
 
 from vigilare.plugin import CollectionError, Finding, Severity
 from vigilare.scanner import detect
 from vigilare.scenarios.builtin.exposure import ExposureScenario
+from vigilare.testing import collected_data
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
@@ -46,7 +47,7 @@ def public_policy(
 async def bucket_findings(
     buckets: list[dict[str, Any]], account_block: dict[str, bool] | None = None
 ) -> list[Finding]:
-    data = in_memory(
+    data = collected_data(
         {"s3.buckets": buckets, "s3.account_public_access_block": account_block},
         regional={"ec2.security_groups": {}, "ec2.network_interfaces": {}},
     )
@@ -151,7 +152,7 @@ def interface(*group_ids: str) -> dict[str, Any]:
 async def group_findings(
     groups: list[dict[str, Any]], interfaces: list[dict[str, Any]], region: str = "eu-west-1"
 ) -> list[Finding]:
-    data = in_memory(
+    data = collected_data(
         {"s3.buckets": [], "s3.account_public_access_block": None},
         regional={"ec2.security_groups": {region: groups}, "ec2.network_interfaces": {region: interfaces}},
     )
@@ -197,7 +198,7 @@ async def test_an_open_group_attached_to_nothing_is_not_a_finding() -> None:
 
 async def test_a_region_whose_interfaces_failed_is_skipped_and_marked_incomplete() -> None:
     open_ssh = group("sg-1", ("tcp", 22, 22, "0.0.0.0/0"))
-    data = in_memory(
+    data = collected_data(
         {"s3.buckets": [], "s3.account_public_access_block": None},
         regional={"ec2.security_groups": {"eu-west-1": [open_ssh]}, "ec2.network_interfaces": {}},
         errors=[

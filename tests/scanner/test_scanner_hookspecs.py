@@ -6,7 +6,7 @@ import inspect
 
 from vigilare import plugin
 from vigilare.scenarios import hookspecs
-from vigilare.scenarios.manager import entry_point_sources
+from vigilare.scenarios.manager import find_entry_points
 
 
 def hook_names() -> list[str]:
@@ -16,7 +16,7 @@ def hook_names() -> list[str]:
 
 
 def test_every_hook_is_documented_and_implemented_by_a_builtin() -> None:
-    builtin_plugins = [source.plugin for source in entry_point_sources() if source.is_builtin]
+    builtin_plugins = [entry.entry_point.load() for entry in find_entry_points() if entry.is_builtin]
     assert hook_names() == ["vigilare_scenarios", "vigilare_collectors"]
     for name in hook_names():
         assert len(inspect.getdoc(getattr(hookspecs, name)) or "") > 40, f"{name} needs documentation"
@@ -38,6 +38,23 @@ def test_the_public_plugin_surface_is_explicit() -> None:
         "Scenario",
         "Severity",
         "hookimpl",
+        # Helpers the built-ins use, public so third parties can use them too.
+        "RESTRICTING_CONDITION_KEYS",
+        "as_datetime",
+        "day_of",
+        "days_text",
+        "find_deadline",
+        "grants_everything",
+        "has_public_principal",
+        "hours_ago",
+        "is_restricted_by_condition",
+        "iso_utc",
+        "masked_key",
+        "minute_of",
+        "policy_statements",
+        "public_statements",
+        "statement_allows",
+        "whole_days",
     }
     for name in plugin.__all__:
         assert hasattr(plugin, name)

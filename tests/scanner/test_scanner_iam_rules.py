@@ -7,11 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from scanner_support import ACCOUNT_ID, NOW, in_memory
+from scanner_support import ACCOUNT_ID, NOW
 
 from vigilare.plugin import Finding, Severity
 from vigilare.scanner import detect
 from vigilare.scenarios.builtin.iam import IamScenario
+from vigilare.testing import collected_data
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -76,7 +77,7 @@ async def iam_findings(
     report: list[dict[str, str]] | None = None,
     summary: dict[str, int] | None = None,
 ) -> list[Finding]:
-    data = in_memory(
+    data = collected_data(
         {
             "iam.users": {"users": list(users), "groups": groups or {}, "policies": policies or {}},
             "iam.quarantine_attachments": quarantine or {},

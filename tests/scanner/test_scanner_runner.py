@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from scanner_support import in_memory
-
 from vigilare.plugin import CollectedData, CollectionError, Finding, Scenario, Severity
 from vigilare.scanner import detect
+from vigilare.testing import collected_data
 
 
 class Healthy(Scenario):
@@ -69,7 +68,7 @@ class Repetitive(Scenario):
 
 
 async def test_a_crashing_and_a_slow_scenario_are_recorded_and_the_others_still_report() -> None:
-    result = await detect(in_memory({"thing": "t-1"}), [Crashing, Slow, Healthy])
+    result = await detect(collected_data({"thing": "t-1"}), [Crashing, Slow, Healthy])
 
     assert [finding.title for finding in result.findings] == ["Thing t-1 seen"]
     assert result.outcomes["healthy"].status == "ok"
@@ -84,30 +83,30 @@ async def test_a_crashing_and_a_slow_scenario_are_recorded_and_the_others_still_
 
 
 async def test_findings_under_another_scenario_id_are_refused() -> None:
-    result = await detect(in_memory(), [Impostor])
+    result = await detect(collected_data(), [Impostor])
     assert result.findings == []
     assert result.outcomes["impostor"].status == "failed"
     assert "'iam'" in (result.outcomes["impostor"].error or "")
 
 
 async def test_duplicate_findings_collapse_to_the_most_severe() -> None:
-    result = await detect(in_memory(), [Repetitive])
+    result = await detect(collected_data(), [Repetitive])
     assert [finding.severity for finding in result.findings] == [Severity.CRITICAL]
 
 
 async def test_outcome_says_whether_the_required_data_was_complete() -> None:
-    missing = await detect(in_memory(), [Healthy])
+    missing = await detect(collected_data(), [Healthy])
     assert missing.outcomes["healthy"].data_complete is False
     assert missing.outcomes["healthy"].status == "failed"  # KeyError: the detector needed the data
 
-    with_error = in_memory(
+    with_error = collected_data(
         {"thing": "t"}, errors=[CollectionError(key="thing", region="global", error="boom")]
     )
     partial = await detect(with_error, [Healthy])
     assert partial.outcomes["healthy"].data_complete is False
     assert partial.outcomes["healthy"].status == "ok"
 
-    complete = await detect(in_memory({"thing": "t"}), [Healthy])
+    complete = await detect(collected_data({"thing": "t"}), [Healthy])
     assert complete.outcomes["healthy"].data_complete is True
 
 

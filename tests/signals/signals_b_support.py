@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import aioboto3
 
 from tests.conftest import TEST_REGIONS
-from vigilare.plugin import CollectedData, Finding, Scenario
+from vigilare.plugin import Finding, Scenario
 from vigilare.sandbox import Sandbox
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scenarios.builtin.abuse import AbuseScenario
@@ -35,15 +34,6 @@ async def scan_sandbox(
         endpoint_url=sandbox.endpoint_url,
         regions=REGIONS,
         base_session=aioboto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing"),
-    )
-
-
-def in_memory(
-    values: dict[str, Any] | None = None, regional: dict[str, dict[str, Any]] | None = None, **kwargs: Any
-) -> CollectedData:
-    """Collected data for detector tests: no AWS, "now" fixed at NOW."""
-    return CollectedData(
-        account_id=ACCOUNT_ID, collected_at=NOW, values=values or {}, regional=regional or {}, **kwargs
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import aioboto3
 
-from vigilare.plugin import CollectedData, Finding
+from vigilare.plugin import Finding
 from vigilare.sandbox import Sandbox
 from vigilare.sandbox.wire import credential_scope
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
@@ -90,12 +90,6 @@ def kinds(findings: Sequence[Finding]) -> dict[str, Finding]:
         assert finding.kind not in by_kind, f"two {finding.kind} findings: {findings}"
         by_kind[finding.kind] = finding
     return by_kind
-
-
-def in_memory(
-    values: dict[str, Any] | None = None, regional: dict[str, dict[str, Any]] | None = None
-) -> CollectedData:
-    return CollectedData(account_id=ACCOUNT_ID, collected_at=NOW, values=values or {}, regional=regional)
 
 
 def queue_costs_by_region(

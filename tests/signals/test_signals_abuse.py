@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.signals.signals_b_support import NOW, in_memory, kinds, scan_sandbox
-from vigilare.plugin import Capability
+from tests.signals.signals_b_support import NOW, kinds, scan_sandbox
+from vigilare.plugin import Capability, find_deadline
 from vigilare.sandbox.seed_aws import create_quarantined_user
 from vigilare.sandbox.seed_events import add_abuse_event, add_exposed_credentials_event, set_support_plan
 from vigilare.sandbox.state import SupportPlan
 from vigilare.scenarios.builtin.abuse import AbuseScenario
-from vigilare.scenarios.builtin.deadlines import find_deadline
 from vigilare.scenarios.builtin.iam import IamScenario
+from vigilare.testing import collected_data
 
 EVENT_ARN = "arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_abc"
 
@@ -39,7 +39,7 @@ def health_event(service: str = "RISK", status: str = "open", description: str =
 )
 async def test_an_open_event_is_critical_and_states_the_deadline(service, kind):
     text = "Please reply. If you do not respond by 2026-05-27 09:45 UTC, we may suspend your account."
-    data = in_memory({"health.events": [health_event(service, description=text)]})
+    data = collected_data({"health.events": [health_event(service, description=text)]})
 
     [finding] = await AbuseScenario().detect(data)
 
@@ -52,17 +52,18 @@ async def test_an_open_event_is_critical_and_states_the_deadline(service, kind):
 
 @pytest.mark.parametrize("status", ["closed"])
 async def test_a_closed_event_is_not_a_finding(status):
-    assert await AbuseScenario().detect(in_memory({"health.events": [health_event(status=status)]})) == []
+    data = collected_data({"health.events": [health_event(status=status)]})
+    assert await AbuseScenario().detect(data) == []
 
 
 async def test_an_event_of_another_service_is_not_a_finding():
     event = health_event()
     event["service"] = "EC2"
-    assert await AbuseScenario().detect(in_memory({"health.events": [event]})) == []
+    assert await AbuseScenario().detect(collected_data({"health.events": [event]})) == []
 
 
 async def test_without_a_deadline_the_finding_says_to_answer_early():
-    [finding] = await AbuseScenario().detect(in_memory({"health.events": [health_event()]}))
+    [finding] = await AbuseScenario().detect(collected_data({"health.events": [health_event()]}))
     assert finding.details["deadline"] is None and "as soon as possible" in finding.title
 
 
@@ -86,7 +87,7 @@ def test_the_deadline_is_read_from_the_text_or_metadata(text, metadata, expected
 
 async def test_health_unavailable_gives_no_finding_and_marks_the_data_incomplete():
     unavailable = Capability(name="health_api", available=False, reason="plan", key="health.events")
-    data = in_memory({"health.events": None}, capabilities=[unavailable])
+    data = collected_data({"health.events": None}, capabilities=[unavailable])
     assert await AbuseScenario().detect(data) == []
     # Incomplete data keeps open abuse signals open instead of resolving them.
     assert not data.is_complete("health.events") and data.errors == ()

@@ -13,7 +13,6 @@ from tests.signals.signals_support import (
     ACCOUNT_ID,
     NOW,
     AwsRequestLog,
-    in_memory,
     kinds,
     queue_costs_by_region,
     scan_sandbox,
@@ -24,6 +23,7 @@ from vigilare.sandbox import Sandbox
 from vigilare.sandbox.seed import seed_billing_charges, seed_clean_account, seed_compromised_account
 from vigilare.sandbox.seed_events import add_cost_anomaly
 from vigilare.scenarios.builtin.billing import BillingScenario
+from vigilare.testing import collected_data
 
 MONTH_START = NOW.replace(day=1, hour=0)  # NOW is 21.5 days into a 31-day month
 EC2 = "Amazon Elastic Compute Cloud - Compute"
@@ -72,7 +72,7 @@ def days_back(values: list[float]) -> dict[str, float]:
 
 
 async def detect(values: dict[str, Any]) -> dict[str, Any]:
-    return kinds(await BillingScenario().detect(in_memory(values)))
+    return kinds(await BillingScenario().detect(collected_data(values, account_id=ACCOUNT_ID)))
 
 
 # Run-rate: 21.5 days into a 31-day month, projected = month_to_date * 31 / 21.5.

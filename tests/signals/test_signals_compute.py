@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.signals.signals_support import ACCOUNT_ID, NOW, TEST_REGIONS, in_memory, kinds, scan_sandbox
+from tests.signals.signals_support import ACCOUNT_ID, NOW, TEST_REGIONS, kinds, scan_sandbox
 from vigilare.aws.collect import enabled_regions
 from vigilare.plugin import Severity
 from vigilare.sandbox import Sandbox
 from vigilare.sandbox.seed_aws import SANDBOX_AMI, client_for, launch_instances
 from vigilare.scenarios.builtin.compute import ComputeScenario
+from vigilare.testing import collected_data
 
 NEW_REGION_FIRST_SEEN = (NOW - timedelta(days=29)).isoformat()
 BASELINED_FIRST_SEEN = (NOW - timedelta(days=31)).isoformat()
@@ -46,7 +47,7 @@ def capacity(
 
 
 async def detect(region_capacity: dict[str, Any], region: str = "ap-southeast-2") -> dict[str, Any]:
-    data = in_memory(regional={"ec2.compute_capacity": {region: region_capacity}})
+    data = collected_data(regional={"ec2.compute_capacity": {region: region_capacity}}, account_id=ACCOUNT_ID)
     return kinds(await ComputeScenario().detect(data))
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.signals.signals_b_support import NOW, in_memory, kinds, scan_sandbox
+from tests.signals.signals_b_support import NOW, kinds, scan_sandbox
 from vigilare.sandbox.seed_aws import put_ses_reputation
 from vigilare.sandbox.seed_events import set_ses_enforcement
 from vigilare.scenarios.builtin.email import EmailScenario
+from vigilare.testing import collected_data
 
 
 def reputation(bounce: float | None = None, complaint: float | None = None) -> dict:
@@ -18,7 +19,7 @@ def reputation(bounce: float | None = None, complaint: float | None = None) -> d
 
 
 def data(ses=None, rates=None):
-    return in_memory(
+    return collected_data(
         regional={
             "ses.account": {"eu-west-1": ses or {"EnforcementStatus": "HEALTHY", "SendingEnabled": True}},
             "ses.reputation": {"eu-west-1": rates or reputation()},

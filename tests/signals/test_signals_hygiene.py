@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.signals.signals_b_support import ACCOUNT_ID, REGIONS, in_memory, kinds, scan_sandbox
+from tests.signals.signals_b_support import ACCOUNT_ID, REGIONS, kinds, scan_sandbox
 from vigilare.plugin import CollectionError
 from vigilare.sandbox.seed_aws import (
     client_for,
@@ -11,6 +11,7 @@ from vigilare.sandbox.seed_aws import (
     set_security_contact,
 )
 from vigilare.scenarios.builtin.hygiene import HygieneScenario
+from vigilare.testing import collected_data
 
 CONTACT = {"AlternateContactType": "SECURITY", "EmailAddress": "security@example.com"}
 MULTI_REGION = {"Name": "org-trail", "TrailARN": "arn:x", "IsMultiRegionTrail": True}
@@ -18,7 +19,7 @@ ENABLED = [{"DetectorId": "d1", "Status": "ENABLED"}]
 
 
 def data(contact=CONTACT, trails=None, detectors=None, errors=()):
-    return in_memory(
+    return collected_data(
         {"account.security_contact": contact},
         regional={
             "cloudtrail.trails": trails

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.signals.signals_b_support import ACCOUNT_ID, NOW, in_memory, kinds, scan_sandbox
+from tests.signals.signals_b_support import ACCOUNT_ID, NOW, kinds, scan_sandbox
 from vigilare.aws.ratelimit import RequestSpacer
 from vigilare.sandbox import fake_cloudtrail
 from vigilare.sandbox.seed_aws import create_logging_trail, stop_trail_logging
 from vigilare.sandbox.seed_events import add_root_console_login, add_trail_tampering
 from vigilare.scenarios.builtin.root import RootScenario
+from vigilare.testing import collected_data
 
 TRAIL_ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT_ID}:trail/org-trail"
 
@@ -44,7 +45,7 @@ def trail_change(name: str, when: datetime | None = None) -> dict:
 
 
 def data(logins=(), changes=(), trails=None):
-    return in_memory(
+    return collected_data(
         regional={
             "cloudtrail.events": {
                 "us-east-1": {"console_logins": list(logins), "trail_changes": list(changes)}

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.signals.signals_support import ACCOUNT_ID, NOW, AwsRequestLog, in_memory, kinds, scan_sandbox
-from vigilare.aws.collectors.guardduty import is_reportable
+from tests.signals.signals_support import ACCOUNT_ID, NOW, AwsRequestLog, kinds, scan_sandbox
+from vigilare.aws.collectors.guardduty import is_critical_type, is_reportable
 from vigilare.plugin import Finding, Severity
 from vigilare.sandbox import Sandbox
 from vigilare.sandbox.seed_aws import client_for, ensure_guardduty_detector
 from vigilare.sandbox.seed_events import add_guardduty_finding, touch_guardduty_finding
 from vigilare.scenarios.builtin.threat import ThreatScenario
+from vigilare.testing import collected_data
 
 REGION = "eu-west-1"
 
@@ -24,6 +25,7 @@ def guardduty_finding(finding_type: str, severity: float, finding_id: str = "f1"
         "Id": finding_id,
         "Arn": f"arn:aws:guardduty:{REGION}:{ACCOUNT_ID}:detector/d1/finding/{finding_id}",
         "Type": finding_type,
+        "CriticalType": is_critical_type(finding_type),  # set by the collector
         "Severity": severity,
         "Title": f"{finding_type} seen",
         "Description": "The instance is querying a domain associated with Bitcoin mining.",
@@ -41,8 +43,9 @@ def guardduty_finding(finding_type: str, severity: float, finding_id: str = "f1"
 async def detect(
     findings: list[dict[str, Any]], detectors: list[dict[str, Any]] | None = None
 ) -> list[Finding]:
-    data = in_memory(
-        regional={"guardduty.findings": {REGION: {"detectors": detectors or [], "findings": findings}}}
+    data = collected_data(
+        regional={"guardduty.findings": {REGION: {"detectors": detectors or [], "findings": findings}}},
+        account_id=ACCOUNT_ID,
     )
     return await ThreatScenario().detect(data)
 

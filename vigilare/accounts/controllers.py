@@ -17,8 +17,9 @@ from vigilare.accounts.schemas import (
     MessageOut,
     VerifyOut,
 )
-from vigilare.api.state import AppServices
-from vigilare.auth.roles import ADMIN, Principal
+from vigilare.auth.guards import requires_role
+from vigilare.auth.roles import ADMIN, VIEWER, Principal
+from vigilare.config import Settings
 from vigilare.ids import isoformat
 
 
@@ -41,18 +42,19 @@ def account_out(account: AwsAccount) -> AccountOut:
 
 
 class AccountsController(Controller):
+    """The collection: connect an account, list them."""
+
     path = "/accounts"
     tags = ["Accounts"]
 
-    @post("", status_code=201, summary="Connect an AWS account", opt={"role": ADMIN})
+    @post("", status_code=201, summary="Connect an AWS account", guards=[requires_role(ADMIN)])
     async def connect(
         self,
         data: JSONBody[AccountIn],
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        settings: NamedDependency[Settings],
     ) -> AccountCreatedOut:
-        settings = app_services.settings
         account = await service.connect(
             db_session,
             principal,
@@ -73,35 +75,10 @@ class AccountsController(Controller):
             role_arn=account.role_arn,
         )
 
-    @post(
-        "/{account_id:str}/verify",
-        status_code=200,
-        summary="Verify IAM role and activate monitoring",
-        opt={"role": ADMIN},
-    )
-    async def verify(
-        self,
-        account_id: FromPath[str],
-        db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
-        start_monitoring: NamedDependency[service.StartMonitoring],
-    ) -> VerifyOut:
-        account, scan_id = await service.verify(
-            db_session,
-            account_id,
-            endpoint_url=app_services.settings.aws_endpoint_url or None,
-            start_monitoring=start_monitoring,
-        )
-        return VerifyOut(
-            aws_account_id=account.aws_account_id, status=account.status, first_scan_execution_arn=scan_id
-        )
-
-    @get("", summary="List connected accounts")
+    @get("", summary="List connected accounts", guards=[requires_role(VIEWER)])
     async def list_accounts(
         self,
         db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
         tag: FromQuery[str | None] = None,
     ) -> AccountListOut:
         accounts = await service.list_accounts(db_session, tag)
@@ -120,21 +97,49 @@ class AccountsController(Controller):
             total=len(accounts),
         )
 
-    @get("/{account_id:str}", summary="Get account details")
+
+class AccountController(Controller):
+    """One account: details, verification, disconnection.
+
+    Mounted under ``/accounts/{account_id}`` by the route table (``api/routes.py``), beside the
+    account's scans, scores and exports.
+    """
+
+    path = "/"
+    tags = ["Accounts"]
+
+    @get("", summary="Get account details", guards=[requires_role(VIEWER)])
     async def get_account(
-        self,
-        account_id: FromPath[str],
-        db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
+        self, account_id: FromPath[str], db_session: NamedDependency[AsyncSession]
     ) -> AccountOut:
         return account_out(await service.get_account(db_session, account_id))
 
-    @delete("/{account_id:str}", status_code=200, summary="Disconnect an account", opt={"role": ADMIN})
+    @delete("", status_code=200, summary="Disconnect an account", guards=[requires_role(ADMIN)])
     async def disconnect(
-        self,
-        account_id: FromPath[str],
-        db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
+        self, account_id: FromPath[str], db_session: NamedDependency[AsyncSession]
     ) -> MessageOut:
         await service.disconnect(db_session, account_id)
         return MessageOut(message="Account disconnected")
+
+    @post(
+        "/verify",
+        status_code=200,
+        summary="Verify IAM role and activate monitoring",
+        guards=[requires_role(ADMIN)],
+    )
+    async def verify(
+        self,
+        account_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        start_monitoring: NamedDependency[service.StartMonitoring],
+    ) -> VerifyOut:
+        account, scan_id = await service.verify(
+            db_session,
+            account_id,
+            endpoint_url=settings.aws_endpoint_url or None,
+            start_monitoring=start_monitoring,
+        )
+        return VerifyOut(
+            aws_account_id=account.aws_account_id, status=account.status, first_scan_execution_arn=scan_id
+        )

@@ -25,10 +25,11 @@ from vigilare.alerts.schemas import (
     RulePatch,
     RulesOut,
 )
-from vigilare.api.pagination import DEFAULT_LIMIT, CursorCodec
-from vigilare.api.state import AppServices
-from vigilare.auth.roles import ADMIN, MEMBER, Principal
+from vigilare.auth.guards import requires_role
+from vigilare.auth.roles import ADMIN, MEMBER, VIEWER, Principal
+from vigilare.config import Settings
 from vigilare.crypto import SecretBox
+from vigilare.db.pagination import DEFAULT_LIMIT, CursorCodec
 from vigilare.ids import isoformat
 
 
@@ -77,54 +78,47 @@ def alert_out(alert: Alert, deliveries: list[AlertDelivery], box: SecretBox) -> 
     )
 
 
-def _box(app_services: AppServices) -> SecretBox:
-    return SecretBox(app_services.settings.secret_key)
+def _box(settings: Settings) -> SecretBox:
+    return SecretBox(settings.secret_key)
 
 
 class AlertRulesController(Controller):
     path = "/alert-rules"
     tags = ["Alert Rules"]
 
-    @get("", summary="List alert rules")
+    @get("", summary="List alert rules", guards=[requires_role(VIEWER)])
     async def list_rules(
-        self,
-        db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        self, db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
     ) -> RulesOut:
         found = await rules.list_rules(db_session)
-        box = _box(app_services)
+        box = _box(settings)
         return RulesOut(rules=[rule_out(rule, box) for rule in found], count=len(found))
 
-    @post("", status_code=201, summary="Create an alert rule", opt={"role": ADMIN})
+    @post("", status_code=201, summary="Create an alert rule", guards=[requires_role(ADMIN)])
     async def create_rule(
         self,
         data: JSONBody[RuleIn],
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        settings: NamedDependency[Settings],
     ) -> RuleOut:
-        box = _box(app_services)
+        box = _box(settings)
         return rule_out(await rules.create_rule(db_session, principal, box, data), box)
 
-    @patch("/{rule_id:str}", summary="Update an alert rule", opt={"role": ADMIN})
+    @patch("/{rule_id:str}", summary="Update an alert rule", guards=[requires_role(ADMIN)])
     async def update_rule(
         self,
         rule_id: FromPath[str],
         data: JSONBody[RulePatch],
         db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        settings: NamedDependency[Settings],
     ) -> RuleOut:
-        box = _box(app_services)
+        box = _box(settings)
         return rule_out(await rules.update_rule(db_session, box, rule_id, data), box)
 
-    @delete("/{rule_id:str}", status_code=200, summary="Delete an alert rule", opt={"role": ADMIN})
+    @delete("/{rule_id:str}", status_code=200, summary="Delete an alert rule", guards=[requires_role(ADMIN)])
     async def delete_rule(
-        self,
-        rule_id: FromPath[str],
-        db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
+        self, rule_id: FromPath[str], db_session: NamedDependency[AsyncSession]
     ) -> MessageOut:
         await rules.delete_rule(db_session, rule_id)
         return MessageOut(message="Alert rule deleted")
@@ -134,12 +128,11 @@ class AlertsController(Controller):
     path = "/alerts"
     tags = ["Alerts"]
 
-    @get("", summary="List alert events")
+    @get("", summary="List alert events", guards=[requires_role(VIEWER)])
     async def list_alerts(
         self,
         db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        settings: NamedDependency[Settings],
         account_id: FromQuery[str | None] = None,
         acknowledged: FromQuery[bool | None] = None,
         limit: FromQuery[int] = DEFAULT_LIMIT,
@@ -147,33 +140,37 @@ class AlertsController(Controller):
     ) -> AlertsOut:
         found, token = await service.list_alerts(
             db_session,
-            CursorCodec(app_services.settings.secret_key),
+            CursorCodec(settings.secret_key),
             aws_account_id=account_id,
             acknowledged=acknowledged,
             limit=limit,
             next_token=next_token,
         )
         deliveries = await service.deliveries_of(db_session, [alert.id for alert in found])
-        box = _box(app_services)
+        box = _box(settings)
         return AlertsOut(
             alerts=[alert_out(alert, deliveries[alert.id], box) for alert in found],
             count=len(found),
             next_token=token,
         )
 
-    @get("/{alert_id:str}", summary="Get an alert event with its deliveries")
+    @get("/{alert_id:str}", summary="Get an alert event with its deliveries", guards=[requires_role(VIEWER)])
     async def get_alert(
         self,
         alert_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        settings: NamedDependency[Settings],
     ) -> AlertOut:
         alert = await service.get_alert(db_session, alert_id)
         deliveries = await service.deliveries_of(db_session, [alert.id])
-        return alert_out(alert, deliveries[alert.id], _box(app_services))
+        return alert_out(alert, deliveries[alert.id], _box(settings))
 
-    @post("/{alert_id:str}/ack", status_code=200, summary="Acknowledge an alert", opt={"role": MEMBER})
+    @post(
+        "/{alert_id:str}/ack",
+        status_code=200,
+        summary="Acknowledge an alert",
+        guards=[requires_role(MEMBER)],
+    )
     async def acknowledge(
         self,
         alert_id: FromPath[str],
@@ -191,11 +188,15 @@ class AlertsController(Controller):
 class SlackIntegrationController(Controller):
     tags = ["Integrations"]
 
-    @get("/integrations/slack/oauth-start", summary="Start the Slack OAuth flow", opt={"role": ADMIN})
+    @get(
+        "/integrations/slack/oauth-start",
+        summary="Start the Slack OAuth flow",
+        guards=[requires_role(ADMIN)],
+    )
     async def oauth_start(
-        self, principal: NamedDependency[Principal], app_services: NamedDependency[AppServices]
+        self, principal: NamedDependency[Principal], settings: NamedDependency[Settings]
     ) -> OAuthStartOut:
-        return OAuthStartOut(oauth_url=slack_install.oauth_start_url(app_services.settings, principal))
+        return OAuthStartOut(oauth_url=slack_install.oauth_start_url(settings, principal))
 
     @get(
         "/webhooks/slack/install",
@@ -205,13 +206,12 @@ class SlackIntegrationController(Controller):
     )
     async def install(
         self,
-        db_session: NamedDependency[AsyncSession],
-        app_services: NamedDependency[AppServices],
+        unscoped_db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
         code: FromQuery[str | None] = None,
         # ``state`` is a name Litestar reserves for the app state: read the query value under another.
         oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
         error: FromQuery[str | None] = None,
     ) -> Response[None]:
-        settings = app_services.settings
-        await slack_install.complete_install(db_session, settings, code, oauth_state, error)
+        await slack_install.complete_install(unscoped_db_session, settings, code, oauth_state, error)
         return Redirect(path=settings.slack_install_redirect, status_code=302)

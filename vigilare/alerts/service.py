@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vigilare.alerts.channels.base import AlertEventType
 from vigilare.alerts.evaluation import queue_deliveries
 from vigilare.alerts.models import Alert, AlertDelivery, AlertRule
-from vigilare.api.pagination import CursorCodec, newest_first_page
 from vigilare.auth.roles import Principal
+from vigilare.db.pagination import CursorCodec, newest_first_page
 from vigilare.errors import NotFound
 from vigilare.ids import utcnow
 

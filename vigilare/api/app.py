@@ -7,61 +7,29 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar
 from litestar.config.cors import CORSConfig
-from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 
 import vigilare
 from vigilare import lifecycle
-from vigilare.accounts.controllers import AccountsController
-from vigilare.accounts.service import StartMonitoring
-from vigilare.alerts.controllers import AlertRulesController, AlertsController, SlackIntegrationController
-from vigilare.api.deps import client_address, provide_db_session, provide_principal, provide_services
-from vigilare.api.errors import EXCEPTION_HANDLERS, error_response
-from vigilare.api.health import docs, healthz, openapi_json, readyz
+from vigilare.api.deps import dependencies
+from vigilare.api.errors import EXCEPTION_HANDLERS
+from vigilare.api.middleware import RateLimitMiddleware
+from vigilare.api.routes import api_router
 from vigilare.api.state import AppServices
-from vigilare.api.throttle import Counter, MemoryCounter, RedisCounter
-from vigilare.auth.controllers import AuthController
 from vigilare.auth.tokens import TokenIssuer
-from vigilare.billing.controllers import BillingController, StripeWebhookController
 from vigilare.billing.gateway import open_stripe_gateway
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import schema_is_current, upgrade_to_head
 from vigilare.errors import ServiceUnavailable
-from vigilare.exports.controllers import ExportsController, download_export
 from vigilare.jobs import create_queue, load_jobs
-from vigilare.scans.controllers import ScansController
-from vigilare.scans.scheduler import start_monitoring
-from vigilare.scoring.controllers import ScoreController
-from vigilare.users.controllers import MeController, UsersController
+from vigilare.ratelimit import Counter, MemoryCounter, RedisCounter
 
 logger = logging.getLogger("vigilare.api")
-
-ROUTE_HANDLERS: list[Any] = [
-    AuthController,
-    MeController,
-    UsersController,
-    AccountsController,
-    ScansController,
-    ScoreController,
-    ExportsController,
-    download_export,
-    BillingController,
-    StripeWebhookController,
-    AlertRulesController,
-    AlertsController,
-    SlackIntegrationController,
-    healthz,
-    readyz,
-    openapi_json,
-    docs,
-]
-
-RATE_LIMIT_EXEMPT = frozenset({"/healthz", "/readyz"})
 
 
 class SchemaNotCurrent(ServiceUnavailable):
@@ -93,7 +61,8 @@ def _counter(settings: Settings) -> Counter:
 async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     settings: Settings = app.state["settings"]
     # The API imports every job module, as a worker does, so both run the same lifecycle hooks;
-    # they also cover the jobs this process runs itself (the in-process executor).
+    # they also cover the jobs this process runs itself (the in-process executor). Start-up hooks
+    # run first, before any connection: a broken scenario plugin stops start-up with its name.
     load_jobs()
     async with lifecycle.running(settings):
         engine = create_engine(settings.database_url)
@@ -123,35 +92,13 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
             await engine.dispose()
 
 
-async def _rate_limit(request: Request[Any, Any, Any]) -> Response[Any] | None:
-    services: AppServices = request.app.state["services"]
-    limit = services.settings.rate_limit_per_minute
-    if limit <= 0 or request.url.path in RATE_LIMIT_EXEMPT:
-        return None
-    client = client_address(request, services.settings.trust_forwarded_for)
-    count, retry_after = await services.counter.hit(f"api:{client}", 60)
-    if count > limit:
-        return error_response(429, "rate limit exceeded; slow down", {"Retry-After": str(retry_after)})
-    return None
-
-
-def provide_start_monitoring() -> StartMonitoring:
-    """Verifying an account starts its scans; accounts gets the function from here because scans
-    depends on accounts, never the reverse."""
-    return start_monitoring
-
-
 def create_app(settings: Settings) -> Litestar:
     return Litestar(
-        route_handlers=ROUTE_HANDLERS,
-        dependencies={
-            "db_session": Provide(provide_db_session),
-            "principal": Provide(provide_principal),
-            "app_services": Provide(provide_services),
-            "start_monitoring": Provide(provide_start_monitoring, sync_to_thread=False),
-        },
+        route_handlers=[api_router()],
+        dependencies=dependencies(),
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=_rate_limit,
+        # Before authentication: a flood is refused before any token is looked at.
+        middleware=[RateLimitMiddleware()],
         lifespan=[_lifespan],
         state=None,
         on_app_init=[lambda config: _attach_settings(config, settings)],

@@ -1,23 +1,36 @@
-"""Request-scoped dependencies: the database session (the commit boundary) and the caller."""
+"""Request-scoped dependencies: the caller, the database session (the commit boundary), app resources.
+
+A handler declares only what it uses, by name (``NamedDependency``). Authenticated routes get
+``db_session``, always scoped to the caller's tenant; public routes get ``unscoped_db_session``,
+which sees every tenant. The two names differ so that neither is picked up by accident: asking for
+``db_session`` on a public route fails (there is no caller), and a test keeps authenticated handlers
+away from ``unscoped_db_session``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import NamedDependency
-from sqlalchemy import select
+from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vigilare.accounts.service import StartMonitoring
+from vigilare.api.middleware import client_address
 from vigilare.api.state import AppServices
-from vigilare.auth.models import User
-from vigilare.auth.roles import VIEWER, Principal
-from vigilare.auth.tokens import ID
+from vigilare.auth.roles import Principal
+from vigilare.auth.tokens import TokenIssuer
+from vigilare.billing.gateway import StripeGateway
+from vigilare.config import Settings
+from vigilare.db.engine import TenantSessions
 from vigilare.db.tenancy import tenant_scope
-from vigilare.errors import Unauthorized
 from vigilare.jobs import flush_after_commit
 from vigilare.jobs.outbox import discard_pending
+from vigilare.ratelimit import Counter
+from vigilare.scans.scheduler import start_monitoring
 
 
 def services(state: State) -> AppServices:
@@ -25,17 +38,15 @@ def services(state: State) -> AppServices:
     return found
 
 
-async def provide_services(state: State) -> AppServices:
-    return services(state)
-
-
-async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:
+@asynccontextmanager
+async def request_transaction(app: AppServices, tenant_id: str | None) -> AsyncIterator[AsyncSession]:
     """One session and one transaction per request: committed when the handler succeeds.
 
     Jobs the handler queued are handed to the queue after the commit, never before.
     """
-    app = services(state)
     async with app.session_factory() as session:
+        if tenant_id is not None:
+            tenant_scope(session, tenant_id)
         try:
             yield session
         except Exception:
@@ -49,36 +60,80 @@ async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]
         await flush_after_commit(session, app.queue)
 
 
-def client_address(request: Request, trust_forwarded_for: bool) -> str:
-    if trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
-
-
-async def provide_principal(
-    request: Request, state: State, db_session: NamedDependency[AsyncSession]
-) -> Principal:
-    """Authenticate the Bearer id token, scope the session to its tenant and check the route's role."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("missing Bearer token")
-    claims = services(state).issuer.decode(token.strip(), ID)
-    user = await db_session.scalar(
-        select(User).where(User.id == claims.user_id, User.tenant_id == claims.tenant_id)
-    )
-    if user is None or user.status != "active" or user.token_version != claims.token_version:
-        raise Unauthorized("token no longer valid")
-    tenant_scope(db_session, user.tenant_id)
-    principal = Principal(
-        user_id=user.id,
-        tenant_id=user.tenant_id,
-        role=user.role,
-        email=user.email,
-        name=user.name,
-        family_id=claims.family_id,
-    )
-    principal.require(request.route_handler.opt.get("role", VIEWER))
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The caller, authenticated by ``AuthenticationMiddleware`` before the route's guard ran."""
+    principal = request.scope.get("user")
+    if not isinstance(principal, Principal):
+        raise RuntimeError(f"{request.url.path} is public: it has no caller and no tenant-scoped session")
     return principal
+
+
+async def provide_db_session(
+    principal: NamedDependency[Principal], state: State
+) -> AsyncGenerator[AsyncSession, None]:
+    """The session of an authenticated route: every query and write is limited to the caller's tenant."""
+    async with request_transaction(services(state), principal.tenant_id) as session:
+        yield session
+
+
+async def provide_unscoped_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:
+    """The session of a public route (sign-up, login, webhooks): it sees every tenant."""
+    async with request_transaction(services(state), None) as session:
+        yield session
+
+
+async def provide_tenant_sessions(principal: NamedDependency[Principal], state: State) -> TenantSessions:
+    """Further sessions scoped to the caller's tenant, for work that outlives the request's session."""
+    return TenantSessions(services(state).session_factory, principal.tenant_id)
+
+
+async def provide_services(state: State) -> AppServices:
+    return services(state)
+
+
+async def provide_settings(state: State) -> Settings:
+    return services(state).settings
+
+
+async def provide_issuer(state: State) -> TokenIssuer:
+    return services(state).issuer
+
+
+async def provide_counter(state: State) -> Counter:
+    return services(state).counter
+
+
+async def provide_stripe(state: State) -> StripeGateway | None:
+    return services(state).stripe
+
+
+async def provide_client_address(request: Request[Any, Any, Any], state: State) -> str:
+    return client_address(request, services(state).settings.trust_forwarded_for)
+
+
+def provide_start_monitoring() -> StartMonitoring:
+    """Verifying an account starts its scans; accounts gets the function from here because scans
+    depends on accounts, never the reverse."""
+    return start_monitoring
+
+
+def dependencies() -> dict[str, Provide]:
+    """What a handler may ask for, by parameter name."""
+    return {
+        # the caller and the sessions of authenticated routes
+        "principal": Provide(provide_principal),
+        "db_session": Provide(provide_db_session),
+        "tenant_sessions": Provide(provide_tenant_sessions),
+        # the session of public routes
+        "unscoped_db_session": Provide(provide_unscoped_db_session),
+        # resources created at start-up
+        "settings": Provide(provide_settings),
+        "issuer": Provide(provide_issuer),
+        "counter": Provide(provide_counter),
+        "stripe": Provide(provide_stripe),
+        "client_address": Provide(provide_client_address),
+        # domain functions wired here so that a domain need not import the one it feeds
+        "start_monitoring": Provide(provide_start_monitoring, sync_to_thread=False),
+        # everything at once, for the operations endpoints only (public: never a tenant's session)
+        "app_services": Provide(provide_services),
+    }

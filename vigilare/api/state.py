@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from vigilare.api.throttle import Counter
 from vigilare.auth.tokens import TokenIssuer
 from vigilare.billing.gateway import StripeGateway
 from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory
 from vigilare.jobs import JobQueue
+from vigilare.ratelimit import Counter
 
 
 @dataclass

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from litestar import Controller, Request, post
+from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.api.deps import client_address
-from vigilare.api.state import AppServices
 from vigilare.auth import service
-from vigilare.auth.roles import Principal
+from vigilare.auth.guards import requires_role
+from vigilare.auth.roles import VIEWER, Principal
 from vigilare.auth.schemas import (
     AcceptInviteIn,
     AcceptInviteOut,
@@ -19,7 +18,9 @@ from vigilare.auth.schemas import (
     SignupOut,
     TokensOut,
 )
-from vigilare.auth.tokens import TokenSet
+from vigilare.auth.tokens import TokenIssuer, TokenSet
+from vigilare.config import Settings
+from vigilare.ratelimit import Counter
 
 
 def _tokens(tokens: TokenSet) -> TokensOut:
@@ -36,8 +37,10 @@ class AuthController(Controller):
     tags = ["Authentication"]
 
     @post("/signup", status_code=201, summary="Create a new tenant account", opt={"public": True})
-    async def signup(self, data: JSONBody[SignupIn], db_session: NamedDependency[AsyncSession]) -> SignupOut:
-        tenant, user = await service.signup(db_session, data.email, data.password, data.name)
+    async def signup(
+        self, data: JSONBody[SignupIn], unscoped_db_session: NamedDependency[AsyncSession]
+    ) -> SignupOut:
+        tenant, user = await service.signup(unscoped_db_session, data.email, data.password, data.name)
         return SignupOut(
             tenant_id=tenant.id, user_id=user.id, message="Account created successfully. You can now log in."
         )
@@ -45,19 +48,20 @@ class AuthController(Controller):
     @post("/login", status_code=200, summary="Authenticate and obtain JWT tokens", opt={"public": True})
     async def login(
         self,
-        request: Request,
         data: JSONBody[LoginIn],
-        db_session: NamedDependency[AsyncSession],
-        app_services: NamedDependency[AppServices],
+        unscoped_db_session: NamedDependency[AsyncSession],
+        issuer: NamedDependency[TokenIssuer],
+        counter: NamedDependency[Counter],
+        client_address: NamedDependency[str],
+        settings: NamedDependency[Settings],
     ) -> TokensOut:
-        settings = app_services.settings
         tokens = await service.login(
-            db_session,
-            app_services.issuer,
-            app_services.counter,
+            unscoped_db_session,
+            issuer,
+            counter,
             data.email,
             data.password,
-            client=client_address(request, settings.trust_forwarded_for),
+            client=client_address,
             max_failures=settings.login_max_failures,
         )
         return _tokens(tokens)
@@ -71,12 +75,17 @@ class AuthController(Controller):
     async def refresh(
         self,
         data: JSONBody[RefreshIn],
-        db_session: NamedDependency[AsyncSession],
-        app_services: NamedDependency[AppServices],
+        unscoped_db_session: NamedDependency[AsyncSession],
+        issuer: NamedDependency[TokenIssuer],
     ) -> TokensOut:
-        return _tokens(await service.refresh(db_session, app_services.issuer, data.refresh_token))
+        return _tokens(await service.refresh(unscoped_db_session, issuer, data.refresh_token))
 
-    @post("/logout", status_code=200, summary="Revoke the caller's refresh tokens")
+    @post(
+        "/logout",
+        status_code=200,
+        summary="Revoke the caller's refresh tokens",
+        guards=[requires_role(VIEWER)],
+    )
     async def logout(
         self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> MessageOut:
@@ -90,9 +99,9 @@ class AuthController(Controller):
         opt={"public": True},
     )
     async def accept_invite(
-        self, data: JSONBody[AcceptInviteIn], db_session: NamedDependency[AsyncSession]
+        self, data: JSONBody[AcceptInviteIn], unscoped_db_session: NamedDependency[AsyncSession]
     ) -> AcceptInviteOut:
-        user = await service.accept_invite(db_session, data.token, data.password)
+        user = await service.accept_invite(unscoped_db_session, data.token, data.password)
         return AcceptInviteOut(
             user_id=user.id, email=user.email, message="Invitation accepted. You can now log in."
         )

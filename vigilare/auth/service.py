@@ -9,14 +9,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.api.throttle import Counter
 from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
 from vigilare.auth.passwords import hash_password, verify_password
 from vigilare.auth.roles import OWNER, Principal
-from vigilare.auth.tokens import REFRESH, TokenIssuer, TokenSet, hash_token
+from vigilare.auth.tokens import ID, REFRESH, TokenIssuer, TokenSet, hash_token
 from vigilare.billing.plans import TRIAL_DAYS
+from vigilare.db.tenancy import tenant_scope
 from vigilare.errors import BadRequest, Conflict, RateLimited, Unauthorized
 from vigilare.ids import new_id, utcnow
+from vigilare.ratelimit import Counter
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOGIN_WINDOW_SECONDS = 15 * 60
@@ -157,6 +158,33 @@ async def refresh(session: AsyncSession, issuer: TokenIssuer, refresh_token: str
         session.info["commit_even_on_error"] = True
         raise Unauthorized("refresh token no longer valid")
     return await _issue(session, issuer, user, family_id=stored.family_id)
+
+
+async def authenticate(session: AsyncSession, issuer: TokenIssuer, authorization: str) -> Principal:
+    """The caller of a request, from its ``Authorization: Bearer <id token>`` header.
+
+    The token must still match the user: an inactive user or a bumped ``token_version`` (role
+    change, removal) ends every token issued before. ``session`` is scoped to the token's tenant
+    before it reads, so no query of an authenticated request ever runs unscoped.
+    """
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing Bearer token")
+    claims = issuer.decode(token.strip(), ID)
+    tenant_scope(session, claims.tenant_id)
+    user = await session.scalar(
+        select(User).where(User.id == claims.user_id, User.tenant_id == claims.tenant_id)
+    )
+    if user is None or user.status != "active" or user.token_version != claims.token_version:
+        raise Unauthorized("token no longer valid")
+    return Principal(
+        user_id=user.id,
+        tenant_id=user.tenant_id,
+        role=user.role,
+        email=user.email,
+        name=user.name,
+        family_id=claims.family_id,
+    )
 
 
 async def logout(session: AsyncSession, principal: Principal) -> None:

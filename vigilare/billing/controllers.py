@@ -7,9 +7,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.api.state import AppServices
+from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import OWNER, Principal
 from vigilare.billing import service, webhooks
+from vigilare.billing.gateway import StripeGateway
 from vigilare.billing.plans import PLANS
 from vigilare.billing.schemas import (
     CheckoutIn,
@@ -19,6 +20,7 @@ from vigilare.billing.schemas import (
     PortalOut,
     WebhookReceivedOut,
 )
+from vigilare.config import Settings
 
 
 class BillingController(Controller):
@@ -41,18 +43,24 @@ class BillingController(Controller):
             ]
         )
 
-    @post("/checkout", status_code=200, summary="Create a Stripe checkout session", opt={"role": OWNER})
+    @post(
+        "/checkout",
+        status_code=200,
+        summary="Create a Stripe checkout session",
+        guards=[requires_role(OWNER)],
+    )
     async def checkout(
         self,
         data: JSONBody[CheckoutIn],
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        stripe: NamedDependency[StripeGateway | None],
+        settings: NamedDependency[Settings],
     ) -> CheckoutOut:
         url = await service.start_checkout(
             db_session,
-            app_services.stripe,
-            app_services.settings,
+            stripe,
+            settings,
             principal,
             data.plan_id,
             data.success_url,
@@ -60,17 +68,16 @@ class BillingController(Controller):
         )
         return CheckoutOut(checkout_url=url)
 
-    @get("/portal", summary="Get Stripe customer portal URL", opt={"role": OWNER})
+    @get("/portal", summary="Get Stripe customer portal URL", guards=[requires_role(OWNER)])
     async def portal(
         self,
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        stripe: NamedDependency[StripeGateway | None],
+        settings: NamedDependency[Settings],
         return_url: FromQuery[str | None] = None,
     ) -> PortalOut:
-        url = await service.open_portal(
-            db_session, app_services.stripe, app_services.settings, principal, return_url
-        )
+        url = await service.open_portal(db_session, stripe, settings, principal, return_url)
         return PortalOut(portal_url=url)
 
 
@@ -88,13 +95,11 @@ class StripeWebhookController(Controller):
     async def stripe_event(
         self,
         request: Request,
-        db_session: NamedDependency[AsyncSession],
-        app_services: NamedDependency[AppServices],
+        unscoped_db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
     ) -> WebhookReceivedOut:
         # The signature covers the exact bytes Stripe sent: read them raw, never re-serialised.
         payload = await request.body()
-        event = webhooks.verify_signature(
-            app_services.settings, payload, request.headers.get("stripe-signature")
-        )
-        stored = await webhooks.store_event(db_session, event)
+        event = webhooks.verify_signature(settings, payload, request.headers.get("stripe-signature"))
+        stored = await webhooks.store_event(unscoped_db_session, event)
         return WebhookReceivedOut(received=True, duplicate=not stored)

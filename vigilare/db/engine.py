@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from vigilare.db.tenancy import VigilareSession
+from vigilare.db.tenancy import VigilareSession, tenant_scope
 
 SessionFactory = async_sessionmaker[AsyncSession]
+# Anything that opens a session: the factory itself, or ``TenantSessions`` for one tenant's rows.
+SessionOpener = Callable[[], AsyncSession]
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -34,3 +38,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=VigilareSession)
+
+
+@dataclass(frozen=True)
+class TenantSessions:
+    """Opens sessions scoped to one tenant, for work that outlives a request's own session."""
+
+    factory: SessionFactory
+    tenant_id: str
+
+    def __call__(self) -> AsyncSession:
+        session = self.factory()
+        tenant_scope(session, self.tenant_id)
+        return session

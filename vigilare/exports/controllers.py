@@ -7,10 +7,12 @@ from litestar.response import File, Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.service import get_account
-from vigilare.api.state import AppServices
+from vigilare.auth.guards import requires_role
 from vigilare.auth.models import Tenant
 from vigilare.auth.roles import MEMBER, Principal
 from vigilare.billing.enforcement import require_csv_export
+from vigilare.config import Settings
+from vigilare.db.engine import TenantSessions
 from vigilare.exports.panic import build_panic_package
 from vigilare.exports.schemas import PanicOut
 from vigilare.exports.service import iter_signals
@@ -19,20 +21,28 @@ from vigilare.exports.storage import check_local_download, store
 
 
 class ExportsController(Controller):
-    path = "/accounts/{account_id:str}"
+    """An account's CSV export and panic package, mounted under ``/accounts/{account_id}`` by
+    the route table (``api/routes.py``)."""
+
+    path = "/"
     tags = ["Accounts"]
 
-    @get("/export", summary="Export findings as CSV", opt={"role": MEMBER}, media_type="text/csv")
+    @get(
+        "/export",
+        summary="Export findings as CSV",
+        guards=[requires_role(MEMBER)],
+        media_type="text/csv",
+    )
     async def export_csv(
         self,
         account_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        tenant_sessions: NamedDependency[TenantSessions],
     ) -> Stream:
         account = await get_account(db_session, account_id)
         require_csv_export(await db_session.get_one(Tenant, principal.tenant_id))
-        rows = iter_signals(app_services.session_factory, principal.tenant_id, account.id)
+        rows = iter_signals(tenant_sessions, principal.tenant_id, account.id)
         filename = f"vigilare-{account.aws_account_id}-signals.csv"
         return Stream(
             stream_signals_csv(rows),
@@ -40,19 +50,24 @@ class ExportsController(Controller):
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
-    @post("/panic", status_code=200, summary="Generate emergency response package", opt={"role": MEMBER})
+    @post(
+        "/panic",
+        status_code=200,
+        summary="Generate emergency response package",
+        guards=[requires_role(MEMBER)],
+    )
     async def panic(
         self,
         account_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        tenant_sessions: NamedDependency[TenantSessions],
+        settings: NamedDependency[Settings],
     ) -> PanicOut:
         account = await get_account(db_session, account_id)
         export_id, package = await build_panic_package(
-            db_session, app_services.session_factory, account, requested_by=principal.name
+            db_session, tenant_sessions, account, requested_by=principal.name
         )
-        settings = app_services.settings
         key = f"panic/{account.tenant_id}/{account.aws_account_id}/{export_id}.zip"
         with package:
             url = await store(settings, key, export_id, package)
@@ -70,10 +85,10 @@ class ExportsController(Controller):
 )
 async def download_export(
     export_id: FromPath[str],
-    app_services: NamedDependency[AppServices],
+    settings: NamedDependency[Settings],
     expires: FromQuery[int] = 0,
     signature: FromQuery[str] = "",
 ) -> File:
     export_id = export_id.removesuffix(".zip")
-    path = check_local_download(app_services.settings, export_id, expires, signature)
+    path = check_local_download(settings, export_id, expires, signature)
     return File(path, filename=f"vigilare-panic-{export_id}.zip", media_type="application/zip")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
-from vigilare.db.engine import SessionFactory
+from vigilare.db.engine import SessionOpener
 from vigilare.exports.service import iter_signals
 from vigilare.exports.signals_csv import stream_signals_csv
 from vigilare.ids import isoformat, new_id, utcnow
@@ -77,7 +77,7 @@ def account_json(account: AwsAccount) -> dict[str, Any]:
 
 
 async def build_panic_package(
-    session: AsyncSession, session_factory: SessionFactory, account: AwsAccount, requested_by: str
+    session: AsyncSession, session_factory: SessionOpener, account: AwsAccount, requested_by: str
 ) -> tuple[str, IO[bytes]]:
     """Write the package to a temporary file (in memory while small); returns its id and the file."""
     now = utcnow()

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import and_, or_, select
 
-from vigilare.db.engine import SessionFactory
+from vigilare.db.engine import SessionOpener
 from vigilare.db.tenancy import tenant_scope
 from vigilare.scans.models import Signal
 
@@ -14,7 +14,7 @@ BATCH = 1000
 
 
 async def iter_signals(
-    session_factory: SessionFactory, tenant_id: str, account_id: str, batch: int = BATCH
+    session_factory: SessionOpener, tenant_id: str, account_id: str, batch: int = BATCH
 ) -> AsyncIterator[Signal]:
     """Every signal of the account, oldest first, one short tenant-scoped session per batch.
 

@@ -40,6 +40,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
     """An arq Worker for this configuration (``burst=True`` in tests runs the queue dry and stops)."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
+        # Start-up hooks first: a broken scenario plugin stops the worker before it takes a job.
         await lifecycle.startup(settings)
         engine = create_engine(settings.database_url)
         session_factory = create_session_factory(engine)

@@ -5,9 +5,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.api.pagination import DEFAULT_LIMIT, CursorCodec
-from vigilare.api.state import AppServices
-from vigilare.auth.roles import MEMBER, Principal
+from vigilare.auth.guards import requires_role
+from vigilare.auth.roles import MEMBER, VIEWER, Principal
+from vigilare.config import Settings
+from vigilare.db.pagination import DEFAULT_LIMIT, CursorCodec
 from vigilare.ids import isoformat
 from vigilare.scans import service
 from vigilare.scans.models import Scan, Signal
@@ -51,10 +52,12 @@ def scan_out(scan: Scan, aws_account_id: str) -> ScanOut:
 
 
 class ScansController(Controller):
-    path = "/accounts/{account_id:str}"
+    """An account's scans and signals, mounted under ``/accounts/{account_id}`` by the route table."""
+
+    path = "/"
     tags = ["Accounts"]
 
-    @post("/scan", status_code=202, summary="Trigger a manual scan", opt={"role": MEMBER})
+    @post("/scan", status_code=202, summary="Trigger a manual scan", guards=[requires_role(MEMBER)])
     async def scan(
         self,
         account_id: FromPath[str],
@@ -64,24 +67,19 @@ class ScansController(Controller):
         scan = await service.manual_scan(db_session, principal, account_id)
         return ScanStartedOut(message="Scan started", execution_arn=scan.id)
 
-    @get("/scans/{scan_id:str}", summary="Get one scan")
+    @get("/scans/{scan_id:str}", summary="Get one scan", guards=[requires_role(VIEWER)])
     async def get_scan(
-        self,
-        account_id: FromPath[str],
-        scan_id: FromPath[str],
-        db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
+        self, account_id: FromPath[str], scan_id: FromPath[str], db_session: NamedDependency[AsyncSession]
     ) -> ScanOut:
         scan = await service.get_scan(db_session, account_id, scan_id)
         return scan_out(scan, account_id)
 
-    @get("/signals", summary="List findings for an account")
+    @get("/signals", summary="List findings for an account", guards=[requires_role(VIEWER)])
     async def signals(
         self,
         account_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        app_services: NamedDependency[AppServices],
+        settings: NamedDependency[Settings],
         severity: FromQuery[str | None] = None,
         scenario: FromQuery[str | None] = None,
         since: FromQuery[str | None] = None,
@@ -90,7 +88,7 @@ class ScansController(Controller):
     ) -> SignalsOut:
         rows, token = await list_signals(
             db_session,
-            CursorCodec(app_services.settings.secret_key),
+            CursorCodec(settings.secret_key),
             account_id,
             severity=severity,
             scenario=scenario,

@@ -24,6 +24,7 @@ from vigilare.scans.lease import acquire_lease, lease_remaining, release_lease
 from vigilare.scans.lifecycle import apply_findings
 from vigilare.scans.models import FAILED, FINISHED, PARTIAL, RUNNING, SUCCEEDED, Scan
 from vigilare.scans.registry import scenario_registry
+from vigilare.scenarios.manager import PluginLoadError
 
 logger = logging.getLogger("vigilare.scans")
 
@@ -74,6 +75,10 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
             )
     except RoleVerificationError as exc:
         error = f"cannot assume the Vigilare role: {exc.reason}"
+    except PluginLoadError as exc:
+        # Start-up loads the plugins, so this is rare; retrying cannot fix a broken plugin.
+        logger.error("scan %s: the scenario plugins could not be loaded: %s", scan_id, exc)
+        error = f"the scenario plugins could not be loaded: {exc}"
     except TimeoutError:
         error = f"scan did not finish within {settings.scan_timeout_seconds} seconds"
     finally:

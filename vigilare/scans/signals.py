@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.service import get_account
-from vigilare.api.pagination import CursorCodec, check_limit, newest_first_page
+from vigilare.db.pagination import CursorCodec, check_limit, newest_first_page
 from vigilare.errors import BadRequest
 from vigilare.scans.models import Signal
 

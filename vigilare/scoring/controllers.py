@@ -8,7 +8,8 @@ from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.service import get_account
-from vigilare.auth.roles import Principal
+from vigilare.auth.guards import requires_role
+from vigilare.auth.roles import VIEWER
 from vigilare.errors import BadRequest
 from vigilare.ids import utcnow
 from vigilare.scans.models import Signal
@@ -27,15 +28,19 @@ from vigilare.scoring.service import current_checklist, open_signals, score_hist
 
 
 class ScoreController(Controller):
-    path = "/accounts/{account_id:str}"
+    """An account's score, its history and the recovery checklist.
+
+    Mounted under ``/accounts/{account_id}`` by the route table (``api/routes.py``).
+    """
+
+    path = "/"
     tags = ["Accounts"]
 
-    @get("/score-history", summary="Get risk score history")
+    @get("/score-history", summary="Get risk score history", guards=[requires_role(VIEWER)])
     async def history(
         self,
         account_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
         days: FromQuery[int] = 30,
     ) -> HistoryOut:
         if not 1 <= days <= 365:
@@ -44,12 +49,11 @@ class ScoreController(Controller):
         points = await score_history(db_session, account.id, days, utcnow().date())
         return HistoryOut(history=[HistoryPointOut(date=p.day.isoformat(), srs=p.srs) for p in points])
 
-    @get("/score", summary="Current score with its breakdown")
+    @get("/score", summary="Current score with its breakdown", guards=[requires_role(VIEWER)])
     async def score(
         self,
         account_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
     ) -> ScoreOut:
         account = await get_account(db_session, account_id)
         result = compute_score(await open_signals(db_session, account.id), top_n=10)
@@ -79,12 +83,11 @@ class ScoreController(Controller):
             ],
         )
 
-    @get("/recovery-checklist", summary="Get suspension recovery checklist")
+    @get("/recovery-checklist", summary="Get suspension recovery checklist", guards=[requires_role(VIEWER)])
     async def checklist(
         self,
         account_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
     ) -> ChecklistOut:
         account = await get_account(db_session, account_id)
         steps = await current_checklist(db_session, account.id)

@@ -5,8 +5,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vigilare.auth.guards import requires_role
 from vigilare.auth.models import Tenant, User
-from vigilare.auth.roles import ADMIN, OWNER, Principal
+from vigilare.auth.roles import ADMIN, OWNER, VIEWER, Principal
 from vigilare.ids import isoformat
 from vigilare.users import service
 from vigilare.users.schemas import (
@@ -49,14 +50,14 @@ class MeController(Controller):
     path = "/me"
     tags = ["Profile"]
 
-    @get("", summary="Get current user and tenant")
+    @get("", summary="Get current user and tenant", guards=[requires_role(VIEWER)])
     async def me(
         self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> MeOut:
         user, tenant = await service.get_me(db_session, principal)
         return MeOut(user=user_out(user), tenant=tenant_out(tenant))
 
-    @patch("", summary="Update display name")
+    @patch("", summary="Update display name", guards=[requires_role(VIEWER)])
     async def rename(
         self,
         data: JSONBody[MePatch],
@@ -71,14 +72,12 @@ class UsersController(Controller):
     path = "/users"
     tags = ["Users"]
 
-    @get("", summary="List team members")
-    async def list_users(
-        self, db_session: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
-    ) -> UsersOut:
+    @get("", summary="List team members", guards=[requires_role(VIEWER)])
+    async def list_users(self, db_session: NamedDependency[AsyncSession]) -> UsersOut:
         users = await service.list_users(db_session)
         return UsersOut(users=[user_out(u) for u in users], total=len(users))
 
-    @post("/invite", status_code=201, summary="Invite a new team member", opt={"role": ADMIN})
+    @post("/invite", status_code=201, summary="Invite a new team member", guards=[requires_role(ADMIN)])
     async def invite(
         self,
         data: JSONBody[InviteIn],
@@ -94,7 +93,7 @@ class UsersController(Controller):
             message="Invitation sent. The user will receive an email with login instructions.",
         )
 
-    @patch("/{user_id:str}", summary="Change a user's role", opt={"role": OWNER})
+    @patch("/{user_id:str}", summary="Change a user's role", guards=[requires_role(OWNER)])
     async def change_role(
         self,
         user_id: FromPath[str],
@@ -106,7 +105,7 @@ class UsersController(Controller):
         await db_session.flush()
         return RoleOut(user_id=user.id, role=user.role, updated_at=isoformat(user.updated_at) or "")
 
-    @delete("/{user_id:str}", status_code=204, summary="Remove a team member", opt={"role": ADMIN})
+    @delete("/{user_id:str}", status_code=204, summary="Remove a team member", guards=[requires_role(ADMIN)])
     async def remove(
         self,
         user_id: FromPath[str],

@@ -1,4 +1,8 @@
-"""Detector tests for the example plugin: data built in memory, no AWS."""
+"""Detector tests for the example plugin: data built in memory, no AWS.
+
+``run_scenario`` is the fixture Vigilare's pytest plugin (:mod:`vigilare.testing`) provides to
+every project that has Vigilare installed: it runs the scenario through the scanner's own checks.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from typing import Any
 import pytest
 from vigilare_example_scenario import plugin
 
-from vigilare.plugin import CollectedData, CollectionError, Severity
-from vigilare.scanner import detect
+from vigilare.plugin import CollectionError, Severity
+from vigilare.testing import ACCOUNT_ID, RunScenario
 
 LAUNCHED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -27,17 +31,14 @@ def instance(
     }
 
 
-def data(per_region: dict[str, list[dict[str, Any]]], **kwargs: Any) -> CollectedData:
-    return CollectedData(account_id="111122223333", regional={"ec2.instances": per_region}, **kwargs)
-
-
-async def test_an_instance_accepting_imdsv1_is_reported_in_plain_words() -> None:
-    result = await detect(data({"eu-west-1": [instance("i-0abc")]}), [plugin.Imdsv1Instances])
-    [finding] = result.findings
+async def test_an_instance_accepting_imdsv1_is_reported_in_plain_words(run_scenario: RunScenario) -> None:
+    [finding] = await run_scenario(
+        plugin.Imdsv1Instances, regional={"ec2.instances": {"eu-west-1": [instance("i-0abc")]}}
+    )
     assert finding.scenario == "imdsv1" and finding.kind == "imdsv1_enabled"
     assert finding.severity is Severity.MEDIUM
     assert finding.title == "Instance i-0abc (web) in eu-west-1 accepts IMDSv1 since its launch on 2026-03-01"
-    assert finding.resource == "arn:aws:ec2:eu-west-1:111122223333:instance/i-0abc"
+    assert finding.resource == f"arn:aws:ec2:eu-west-1:{ACCOUNT_ID}:instance/i-0abc"
 
 
 @pytest.mark.parametrize(
@@ -49,15 +50,17 @@ async def test_an_instance_accepting_imdsv1_is_reported_in_plain_words() -> None
     ],
     ids=["imdsv2-only", "terminated", "metadata-off"],
 )
-async def test_safe_instances_are_not_reported(safe: dict[str, Any]) -> None:
-    result = await detect(data({"us-east-1": [safe]}), [plugin.Imdsv1Instances])
-    assert result.findings == []
+async def test_safe_instances_are_not_reported(run_scenario: RunScenario, safe: dict[str, Any]) -> None:
+    findings = await run_scenario(plugin.Imdsv1Instances, regional={"ec2.instances": {"us-east-1": [safe]}})
+    assert findings == []
 
 
-async def test_a_failed_region_marks_the_outcome_incomplete() -> None:
+async def test_a_failed_region_marks_the_outcome_incomplete(run_scenario: RunScenario) -> None:
     failed = CollectionError(key="ec2.instances", region="ap-southeast-6", error="InternalError")
-    result = await detect(data({"us-east-1": []}, errors=[failed]), [plugin.Imdsv1Instances])
-    assert result.outcomes["imdsv1"].data_complete is False
+    run = await run_scenario.run(
+        plugin.Imdsv1Instances, regional={"ec2.instances": {"us-east-1": []}}, errors=[failed]
+    )
+    assert run.outcome.data_complete is False
 
 
 def test_the_hook_registers_the_scenario() -> None:

@@ -4,6 +4,11 @@ Findings are polled incrementally: ListFindings asks only for findings updated s
 (kept in the scan state, per detector). Findings still open from earlier scans are carried in the
 state by id and re-read with GetFindings, so one that did not change stays open, and one archived
 or deleted since drops out.
+
+Each finding is a plain dict with GuardDuty's own field names, plus ``CriticalType``: True when its
+type is one Vigilare treats as critical whatever GuardDuty's severity says (crypto-mining, instance
+credential exfiltration, root credential use, attack sequences). Scenarios read that field rather
+than knowing the list.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ def _plain_finding(finding: dict[str, Any]) -> dict[str, Any]:
         "Id": finding["Id"],
         "Arn": finding.get("Arn"),
         "Type": finding.get("Type", ""),
+        "CriticalType": is_critical_type(str(finding.get("Type", ""))),
         "Severity": float(finding.get("Severity", 0)),
         "Title": finding.get("Title", ""),
         "Description": finding.get("Description", ""),

@@ -10,9 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from vigilare.plugin import GLOBAL_REGION, CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.deadlines import find_deadline
-from vigilare.scenarios.builtin.wording import as_datetime, iso, minute_of
+from vigilare.plugin import (
+    GLOBAL_REGION,
+    CollectedData,
+    Finding,
+    Scenario,
+    Severity,
+    as_datetime,
+    find_deadline,
+    hookimpl,
+    iso_utc,
+    minute_of,
+)
 
 KINDS = {"RISK": "health_risk_event", "ABUSE": "health_abuse_event"}
 EVENT_NAMES = {
@@ -99,8 +108,8 @@ class AbuseScenario(Scenario):
                 "event_arn": event["arn"],
                 "event_type_code": code,
                 "status": event.get("statusCode"),
-                "started": iso(started),
-                "deadline": iso(deadline),
+                "started": iso_utc(started),
+                "deadline": iso_utc(deadline),
                 "affected_entities": entities,
                 "aws_description": description,
             },

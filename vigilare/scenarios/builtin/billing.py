@@ -13,8 +13,7 @@ import statistics
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.wording import as_datetime, minute_of
+from vigilare.plugin import CollectedData, Finding, Scenario, Severity, as_datetime, hookimpl, minute_of
 
 RUN_RATE_FACTOR = 2.0
 RUN_RATE_FLOOR = 50.0

@@ -12,8 +12,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.wording import as_datetime, day_of, hours_ago, minute_of
+from vigilare.plugin import (
+    CollectedData,
+    Finding,
+    Scenario,
+    Severity,
+    as_datetime,
+    day_of,
+    hookimpl,
+    hours_ago,
+    minute_of,
+)
 
 ACCELERATED_FAMILIES = ("p", "g", "inf", "trn", "dl")
 LARGE_INSTANCE_VCPUS = 64

@@ -9,8 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.wording import as_datetime, iso, minute_of
+from vigilare.plugin import (
+    CollectedData,
+    Finding,
+    Scenario,
+    Severity,
+    as_datetime,
+    hookimpl,
+    iso_utc,
+    minute_of,
+)
 
 # (rate as a fraction, severity, what AWS does there), most severe first.
 BOUNCE_BANDS: Sequence[tuple[float, Severity, str]] = (
@@ -137,7 +145,7 @@ class EmailScenario(Scenario):
                 details={
                     "rate": rate,
                     "threshold": threshold,
-                    "measured_at": iso(measured),
+                    "measured_at": iso_utc(measured),
                 },
             )
         ]

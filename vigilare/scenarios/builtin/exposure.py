@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.policies import public_statements
-from vigilare.scenarios.builtin.wording import as_datetime, day_of
+from vigilare.plugin import (
+    CollectedData,
+    Finding,
+    Scenario,
+    Severity,
+    as_datetime,
+    day_of,
+    hookimpl,
+    public_statements,
+)
 
 PUBLIC_GRANTEES = {
     "http://acs.amazonaws.com/groups/global/AllUsers": "everyone (AllUsers)",

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.wording import minute_of
+from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl, minute_of
 
 CONTACT_DOCS = (
     "https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-update-contact-alternate.html"

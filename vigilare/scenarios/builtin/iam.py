@@ -10,16 +10,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.policies import grants_everything, statements
-from vigilare.scenarios.builtin.wording import (
+from vigilare.plugin import (
+    CollectedData,
+    Finding,
+    Scenario,
+    Severity,
     as_datetime,
     day_of,
-    days,
+    days_text,
+    grants_everything,
+    hookimpl,
     hours_ago,
-    iso,
+    iso_utc,
     masked_key,
     minute_of,
+    policy_statements,
     whole_days,
 )
 
@@ -108,7 +113,7 @@ class IamScenario(Scenario):
             )
             oldest = min((moment for moment in created if moment is not None), default=None)
             since = (
-                f", the oldest created on {day_of(oldest)} ({days(whole_days(oldest, now))} ago)"
+                f", the oldest created on {day_of(oldest)} ({days_text(whole_days(oldest, now))} ago)"
                 if oldest
                 else ""
             )
@@ -154,8 +159,8 @@ class IamScenario(Scenario):
             details = {
                 "user": name,
                 "access_key_id": key_id,
-                "created": iso(created),
-                "last_used": iso(last_used),
+                "created": iso_utc(created),
+                "last_used": iso_utc(last_used),
             }
             if created is not None and now - created > ACCESS_KEY_MAX_AGE:
                 age = whole_days(created, now)
@@ -163,11 +168,14 @@ class IamScenario(Scenario):
                     self.finding(
                         kind="access_key_old",
                         severity=Severity.MEDIUM,
-                        title=f"Access key {masked_key(key_id)} of user {name} not rotated for {days(age)}",
+                        title=(
+                            f"Access key {masked_key(key_id)} of user {name} not rotated for {days_text(age)}"
+                        ),
                         description=(
                             f"Active access key {key_id} of IAM user {name} was created on {day_of(created)} "
-                            f"and has not been rotated for {days(age)} (limit 90 days). Old keys are the "
-                            "ones that leak: create a new key, deploy it, then disable and delete this one."
+                            f"and has not been rotated for {days_text(age)} (limit 90 days). "
+                            "Old keys are the ones that leak: create a new key, deploy it, then disable and "
+                            "delete this one."
                         ),
                         resource=key_id,
                         details={**details, "age_days": age},
@@ -185,10 +193,11 @@ class IamScenario(Scenario):
                     self.finding(
                         kind="access_key_unused",
                         severity=Severity.MEDIUM,
-                        title=f"Access key {masked_key(key_id)} of user {name} unused for {days(idle)}",
+                        title=f"Access key {masked_key(key_id)} of user {name} unused for {days_text(idle)}",
                         description=(
-                            f"Active access key {key_id} of IAM user {name} {when}: unused for {days(idle)} "
-                            "(limit 45 days). An unused key is pure risk: disable it, then delete it."
+                            f"Active access key {key_id} of IAM user {name} {when}: "
+                            f"unused for {days_text(idle)} (limit 45 days). An unused key is pure risk: "
+                            "disable it, then delete it."
                         ),
                         resource=key_id,
                         details={**details, "unused_days": idle},
@@ -235,7 +244,7 @@ class IamScenario(Scenario):
                             "if nobody on your team created it, delete it and rotate every credential."
                         ),
                         resource=user["Arn"],
-                        details={"user": name, "created": iso(created)},
+                        details={"user": name, "created": iso_utc(created)},
                     )
                 )
                 continue
@@ -262,7 +271,7 @@ class IamScenario(Scenario):
                                 "now."
                             ),
                             resource=key_id,
-                            details={"user": name, "access_key_id": key_id, "created": iso(key_created)},
+                            details={"user": name, "access_key_id": key_id, "created": iso_utc(key_created)},
                         )
                     )
         return findings
@@ -276,10 +285,10 @@ def is_administrator(user: dict[str, Any], groups: dict[str, Any], policies: dic
             arn = attached.get("PolicyArn", "")
             if arn == ADMINISTRATOR_POLICY_ARN:
                 return True
-            if any(grants_everything(statement) for statement in statements(policies.get(arn))):
+            if any(grants_everything(statement) for statement in policy_statements(policies.get(arn))):
                 return True
         for document in holder.get("InlinePolicies", {}).values():
-            if any(grants_everything(statement) for statement in statements(document)):
+            if any(grants_everything(statement) for statement in policy_statements(document)):
                 return True
     return False
 

@@ -12,8 +12,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.wording import as_datetime, iso, minute_of
+from vigilare.plugin import (
+    CollectedData,
+    Finding,
+    Scenario,
+    Severity,
+    as_datetime,
+    hookimpl,
+    iso_utc,
+    minute_of,
+)
 
 LOGIN_WINDOW = timedelta(hours=24)
 TRAIL_CHANGE_WINDOW = timedelta(days=7)
@@ -118,7 +126,7 @@ class RootScenario(Scenario):
                         "mfa_used": mfa,
                         "logins": [
                             {
-                                "time": iso(moment),
+                                "time": iso_utc(moment),
                                 "source_ip": record.get("sourceIPAddress"),
                                 "user_agent": record.get("userAgent"),
                                 "event_id": record.get("eventID"),
@@ -191,7 +199,7 @@ class RootScenario(Scenario):
             docs_url=CLOUDTRAIL_DOCS,
             details={
                 "trail_arn": arn,
-                "stopped_at": iso(since),
+                "stopped_at": iso_utc(since),
                 "stopped_by": _actor(record) if record else None,
                 "source_ip": record.get("sourceIPAddress") if record else None,
             },
@@ -217,7 +225,7 @@ class RootScenario(Scenario):
             docs_url=CLOUDTRAIL_DOCS,
             details={
                 "trail_arn": arn,
-                "deleted_at": iso(when),
+                "deleted_at": iso_utc(when),
                 "deleted_by": _actor(record),
                 "source_ip": record.get("sourceIPAddress"),
                 "event_id": record.get("eventID"),

@@ -10,18 +10,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from vigilare.aws.collectors.guardduty import is_critical_type
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.scenarios.builtin.wording import as_datetime, hours_ago, minute_of
+from vigilare.plugin import (
+    CollectedData,
+    Finding,
+    Scenario,
+    Severity,
+    as_datetime,
+    hookimpl,
+    hours_ago,
+    minute_of,
+)
 
 CRITICAL_SEVERITY = 9.0
 GUARDDUTY_DOCS = "https://docs.aws.amazon.com/guardduty/latest/ug"
 
 
 def severity_of(finding: dict[str, Any]) -> Severity:
-    if float(finding.get("Severity", 0)) >= CRITICAL_SEVERITY or is_critical_type(
-        str(finding.get("Type", ""))
-    ):
+    # CriticalType: the collector's verdict that the type is critical whatever GuardDuty's severity.
+    if float(finding.get("Severity", 0)) >= CRITICAL_SEVERITY or finding.get("CriticalType") is True:
         return Severity.CRITICAL
     return Severity.HIGH
 

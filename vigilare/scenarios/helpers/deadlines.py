@@ -42,7 +42,13 @@ def _from_match(match: re.Match[str], date_format: str) -> datetime | None:
 
 
 def find_deadline(description: str, metadata: dict[str, Any] | None = None) -> datetime | None:
-    """AWS's deadline for an event (UTC), from its metadata or its text; None when it states none."""
+    """AWS's deadline for an event (UTC), from its metadata or its text; None when it states none.
+
+    ``metadata`` is the event's ``eventMetadata``: an ISO ``deadline`` (or ``Deadline``,
+    ``responseDeadline``) there wins. Otherwise the text is searched for "by <date>", the date
+    written as ``2026-05-23``, ``2026-05-23 17:00 UTC`` or ``May 23, 2026 at 5:00 PM``; a date
+    without a time is midnight UTC.
+    """
     for key in _METADATA_KEYS:
         value = (metadata or {}).get(key)
         if isinstance(value, str):

@@ -1,4 +1,10 @@
-"""Reading IAM and S3 policy documents: who is allowed what, evaluated by Vigilare itself."""
+"""Reading IAM and S3 policy documents: who is allowed what, evaluated by Vigilare itself.
+
+A policy document is the parsed JSON (a dict) as AWS returns it; ``Statement``, ``Action``,
+``NotAction`` and ``Principal`` may each be a single value or a list, and every function here accepts
+both. Anything that is not a well-formed document or statement is treated as granting nothing.
+This is not a full IAM evaluator: Deny statements, permission boundaries and SCPs are not applied.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +41,8 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def statements(document: Any) -> Iterator[dict[str, Any]]:
+def policy_statements(document: Any) -> Iterator[dict[str, Any]]:
+    """The statements of a policy document (dicts only; a malformed document yields nothing)."""
     if not isinstance(document, dict):
         return
     for statement in _as_list(document.get("Statement")):
@@ -43,8 +50,9 @@ def statements(document: Any) -> Iterator[dict[str, Any]]:
             yield statement
 
 
-def allows(statement: dict[str, Any], action: str) -> bool:
-    """Whether an Allow statement grants ``action`` (wildcards and NotAction included)."""
+def statement_allows(statement: dict[str, Any], action: str) -> bool:
+    """Whether an Allow statement grants ``action``, e.g. ``"s3:GetObject"`` (case-insensitive,
+    ``*`` and ``?`` wildcards and ``NotAction`` included)."""
     if statement.get("Effect") != "Allow":
         return False
     action = action.lower()
@@ -63,6 +71,7 @@ def grants_everything(statement: dict[str, Any]) -> bool:
 
 
 def has_public_principal(statement: dict[str, Any]) -> bool:
+    """``"Principal": "*"`` or ``{"AWS": "*"}``: the statement applies to anyone."""
     principal = statement.get("Principal")
     if principal == "*":
         return True
@@ -72,6 +81,8 @@ def has_public_principal(statement: dict[str, Any]) -> bool:
 
 
 def is_restricted_by_condition(statement: dict[str, Any]) -> bool:
+    """Whether a Condition ties the statement to a network, organisation or account
+    (any key of :data:`RESTRICTING_CONDITION_KEYS`)."""
     condition = statement.get("Condition")
     if not isinstance(condition, dict):
         return False
@@ -82,11 +93,12 @@ def is_restricted_by_condition(statement: dict[str, Any]) -> bool:
 
 
 def public_statements(document: Any, actions: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Statements letting anyone on the internet perform one of ``actions``."""
+    """Statements letting anyone on the internet perform one of ``actions``: a public principal, no
+    restricting condition, and an action granted (e.g. ``("s3:GetObject", "s3:PutObject")``)."""
     return [
         statement
-        for statement in statements(document)
+        for statement in policy_statements(document)
         if has_public_principal(statement)
         and not is_restricted_by_condition(statement)
-        and any(allows(statement, action) for action in actions)
+        and any(statement_allows(statement, action) for action in actions)
     ]

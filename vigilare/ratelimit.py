@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from redis.asyncio import Redis
 
 
+@runtime_checkable
 class Counter(Protocol):
     async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
         """Count one event; return the count in the current window and seconds until it resets."""

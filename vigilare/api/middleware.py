@@ -1,0 +1,73 @@
+"""What runs before a route's guards: the API-wide rate limit, then authentication.
+
+Order matters and is the one clients see: a flood is refused (429) before any token is looked at,
+and the caller is known (401 otherwise) before the route's role guard decides (403).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from vigilare.api.state import AppServices
+from vigilare.auth.service import authenticate
+from vigilare.errors import RateLimited
+
+# Load balancers poll these; they must answer even when a client floods the API.
+RATE_LIMIT_EXEMPT = frozenset({"/healthz", "/readyz"})
+# Routes marked ``opt={"public": True}`` are served without a token.
+PUBLIC = "public"
+
+
+def services_of(scope: Scope) -> AppServices:
+    found: AppServices = scope["litestar_app"].state["services"]
+    return found
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any], trust_forwarded_for: bool) -> str:
+    if trust_forwarded_for:
+        forwarded = connection.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return connection.client.host if connection.client else "unknown"
+
+
+class RateLimitMiddleware(ASGIMiddleware):
+    """A fixed window per client, shared by every API process when Redis is configured."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        services = services_of(scope)
+        limit = services.settings.rate_limit_per_minute
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+        if limit > 0 and connection.url.path not in RATE_LIMIT_EXEMPT:
+            client = client_address(connection, services.settings.trust_forwarded_for)
+            count, retry_after = await services.counter.hit(f"api:{client}", 60)
+            if count > limit:
+                raise RateLimited("rate limit exceeded; slow down", retry_after=retry_after)
+        await next_app(scope, receive, send)
+
+
+class AuthenticationMiddleware(ASGIMiddleware):
+    """Authenticates the Bearer id token once per request and sets ``scope["user"]`` to the caller.
+
+    Public routes (``opt={"public": True}``) and CORS preflights are let through without a token.
+    The user is read in a short session of its own: the route's session is opened later, already
+    scoped to the caller's tenant.
+    """
+
+    scopes = (ScopeType.HTTP,)
+    exclude_opt_key = PUBLIC
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope.get("method") != "OPTIONS":
+            services = services_of(scope)
+            authorization = ASGIConnection(scope).headers.get("authorization", "")
+            async with services.session_factory() as session:
+                scope["user"] = await authenticate(session, services.issuer, authorization)
+        await next_app(scope, receive, send)
