@@ -20,7 +20,6 @@ from vigilare.alerts.channels import (
     ChannelConfig,
     ChannelDependencies,
     DeliveryResult,
-    SignalSeverity,
     TriggeringSignal,
     deliver,
 )
@@ -30,6 +29,7 @@ from vigilare.config import Settings
 from vigilare.crypto import SecretBox, SecretDecryptionError
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext, Retry, job
+from vigilare.scenarios.model import Severity
 
 logger = logging.getLogger("vigilare.alerts")
 
@@ -53,7 +53,7 @@ def build_notification(
         srs=alert.srs_at_trigger if alert.srs_at_trigger is not None else 100,
         signals=tuple(
             TriggeringSignal(
-                severity=SignalSeverity(item["severity"]),
+                severity=Severity(item["severity"]),
                 scenario=item["scenario"],
                 title=item["title"],
                 region=item.get("region"),

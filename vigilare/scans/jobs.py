@@ -21,10 +21,10 @@ from vigilare.jobs import JobContext, Retry, job
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scans import post_scan
 from vigilare.scans.lease import acquire_lease, lease_remaining, release_lease
-from vigilare.scans.lifecycle import apply_findings
 from vigilare.scans.models import FAILED, FINISHED, PARTIAL, RUNNING, SUCCEEDED, Scan
 from vigilare.scans.registry import scenario_registry
 from vigilare.scenarios.manager import PluginLoadError
+from vigilare.signals.lifecycle import apply_findings
 
 logger = logging.getLogger("vigilare.scans")
 
