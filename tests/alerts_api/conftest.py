@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
 import pytest
 import respx
 from litestar.testing import AsyncTestClient
 
-from tests.alerts_api.alerts_api_support import PAGERDUTY_URL, FakeSlack, start_fake_slack
+from tests.support.alerts import alert_settings
+from tests.support.slack import FakeSlack
 from tests.support.smtp import SmtpSink
 from vigilare.api.app import create_app
 from vigilare.config import Settings
-from vigilare.db.engine import SessionFactory, create_engine, create_session_factory
-
-
-def alert_settings(base: Settings, smtp_sink: SmtpSink, slack: FakeSlack) -> Settings:
-    return msgspec.structs.replace(
-        base,
-        **smtp_sink.smtp_settings(),
-        pagerduty_events_url=PAGERDUTY_URL,
-        slack_api_url=slack.base_url,
-        slack_client_id="1234.5678",
-        slack_client_secret="slack-client-secret",
-        # Fast backoff so retries happen within a test; Retry-After still wins when given.
-        alert_retry_base_seconds=0.05,
-    )
-
-
-@pytest.fixture
-def fake_slack() -> Iterator[FakeSlack]:
-    with start_fake_slack() as slack:
-        yield slack
 
 
 @pytest.fixture
@@ -60,13 +40,3 @@ async def alerts_aws_client(
     app = create_app(alert_settings(aws_settings, smtp_sink, fake_slack))
     async with AsyncTestClient(app=app) as client:
         yield client
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[SessionFactory]:
-    """Sessions on the test's own event loop, for rows a test inserts or inspects directly."""
-    engine = create_engine(settings.database_url)
-    try:
-        yield create_session_factory(engine)
-    finally:
-        await engine.dispose()

@@ -11,14 +11,14 @@ import httpx
 import respx
 from sqlalchemy import select
 
-from tests.alerts_api.alerts_api_support import (
+from tests.support.alerts import (
     PAGERDUTY_URL,
     ROUTING_KEY,
     WEBHOOK_URL,
+    alert_settings,
     new_signal,
     new_tenant_and_account,
 )
-from tests.alerts_api.conftest import alert_settings
 from vigilare.alerts.channel_configs import parse_channels
 from vigilare.alerts.evaluation import evaluate_rules
 from vigilare.alerts.models import AlertDelivery, AlertRule, SlackInstallation

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.alerts_api.alerts_api_support import new_signal, new_tenant_and_account
+from tests.support.alerts import new_signal, new_tenant_and_account
 from vigilare.accounts.models import AwsAccount
 from vigilare.alerts.evaluation import evaluate_rules
 from vigilare.alerts.models import Alert, AlertDelivery, AlertRule

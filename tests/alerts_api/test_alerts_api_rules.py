@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from tests.alerts_api.alerts_api_support import ROUTING_KEY, WEBHOOK_URL, email_channel, pagerduty_channel
+from tests.support.alerts import ROUTING_KEY, WEBHOOK_URL, email_channel, pagerduty_channel
 from tests.support.api import owner_headers
 from tests.support.team import add_member
 from vigilare.alerts.models import AlertRule

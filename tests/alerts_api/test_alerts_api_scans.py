@@ -6,25 +6,14 @@ import json
 
 import httpx
 
-from tests.alerts_api.alerts_api_support import (
-    PAGERDUTY_URL,
-    ROUTING_KEY,
-    email_channel,
-    eventually,
-    pagerduty_channel,
-)
-from tests.support.accounts import connect_and_verify, wait_for_scan
+from tests.support.accounts import connect_and_verify, rescan, wait_for_scan
+from tests.support.alerts import PAGERDUTY_URL, ROUTING_KEY, email_channel, pagerduty_channel
 from tests.support.api import owner_headers
 from tests.support.team import add_member
-from vigilare.sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
+from tests.support.waiting import eventually
+from vigilare_sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
 
 ACCOUNT = "210987654321"
-
-
-async def _rescan(client, headers) -> None:
-    started = await client.post(f"/accounts/{ACCOUNT}/scan", headers=headers)
-    assert started.status_code == 202, started.text
-    await wait_for_scan(client, headers, ACCOUNT, started.json()["execution_arn"])
 
 
 async def _alerts(client, headers, **params) -> list[dict]:
@@ -80,7 +69,7 @@ async def test_scan_fires_dedups_acknowledges_and_resolves(alerts_aws_client, sa
     )
 
     # Same findings on a rescan: no new alert, no new notification.
-    await _rescan(client, headers)
+    await rescan(client, headers, ACCOUNT)
     assert [a["alert_id"] for a in await _alerts(client, headers)] == [alert["alert_id"]]
     assert pd_route.call_count == 1 and len(smtp_sink.messages) == 1
 
@@ -111,7 +100,7 @@ async def test_scan_fires_dedups_acknowledges_and_resolves(alerts_aws_client, sa
 
     # The bucket goes away: the alert resolves and PagerDuty's incident is resolved.
     client_for(sandbox, ACCOUNT, "s3").delete_bucket(Bucket="acme-public-assets")
-    await _rescan(client, headers)
+    await rescan(client, headers, ACCOUNT)
 
     async def resolved_sent():
         found = await _alerts(client, headers)
@@ -135,7 +124,7 @@ async def test_a_new_critical_signal_fires_a_new_alert(alerts_aws_client, sandbo
     smtp_sink.wait_for(1)
 
     create_quarantined_user(sandbox, ACCOUNT, "ci-deployer")
-    await _rescan(client, headers)
+    await rescan(client, headers, ACCOUNT)
 
     async def two_alerts():
         found = await _alerts(client, headers)

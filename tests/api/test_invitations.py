@@ -13,8 +13,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
-from tests.conftest import REDIS_URL
 from tests.support.api import DEFAULT_PASSWORD, bearer, login, signup
+from tests.support.services import REDIS_URL
 from vigilare.api.app import create_app
 from vigilare.auth.models import Invitation
 from vigilare.db.engine import create_engine

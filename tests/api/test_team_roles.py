@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from tests.support.api import bearer, login, signup
+from tests.support.api import bearer, signup
 from tests.support.team import add_member
 
 _counter = itertools.count()
@@ -19,16 +19,6 @@ ALLOWED = {
     "change_role": {"owner"},
     "remove": {"owner", "admin"},
 }
-
-
-@pytest.fixture
-async def team(client):
-    await signup(client, "owner@team.test")
-    owner = bearer(await login(client, "owner@team.test"))
-    headers = {"owner": owner}
-    for role in ("admin", "member", "viewer"):
-        headers[role] = bearer(await add_member(client, owner, f"{role}@team.test", role))
-    return headers
 
 
 async def _victim(client, owner_headers) -> str:

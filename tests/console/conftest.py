@@ -11,12 +11,13 @@ import pytest
 from litestar.testing import AsyncTestClient
 from playwright.async_api import Browser, async_playwright
 
-from tests.conftest import SENTINEL_ACCOUNT_ID, TEST_REGIONS
+from tests.support.aws import SENTINEL_ACCOUNT_ID, TEST_REGIONS
+from tests.support.net import free_port
 from tests.support.process import ServerProcess, serve
-from tests.support.smtp import SmtpSink, free_port
+from tests.support.smtp import SmtpSink
 from vigilare.api.app import create_app
 from vigilare.config import Settings
-from vigilare.sandbox import Sandbox
+from vigilare_sandbox import Sandbox
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def console_server(settings: Settings, sandbox: Sandbox, smtp_sink: SmtpSink) ->
         "VIGILARE_RATE_LIMIT_PER_MINUTE": "0",
         "VIGILARE_AWS_ENDPOINT_URL": sandbox.endpoint_url,
         "VIGILARE_SENTINEL_ACCOUNT_ID": SENTINEL_ACCOUNT_ID,
-        "VIGILARE_SCAN_REGIONS": TEST_REGIONS,
+        "VIGILARE_SCAN_REGIONS": ",".join(TEST_REGIONS),
         "VIGILARE_SMTP_HOST": "127.0.0.1",
         "VIGILARE_SMTP_PORT": str(smtp_sink.port),
         "VIGILARE_SMTP_STARTTLS": "false",

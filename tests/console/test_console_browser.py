@@ -16,14 +16,14 @@ from pathlib import Path
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import SENTINEL_ACCOUNT_ID
+from tests.support.aws import SENTINEL_ACCOUNT_ID
 from tests.support.console import RISKY, seed_accounts
 from tests.support.process import ServerProcess
 from tests.support.smtp import SmtpSink
 from vigilare.config import Settings
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed import register_customer_role
-from vigilare.sandbox.seed_aws import create_public_bucket, create_quarantined_user
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.seed import register_customer_role
+from vigilare_sandbox.seed_aws import create_public_bucket, create_quarantined_user
 
 ACCOUNT = "210987654321"
 OWNER, MATE, ONCALL = "owner@acme.test", "mia@acme.test", "oncall@acme.test"

@@ -22,7 +22,7 @@ from tests.support.console import (
     submit,
     text_of,
 )
-from tests.support.db import db_session, set_tenant
+from tests.support.db import db_session, update_tenant
 from tests.support.team import add_member
 from vigilare.alerts.models import Alert, AlertDelivery, AlertRule
 from vigilare.crypto import SecretBox
@@ -335,7 +335,7 @@ async def test_the_team_page_invites_changes_roles_and_removes(console, settings
 async def test_billing_shows_the_trial_and_plan_limits_and_hides_buttons_from_non_owners(console, settings):
     await console_signup(console, "owner@acme.test")
     tenant_id = await _tenant_id(console, "owner@acme.test")
-    await set_tenant(settings.database_url, tenant_id, plan="team")
+    await update_tenant(settings, tenant_id, plan="team")
     said = text_of((await console.get("/app/settings/billing")).text)
     assert "Plan: Team · status: trialing" in said and "The free trial ends" in said
     assert "Billing is not configured on this server" in said

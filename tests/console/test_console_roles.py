@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -85,8 +86,20 @@ def test_every_console_action_requires_the_role_the_api_requires_for_it(console)
     assert SAME_AS_API.keys() <= {(m, p) for m, p, _ in console_routes}
 
 
+async def test_every_console_route_sends_a_browser_without_a_session_to_log_in(console):
+    token = await csrf_token(console, "/app/login")
+    for method, path, _minimum in _console_routes(console.app):
+        if method == "GET":
+            response = await console.get(_url(path), follow_redirects=False)
+            expected = "/app/login?next=" + quote(_url(path), safe="")
+        else:
+            response = await console.post(_url(path), data={"_csrf_token": token}, follow_redirects=False)
+            expected = "/app/login"
+        assert (response.status_code, response.headers["location"]) == (303, expected), (method, path)
+
+
 @pytest.fixture
-async def team(console) -> dict[str, httpx.Cookies]:
+async def browser_sessions(console) -> dict[str, httpx.Cookies]:
     """A browser session (cookies) for each role of one tenant."""
     await signup(console, "owner@roles.test")
     owner = bearer(await login(console, "owner@roles.test"))
@@ -103,12 +116,14 @@ async def _request(console: Any, cookies: httpx.Cookies, method: str, path: str)
     return await console.post(_url(path), data={"_csrf_token": token}, follow_redirects=False)
 
 
-async def test_each_console_route_refuses_every_role_below_its_guard_with_the_apis_words(console, team):
+async def test_each_console_route_refuses_every_role_below_its_guard_with_the_apis_words(
+    console, browser_sessions
+):
     checked = 0
     for (method, path, minimum), role in itertools.product(_console_routes(console.app), ROLES):
         if ROLES.index(role) >= ROLES.index(minimum):
             continue
-        response = await _request(console, team[role], method, path)
+        response = await _request(console, browser_sessions[role], method, path)
         assert response.status_code == 403, (method, path, role, response.status_code)
         assert response.headers["content-type"].startswith("text/html")
         said = text_of(response.text)
@@ -117,34 +132,34 @@ async def test_each_console_route_refuses_every_role_below_its_guard_with_the_ap
     assert checked >= 40
 
 
-async def test_each_console_route_lets_its_role_and_above_through(console, team):
+async def test_each_console_route_lets_its_role_and_above_through(console, browser_sessions):
     for method, path, minimum in _console_routes(console.app):
         if path == "/app/logout":
             continue  # would end the session the routes after it use
         for role in ROLES[ROLES.index(minimum) :]:
-            response = await _request(console, team[role], method, path)
+            response = await _request(console, browser_sessions[role], method, path)
             assert response.status_code < 500, (method, path, role, response.text[:300])
             refused = response.status_code == 403 and "role or higher" in text_of(response.text)
             assert not refused, (method, path, role)
             assert not (response.status_code == 303 and "/app/login" in response.headers["location"])
 
 
-async def test_pages_show_only_the_buttons_of_the_callers_role(console, team):
-    console.cookies = httpx.Cookies(team["viewer"])
+async def test_pages_show_only_the_buttons_of_the_callers_role(console, browser_sessions):
+    console.cookies = httpx.Cookies(browser_sessions["viewer"])
     viewer_pages = " ".join(
         [(await console.get(p)).text for p in ("/app/accounts", "/app/alert-rules", "/app/settings/team")]
     )
     for hidden in ("Connect an account", "New alert rule", "Invite a teammate", "Change role", ">Remove<"):
         assert hidden not in viewer_pages, hidden
-    console.cookies = httpx.Cookies(team["admin"])
+    console.cookies = httpx.Cookies(browser_sessions["admin"])
     admin_team = (await console.get("/app/settings/team")).text
     assert "Invite a teammate" in admin_team and ">Remove<" in admin_team and "Change role" not in admin_team
-    console.cookies = httpx.Cookies(team["owner"])
+    console.cookies = httpx.Cookies(browser_sessions["owner"])
     owner_team = (await console.get("/app/settings/team")).text
     assert "Change role" in owner_team
 
 
-async def test_every_query_of_a_console_page_is_tenant_scoped(console, team):
+async def test_every_query_of_a_console_page_is_tenant_scoped(console, browser_sessions):
     me = (await console.get("/me", headers=bearer(await login(console, "viewer@roles.test")))).json()
     tenant_id = me["tenant"]["tenant_id"]
     executed: list[str | None] = []
@@ -158,7 +173,7 @@ async def test_every_query_of_a_console_page_is_tenant_scoped(console, team):
             if method != "GET":
                 continue
             executed.clear()
-            response = await _request(console, team["owner"], method, path)
+            response = await _request(console, browser_sessions["owner"], method, path)
             assert response.status_code < 500, (path, response.text[:300])
             assert executed and set(executed) == {tenant_id}, (path, set(executed))
     finally:

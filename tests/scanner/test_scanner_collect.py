@@ -7,8 +7,9 @@ from typing import Any
 
 import aioboto3
 import pytest
-from scanner_support import ACCOUNT_ID, EXTERNAL_ID, ROLE_NAME, AccountClients
 
+from tests.support.aws import EXTERNAL_ID, ROLE_NAME, AccountClients
+from tests.support.findings import ACCOUNT_ID
 from vigilare.aws.collect import collect
 from vigilare.aws.collectors import builtin_collectors
 from vigilare.aws.session import AccountSession
@@ -16,13 +17,13 @@ from vigilare.plugin import CollectedData, Collector, CollectorContext, Finding,
 from vigilare.scanner import ScanTarget, scan_account
 
 
-def session_for(moto: str, base_session: aioboto3.Session, **kwargs: Any) -> AccountSession:
+def session_for(aws_endpoint: str, base_session: aioboto3.Session, **kwargs: Any) -> AccountSession:
     return AccountSession(
         aws_account_id=ACCOUNT_ID,
         role_name=ROLE_NAME,
         external_id=EXTERNAL_ID,
         session_name="vigilare-test",
-        endpoint_url=moto,
+        endpoint_url=aws_endpoint,
         base_session=base_session,
         **kwargs,
     )
@@ -38,16 +39,18 @@ class NeedsSummaryOnly(Scenario):
 
 
 async def test_only_the_data_the_scenarios_require_is_collected(
-    moto: str, target: ScanTarget, base_session: aioboto3.Session
+    aws_endpoint: str, target: ScanTarget, base_session: aioboto3.Session
 ) -> None:
-    report = await scan_account(target, [NeedsSummaryOnly], endpoint_url=moto, base_session=base_session)
+    report = await scan_account(
+        target, [NeedsSummaryOnly], endpoint_url=aws_endpoint, base_session=base_session
+    )
     assert list(report.evidence["data"]) == ["iam.account_summary"]
     assert report.regions == []  # no regional data needed: not even DescribeRegions
     assert report.outcomes["summary-only"].data_complete is True
 
 
 async def test_a_region_answering_500_is_a_recorded_error_not_a_crash_nor_a_finding(
-    moto: str, seed: AccountClients, target: ScanTarget, base_session: aioboto3.Session
+    aws_endpoint: str, seed: AccountClients, target: ScanTarget, base_session: aioboto3.Session
 ) -> None:
     from vigilare.scenarios.builtin.exposure import ExposureScenario
 
@@ -55,7 +58,7 @@ async def test_a_region_answering_500_is_a_recorded_error_not_a_crash_nor_a_find
     report = await scan_account(
         target,
         [ExposureScenario],
-        endpoint_url=moto,
+        endpoint_url=aws_endpoint,
         base_session=base_session,
         regions=["us-east-1", "xx-fake-1"],
     )
@@ -70,7 +73,7 @@ async def test_a_region_answering_500_is_a_recorded_error_not_a_crash_nor_a_find
 
 
 async def test_a_collector_that_fails_in_one_region_keeps_the_others(
-    moto: str, base_session: aioboto3.Session
+    aws_endpoint: str, base_session: aioboto3.Session
 ) -> None:
     async def fetch(ctx: CollectorContext) -> list[str]:
         if ctx.region == "eu-west-1":
@@ -78,7 +81,7 @@ async def test_a_collector_that_fails_in_one_region_keeps_the_others(
         return [ctx.region]
 
     collectors = {"demo.things": Collector(key="demo.things", fetch=fetch, regional=True)}
-    async with session_for(moto, base_session) as session:
+    async with session_for(aws_endpoint, base_session) as session:
         data = await collect(
             session, collectors, ["demo.things"], regions=["us-east-1", "eu-west-1", "us-west-2"]
         )
@@ -92,21 +95,25 @@ async def test_a_collector_that_fails_in_one_region_keeps_the_others(
     assert data.failed_regions("demo.things") == ("eu-west-1",)
 
 
-async def test_data_no_collector_provides_is_recorded(moto: str, base_session: aioboto3.Session) -> None:
-    async with session_for(moto, base_session) as session:
+async def test_data_no_collector_provides_is_recorded(
+    aws_endpoint: str, base_session: aioboto3.Session
+) -> None:
+    async with session_for(aws_endpoint, base_session) as session:
         data = await collect(session, builtin_collectors(), ["nobody.collects.this"])
     assert [(error.key, error.error) for error in data.errors] == [
         ("nobody.collects.this", "no collector provides this data")
     ]
 
 
-async def test_item_level_errors_keep_the_rest_of_the_key(moto: str, base_session: aioboto3.Session) -> None:
+async def test_item_level_errors_keep_the_rest_of_the_key(
+    aws_endpoint: str, base_session: aioboto3.Session
+) -> None:
     async def fetch(ctx: CollectorContext) -> list[str]:
         ctx.record_error("arn:aws:s3:::locked", "AccessDenied: bucket policy denies the auditor")
         return ["open"]
 
     collectors = {"demo.items": Collector(key="demo.items", fetch=fetch)}
-    async with session_for(moto, base_session) as session:
+    async with session_for(aws_endpoint, base_session) as session:
         data = await collect(session, collectors, ["demo.items"])
     assert data["demo.items"] == ["open"]
     assert not data.is_complete("demo.items")
@@ -114,21 +121,21 @@ async def test_item_level_errors_keep_the_rest_of_the_key(moto: str, base_sessio
 
 
 async def test_clients_are_created_once_per_service_and_region(
-    moto: str, base_session: aioboto3.Session
+    aws_endpoint: str, base_session: aioboto3.Session
 ) -> None:
-    async with session_for(moto, base_session) as session:
+    async with session_for(aws_endpoint, base_session) as session:
         first, again = await asyncio.gather(
             session.client("ec2", "eu-west-1"), session.client("ec2", "eu-west-1")
         )
         assert first is again
         assert await session.client("ec2", "us-east-1") is not first
         assert first.meta.config.retries["mode"] == "standard"
-        assert first.meta.endpoint_url == moto
+        assert first.meta.endpoint_url == aws_endpoint
 
 
 @pytest.mark.parametrize("bound", [1, 3])
 async def test_concurrent_calls_per_account_never_exceed_the_bound(
-    moto: str, seed: AccountClients, base_session: aioboto3.Session, bound: int
+    aws_endpoint: str, seed: AccountClients, base_session: aioboto3.Session, bound: int
 ) -> None:
     in_flight, peak = 0, 0
 
@@ -146,7 +153,7 @@ async def test_concurrent_calls_per_account_never_exceed_the_bound(
         return len(answers)
 
     collectors = {"demo.busy": Collector(key="demo.busy", fetch=fetch)}
-    async with session_for(moto, base_session, max_concurrency=bound) as session:
+    async with session_for(aws_endpoint, base_session, max_concurrency=bound) as session:
         iam = await session.client("iam")
         iam.meta.events.register("before-call.iam.GetAccountSummary", call_started)
         iam.meta.events.register("after-call.iam.GetAccountSummary", call_finished)

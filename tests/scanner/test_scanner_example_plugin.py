@@ -6,8 +6,9 @@ from importlib import metadata
 
 import aioboto3
 import pytest
-from scanner_support import ACCOUNT_ID, AccountClients
 
+from tests.support.aws import AccountClients
+from tests.support.findings import ACCOUNT_ID
 from vigilare.scanner import ScanTarget, scan_account
 from vigilare.scenarios.manager import list_plugins, load_registry
 
@@ -30,7 +31,7 @@ def test_the_example_plugin_is_listed_with_its_origin_and_version() -> None:
 
 
 async def test_the_example_scenario_runs_in_a_scan_next_to_the_builtins(
-    seed: AccountClients, moto: str, target: ScanTarget, base_session: aioboto3.Session
+    seed: AccountClients, aws_endpoint: str, target: ScanTarget, base_session: aioboto3.Session
 ) -> None:
     ec2 = seed("ec2", "eu-west-1")
     legacy = ec2.run_instances(
@@ -45,7 +46,7 @@ async def test_the_example_scenario_runs_in_a_scan_next_to_the_builtins(
         target,
         registry.select(),
         collectors=registry.collectors,
-        endpoint_url=moto,
+        endpoint_url=aws_endpoint,
         base_session=base_session,
         regions=["eu-west-1"],
     )

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from scanner_support import ACCOUNT_ID, NOW
 
+from tests.support.findings import ACCOUNT_ID, NOW, kind_names
 from vigilare.plugin import CollectionError, Finding, Severity
 from vigilare.scanner import detect
 from vigilare.scenarios.builtin.exposure import ExposureScenario
@@ -56,10 +56,6 @@ async def bucket_findings(
     return result.findings
 
 
-def kinds(findings: list[Finding]) -> list[str]:
-    return sorted(finding.kind for finding in findings)
-
-
 @pytest.mark.parametrize(
     ("grants", "expected"),
     [
@@ -72,7 +68,7 @@ def kinds(findings: list[Finding]) -> list[str]:
     ],
 )
 async def test_public_acl_grants(grants: list[tuple[str, str]], expected: list[str]) -> None:
-    assert kinds(await bucket_findings([bucket(grants=grants)])) == expected
+    assert kind_names(await bucket_findings([bucket(grants=grants)])) == expected
 
 
 async def test_public_read_is_high_and_public_write_is_critical() -> None:
@@ -102,7 +98,7 @@ async def test_public_read_is_high_and_public_write_is_critical() -> None:
     ids=["get", "get-star-aws-star", "put", "s3-star", "other-account", "source-ip", "org", "tls-only"],
 )
 async def test_public_bucket_policies(policy: dict[str, Any], expected: list[str]) -> None:
-    assert kinds(await bucket_findings([bucket(policy=policy)])) == expected
+    assert kind_names(await bucket_findings([bucket(policy=policy)])) == expected
 
 
 @pytest.mark.parametrize(
@@ -124,7 +120,7 @@ async def test_block_public_access_neutralises_what_it_covers(
 ) -> None:
     # BlockPublicAcls / BlockPublicPolicy only stop *new* grants; existing ones stay effective.
     exposed = bucket(grants=[(ALL_USERS, "WRITE")], policy=public_policy("s3:GetObject"), block=bucket_block)
-    assert kinds(await bucket_findings([exposed], account_block)) == expected
+    assert kind_names(await bucket_findings([exposed], account_block)) == expected
 
 
 async def test_a_bucket_whose_settings_could_not_be_read_is_not_judged() -> None:

@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from scanner_support import ACCOUNT_ID, NOW
 
+from tests.support.findings import ACCOUNT_ID, NOW, kind_names
 from vigilare.plugin import Finding, Severity
 from vigilare.scanner import detect
 from vigilare.scenarios.builtin.iam import IamScenario
@@ -90,10 +90,6 @@ async def iam_findings(
     return result.findings
 
 
-def kinds(findings: list[Finding]) -> list[str]:
-    return sorted(finding.kind for finding in findings)
-
-
 async def test_a_clean_account_has_no_iam_finding() -> None:
     assert await iam_findings(users=[user(keys=[key()])]) == []
 
@@ -146,7 +142,7 @@ async def test_the_credential_report_root_row_wins_over_the_account_summary() ->
 async def test_without_a_root_row_the_account_summary_decides(
     summary: dict[str, int], expected: list[str]
 ) -> None:
-    assert kinds(await iam_findings(report=[], summary=summary)) == expected
+    assert kind_names(await iam_findings(report=[], summary=summary)) == expected
 
 
 @pytest.mark.parametrize(
@@ -154,7 +150,7 @@ async def test_without_a_root_row_the_account_summary_decides(
 )
 async def test_access_key_not_rotated_for_more_than_90_days(age: timedelta, fires: bool) -> None:
     findings = await iam_findings(users=[user(keys=[key(created_ago=age, used_ago=HOUR)])])
-    assert kinds(findings) == (["access_key_old"] if fires else [])
+    assert kind_names(findings) == (["access_key_old"] if fires else [])
     if fires:
         assert findings[0].severity is Severity.MEDIUM
         assert findings[0].title == f"Access key AKIA...WXYZ of user deploy not rotated for {age.days} days"
@@ -165,7 +161,7 @@ async def test_access_key_not_rotated_for_more_than_90_days(age: timedelta, fire
 )
 async def test_access_key_unused_for_more_than_45_days(idle: timedelta, fires: bool) -> None:
     findings = await iam_findings(users=[user(keys=[key(created_ago=80 * DAY, used_ago=idle)])])
-    assert kinds(findings) == (["access_key_unused"] if fires else [])
+    assert kind_names(findings) == (["access_key_unused"] if fires else [])
     if fires:
         assert findings[0].severity is Severity.MEDIUM
         assert findings[0].title == f"Access key AKIA...WXYZ of user deploy unused for {idle.days} days"
@@ -174,7 +170,7 @@ async def test_access_key_unused_for_more_than_45_days(idle: timedelta, fires: b
 @pytest.mark.parametrize(("age", "fires"), [(45 * DAY + HOUR, True), (45 * DAY - HOUR, False)])
 async def test_a_never_used_key_counts_as_unused_from_its_creation(age: timedelta, fires: bool) -> None:
     findings = await iam_findings(users=[user(keys=[key(created_ago=age, used_ago=None)])])
-    assert kinds(findings) == (["access_key_unused"] if fires else [])
+    assert kind_names(findings) == (["access_key_unused"] if fires else [])
     if fires:
         assert "never been used" in findings[0].description
 
@@ -188,7 +184,7 @@ async def test_an_inactive_key_is_neither_old_nor_unused() -> None:
 async def test_two_active_keys_on_one_user(second_status: str, fires: bool) -> None:
     keys = [key("AKIAFIRSTKEY00000001"), key("AKIASECONDKEY0000002", status=second_status)]
     findings = await iam_findings(users=[user(keys=keys)])
-    assert kinds(findings) == (["access_keys_duplicate"] if fires else [])
+    assert kind_names(findings) == (["access_keys_duplicate"] if fires else [])
     if fires:
         assert findings[0].resource == f"arn:aws:iam::{ACCOUNT_ID}:user/deploy"
         assert findings[0].title.startswith("User deploy has 2 active access keys since ")
@@ -201,7 +197,7 @@ EVERYTHING = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action
 @pytest.mark.parametrize(("created_ago", "fires"), [(23 * HOUR, True), (24 * HOUR + HOUR, False)])
 async def test_administrator_created_within_24_hours(created_ago: timedelta, fires: bool) -> None:
     findings = await iam_findings(users=[user("intruder", created_ago=created_ago, attached=[ADMIN])])
-    assert kinds(findings) == (["new_admin_user"] if fires else [])
+    assert kind_names(findings) == (["new_admin_user"] if fires else [])
     if fires:
         assert findings[0].severity is Severity.HIGH
         assert findings[0].title == "New administrator user intruder created 23 hours ago"
@@ -236,7 +232,7 @@ async def test_admin_rights_are_found_wherever_they_are_granted(
     findings = await iam_findings(
         users=[user("intruder", created_ago=HOUR, **user_kwargs)], groups=groups, policies=policies
     )
-    assert kinds(findings) == ["new_admin_user"]
+    assert kind_names(findings) == ["new_admin_user"]
 
 
 async def test_a_fresh_key_for_an_existing_administrator_is_a_finding() -> None:

@@ -2,7 +2,8 @@
 
 moto's GetAccountSummary always reports root MFA off (and its credential report has no root row),
 so every moto account carries exactly one ``root_mfa_disabled`` finding: the clean-account test
-accepts that one explicitly, and nothing else.
+accepts that one explicitly, and nothing else. These scans talk to the sandbox's moto directly (the
+`moto` fixture), past the gateway that would add the root row real AWS has.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections import Counter
 
 import aioboto3
 import msgspec
-from scanner_support import ACCOUNT_ID, AccountClients
 
+from tests.support.aws import AccountClients
+from tests.support.findings import ACCOUNT_ID
 from vigilare.plugin import CollectedData, Finding, Scenario, Severity
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scenarios.manager import load_registry

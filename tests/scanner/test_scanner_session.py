@@ -6,14 +6,16 @@ from datetime import timedelta
 
 import aioboto3
 import pytest
-from scanner_fake_sts import FakeSts, running
-from scanner_support import ACCOUNT_ID, EXTERNAL_ID, ROLE_NAME
 
+from tests.support.aws import EXTERNAL_ID, ROLE_NAME, SENTINEL_ACCOUNT_ID
+from tests.support.findings import ACCOUNT_ID
+from vigilare.aws.naming import role_arn
 from vigilare.aws.session import AccountSession
+from vigilare_sandbox import RequestLog, Sandbox
 
 
-def assume_role_count(fake: FakeSts) -> int:
-    return sum(1 for request in fake.requests if request["Action"] == "AssumeRole")
+def assume_role_count(requests: RequestLog) -> int:
+    return len(requests.to("sts", "AssumeRole"))
 
 
 @pytest.mark.parametrize(
@@ -22,23 +24,26 @@ def assume_role_count(fake: FakeSts) -> int:
     ids=["fresh-credentials-reused", "expiring-credentials-renewed"],
 )
 async def test_the_role_is_assumed_again_only_when_credentials_near_expiry(
-    base_session: aioboto3.Session, expires_in: timedelta, expected_assumptions: int
+    sandbox: Sandbox,
+    aws_requests: RequestLog,
+    base_session: aioboto3.Session,
+    expires_in: timedelta,
+    expected_assumptions: int,
 ) -> None:
-    fake = FakeSts(external_id=EXTERNAL_ID, expires_in=expires_in)
-    with running(fake) as endpoint:
-        async with AccountSession(
-            aws_account_id=ACCOUNT_ID,
-            role_name=ROLE_NAME,
-            external_id=EXTERNAL_ID,
-            session_name="vigilare-t-s",
-            endpoint_url=endpoint,
-            base_session=base_session,
-        ) as session:
-            for _ in range(3):
-                identity = await session.call("sts", "get_caller_identity")
-                assert identity["Account"] == ACCOUNT_ID
+    sandbox.register_guarded_role(
+        role_arn(ACCOUNT_ID, ROLE_NAME), EXTERNAL_ID, SENTINEL_ACCOUNT_ID, credentials_expire_in=expires_in
+    )
+    async with AccountSession(
+        aws_account_id=ACCOUNT_ID,
+        role_name=ROLE_NAME,
+        external_id=EXTERNAL_ID,
+        session_name="vigilare-t-s",
+        endpoint_url=sandbox.endpoint_url,
+        base_session=base_session,
+    ) as session:
+        for _ in range(3):
+            identity = await session.call("sts", "get_caller_identity")
+            assert identity["Account"] == ACCOUNT_ID
     # Credentials valid for an hour serve the whole scan; ones minutes from expiry are renewed per call.
-    assert assume_role_count(fake) == expected_assumptions
-    assert {request["ExternalId"] for request in fake.requests if request["Action"] == "AssumeRole"} == {
-        EXTERNAL_ID
-    }
+    assert assume_role_count(aws_requests) == expected_assumptions
+    assert {request.form()["ExternalId"] for request in aws_requests.to("sts", "AssumeRole")} == {EXTERNAL_ID}

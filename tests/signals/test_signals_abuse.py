@@ -6,14 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.signals.signals_b_support import NOW, kinds, scan_sandbox
+from tests.support.aws import scan_sandbox
+from tests.support.findings import NOW, grouped_by_kind
 from vigilare.plugin import Capability, find_deadline
-from vigilare.sandbox.seed_aws import create_quarantined_user
-from vigilare.sandbox.seed_events import add_abuse_event, add_exposed_credentials_event, set_support_plan
-from vigilare.sandbox.state import SupportPlan
 from vigilare.scenarios.builtin.abuse import AbuseScenario
 from vigilare.scenarios.builtin.iam import IamScenario
 from vigilare.testing import collected_data
+from vigilare_sandbox.seed_aws import create_quarantined_user
+from vigilare_sandbox.seed_events import add_abuse_event, add_exposed_credentials_event, set_support_plan
+from vigilare_sandbox.state import SupportPlan
 
 EVENT_ARN = "arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_abc"
 
@@ -104,7 +105,7 @@ async def test_sandbox_events_are_collected_with_deadline_and_affected_resources
     closed = sandbox.state.account(account).health_events
     list(closed.values())[-1].status_code = "closed"
 
-    report = await scan_sandbox(sandbox, account, [AbuseScenario])
+    report = await scan_sandbox(sandbox, [AbuseScenario], account_id=account)
 
     assert report.status == "ok" and report.collection_errors == []
     found = {finding.resource: finding for finding in report.findings}
@@ -122,14 +123,14 @@ async def test_basic_support_records_the_capability_and_the_quarantine_check_sta
     key = create_quarantined_user(sandbox, account, "ci-deploy")
     add_exposed_credentials_event(sandbox, account, key.access_key_id, datetime.now(UTC) + timedelta(days=3))
 
-    report = await scan_sandbox(sandbox, account, [AbuseScenario, IamScenario])
+    report = await scan_sandbox(sandbox, [AbuseScenario, IamScenario], account_id=account)
 
     assert report.status == "ok" and report.collection_errors == []
     [capability] = report.capabilities
     assert (capability.name, capability.available) == ("health_api", False)
     assert "Business" in capability.reason
-    assert "health_risk_event" not in kinds(report.findings)
-    assert kinds(report.findings)["quarantine_policy"][0].severity == "CRITICAL"
+    assert "health_risk_event" not in grouped_by_kind(report.findings)
+    assert grouped_by_kind(report.findings)["quarantine_policy"][0].severity == "CRITICAL"
     assert report.outcomes["abuse"].status == "ok" and not report.outcomes["abuse"].data_complete
 
 
@@ -140,7 +141,7 @@ async def test_throttled_health_calls_are_retried_not_reported(sandbox):
     )
     sandbox.inject_throttling("health", 2)
 
-    report = await scan_sandbox(sandbox, account, [AbuseScenario])
+    report = await scan_sandbox(sandbox, [AbuseScenario], account_id=account)
 
     assert sandbox.state.pending_throttles("health") == 0
     assert report.status == "ok" and report.collection_errors == []

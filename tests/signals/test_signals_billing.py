@@ -9,21 +9,16 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.signals.signals_support import (
-    ACCOUNT_ID,
-    NOW,
-    AwsRequestLog,
-    kinds,
-    queue_costs_by_region,
-    scan_sandbox,
-)
+from tests.support.aws import scan_sandbox
+from tests.support.findings import ACCOUNT_ID, NOW, one_per_kind
 from vigilare.aws.collectors.billing import CostExplorerUnavailable, fetch_cost_explorer
 from vigilare.plugin import Severity
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed import seed_billing_charges, seed_clean_account, seed_compromised_account
-from vigilare.sandbox.seed_events import add_cost_anomaly
 from vigilare.scenarios.builtin.billing import BillingScenario
 from vigilare.testing import collected_data
+from vigilare_sandbox import RequestLog, Sandbox
+from vigilare_sandbox.seed import seed_billing_charges, seed_clean_account, seed_compromised_account
+from vigilare_sandbox.seed_aws import queue_cost_and_usage
+from vigilare_sandbox.seed_events import add_cost_anomaly
 
 MONTH_START = NOW.replace(day=1, hour=0)  # NOW is 21.5 days into a 31-day month
 EC2 = "Amazon Elastic Compute Cloud - Compute"
@@ -72,7 +67,7 @@ def days_back(values: list[float]) -> dict[str, float]:
 
 
 async def detect(values: dict[str, Any]) -> dict[str, Any]:
-    return kinds(await BillingScenario().detect(collected_data(values, account_id=ACCOUNT_ID)))
+    return one_per_kind(await BillingScenario().detect(collected_data(values, account_id=ACCOUNT_ID)))
 
 
 # Run-rate: 21.5 days into a 31-day month, projected = month_to_date * 31 / 21.5.
@@ -197,7 +192,7 @@ async def test_cost_anomaly_fires_above_100_dollars_of_impact(impact: float, fir
 async def test_compromised_account_spikes_and_anomaly_are_found(sandbox: Sandbox) -> None:
     seed_compromised_account(sandbox, ACCOUNT_ID)
     report = await scan_sandbox(sandbox, ["billing"])
-    found = kinds(report.findings)
+    found = one_per_kind(report.findings)
     assert report.outcomes["billing"].data_complete, report.collection_errors
     assert found["spend_runrate_spike"].severity is Severity.HIGH
     assert "$40.00" in found["spend_runrate_spike"].title
@@ -217,9 +212,9 @@ async def test_clean_account_has_no_billing_findings(sandbox: Sandbox) -> None:
 
 async def test_new_region_spend_is_found_end_to_end(sandbox: Sandbox) -> None:
     quiet = {(EC2, "us-east-1"): 4.0, ("Amazon Simple Storage Service", "us-east-1"): 0.5}
-    queue_costs_by_region(sandbox, ACCOUNT_ID, [quiet] * 13 + [{**quiet, (EC2, "sa-east-1"): 80.0}])
+    queue_cost_and_usage(sandbox, ACCOUNT_ID, [quiet] * 13 + [{**quiet, (EC2, "sa-east-1"): 80.0}])
     report = await scan_sandbox(sandbox, ["billing"])
-    found = kinds(report.findings)
+    found = one_per_kind(report.findings)
     assert found["new_region_spend"].severity is Severity.CRITICAL
     assert found["new_region_spend"].region == "sa-east-1"
     assert (
@@ -229,7 +224,7 @@ async def test_new_region_spend_is_found_end_to_end(sandbox: Sandbox) -> None:
 
 
 async def test_cost_explorer_is_asked_once_a_day_and_reused_between_scans(
-    sandbox: Sandbox, aws_requests: AwsRequestLog
+    sandbox: Sandbox, aws_requests: RequestLog
 ) -> None:
     seed_compromised_account(sandbox, ACCOUNT_ID)
     aws_requests.clear()
@@ -256,28 +251,28 @@ async def test_cost_explorer_is_asked_once_a_day_and_reused_between_scans(
 
 
 async def test_throttled_cost_explorer_is_retried_and_never_a_finding(
-    sandbox: Sandbox, aws_requests: AwsRequestLog
+    sandbox: Sandbox, aws_requests: RequestLog
 ) -> None:
     seed_compromised_account(sandbox, ACCOUNT_ID)
     sandbox.inject_throttling("ce", 2, operation="GetAnomalies")
     report = await scan_sandbox(sandbox, ["billing"])
     assert report.collection_errors == []
     assert len(aws_requests.to("ce", "GetAnomalies")) == 3
-    assert "cost_anomaly" in kinds(report.findings)
+    assert "cost_anomaly" in one_per_kind(report.findings)
     assert all("thrott" not in finding.description.lower() for finding in report.findings)
 
 
 async def test_a_spike_that_ends_is_resolved_on_the_next_scan(sandbox: Sandbox) -> None:
     seed_billing_charges(sandbox, ACCOUNT_ID, last_month_total=40.0, month_to_date=1850.0)
     first = await scan_sandbox(sandbox, ["billing"])
-    assert "spend_runrate_spike" in kinds(first.findings)
+    assert "spend_runrate_spike" in one_per_kind(first.findings)
 
     # The customer asked AWS for an adjustment: the estimated charges fall back to normal.
     sandbox.reset()
     seed_billing_charges(sandbox, ACCOUNT_ID, last_month_total=40.0, month_to_date=1.0)
     second = await scan_sandbox(sandbox, ["billing"], state=first.state)
     assert second.outcomes["billing"].data_complete
-    assert "spend_runrate_spike" not in kinds(second.findings)
+    assert "spend_runrate_spike" not in one_per_kind(second.findings)
 
 
 class _CostExplorerContext:

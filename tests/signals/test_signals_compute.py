@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.signals.signals_support import ACCOUNT_ID, NOW, TEST_REGIONS, kinds, scan_sandbox
+from tests.support.aws import TEST_REGIONS, scan_sandbox
+from tests.support.findings import ACCOUNT_ID, NOW, one_per_kind
 from vigilare.aws.collect import enabled_regions
 from vigilare.plugin import Severity
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed_aws import SANDBOX_AMI, client_for, launch_instances
 from vigilare.scenarios.builtin.compute import ComputeScenario
 from vigilare.testing import collected_data
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.seed_aws import SANDBOX_AMI, client_for, launch_instances
 
 NEW_REGION_FIRST_SEEN = (NOW - timedelta(days=29)).isoformat()
 BASELINED_FIRST_SEEN = (NOW - timedelta(days=31)).isoformat()
@@ -48,7 +49,7 @@ def capacity(
 
 async def detect(region_capacity: dict[str, Any], region: str = "ap-southeast-2") -> dict[str, Any]:
     data = collected_data(regional={"ec2.compute_capacity": {region: region_capacity}}, account_id=ACCOUNT_ID)
-    return kinds(await ComputeScenario().detect(data))
+    return one_per_kind(await ComputeScenario().detect(data))
 
 
 @pytest.mark.parametrize(
@@ -188,7 +189,7 @@ async def test_gpu_capacity_in_an_unused_region_is_found_end_to_end(sandbox: San
     gpu_ids = launch_instances(sandbox, ACCOUNT_ID, "ap-southeast-2", "p3.8xlarge", count=2)
     report = await scan_sandbox(sandbox, ["compute"])
     assert report.outcomes["compute"].data_complete, report.collection_errors
-    found = kinds(report.findings)
+    found = one_per_kind(report.findings)
     assert set(found) == {"gpu_capacity_new_region"}
     finding = found["gpu_capacity_new_region"]
     assert finding.severity is Severity.CRITICAL and finding.region == "ap-southeast-2"
@@ -218,7 +219,7 @@ async def test_spot_requests_in_an_unused_region_are_found_end_to_end(sandbox: S
         LaunchSpecification={"ImageId": SANDBOX_AMI, "InstanceType": "g4dn.xlarge"},
     )["SpotInstanceRequests"][0]["SpotInstanceRequestId"]
     report = await scan_sandbox(sandbox, ["compute"])
-    found = kinds(report.findings)
+    found = one_per_kind(report.findings)
     assert found["spot_requests"].severity is Severity.HIGH
     assert found["spot_requests"].region == "eu-west-1"
     assert request_id in str(found["spot_requests"].details)
@@ -227,7 +228,7 @@ async def test_spot_requests_in_an_unused_region_are_found_end_to_end(sandbox: S
 async def test_terminated_gpu_capacity_is_no_longer_reported(sandbox: Sandbox) -> None:
     gpu_ids = launch_instances(sandbox, ACCOUNT_ID, "ap-southeast-2", "g5.12xlarge")
     first = await scan_sandbox(sandbox, ["compute"])
-    assert "gpu_capacity_new_region" in kinds(first.findings)
+    assert "gpu_capacity_new_region" in one_per_kind(first.findings)
 
     client_for(sandbox, ACCOUNT_ID, "ec2", "ap-southeast-2").terminate_instances(InstanceIds=gpu_ids)
     second = await scan_sandbox(sandbox, ["compute"], state=first.state)

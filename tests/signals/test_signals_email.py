@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.signals.signals_b_support import NOW, kinds, scan_sandbox
-from vigilare.sandbox.seed_aws import put_ses_reputation
-from vigilare.sandbox.seed_events import set_ses_enforcement
+from tests.support.aws import scan_sandbox
+from tests.support.findings import NOW, grouped_by_kind
 from vigilare.scenarios.builtin.email import EmailScenario
 from vigilare.testing import collected_data
+from vigilare_sandbox.seed_aws import put_ses_reputation
+from vigilare_sandbox.seed_events import set_ses_enforcement
 
 
 def reputation(bounce: float | None = None, complaint: float | None = None) -> dict:
@@ -91,7 +92,7 @@ async def test_sandbox_ses_state_is_collected_in_each_region(sandbox):
     put_ses_reputation(sandbox, account, "us-east-1", bounce_rate=0.11, complaint_rate=0.0004)
     put_ses_reputation(sandbox, account, "ap-southeast-2", bounce_rate=0.019, complaint_rate=0.0012)
 
-    report = await scan_sandbox(sandbox, account, [EmailScenario])
+    report = await scan_sandbox(sandbox, [EmailScenario], account_id=account)
 
     assert report.status == "ok" and report.collection_errors == []
     found = {(f.kind, f.region): f.severity for f in report.findings}
@@ -108,8 +109,8 @@ async def test_throttled_ses_calls_are_retried_not_reported(sandbox):
     set_ses_enforcement(sandbox, account, "us-east-1", "PROBATION")
     sandbox.inject_throttling("ses", 2)
 
-    report = await scan_sandbox(sandbox, account, [EmailScenario])
+    report = await scan_sandbox(sandbox, [EmailScenario], account_id=account)
 
     assert sandbox.state.pending_throttles("ses") == 0
     assert report.status == "ok" and report.collection_errors == []
-    assert list(kinds(report.findings)) == ["ses_probation"]
+    assert list(grouped_by_kind(report.findings)) == ["ses_probation"]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from tests.signals.signals_b_support import ACCOUNT_ID, REGIONS, kinds, scan_sandbox
+from tests.support.aws import TEST_REGIONS, scan_sandbox
+from tests.support.findings import ACCOUNT_ID, grouped_by_kind
 from vigilare.plugin import CollectionError
-from vigilare.sandbox.seed_aws import (
+from vigilare.scenarios.builtin.hygiene import HygieneScenario
+from vigilare.testing import collected_data
+from vigilare_sandbox.seed_aws import (
     client_for,
     create_logging_trail,
     ensure_guardduty_detector,
     set_security_contact,
 )
-from vigilare.scenarios.builtin.hygiene import HygieneScenario
-from vigilare.testing import collected_data
 
 CONTACT = {"AlternateContactType": "SECURITY", "EmailAddress": "security@example.com"}
 MULTI_REGION = {"Name": "org-trail", "TrailARN": "arn:x", "IsMultiRegionTrail": True}
@@ -69,25 +70,27 @@ async def test_guardduty_off_is_one_summarising_finding_listing_the_regions():
 
 async def test_sandbox_hygiene_gaps_are_found_and_fixed_ones_are_not(sandbox):
     account = "340000000001"
-    report = await scan_sandbox(sandbox, account, [HygieneScenario])
+    report = await scan_sandbox(sandbox, [HygieneScenario], account_id=account)
     assert report.status == "ok" and report.collection_errors == []
-    found = {kind: group[0].severity for kind, group in kinds(report.findings).items()}
+    found = {kind: group[0].severity for kind, group in grouped_by_kind(report.findings).items()}
     assert found == {
         "no_security_contact": "MEDIUM",
         "no_multiregion_trail": "MEDIUM",
         "guardduty_off": "MEDIUM",
     }
-    assert set(kinds(report.findings)["guardduty_off"][0].details["regions"]) == set(REGIONS)
+    assert set(grouped_by_kind(report.findings)["guardduty_off"][0].details["regions"]) == set(TEST_REGIONS)
 
     set_security_contact(sandbox, account)
     create_logging_trail(sandbox, account, "org-trail")
-    for region in REGIONS[1:]:
+    for region in TEST_REGIONS[1:]:
         ensure_guardduty_detector(sandbox, account, region)
-    guardduty = client_for(sandbox, account, "guardduty", REGIONS[0])
+    guardduty = client_for(sandbox, account, "guardduty", TEST_REGIONS[0])
     guardduty.update_detector(
-        DetectorId=ensure_guardduty_detector(sandbox, account, REGIONS[0]), Enable=False
+        DetectorId=ensure_guardduty_detector(sandbox, account, TEST_REGIONS[0]), Enable=False
     )
 
-    report = await scan_sandbox(sandbox, account, [HygieneScenario])
+    report = await scan_sandbox(sandbox, [HygieneScenario], account_id=account)
     [finding] = report.findings
-    assert finding.kind == "guardduty_off" and finding.details["regions"] == {REGIONS[0]: "detector disabled"}
+    assert finding.kind == "guardduty_off" and finding.details["regions"] == {
+        TEST_REGIONS[0]: "detector disabled"
+    }

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.signals.signals_b_support import MY_SCENARIO_IDS, scan_sandbox
-from vigilare.sandbox.seed import seed_clean_account, seed_compromised_account
+from tests.support.aws import scan_sandbox
+from vigilare.scenarios.builtin.abuse import AbuseScenario
+from vigilare.scenarios.builtin.email import EmailScenario
+from vigilare.scenarios.builtin.hygiene import HygieneScenario
+from vigilare.scenarios.builtin.root import RootScenario
 from vigilare.scenarios.manager import load_registry
+from vigilare_sandbox.seed import seed_clean_account, seed_compromised_account
+
+# The scenarios whose findings these tests check (the others have their own profile tests).
+MY_SCENARIO_IDS = {scenario.id for scenario in (AbuseScenario, RootScenario, EmailScenario, HygieneScenario)}
 
 
 async def test_a_clean_account_gets_no_finding_from_these_scenarios(sandbox):
     clean = seed_clean_account(sandbox, "350000000001")
 
-    report = await scan_sandbox(sandbox, clean.account_id, load_registry().select())
+    report = await scan_sandbox(sandbox, load_registry().select(), account_id=clean.account_id)
 
     assert set(report.outcomes) >= MY_SCENARIO_IDS
     assert all(report.outcomes[sid].status == "ok" for sid in MY_SCENARIO_IDS)
@@ -23,7 +30,7 @@ async def test_a_compromised_account_reports_each_seeded_signal_once(sandbox):
     seeded = seed_compromised_account(sandbox, "350000000002")
     account = seeded.account_id
 
-    report = await scan_sandbox(sandbox, account, load_registry().select())
+    report = await scan_sandbox(sandbox, load_registry().select(), account_id=account)
 
     mine = [f for f in report.findings if f.scenario in MY_SCENARIO_IDS]
     assert Counter((f.scenario, f.kind, f.severity) for f in mine) == {

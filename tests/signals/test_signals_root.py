@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.signals.signals_b_support import ACCOUNT_ID, NOW, kinds, scan_sandbox
+from tests.support.aws import scan_sandbox
+from tests.support.findings import ACCOUNT_ID, NOW, grouped_by_kind
 from vigilare.aws.ratelimit import RequestSpacer
-from vigilare.sandbox import fake_cloudtrail
-from vigilare.sandbox.seed_aws import create_logging_trail, stop_trail_logging
-from vigilare.sandbox.seed_events import add_root_console_login, add_trail_tampering
 from vigilare.scenarios.builtin.root import RootScenario
 from vigilare.testing import collected_data
+from vigilare_sandbox import fake_cloudtrail
+from vigilare_sandbox.seed_aws import create_logging_trail, stop_trail_logging
+from vigilare_sandbox.seed_events import add_root_console_login, add_trail_tampering
 
 TRAIL_ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT_ID}:trail/org-trail"
 
@@ -121,12 +122,12 @@ async def test_sandbox_root_login_and_silenced_trails_are_found(sandbox):
     deleted = f"arn:aws:cloudtrail:us-east-1:{account}:trail/audit-trail"
     add_trail_tampering(sandbox, account, [("StopLogging", trail), ("DeleteTrail", deleted)])
 
-    report = await scan_sandbox(sandbox, account, [RootScenario])
+    report = await scan_sandbox(sandbox, [RootScenario], account_id=account)
 
     assert report.status == "ok" and report.collection_errors == []
     found = {
         kind: [(f.severity, f.region, f.resource) for f in group]
-        for kind, group in kinds(report.findings).items()
+        for kind, group in grouped_by_kind(report.findings).items()
     }
     assert found == {
         "root_login_no_mfa": [("CRITICAL", "us-east-1", f"arn:aws:iam::{account}:root")],
@@ -141,7 +142,7 @@ async def test_throttled_lookups_are_retried_not_reported(sandbox):
     add_root_console_login(sandbox, account, mfa_used=False)
     sandbox.inject_throttling("cloudtrail", 2)
 
-    report = await scan_sandbox(sandbox, account, [RootScenario])
+    report = await scan_sandbox(sandbox, [RootScenario], account_id=account)
 
     assert sandbox.state.pending_throttles("cloudtrail") == 0
     assert report.status == "ok" and report.collection_errors == []
@@ -162,7 +163,7 @@ async def test_lookup_events_stay_under_two_requests_a_second_per_region(sandbox
 
     monkeypatch.setattr(fake_cloudtrail, "lookup_events", recording)
 
-    report = await scan_sandbox(sandbox, account, [RootScenario])
+    report = await scan_sandbox(sandbox, [RootScenario], account_id=account)
 
     assert len(requests["us-east-1"]) == 5  # 3 pages of ConsoleLogin, StopLogging, DeleteTrail
     for region, moments in requests.items():

@@ -8,14 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.conftest import SENTINEL_ACCOUNT_ID
-from tests.signals.signals_support import AwsRequestLog
-from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
+from tests.support.accounts import all_signals, connect_and_verify, rescan, wait_for_scan
 from tests.support.api import owner_headers
+from tests.support.aws import SENTINEL_ACCOUNT_ID
 from vigilare.accounts.models import AwsAccount
 from vigilare.db.engine import create_engine, create_session_factory
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed import seed_compromised_account
+from vigilare_sandbox import RequestLog, Sandbox
+from vigilare_sandbox.seed import seed_compromised_account
 
 ACCOUNT = "210987654321"
 
@@ -31,14 +30,8 @@ async def stored_state(client: Any) -> dict[str, Any]:
         await engine.dispose()
 
 
-async def rescan(client: Any, headers: dict[str, str]) -> dict[str, Any]:
-    started = await client.post(f"/accounts/{ACCOUNT}/scan", headers=headers)
-    assert started.status_code == 202, started.text
-    return await wait_for_scan(client, headers, ACCOUNT, started.json()["execution_arn"])
-
-
 async def test_signals_stay_open_across_scans_that_reuse_the_stored_state(
-    aws_client: Any, sandbox: Sandbox, aws_requests: AwsRequestLog
+    aws_client: Any, sandbox: Sandbox, aws_requests: RequestLog
 ) -> None:
     seeded = seed_compromised_account(sandbox, ACCOUNT)
     headers = await owner_headers(aws_client)
@@ -64,7 +57,7 @@ async def test_signals_stay_open_across_scans_that_reuse_the_stored_state(
     } <= set(state)
     assert len(aws_requests.to("ce", "GetCostAndUsage")) == 1
 
-    await rescan(aws_client, headers)
+    await rescan(aws_client, headers, ACCOUNT)
     assert len(aws_requests.to("ce", "GetCostAndUsage")) == 1, "Cost Explorer asked twice in a day"
     second = {
         (s["scenario"], s["kind"], s["resource"]): s for s in await all_signals(aws_client, headers, ACCOUNT)
@@ -78,7 +71,7 @@ async def test_signals_stay_open_across_scans_that_reuse_the_stored_state(
     mining = seeded.guardduty_high_finding_ids[0]
     with sandbox.state.lock:
         sandbox.state.account(ACCOUNT).findings[mining].archived = True
-    await rescan(aws_client, headers)
+    await rescan(aws_client, headers, ACCOUNT)
     third = await all_signals(aws_client, headers, ACCOUNT)
     resolved = [s for s in third if s["resolved_at"] is not None]
     assert [(s["kind"], s["resource"].rsplit("/", 1)[-1]) for s in resolved] == [
@@ -97,6 +90,6 @@ async def test_a_failed_scan_keeps_the_previous_state(aws_client: Any, sandbox: 
     # The customer breaks the role's trust policy: the next scan cannot get in and fails.
     account = (await aws_client.get(f"/accounts/{ACCOUNT}", headers=headers)).json()
     sandbox.register_guarded_role(account["role_arn"], "some-other-external-id", SENTINEL_ACCOUNT_ID)
-    failed = await rescan(aws_client, headers)
+    failed = await rescan(aws_client, headers, ACCOUNT)
     assert failed["status"] == "failed"
     assert await stored_state(aws_client) == before

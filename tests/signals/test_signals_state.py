@@ -7,11 +7,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from tests.signals.signals_support import scan_sandbox
+from tests.support.aws import scan_sandbox
 from vigilare.plugin import CollectedData, Collector, CollectorContext, Finding, ScanState, Scenario, Severity
-from vigilare.sandbox import Sandbox
 from vigilare.scanner import ScanTarget, scan_account
 from vigilare.scenarios.state import StateNotJsonError, StateStore
+from vigilare_sandbox import Sandbox
 
 
 def test_a_collector_sees_only_its_own_slice_and_unsaved_slices_are_carried() -> None:

@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.signals.signals_support import ACCOUNT_ID, NOW, AwsRequestLog, kinds, scan_sandbox
+from tests.support.aws import scan_sandbox
+from tests.support.findings import ACCOUNT_ID, NOW, one_per_kind
 from vigilare.aws.collectors.guardduty import is_critical_type, is_reportable
 from vigilare.plugin import Finding, Severity
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed_aws import client_for, ensure_guardduty_detector
-from vigilare.sandbox.seed_events import add_guardduty_finding, touch_guardduty_finding
 from vigilare.scenarios.builtin.threat import ThreatScenario
 from vigilare.testing import collected_data
+from vigilare_sandbox import RequestLog, Sandbox
+from vigilare_sandbox.seed_aws import client_for, ensure_guardduty_detector
+from vigilare_sandbox.seed_events import add_guardduty_finding, touch_guardduty_finding
 
 REGION = "eu-west-1"
 
@@ -102,12 +103,12 @@ async def test_suspended_detector_is_a_finding(status: str, fires: bool) -> None
 # --- through the sandbox --------------------------------------------------------------------------
 
 
-def list_requests(log: AwsRequestLog) -> list[dict[str, Any]]:
+def list_requests(log: RequestLog) -> list[dict[str, Any]]:
     return [request.json()["findingCriteria"]["criterion"] for request in log.to("guardduty", "/findings")]
 
 
 async def test_findings_are_found_and_polled_incrementally_keeping_open_ones(
-    sandbox: Sandbox, aws_requests: AwsRequestLog
+    sandbox: Sandbox, aws_requests: RequestLog
 ) -> None:
     detector = ensure_guardduty_detector(sandbox, ACCOUNT_ID, REGION)
     high = add_guardduty_finding(sandbox, ACCOUNT_ID, REGION, detector, "Backdoor:EC2/C&CActivity.B", 8.0)
@@ -182,7 +183,7 @@ async def test_suspended_detector_is_found_end_to_end(sandbox: Sandbox) -> None:
     suspended = ensure_guardduty_detector(sandbox, ACCOUNT_ID, REGION)
     client_for(sandbox, ACCOUNT_ID, "guardduty", REGION).update_detector(DetectorId=suspended, Enable=False)
     report = await scan_sandbox(sandbox, ["threat"])
-    found = kinds(report.findings)
+    found = one_per_kind(report.findings)
     assert found["guardduty_disabled"].severity is Severity.HIGH
     assert found["guardduty_disabled"].region == REGION
     assert suspended in found["guardduty_disabled"].resource

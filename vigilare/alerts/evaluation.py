@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
 from vigilare.alerts.channels.base import AlertEventType
+from vigilare.alerts.jobs import deliver_alert
 from vigilare.alerts.models import QUEUED, Alert, AlertDelivery, AlertRule
 from vigilare.ids import new_id
 from vigilare.jobs import enqueue_after_commit
@@ -25,8 +26,6 @@ from vigilare.scenarios.model import Severity
 from vigilare.signals.models import Signal
 from vigilare.signals.service import open_signals
 from vigilare.signals.view import signal_view
-
-DELIVERY_JOB = "deliver_alert"
 
 
 def _rank(severity: str, unknown: int) -> int:
@@ -145,6 +144,6 @@ def queue_deliveries(
             created_at=now,
         )
         session.add(row)
-        enqueue_after_commit(session, DELIVERY_JOB, row.id, job_id=f"alert-delivery:{row.id}")
+        enqueue_after_commit(session, deliver_alert, row.id, job_id=f"alert-delivery:{row.id}")
         rows.append(row)
     return rows

@@ -128,10 +128,14 @@ class AccountPages(Controller):
         aws_account_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
+        start_monitoring: NamedDependency[accounts.StartMonitoring],
     ) -> Redirect:
         with back_on_error(request, f"/accounts/{aws_account_id}/setup"):
             account, scan_id = await accounts.verify(
-                db_session, aws_account_id, endpoint_url=settings.aws_endpoint_url or None
+                db_session,
+                aws_account_id,
+                endpoint_url=settings.aws_endpoint_url or None,
+                start_monitoring=start_monitoring,
             )
         return redirect(
             request,

@@ -10,7 +10,7 @@ from vigilare.auth.models import Tenant, User
 from vigilare.console.links import accept_invite_url
 from vigilare.jobs import JobContext, Retry, job
 from vigilare.mail import MailDeliveryError, send_email
-from vigilare.users.service import INVITATION_TTL, create_invitation
+from vigilare.users.invitations import INVITATION_TTL, create_invitation
 
 logger = logging.getLogger("vigilare.users")
 
@@ -18,14 +18,13 @@ logger = logging.getLogger("vigilare.users")
 @job("send_invitation")
 async def send_invitation(ctx: JobContext, user_id: str, invited_by: str | None) -> None:
     """Create a single-use invitation link for an invited user and email it."""
-    async with ctx.session_factory() as session:
+    async with ctx.unit_of_work() as session:
         user = await session.scalar(select(User).where(User.id == user_id))
         if user is None or user.status != "invited":
             return  # removed or already accepted meanwhile: nothing to send
         tenant = await session.get_one(Tenant, user.tenant_id)
         inviter = await session.get(User, invited_by) if invited_by else None
         token = await create_invitation(session, user, invited_by)
-        await session.commit()
     link = accept_invite_url(ctx.settings, token)
     hours = int(INVITATION_TTL.total_seconds() // 3600)
     who = inviter.name if inviter else "A teammate"
