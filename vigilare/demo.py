@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigilare.config import Settings
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 
 COMPROMISED, CLEAN = "111122223333", "444455556666"
 DEMO_EMAIL, DEMO_PASSWORD = "demo@vigilare.local", "vigilare-demo-password"

@@ -11,7 +11,7 @@ from tests.support.api import DEFAULT_PASSWORD, bearer, login, signup
 from tests.support.console import console_login, console_signup, csrf_token, flash_of, submit, text_of
 from tests.support.team import add_member
 from vigilare.api.app import create_app
-from vigilare.console.session import ID_COOKIE, REFRESH_COOKIE
+from vigilare.api.console.session import ID_COOKIE, REFRESH_COOKIE
 
 CHECKLIST = "/app/accounts/123456789012/recovery-checklist"
 
@@ -186,7 +186,7 @@ async def test_errors_are_pages_that_say_what_to_do(console, monkeypatch):
     async def broken(*_args, **_kwargs):
         raise RuntimeError("database exploded: secret detail")
 
-    monkeypatch.setattr("vigilare.console.account_pages.accounts_overview", broken)
+    monkeypatch.setattr("vigilare.api.console.account_pages.accounts_overview", broken)
     crashed = await console.get("/app/accounts")
     assert crashed.status_code == 500 and crashed.headers["content-type"].startswith("text/html")
     assert "Something went wrong on our side" in text_of(crashed.text)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import select
 
+from vigilare import links
 from vigilare.accounts.models import AwsAccount
 from vigilare.alerts.channel_configs import channel_config
 from vigilare.alerts.channels import (
@@ -26,11 +27,10 @@ from vigilare.alerts.channels import (
 from vigilare.alerts.models import DELIVERED, FAILED, RETRYING, Alert, AlertDelivery, SlackInstallation
 from vigilare.auth.models import Tenant
 from vigilare.config import Settings
-from vigilare.console import links
 from vigilare.crypto import SecretBox, SecretDecryptionError
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext, Retry, job
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 
 logger = logging.getLogger("vigilare.alerts")
 

@@ -15,6 +15,9 @@ from redis.asyncio import Redis
 
 import vigilare
 from vigilare import lifecycle
+from vigilare.api.console.errors import pages_for_browsers
+from vigilare.api.console.pages import template_config
+from vigilare.api.console.routes import console_routes
 from vigilare.api.deps import dependencies
 from vigilare.api.errors import EXCEPTION_HANDLERS
 from vigilare.api.middleware import RateLimitMiddleware
@@ -23,9 +26,6 @@ from vigilare.api.state import AppServices
 from vigilare.auth.tokens import TokenIssuer
 from vigilare.billing.gateway import open_stripe_gateway
 from vigilare.config import Settings
-from vigilare.console.errors import pages_for_browsers
-from vigilare.console.pages import template_config
-from vigilare.console.routes import console_routes
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import schema_is_current, upgrade_to_head
 from vigilare.errors import ServiceUnavailable

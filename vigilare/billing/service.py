@@ -21,9 +21,9 @@ from vigilare.billing.gateway import StripeGateway
 from vigilare.billing.plans import PLANS, Plan
 from vigilare.billing.prices import SELF_SERVE_PLANS, price_for_plan
 from vigilare.config import Settings
-from vigilare.console.links import billing_url
 from vigilare.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from vigilare.ids import utcnow
+from vigilare.links import billing_url
 
 logger = logging.getLogger("vigilare.billing")
 

@@ -7,8 +7,8 @@ import logging
 from sqlalchemy import select
 
 from vigilare.auth.models import Tenant, User
-from vigilare.console.links import accept_invite_url
 from vigilare.jobs import JobContext, Retry, job
+from vigilare.links import accept_invite_url
 from vigilare.mail import MailDeliveryError, send_email
 from vigilare.users.invitations import INVITATION_TTL, create_invitation
 

@@ -17,8 +17,8 @@ from typing import Literal
 from litestar.datastructures import Cookie
 
 from vigilare.config import Settings
-from vigilare.console.links import CONSOLE
 from vigilare.crypto import derive_key
+from vigilare.links import CONSOLE
 
 FLASH_COOKIE = "vigilare_flash"
 FLASH_SECONDS = 120

@@ -17,11 +17,11 @@ from vigilare.alerts.channel_configs import display_target, masked_channel
 from vigilare.alerts.channels.dispatch import EmailChannelConfig, PagerDutyChannelConfig
 from vigilare.alerts.models import AlertRule
 from vigilare.alerts.schemas import RuleIn, RulePatch
+from vigilare.api.console.auth_pages import safe_next
+from vigilare.api.console.pages import back_on_error, form_error, redirect, render
 from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import ADMIN, MEMBER, VIEWER, Principal
 from vigilare.config import Settings
-from vigilare.console.auth_pages import safe_next
-from vigilare.console.pages import back_on_error, form_error, redirect, render
 from vigilare.crypto import SecretBox, mask_secret
 from vigilare.db.pagination import CursorCodec
 from vigilare.errors import BadRequest, VigilareError

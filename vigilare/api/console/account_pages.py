@@ -18,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vigilare.accounts import service as accounts
 from vigilare.accounts.onboarding import fallback_cli_script, terraform_snippet
 from vigilare.alerts.service import list_alerts
+from vigilare.api.console.overview import accounts_overview
+from vigilare.api.console.pages import back_on_error, form_error, redirect, render
 from vigilare.auth.guards import requires_role
 from vigilare.auth.models import Tenant
 from vigilare.auth.roles import ADMIN, MEMBER, VIEWER, Principal
 from vigilare.billing.enforcement import require_csv_export
 from vigilare.billing.plans import get_plan
 from vigilare.config import Settings
-from vigilare.console.overview import accounts_overview
-from vigilare.console.pages import back_on_error, form_error, redirect, render
 from vigilare.db.engine import TenantSessions
 from vigilare.db.pagination import CursorCodec
 from vigilare.errors import VigilareError

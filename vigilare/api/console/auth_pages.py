@@ -11,15 +11,15 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vigilare.api.console.pages import form_error, redirect, render
+from vigilare.api.console.session import cleared_session_cookies, session_cookies
 from vigilare.auth import service
 from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import VIEWER, Principal
 from vigilare.auth.tokens import TokenIssuer
 from vigilare.config import Settings
-from vigilare.console.links import CONSOLE
-from vigilare.console.pages import form_error, redirect, render
-from vigilare.console.session import cleared_session_cookies, session_cookies
 from vigilare.errors import BadRequest, VigilareError
+from vigilare.links import CONSOLE
 from vigilare.ratelimit import Counter
 
 HOME = f"{CONSOLE}/accounts"

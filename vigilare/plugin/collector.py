@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from vigilare.scenarios.state import JsonValue
+from vigilare.plugin.state import JsonValue
 
 
 class CollectorContext(Protocol):
@@ -43,7 +43,7 @@ class CollectorContext(Protocol):
     @property
     def previous_state(self) -> JsonValue:
         """What this collector saved (for this region, when regional) at the account's last completed
-        scan, or None the first time. See :mod:`vigilare.scenarios.state`."""
+        scan, or None the first time. See :mod:`vigilare.plugin.state`."""
         ...
 
     def save_state(self, value: JsonValue) -> None:

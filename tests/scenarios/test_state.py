@@ -9,8 +9,8 @@ import pytest
 
 from tests.support.aws import scan_sandbox
 from vigilare.plugin import CollectedData, Collector, CollectorContext, Finding, ScanState, Scenario, Severity
+from vigilare.plugin.state import StateNotJsonError, StateStore
 from vigilare.scanner import ScanTarget, scan_account
-from vigilare.scenarios.state import StateNotJsonError, StateStore
 from vigilare_sandbox import Sandbox
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from vigilare.scenarios.model import GLOBAL_REGION
+from vigilare.plugin.model import GLOBAL_REGION
 
 
 class CollectionError(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.alerts import slack_install
 from vigilare.alerts.rules import slack_installation
+from vigilare.api.console.pages import back_on_error, form_error, redirect, render
 from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import ADMIN, INVITABLE_ROLES, OWNER, VIEWER, Principal
 from vigilare.billing import service as billing
@@ -20,9 +21,8 @@ from vigilare.billing.gateway import StripeGateway
 from vigilare.billing.plans import PLANS, get_plan
 from vigilare.billing.prices import SELF_SERVE_PLANS
 from vigilare.config import Settings
-from vigilare.console.links import billing_url
-from vigilare.console.pages import back_on_error, form_error, redirect, render
 from vigilare.errors import NotFound, VigilareError
+from vigilare.links import billing_url
 from vigilare.users import service as users
 
 

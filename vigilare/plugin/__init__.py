@@ -30,7 +30,7 @@ why.
 
 A collector that must remember something between scans of an account (a baseline, a cached
 billed-per-request answer, the time of its last poll) reads ``ctx.previous_state`` and calls
-``ctx.save_state(json_value)``; see :mod:`vigilare.scenarios.state`.
+``ctx.save_state(json_value)``; see :mod:`vigilare.plugin.state`.
 
 Helpers the built-in scenarios use, for the same jobs in yours:
 
@@ -49,10 +49,10 @@ from __future__ import annotations
 
 import pluggy
 
-from vigilare.scenarios.collector import Collector, CollectorContext, CollectorFunction
-from vigilare.scenarios.data import Capability, CollectedData, CollectionError
-from vigilare.scenarios.helpers.deadlines import find_deadline
-from vigilare.scenarios.helpers.policies import (
+from vigilare.plugin.collector import Collector, CollectorContext, CollectorFunction
+from vigilare.plugin.data import Capability, CollectedData, CollectionError
+from vigilare.plugin.helpers.deadlines import find_deadline
+from vigilare.plugin.helpers.policies import (
     RESTRICTING_CONDITION_KEYS,
     grants_everything,
     has_public_principal,
@@ -61,7 +61,7 @@ from vigilare.scenarios.helpers.policies import (
     public_statements,
     statement_allows,
 )
-from vigilare.scenarios.helpers.wording import (
+from vigilare.plugin.helpers.wording import (
     as_datetime,
     day_of,
     days_text,
@@ -71,8 +71,8 @@ from vigilare.scenarios.helpers.wording import (
     minute_of,
     whole_days,
 )
-from vigilare.scenarios.model import GLOBAL_REGION, Finding, Scenario, Severity
-from vigilare.scenarios.state import JsonValue, ScanState
+from vigilare.plugin.model import GLOBAL_REGION, Finding, Scenario, Severity
+from vigilare.plugin.state import JsonValue, ScanState
 
 PROJECT_NAME = "vigilare"
 

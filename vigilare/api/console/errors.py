@@ -15,12 +15,12 @@ from urllib.parse import quote
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 
-from vigilare.console.links import CONSOLE
-from vigilare.console.pages import PageAnswer, redirect, render, settings_of
-from vigilare.console.session import cleared_session_cookies
+from vigilare.api.console.pages import PageAnswer, redirect, render, settings_of
+from vigilare.api.console.session import cleared_session_cookies
 from vigilare.errors import VigilareError
+from vigilare.links import CONSOLE
 
-logger = logging.getLogger("vigilare.console")
+logger = logging.getLogger("vigilare.api.console")
 
 # Routes outside /app that browsers land on (the Slack install callback): opt={BROWSER_LANDING: True}.
 BROWSER_LANDING = "browser_landing"

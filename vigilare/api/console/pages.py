@@ -20,14 +20,14 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template import TemplateConfig
 
+from vigilare.api.console.charts import history_chart, risk_class, sparkline
+from vigilare.api.console.flash import FLASH_COOKIE, Kind, cleared_flash_cookie, flash_cookie, read_flash
 from vigilare.api.middleware import services_of
 from vigilare.auth.roles import ROLES, Principal, role_at_least
 from vigilare.config import Settings
-from vigilare.console.charts import history_chart, risk_class, sparkline
-from vigilare.console.flash import FLASH_COOKIE, Kind, cleared_flash_cookie, flash_cookie, read_flash
-from vigilare.console.links import CONSOLE
 from vigilare.errors import NotFound, VigilareError
 from vigilare.ids import isoformat
+from vigilare.links import CONSOLE
 from vigilare.scenarios.model import Severity
 
 STATIC_DIRECTORY = Path(__file__).parent / "static"
@@ -55,7 +55,7 @@ def iso(value: datetime | None) -> str:
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     environment = Environment(
-        loader=PackageLoader("vigilare.console", "templates"),
+        loader=PackageLoader("vigilare.api.console", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -1,4 +1,5 @@
-"""Every table of the application, imported in one place for alembic and the tests."""
+"""Every table of the application, imported in one place for alembic and the tests (it sits above the
+domains: no domain imports it)."""
 
 from __future__ import annotations
 

@@ -28,8 +28,8 @@ from vigilare.auth.roles import Principal
 from vigilare.auth.service import authenticate, refresh
 from vigilare.auth.tokens import REFRESH_TTL, TokenSet
 from vigilare.config import Settings
-from vigilare.console.links import CONSOLE
 from vigilare.errors import Unauthorized
+from vigilare.links import CONSOLE
 
 ID_COOKIE = "vigilare_session"
 REFRESH_COOKIE = "vigilare_refresh"

@@ -16,15 +16,15 @@ from litestar.middleware.csrf import CSRFMiddleware
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
+from vigilare.api.console.account_pages import AccountPages
+from vigilare.api.console.alert_pages import AlertPages, AlertRulePages
+from vigilare.api.console.auth_pages import HOME, PUBLIC, AuthPages
+from vigilare.api.console.pages import STATIC_DIRECTORY
+from vigilare.api.console.session import SAME_SITE, ConsoleSessionMiddleware, secure_cookies
+from vigilare.api.console.settings_pages import SettingsPages
 from vigilare.config import Settings
-from vigilare.console.account_pages import AccountPages
-from vigilare.console.alert_pages import AlertPages, AlertRulePages
-from vigilare.console.auth_pages import HOME, PUBLIC, AuthPages
-from vigilare.console.links import CONSOLE
-from vigilare.console.pages import STATIC_DIRECTORY
-from vigilare.console.session import SAME_SITE, ConsoleSessionMiddleware, secure_cookies
-from vigilare.console.settings_pages import SettingsPages
 from vigilare.crypto import derive_key
+from vigilare.links import CONSOLE
 
 CSRF_COOKIE = "vigilare_csrf"
 CSRF_HEADER = "x-csrf-token"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import msgspec
 
 if TYPE_CHECKING:
-    from vigilare.scenarios.data import CollectedData
+    from vigilare.plugin.data import CollectedData
 
 GLOBAL_REGION = "global"
 """The ``region`` of a finding about a global resource (IAM, S3 account settings)."""
