@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vigilare.accounts.models import AwsAccount
 from vigilare.accounts.service import accounts_worst_first
 from vigilare.errors import BadRequest
+from vigilare.plugin.model import Severity
 from vigilare.scans.models import Scan
 from vigilare.scans.service import latest_scans
-from vigilare.scenarios.model import Severity
 from vigilare.scoring.service import score_trends
 from vigilare.signals.service import open_counts_by_severity
 

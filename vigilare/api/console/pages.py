@@ -28,7 +28,7 @@ from vigilare.config import Settings
 from vigilare.errors import NotFound, VigilareError
 from vigilare.ids import isoformat
 from vigilare.links import CONSOLE
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 
 STATIC_DIRECTORY = Path(__file__).parent / "static"
 
