@@ -18,6 +18,7 @@ from vigilare.auth.schemas import (
     SignupOut,
     TokensOut,
 )
+from vigilare.auth.throttle import LoginThrottle
 from vigilare.auth.tokens import TokenIssuer, TokenSet
 from vigilare.config import Settings
 from vigilare.ratelimit import Counter
@@ -58,11 +59,10 @@ class AuthController(Controller):
         tokens = await service.login(
             unscoped_db_session,
             issuer,
-            counter,
+            LoginThrottle.from_settings(counter, settings),
             data.email,
             data.password,
             client=client_address,
-            max_failures=settings.login_max_failures,
         )
         return _tokens(tokens)
 

@@ -6,22 +6,24 @@ import re
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
+from vigilare.auth.models import Invitation, KnownAddress, RefreshToken, Tenant, User
 from vigilare.auth.passwords import hash_password, verify_password
 from vigilare.auth.roles import OWNER, Principal
+from vigilare.auth.throttle import LoginThrottle
 from vigilare.auth.tokens import ID, REFRESH, TokenIssuer, TokenSet, hash_token
 from vigilare.billing.plans import TRIAL_DAYS
 from vigilare.db.tenancy import tenant_scope
-from vigilare.errors import BadRequest, Conflict, RateLimited, Unauthorized
+from vigilare.errors import BadRequest, Conflict, Unauthorized
 from vigilare.ids import new_id, utcnow
-from vigilare.ratelimit import Counter
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-LOGIN_WINDOW_SECONDS = 15 * 60
 MIN_PASSWORD = 8
+# An address a user logged in from stays known-good (past the email's slowdown) this long.
+KNOWN_ADDRESS_TTL = timedelta(days=90)
 
 
 def normalise_email(email: str) -> str:
@@ -103,27 +105,59 @@ async def _issue(session: AsyncSession, issuer: TokenIssuer, user: User, family_
 async def login(
     session: AsyncSession,
     issuer: TokenIssuer,
-    counter: Counter,
+    throttle: LoginThrottle,
     email: str,
     password: str,
     client: str,
-    max_failures: int,
 ) -> TokenSet:
     email = email.strip().lower()
-    email_key, client_key = f"login:email:{email}", f"login:client:{client}"
-    for key, limit in ((email_key, max_failures), (client_key, max_failures * 4)):
-        count, retry_after = await counter.peek(key)
-        if count >= limit:
-            raise RateLimited("too many failed logins; try again later", retry_after=retry_after)
-    user = await session.scalar(select(User).where(User.email == email))
+    fingerprint = throttle.fingerprint(client)
+    found: list[User | None] = []
+
+    async def find_user() -> User | None:
+        if not found:
+            found.append(await session.scalar(select(User).where(User.email == email)))
+        return found[0]
+
+    async def known_good() -> bool:
+        user = await find_user()
+        return user is not None and await _is_known_address(session, user, fingerprint)
+
+    attempt = await throttle.admit(email, client, known_good)
+    user = await find_user()
     # Always verify (against a dummy hash when there is no user) so timing does not leak emails.
     ok = await verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.status != "active":
-        await counter.hit(email_key, LOGIN_WINDOW_SECONDS)
-        await counter.hit(client_key, LOGIN_WINDOW_SECONDS)
         raise Unauthorized("invalid email or password")
-    await counter.reset(email_key)
+    await attempt.succeeded()
+    await _remember_address(session, user, fingerprint)
     return await _issue(session, issuer, user, family_id=new_id())
+
+
+async def _is_known_address(session: AsyncSession, user: User, fingerprint: str) -> bool:
+    found = await session.scalar(
+        select(KnownAddress.id).where(
+            KnownAddress.user_id == user.id,
+            KnownAddress.address_hash == fingerprint,
+            KnownAddress.last_login_at > utcnow() - KNOWN_ADDRESS_TTL,
+        )
+    )
+    return found is not None
+
+
+async def _remember_address(session: AsyncSession, user: User, fingerprint: str) -> None:
+    """Record (or refresh) the address of a successful login, in one statement (insert or update)."""
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(KnownAddress).values(
+        id=new_id(), tenant_id=user.tenant_id, user_id=user.id, address_hash=fingerprint, last_login_at=now
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id", "address_hash"], set_={"last_login_at": now}
+        )
+    )
 
 
 async def revoke_family(session: AsyncSession, family_id: str) -> None:
