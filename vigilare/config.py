@@ -103,7 +103,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.env not in ("development", "production"):
             raise ConfigError("VIGILARE_ENV must be 'development' or 'production'")
         if self.trusted_proxy_hops < 1:
-            raise ConfigError("VIGILARE_TRUSTED_PROXY_HOPS must be at least 1 (the proxy in front of the API)")
+            raise ConfigError("VIGILARE_TRUSTED_PROXY_HOPS must be at least 1 (the proxy in front of it)")
         database_url = self.database_url
         secret_key = self.secret_key
         if self.env == "production":

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import event
+
 from tests.support.api import DEFAULT_PASSWORD, bearer, login, signup
+from vigilare.db.tenancy import VigilareSession
 
 
 async def test_signup_creates_owner_on_trial(client):
@@ -118,6 +123,48 @@ async def test_logout_revokes_the_refresh_family(client):
     assert response.status_code == 200
     refreshed = await client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 401
+
+
+async def test_logout_ends_the_id_token_of_that_login_on_the_next_request(client):
+    await signup(client, "hank@example.com")
+    tokens = await login(client, "hank@example.com")
+    elsewhere = await login(client, "hank@example.com")  # another device: another login
+    assert (await client.get("/me", headers=bearer(tokens))).status_code == 200
+    assert (await client.post("/auth/logout", headers=bearer(tokens))).status_code == 200
+    after = await client.get("/me", headers=bearer(tokens))
+    assert after.status_code == 401 and "error" in after.json()
+    assert (await client.get("/me", headers=bearer(elsewhere))).status_code == 200
+
+
+async def test_refresh_token_reuse_ends_every_id_token_of_the_login(client):
+    await signup(client, "iris@example.com")
+    first = await login(client, "iris@example.com")
+    second = (await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    elsewhere = await login(client, "iris@example.com")
+    reused = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reused.status_code == 401
+    for tokens in (first, second):  # the thief's and the user's: the whole login is over
+        response = await client.get("/me", headers=bearer(tokens))
+        assert response.status_code == 401 and "error" in response.json()
+    assert (await client.get("/me", headers=bearer(elsewhere))).status_code == 200
+
+
+async def test_authentication_reads_the_database_once_per_request(client):
+    """Revocation is checked in the caller's lookup itself: no extra query per request."""
+    await signup(client, "jack@example.com")
+    headers = bearer(await login(client, "jack@example.com"))
+    statements: list[tuple[object, str]] = []
+
+    def remember(state: Any) -> None:
+        statements.append((state.session, str(state.statement)))
+
+    event.listen(VigilareSession, "do_orm_execute", remember)
+    try:
+        assert (await client.get("/me", headers=headers)).status_code == 200
+    finally:
+        event.remove(VigilareSession, "do_orm_execute", remember)
+    authentication_session = statements[0][0]
+    assert [sql for session, sql in statements if session is authentication_session] == [statements[0][1]]
 
 
 async def test_profile_rename(client):

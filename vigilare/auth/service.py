@@ -198,7 +198,8 @@ async def authenticate(session: AsyncSession, issuer: TokenIssuer, authorization
     """The caller of a request, from its ``Authorization: Bearer <id token>`` header.
 
     The token must still match the user: an inactive user or a bumped ``token_version`` (role
-    change, removal) ends every token issued before. ``session`` is scoped to the token's tenant
+    change, removal) ends every token issued before, and a revoked login family (logout, refresh
+    token reuse) ends that login's tokens. ``session`` is scoped to the token's tenant
     before it reads, so no query of an authenticated request ever runs unscoped.
     """
     scheme, _, token = authorization.partition(" ")
@@ -206,11 +207,23 @@ async def authenticate(session: AsyncSession, issuer: TokenIssuer, authorization
         raise Unauthorized("missing Bearer token")
     claims = issuer.decode(token.strip(), ID)
     tenant_scope(session, claims.tenant_id)
-    user = await session.scalar(
-        select(User).where(User.id == claims.user_id, User.tenant_id == claims.tenant_id)
+    # One statement: the user, and whether the login the token belongs to has ended (logout, or
+    # reuse of a rotated refresh token revokes its family). No second round trip per request.
+    login_ended = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == claims.family_id, RefreshToken.revoked_at.is_not(None))
+        .exists()
     )
+    row = (
+        await session.execute(
+            select(User, login_ended).where(User.id == claims.user_id, User.tenant_id == claims.tenant_id)
+        )
+    ).first()
+    user, ended = (row[0], bool(row[1])) if row is not None else (None, True)
     if user is None or user.status != "active" or user.token_version != claims.token_version:
         raise Unauthorized("token no longer valid")
+    if ended:
+        raise Unauthorized("this login has ended (logged out or revoked); log in again")
     return Principal(
         user_id=user.id,
         tenant_id=user.tenant_id,
