@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import CookieParameter, FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -195,8 +195,14 @@ class SlackIntegrationController(Controller):
     )
     async def oauth_start(
         self, principal: NamedDependency[Principal], settings: NamedDependency[Settings]
-    ) -> OAuthStartOut:
-        return OAuthStartOut(oauth_url=slack_install.oauth_start_url(settings, principal))
+    ) -> Response[OAuthStartOut]:
+        # The cookie binds the install to this browser: call this from the browser that will
+        # follow oauth_url.
+        start = slack_install.start_install(settings, principal)
+        return Response(
+            OAuthStartOut(oauth_url=start.oauth_url),
+            cookies=[slack_install.browser_cookie(settings, start.browser_nonce)],
+        )
 
     @get(
         "/webhooks/slack/install",
@@ -212,6 +218,9 @@ class SlackIntegrationController(Controller):
         # ``state`` is a name Litestar reserves for the app state: read the query value under another.
         oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
         error: FromQuery[str | None] = None,
+        browser_nonce: Annotated[str | None, CookieParameter(name=slack_install.BROWSER_COOKIE)] = None,
     ) -> Response[None]:
-        await slack_install.complete_install(unscoped_db_session, settings, code, oauth_state, error)
+        await slack_install.complete_install(
+            unscoped_db_session, settings, code, oauth_state, error, browser_nonce
+        )
         return Redirect(path=settings.slack_install_redirect, status_code=302)
