@@ -19,6 +19,11 @@ def has_control_characters(value: str) -> bool:
     return any(unicodedata.category(char) in _BREAKING_CATEGORIES for char in value)
 
 
+def one_line(value: str) -> str:
+    """``value`` with every control character or line break replaced by a space, for headers."""
+    return "".join(" " if unicodedata.category(char) in _BREAKING_CATEGORIES else char for char in value)
+
+
 def refuse_control_characters(field: str, value: str) -> str:
     """``value`` unchanged, or a 400 naming ``field`` when it holds a control character."""
     if has_control_characters(value):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from tests.support.api import DEFAULT_PASSWORD, bearer, login, signup
@@ -174,3 +175,26 @@ async def test_profile_rename(client):
     assert response.status_code == 200 and response.json() == {"name": "Gina Smith"}
     assert (await client.get("/me", headers=headers)).json()["user"]["name"] == "Gina Smith"
     assert (await client.patch("/me", json={"name": ""}, headers=headers)).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "control", ["\r\n", "\n", "\t", "\x00", "\x7f", "\u2028"], ids=["crlf", "lf", "tab", "nul", "del", "ls"]
+)
+async def test_names_are_a_single_line(client, control):
+    name = f"Acme{control}Bcc: evil@attacker.test"
+    signed_up = await client.post(
+        "/auth/signup", json={"email": "tenant@names.test", "password": DEFAULT_PASSWORD, "name": name}
+    )
+    assert signed_up.status_code == 400 and signed_up.json()["error"].startswith(
+        "name: must be a single line"
+    )
+    await signup(client, "tenant@names.test", name="Acme")
+    headers = bearer(await login(client, "tenant@names.test"))
+    renamed = await client.patch("/me", json={"name": name}, headers=headers)
+    assert renamed.status_code == 400 and renamed.json()["error"].startswith("name: must be a single line")
+    invited = await client.post(
+        "/users/invite", json={"email": "new@names.test", "name": name}, headers=headers
+    )
+    assert invited.status_code == 400 and invited.json()["error"].startswith("name: must be a single line")
+    me = (await client.get("/me", headers=headers)).json()
+    assert me["user"]["name"] == me["tenant"]["name"] == "Acme"

@@ -19,6 +19,7 @@ from vigilare.billing.plans import TRIAL_DAYS
 from vigilare.db.tenancy import tenant_scope
 from vigilare.errors import BadRequest, Conflict, Unauthorized
 from vigilare.ids import new_id, utcnow
+from vigilare.text import has_control_characters
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
@@ -28,15 +29,21 @@ KNOWN_ADDRESS_TTL = timedelta(days=90)
 
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
-    if not _EMAIL.match(email) or len(email) > 320:
+    if not _EMAIL.match(email) or len(email) > 320 or has_control_characters(email):
         raise BadRequest("email: not a valid email address")
     return email
 
 
 def clean_name(name: str, field: str = "name") -> str:
+    """A display name (a tenant's or a user's): one line, 1 to 200 characters.
+
+    Names go into email subjects and greetings, where a line break would split a header.
+    """
     name = name.strip()
     if not 1 <= len(name) <= 200:
         raise BadRequest(f"{field}: must be 1 to 200 characters")
+    if has_control_characters(name):
+        raise BadRequest(f"{field}: must be a single line, without control characters (tab, CR, LF, ...)")
     return name
 
 

@@ -43,6 +43,19 @@ async def list_users(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).order_by(User.created_at, User.id)))
 
 
+async def invitation_errors(session: AsyncSession, users: list[User]) -> dict[str, str | None]:
+    """For each invited user, why their latest invitation email could not be sent (None: it was)."""
+    invited = [user.id for user in users if user.status == "invited"]
+    if not invited:
+        return {}
+    rows = await session.execute(
+        select(Invitation.user_id, Invitation.send_error)
+        .where(Invitation.user_id.in_(invited))
+        .order_by(Invitation.created_at, Invitation.id)
+    )
+    return dict(rows.tuples().all())  # the latest invitation of each user wins
+
+
 def _check_invitable_role(role: str) -> str:
     if role not in INVITABLE_ROLES:
         raise BadRequest(f"role: must be one of {', '.join(INVITABLE_ROLES)}")
