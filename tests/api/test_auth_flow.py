@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import event
 
-from tests.support.api import DEFAULT_PASSWORD, bearer, login, signup
+from tests.support.api import DEFAULT_PASSWORD, app_client, bearer, login, running_app, signup
+from vigilare.api.app import create_app
 from vigilare.db.tenancy import VigilareSession
 
 
@@ -43,13 +47,56 @@ async def test_signup_ignores_fields_a_client_may_not_set(client):
     assert (me["tenant"]["plan"], me["tenant"]["status"]) == ("solo", "trialing")
 
 
-async def test_duplicate_email_is_a_conflict_whatever_its_case(client):
-    await signup(client, "bob@example.com")
-    response = await client.post(
-        "/auth/signup", json={"email": "BOB@example.com ", "password": DEFAULT_PASSWORD, "name": "Bob"}
-    )
-    assert response.status_code == 409
-    assert "already exists" in response.json()["error"]
+async def test_signing_up_with_a_taken_email_answers_like_a_new_account_and_tells_its_owner(
+    settings, smtp_sink
+):
+    configured = msgspec.structs.replace(settings, **smtp_sink.smtp_settings())
+    async with AsyncTestClient(app=create_app(configured)) as client:
+        first = await signup(client, "bob@example.com", name="Bob")
+        again = await client.post(
+            "/auth/signup", json={"email": "BOB@example.com ", "password": "mallorys-password", "name": "M"}
+        )
+        fresh = await client.post(
+            "/auth/signup", json={"email": "new@example.com", "password": DEFAULT_PASSWORD, "name": "New"}
+        )
+        assert again.status_code == fresh.status_code == 201
+        assert again.headers["content-type"] == fresh.headers["content-type"]
+        assert sorted(again.json()) == sorted(fresh.json()) == ["message", "tenant_id", "user_id"]
+        assert again.json()["message"] == fresh.json()["message"]
+        assert again.json()["user_id"] != first["user_id"] and again.json()["tenant_id"] != first["tenant_id"]
+        # Nothing about the existing account changed: its own password still opens it, and only it.
+        me = (await client.get("/me", headers=bearer(await login(client, "bob@example.com")))).json()
+        assert (me["user"]["user_id"], me["user"]["name"]) == (first["user_id"], "Bob")
+        refused = await client.post(
+            "/auth/login", json={"email": "bob@example.com", "password": "mallorys-password"}
+        )
+        assert refused.status_code == 401
+        # The owner of the address, and only they, learn that someone tried.
+        [(recipients, message)] = smtp_sink.wait_for(1)
+        assert recipients == ["bob@example.com"]
+        assert message["Subject"] == "Someone tried to sign up to Vigilare with your email"
+        assert "No account was created" in message.get_content()
+
+
+async def test_concurrent_sign_ups_with_one_email_all_answer_alike_and_make_one_account(settings):
+    # Six password tries below: keep login throttling out of the way.
+    relaxed = msgspec.structs.replace(settings, login_max_failures=20)
+    async with running_app(relaxed) as app, app_client(app) as http:
+        answers = await asyncio.gather(
+            *(
+                http.post(
+                    "/auth/signup",
+                    json={"email": "race@example.com", "password": f"password-{n}", "name": "R"},
+                )
+                for n in range(6)
+            )
+        )
+        assert [answer.status_code for answer in answers] == [201] * 6
+        logins = [
+            await http.post("/auth/login", json={"email": "race@example.com", "password": f"password-{n}"})
+            for n in range(6)
+        ]
+    assert sorted(login.status_code for login in logins) == [200, 401, 401, 401, 401, 401]
 
 
 async def test_signup_validation_names_the_field(client):

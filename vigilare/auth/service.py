@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -17,12 +18,14 @@ from vigilare.auth.throttle import LoginThrottle
 from vigilare.auth.tokens import ID, REFRESH, TokenIssuer, TokenSet, hash_token
 from vigilare.billing.plans import TRIAL_DAYS
 from vigilare.db.tenancy import tenant_scope
-from vigilare.errors import BadRequest, Conflict, Unauthorized
+from vigilare.errors import BadRequest, Unauthorized
 from vigilare.ids import new_id, utcnow
+from vigilare.jobs import enqueue_after_commit
 from vigilare.text import has_control_characters
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
+SIGNUP_ATTEMPT_JOB = "notify_signup_attempt"
 # An address a user logged in from stays known-good (past the email's slowdown) this long.
 KNOWN_ADDRESS_TTL = timedelta(days=90)
 
@@ -57,10 +60,25 @@ async def email_taken(session: AsyncSession, email: str) -> bool:
     return (await session.scalar(select(User.id).where(User.email == email))) is not None
 
 
-async def signup(session: AsyncSession, email: str, password: str, name: str) -> tuple[Tenant, User]:
+@dataclass(frozen=True)
+class SignupOutcome:
+    """What sign-up answers. For an email that already has an account the ids are fresh and belong
+    to nothing, so the answer cannot tell an attacker the address is registered."""
+
+    tenant_id: str
+    user_id: str
+
+
+async def signup(session: AsyncSession, email: str, password: str, name: str) -> SignupOutcome:
+    """Create a tenant and its owner, or, when the email is taken, change nothing and tell its owner.
+
+    Both paths hash the password and answer the same, so neither the answer nor its timing says
+    whether the email is registered.
+    """
     email, name, password = normalise_email(email), clean_name(name), check_password(password)
+    password_hash = await hash_password(password)
     if await email_taken(session, email):
-        raise Conflict("an account with this email already exists")
+        return _signup_attempt_on_taken_email(session, email)
     now = utcnow()
     tenant = Tenant(
         id=new_id(), name=name, plan="solo", status="trialing", trial_ends_at=now + timedelta(days=TRIAL_DAYS)
@@ -72,16 +90,24 @@ async def signup(session: AsyncSession, email: str, password: str, name: str) ->
         name=name,
         role=OWNER,
         status="active",
-        password_hash=await hash_password(password),
+        password_hash=password_hash,
     )
-    session.add(tenant)
-    await session.flush()  # the user row references it
-    session.add(user)
     try:
-        await session.flush()
-    except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
-        raise Conflict("an account with this email already exists") from exc
-    return tenant, user
+        async with session.begin_nested():
+            session.add(tenant)
+            await session.flush()  # the user row references it
+            session.add(user)
+            await session.flush()
+    except IntegrityError:  # a concurrent sign-up with the same email won the race
+        return _signup_attempt_on_taken_email(session, email)
+    return SignupOutcome(tenant_id=tenant.id, user_id=user.id)
+
+
+def _signup_attempt_on_taken_email(session: AsyncSession, email: str) -> SignupOutcome:
+    # At most one such email per address and hour, however often someone tries.
+    hour = utcnow().strftime("%Y%m%d%H")
+    enqueue_after_commit(session, SIGNUP_ATTEMPT_JOB, email, job_id=f"signup-attempt:{email}:{hour}")
+    return SignupOutcome(tenant_id=new_id(), user_id=new_id())
 
 
 async def _issue(session: AsyncSession, issuer: TokenIssuer, user: User, family_id: str) -> TokenSet:

@@ -13,6 +13,7 @@ F = TypeVar("F", bound=JobFunction)
 _JOBS: dict[str, JobFunction] = {}
 # Modules whose import registers jobs; imported by both executors before they run anything.
 JOB_MODULES = (
+    "vigilare.auth.jobs",
     "vigilare.users.jobs",
     "vigilare.scans.jobs",
     "vigilare.scans.scheduler",

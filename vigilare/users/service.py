@@ -18,6 +18,7 @@ from vigilare.ids import new_id, utcnow
 from vigilare.jobs import enqueue_after_commit
 
 INVITATION_TTL = timedelta(hours=72)
+CANNOT_INVITE = "email: this address cannot be invited"
 
 
 async def get_me(session: AsyncSession, principal: Principal) -> tuple[User, Tenant]:
@@ -64,8 +65,10 @@ def _check_invitable_role(role: str) -> str:
 
 async def invite(session: AsyncSession, principal: Principal, email: str, name: str, role: str) -> User:
     email, name, role = normalise_email(email), clean_name(name), _check_invitable_role(role)
-    if await email_taken(session, email):  # unique across every tenant, not just this one
-        raise Conflict("a user with this email already exists")
+    # Emails are unique across tenants. The refusal is the same whether the address is in this
+    # team or in another tenant, and never says which: it must not reveal who has an account.
+    if await email_taken(session, email):
+        raise Conflict(CANNOT_INVITE)
     user = User(
         id=new_id(),
         tenant_id=principal.tenant_id,
@@ -79,7 +82,7 @@ async def invite(session: AsyncSession, principal: Principal, email: str, name: 
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise Conflict("a user with this email already exists") from exc
+        raise Conflict(CANNOT_INVITE) from exc
     enqueue_after_commit(session, "send_invitation", user.id, principal.user_id)
     return user
 
