@@ -41,6 +41,7 @@ from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import upgrade_to_head
 from vigilare.ids import new_id, utcnow
+from vigilare.jobs import unit_of_work
 from vigilare.jobs.queue import ArqQueue
 from vigilare.jobs.worker import MAX_JOBS, create_worker
 from vigilare.scanner import ScanTarget, scan_account
@@ -125,34 +126,31 @@ async def calibrate(settings: Settings) -> dict[str, int]:
 
 async def seed(settings: Settings, count: int) -> None:
     engine = create_engine(settings.database_url)
-    factory = create_session_factory(engine)
-    async with factory() as session:
-        tenant = Tenant(id=new_id(), name="bench", plan="agency", status="active")
-        session.add(tenant)
-        await session.flush()
-        for index in range(count):
-            account = AwsAccount(
-                id=new_id(),
-                tenant_id=tenant.id,
-                aws_account_id=f"{200000000000 + index}",
-                external_id="bench-external-id",
-                role_name="VigilareAudit",
-                status=ACTIVE,
-                connected_at=utcnow(),
-                next_scan_at=utcnow() + timedelta(days=1),
-                tags=[],
-                capabilities={},
-            )
-            session.add(account)
+    queue = await ArqQueue.connect(settings)
+    try:
+        async with unit_of_work(create_session_factory(engine), queue) as session:
+            tenant = Tenant(id=new_id(), name="bench", plan="agency", status="active")
+            session.add(tenant)
             await session.flush()
-            create_scan(session, account, "manual")
-        await session.commit()
-        queue = await ArqQueue.connect(settings)
-        from vigilare.jobs import flush_after_commit
-
-        await flush_after_commit(session, queue)
+            for index in range(count):
+                account = AwsAccount(
+                    id=new_id(),
+                    tenant_id=tenant.id,
+                    aws_account_id=f"{200000000000 + index}",
+                    external_id="bench-external-id",
+                    role_name="VigilareAudit",
+                    status=ACTIVE,
+                    connected_at=utcnow(),
+                    next_scan_at=utcnow() + timedelta(days=1),
+                    tags=[],
+                    capabilities={},
+                )
+                session.add(account)
+                await session.flush()
+                create_scan(session, account, "manual")
+    finally:
         await queue.close()
-    await engine.dispose()
+        await engine.dispose()
 
 
 async def outcome(settings: Settings) -> tuple[Counter[str], list[str]]:

@@ -25,13 +25,19 @@ from rich.console import Console
 from rich.table import Table
 
 from vigilare.config import Settings
+from vigilare.scenarios.model import Severity
 
 COMPROMISED, CLEAN = "111122223333", "444455556666"
 DEMO_EMAIL, DEMO_PASSWORD = "demo@vigilare.local", "vigilare-demo-password"
 SENTINEL = "123456789012"  # the sandbox's own account plays Vigilare's
 # The demo reads the regions its seeded risks live in; a real scan reads every enabled region.
 DEMO_REGIONS = "us-east-1,eu-west-1,ap-southeast-2"
-SEVERITY_STYLE = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "cyan"}
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+}
 
 
 class DemoUnavailable(Exception):
@@ -207,8 +213,7 @@ def print_report(result: DemoResult, console: Console) -> None:
     console.print(table)
     for account_id in (COMPROMISED, CLEAN):
         open_signals = [s for s in result.signals.get(account_id, []) if s["resolved_at"] is None]
-        order = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3}
-        open_signals.sort(key=lambda s: order.get(s["severity"], 9))
+        open_signals.sort(key=lambda s: -Severity(s["severity"]).rank)
         table = Table(title=f"Top signals of {account_id}")
         table.add_column("Severity")
         table.add_column("Scenario")

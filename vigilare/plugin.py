@@ -14,7 +14,7 @@ A plugin is a module (or object) exposing ``@hookimpl`` functions named after th
         id = "imdsv1"
         title = "Instances accepting IMDSv1"
         requires = ("ec2.instances",)
-        severities = (Severity.MEDIUM,)
+        emits = {"imdsv1_enabled": (Severity.MEDIUM,)}
 
         async def detect(self, data: CollectedData) -> list[Finding]:
             ...
@@ -22,6 +22,11 @@ A plugin is a module (or object) exposing ``@hookimpl`` functions named after th
     @hookimpl
     def vigilare_scenarios() -> list[type[Scenario]]:
         return [Imdsv1Instances]
+
+``emits`` declares each kind of finding the scenario reports with the severities it may have
+(``Severity`` is CRITICAL, HIGH, MEDIUM or LOW). A finding of an undeclared kind, or with a severity
+not declared for its kind, is refused at scan time: it is not stored and the scenario's outcome says
+why.
 
 A collector that must remember something between scans of an account (a baseline, a cached
 billed-per-request answer, the time of its last poll) reads ``ctx.previous_state`` and calls

@@ -3,8 +3,9 @@
 Vigilare registers this module in pytest's ``pytest11`` entry-point group, so a plugin's tests get
 the ``run_scenario`` fixture with no conftest. It runs one scenario over data built in memory,
 through the scanner's own code: the class checks plugin loading applies (``id``, ``requires``, time
-budget), then the runner with its time budget and its checks on what ``detect`` returns (a list of
-this scenario's own findings; duplicates collapse to the most severe)::
+budget, ``emits``), then the runner with its time budget and its checks on what ``detect`` returns
+(a list of this scenario's own findings, of the kinds and severities ``emits`` declares; duplicates
+collapse to the most severe)::
 
     from vigilare.plugin import Severity
     from vigilare.testing import RunScenario

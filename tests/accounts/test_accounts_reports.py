@@ -161,7 +161,7 @@ async def test_csv_export_streams_thousands_of_signals_and_neutralises_formulas(
     from tests.support.db import db_session
     from vigilare.accounts.models import AwsAccount
     from vigilare.ids import new_id, utcnow
-    from vigilare.scans.models import Signal
+    from vigilare.signals.models import Signal
 
     headers = await owner_headers(client)
     tenant_id = (await client.get("/me", headers=headers)).json()["tenant"]["tenant_id"]

@@ -10,12 +10,9 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from alerts_fakes import FakeSlackApi, RecordingSmtpHandler, SmtpServer, free_loopback_port
 
-from vigilare.alerts.channels.base import (
-    AlertNotification,
-    SignalSeverity,
-    TriggeringSignal,
-)
+from vigilare.alerts.channels.base import AlertNotification, TriggeringSignal
 from vigilare.mail import SmtpConfig
+from vigilare.plugin import Severity
 
 
 @pytest.fixture
@@ -69,13 +66,13 @@ def notification() -> AlertNotification:
         srs=38,
         signals=(
             TriggeringSignal(
-                severity=SignalSeverity.HIGH,
+                severity=Severity.HIGH,
                 scenario="root",
                 title="Root console login",
                 region="us-east-1",
             ),
             TriggeringSignal(
-                severity=SignalSeverity.CRITICAL,
+                severity=Severity.CRITICAL,
                 scenario="iam",
                 title="Compromised-key quarantine policy attached",
                 resource="arn:aws:iam::123456789012:user/deploy",

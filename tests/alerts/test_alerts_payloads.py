@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from vigilare.alerts.channels.base import AlertNotification, SignalSeverity, parse_retry_after
+from vigilare.alerts.channels.base import AlertNotification, parse_retry_after
+from vigilare.plugin import Severity
 
 NOW = datetime(2026, 5, 22, 10, 0, tzinfo=UTC)
 
@@ -34,7 +35,7 @@ def test_notification_survives_a_json_job_payload(notification: AlertNotificatio
     decoded = msgspec.json.decode(encoded, type=AlertNotification)
 
     assert decoded == notification
-    assert decoded.worst_severity is SignalSeverity.CRITICAL
+    assert decoded.worst_severity is Severity.CRITICAL
     assert msgspec.json.decode(encoded)["event"] == "trigger"
 
 

@@ -19,7 +19,7 @@ from aiohttp import web
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.auth.models import Tenant
 from vigilare.ids import new_id, utcnow
-from vigilare.scans.models import Signal
+from vigilare.signals.models import Signal
 
 PAGERDUTY_URL = "https://events.pagerduty.test/v2/enqueue"
 ROUTING_KEY = "R0UT1NGKEY0000000000000000c0de"

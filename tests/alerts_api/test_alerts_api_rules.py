@@ -53,6 +53,8 @@ async def test_create_list_update_delete_with_defaults(alerts_client):
         ({"name": "r", "channels": [email_channel()], "min_srs": 101}, "min_srs"),
         ({"name": "r", "channels": [email_channel()], "min_srs": -1}, "min_srs"),
         ({"name": "r", "channels": [email_channel()], "min_severity": "URGENT"}, "min_severity"),
+        # No signal is ever INFO: a rule cannot ask for it (the four severities are CRITICAL to LOW).
+        ({"name": "r", "channels": [email_channel()], "min_severity": "INFO"}, "min_severity"),
         ({"name": "r", "channels": [email_channel()], "scenarios": ["IAM; drop"]}, "scenarios"),
         ({"name": "r", "channels": []}, "channels"),
         ({"name": "r"}, "channels"),

@@ -13,6 +13,7 @@ class Healthy(Scenario):
     id = "healthy"
     title = "Always finds one thing"
     requires = ("thing",)
+    emits = {"thing_seen": (Severity.LOW,)}
 
     async def detect(self, data: CollectedData) -> list[Finding]:
         return [
@@ -47,6 +48,7 @@ class Slow(Scenario):
 class Impostor(Scenario):
     id = "impostor"
     title = "Reports findings under another scenario's id"
+    emits = {"x": (Severity.HIGH,)}
 
     async def detect(self, data: CollectedData) -> list[Finding]:
         return [
@@ -59,6 +61,7 @@ class Impostor(Scenario):
 class Repetitive(Scenario):
     id = "repetitive"
     title = "Reports the same resource twice with different severities"
+    emits = {"k": (Severity.LOW, Severity.CRITICAL, Severity.MEDIUM)}
 
     async def detect(self, data: CollectedData) -> list[Finding]:
         return [

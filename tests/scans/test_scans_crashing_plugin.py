@@ -18,7 +18,7 @@ class Exploding(Scenario):
     id = "exploding"
     title = "A plugin with a bug"
     requires = ("s3.buckets",)
-    severities = (Severity.LOW,)
+    emits = {"never_reached": (Severity.LOW,)}
     remediation = "none"
     docs_url = "https://example.com"
 

@@ -17,6 +17,7 @@ class OpenPorts(Scenario):
     id = "open-ports"
     title = "Open ports"
     requires = ("ports",)
+    emits = {"open": (Severity.HIGH, Severity.LOW)}
 
     async def detect(self, data: CollectedData) -> list[Finding]:
         return [
@@ -58,6 +59,13 @@ class Impostor(OpenPorts):
         return [stolen]
 
 
+class Undeclared(OpenPorts):
+    id = "undeclared"
+
+    async def detect(self, data: CollectedData) -> list[Finding]:
+        return [self.finding(kind="closed", severity=Severity.LOW, title="t", description="d", resource="r")]
+
+
 class NoBudget(OpenPorts):
     id = "no-budget"
     time_budget_seconds = 0
@@ -92,6 +100,7 @@ async def test_prebuilt_data_is_accepted(run_scenario: RunScenario) -> None:
         (Crashing, "failed", "RuntimeError: plugin bug"),
         (Slow, "timeout", "exceeded its time budget"),
         (Impostor, "failed", "finding of scenario 'iam'"),
+        (Undeclared, "failed", "kind 'closed', which its `emits` does not declare"),
     ],
 )
 async def test_what_a_scan_would_refuse_fails_the_test(

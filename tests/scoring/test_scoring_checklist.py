@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from scoring_fakes import BUILT_IN_KINDS, Signal
+from scoring_fakes import BUILT_IN_KINDS, PLANNED_KINDS, Signal
 
 from vigilare.scoring.checklist import MAX_NAMED_RESOURCES, ChecklistStep, build_checklist, checklist_markdown
 from vigilare.scoring.checklist_catalog import HARDENING, KIND_STEPS, StepTemplate
@@ -54,6 +54,13 @@ def test_compromised_account_follows_aws_recovery_order() -> None:
         "Add a security alternate contact",  # 9 harden
         "Reply to the AWS case with what you did",  # 10 reply
     ]
+
+
+def test_the_catalog_has_a_step_for_exactly_the_kinds_built_in_scenarios_declare() -> None:
+    # BUILT_IN_KINDS is read from the registry: a kind added to a scenario's `emits` needs its step.
+    assert len(BUILT_IN_KINDS) == len(set(BUILT_IN_KINDS)) > 30
+    assert set(KIND_STEPS) == set(BUILT_IN_KINDS) | PLANNED_KINDS
+    assert not PLANNED_KINDS & set(BUILT_IN_KINDS)
 
 
 @pytest.mark.parametrize(("scenario", "kind"), BUILT_IN_KINDS)

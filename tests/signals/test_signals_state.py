@@ -68,7 +68,7 @@ class ScanCounter(Scenario):
     id = "demo-counter"
     title = "Counts scans"
     requires: ClassVar[tuple[str, ...]] = ("demo.scans", "demo.broken")
-    severities = (Severity.LOW,)
+    emits = {"scan_count": (Severity.LOW,)}
 
     async def detect(self, data: CollectedData) -> list[Finding]:
         return [

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests.support.api import DEFAULT_PASSWORD, login
 from vigilare.auth.models import User
 from vigilare.db.engine import create_engine, create_session_factory
-from vigilare.users.service import create_invitation
+from vigilare.users.invitations import create_invitation
 
 
 async def add_member(client: Any, owner_headers: dict[str, str], email: str, role: str) -> dict[str, Any]:

@@ -132,9 +132,13 @@ class AccountController(Controller):
         account_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
+        start_monitoring: NamedDependency[service.StartMonitoring],
     ) -> VerifyOut:
         account, scan_id = await service.verify(
-            db_session, account_id, endpoint_url=settings.aws_endpoint_url or None
+            db_session,
+            account_id,
+            endpoint_url=settings.aws_endpoint_url or None,
+            start_monitoring=start_monitoring,
         )
         return VerifyOut(
             aws_account_id=account.aws_account_id, status=account.status, first_scan_execution_arn=scan_id

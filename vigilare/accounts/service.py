@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +15,8 @@ from vigilare.accounts.onboarding import new_external_id
 from vigilare.auth.models import Tenant
 from vigilare.auth.roles import Principal
 from vigilare.aws.errors import RoleVerificationError
+from vigilare.aws.naming import role_session_name
+from vigilare.aws.verify import verify_role
 from vigilare.billing.plans import get_plan
 from vigilare.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from vigilare.ids import new_id, utcnow
@@ -129,15 +133,24 @@ def require_active(account: AwsAccount) -> None:
         raise Conflict(f"account is {account.status}: verify it before scanning")
 
 
-async def verify(
-    session: AsyncSession, aws_account_id: str, *, endpoint_url: str | None
-) -> tuple[AwsAccount, str]:
-    """Assume the role with the account's external id; on success activate and queue the first scan."""
-    from vigilare.aws.naming import role_session_name
-    from vigilare.aws.verify import verify_role
-    from vigilare.scans.scheduler import first_scan_at, interval_for
-    from vigilare.scans.service import VERIFY, create_scan
+@runtime_checkable  # the API checks what it injects
+class StartMonitoring(Protocol):
+    """Schedules the scans of an account that just became active and queues its first scan;
+    returns that scan's id. The scans package provides it: scans depends on accounts, never the
+    reverse, so the caller hands it in."""
 
+    def __call__(self, session: AsyncSession, account: AwsAccount, tenant: Tenant, now: datetime) -> str: ...
+
+
+async def verify(
+    session: AsyncSession,
+    aws_account_id: str,
+    *,
+    endpoint_url: str | None,
+    start_monitoring: StartMonitoring,
+) -> tuple[AwsAccount, str]:
+    """Assume the role with the account's external id; on success activate the account and let
+    ``start_monitoring`` schedule its scans and queue the first one."""
     account = await get_account(session, aws_account_id)
     if account.status == DISCONNECTED:
         raise Conflict("account is disconnected: connect it again to get a new role snippet")
@@ -154,7 +167,6 @@ async def verify(
     now = utcnow()
     tenant = await session.get_one(Tenant, account.tenant_id)
     account.status, account.verified_at = ACTIVE, now
-    account.next_scan_at = first_scan_at(account.id, interval_for(tenant), now)
-    scan = create_scan(session, account, VERIFY)
+    scan_id = start_monitoring(session, account, tenant, now)
     await session.flush()
-    return account, scan.id
+    return account, scan_id

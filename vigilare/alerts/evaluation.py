@@ -18,24 +18,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
 from vigilare.alerts.channels.base import AlertEventType
+from vigilare.alerts.jobs import deliver_alert
 from vigilare.alerts.models import QUEUED, Alert, AlertDelivery, AlertRule
 from vigilare.ids import new_id
 from vigilare.jobs import enqueue_after_commit
-from vigilare.scans.models import Signal
-from vigilare.scoring.service import open_signals
+from vigilare.scenarios.model import Severity
+from vigilare.signals.models import Signal
+from vigilare.signals.service import open_signals
+from vigilare.signals.view import signal_view
 
-# Severities a rule can require; a signal matches at its rule's minimum or worse.
-SEVERITY_RANK = {"CRITICAL": 4, "HIGH": 3, "MEDIUM": 2, "LOW": 1, "INFO": 0}
-DELIVERY_JOB = "deliver_alert"
+
+def _rank(severity: str, unknown: int) -> int:
+    try:
+        return Severity.parse(severity).rank
+    except ValueError:
+        return unknown
 
 
 def matching_signals(rule: AlertRule, signals: Sequence[Signal]) -> list[Signal]:
-    floor = SEVERITY_RANK.get(rule.min_severity, SEVERITY_RANK["HIGH"])
+    """The signals the rule matches: of its scenarios (all when it names none), at its minimum
+    severity or worse. A rule stored with a severity Vigilare does not know counts as HIGH, the default."""
+    floor = _rank(rule.min_severity, unknown=Severity.HIGH.rank)
     return [
         signal
         for signal in signals
         if (not rule.scenarios or signal.scenario in rule.scenarios)
-        and SEVERITY_RANK.get(signal.severity, 0) >= floor
+        and _rank(signal.severity, unknown=0) >= floor
     ]
 
 
@@ -78,16 +86,6 @@ async def evaluate_rules(session: AsyncSession, account: AwsAccount, now: dateti
     return fired
 
 
-def _signal_snapshot(signal: Signal) -> dict[str, Any]:
-    return {
-        "severity": signal.severity,
-        "scenario": signal.scenario,
-        "title": signal.title,
-        "region": signal.region or None,
-        "resource": signal.resource or None,
-    }
-
-
 def fire_alert(
     session: AsyncSession,
     rule: AlertRule,
@@ -107,7 +105,7 @@ def fire_alert(
         below_min_srs=below,
         scenarios_triggered=sorted({signal.scenario for signal in matching}),
         signal_ids=sorted(signal.id for signal in matching),
-        signals=[_signal_snapshot(signal) for signal in matching],
+        signals=[signal_view(signal).alert_snapshot() for signal in matching],
         fired_at=now,
     )
     session.add(alert)
@@ -146,6 +144,6 @@ def queue_deliveries(
             created_at=now,
         )
         session.add(row)
-        enqueue_after_commit(session, DELIVERY_JOB, row.id, job_id=f"alert-delivery:{row.id}")
+        enqueue_after_commit(session, deliver_alert, row.id, job_id=f"alert-delivery:{row.id}")
         rows.append(row)
     return rows

@@ -21,18 +21,16 @@ from vigilare.alerts.channels import (
     ChannelDependencies,
     ChannelType,
     DeliveryResult,
-    SignalSeverity,
     TriggeringSignal,
     deliver,
 )
-from vigilare.alerts.evaluation import DELIVERY_JOB
 from vigilare.alerts.models import DELIVERED, FAILED, RETRYING, Alert, AlertDelivery, SlackInstallation
 from vigilare.auth.models import Tenant
 from vigilare.config import Settings
 from vigilare.crypto import SecretBox, SecretDecryptionError
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext, Retry, job
-from vigilare.jobs.queue import DEFAULT_MAX_TRIES
+from vigilare.scenarios.model import Severity
 
 logger = logging.getLogger("vigilare.alerts")
 
@@ -57,7 +55,7 @@ def build_notification(
         srs=alert.srs_at_trigger if alert.srs_at_trigger is not None else 100,
         signals=tuple(
             TriggeringSignal(
-                severity=SignalSeverity(item["severity"]),
+                severity=Severity(item["severity"]),
                 scenario=item["scenario"],
                 title=item["title"],
                 region=item.get("region"),
@@ -89,7 +87,7 @@ class _Prepared:
 async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | str:
     """Read what the delivery needs; a string says why there is nothing (more) to do."""
     box = SecretBox(ctx.settings.secret_key)
-    async with ctx.session_factory() as session:
+    async with ctx.unit_of_work() as session:
         delivery = await session.get(AlertDelivery, delivery_id)
         if delivery is None or delivery.status in (DELIVERED, FAILED):
             return "nothing to do"  # deleted, or a duplicate run of a finished delivery
@@ -107,18 +105,16 @@ async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | str:
             )
         except SecretDecryptionError as exc:
             delivery.status, delivery.last_error = FAILED, str(exc)
-            await session.commit()
             return "undecryptable secret"
         except Exception as exc:  # stored data no version of this code can send: say so on the delivery
             logger.exception("alert delivery %s cannot be prepared", delivery_id)
             delivery.status = FAILED
             delivery.last_error = f"delivery failed: {type(exc).__name__}: {exc}"[:_MAX_ERROR]
-            await session.commit()
             return "cannot be prepared"
     return _Prepared(config=config, notification=notification, slack_bot_token=token)
 
 
-@job(DELIVERY_JOB)
+@job("deliver_alert")
 async def deliver_alert(ctx: JobContext, delivery_id: str) -> str:
     prepared = await _prepare(ctx, delivery_id)
     if isinstance(prepared, str):
@@ -161,18 +157,17 @@ async def _send(ctx: JobContext, prepared: _Prepared) -> DeliveryResult:
 
 async def _record(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> str:
     now = utcnow()
-    async with ctx.session_factory() as session:
+    async with ctx.unit_of_work() as session:
         delivery = await session.get_one(AlertDelivery, delivery_id)
         delivery.attempts += 1
         delivery.last_attempt_at = now
         delivery.last_status_code = result.status_code
         delivery.last_error = result.error
-        retry = result.retryable and ctx.attempt < DEFAULT_MAX_TRIES and not result.ok
+        retry = result.retryable and not ctx.is_last_attempt and not result.ok
         if result.ok:
             delivery.status, delivery.delivered_at = DELIVERED, now
         else:
             delivery.status = RETRYING if retry else FAILED
-        await session.commit()
     if retry:
         delay = retry_delay(ctx.settings, ctx.attempt, result)
         logger.info("alert delivery %s failed (%s); retrying in %.1fs", delivery_id, result.error, delay)

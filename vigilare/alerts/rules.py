@@ -10,13 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.alerts.channel_configs import parse_channels
-from vigilare.alerts.evaluation import SEVERITY_RANK, resolve_alert
+from vigilare.alerts.evaluation import resolve_alert
 from vigilare.alerts.models import Alert, AlertRule, SlackInstallation
 from vigilare.alerts.schemas import RuleIn, RulePatch
 from vigilare.auth.roles import Principal
 from vigilare.crypto import SecretBox
 from vigilare.errors import BadRequest, NotFound
 from vigilare.ids import new_id, utcnow
+from vigilare.scenarios.model import Severity
 
 MAX_SCENARIOS = 50
 _SCENARIO_ID = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
@@ -36,10 +37,10 @@ def _min_srs(value: int) -> int:
 
 
 def _min_severity(value: str) -> str:
-    severity = value.strip().upper()
-    if severity not in SEVERITY_RANK:
-        raise BadRequest(f"min_severity: must be one of {', '.join(SEVERITY_RANK)}")
-    return severity
+    try:
+        return Severity.parse(value.strip()).value
+    except ValueError:
+        raise BadRequest(f"min_severity: must be one of {Severity.choices()}") from None
 
 
 def _scenarios(values: list[str]) -> list[str]:

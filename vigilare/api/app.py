@@ -14,21 +14,20 @@ from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 
 import vigilare
+from vigilare import lifecycle
 from vigilare.api.deps import dependencies
 from vigilare.api.errors import EXCEPTION_HANDLERS
 from vigilare.api.middleware import RateLimitMiddleware
 from vigilare.api.routes import api_router
 from vigilare.api.state import AppServices
 from vigilare.auth.tokens import TokenIssuer
-from vigilare.aws.clients import close_shared_clients
 from vigilare.billing.gateway import open_stripe_gateway
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import schema_is_current, upgrade_to_head
 from vigilare.errors import ServiceUnavailable
-from vigilare.jobs import create_queue
+from vigilare.jobs import create_queue, load_jobs
 from vigilare.ratelimit import Counter, MemoryCounter, RedisCounter
-from vigilare.scans.registry import load_at_startup
 
 logger = logging.getLogger("vigilare.api")
 
@@ -61,34 +60,36 @@ def _counter(settings: Settings) -> Counter:
 @asynccontextmanager
 async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     settings: Settings = app.state["settings"]
-    # First, before any connection: a broken scenario plugin stops start-up with its name.
-    load_at_startup(settings)
-    engine = create_engine(settings.database_url)
-    try:
-        await prepare_database(settings, engine)
-        session_factory = create_session_factory(engine)
-        queue = await create_queue(settings, session_factory)
-        counter = _counter(settings)
-        stripe_gateway = open_stripe_gateway(settings)
-        app.state["services"] = AppServices(
-            settings=settings,
-            engine=engine,
-            session_factory=session_factory,
-            queue=queue,
-            counter=counter,
-            issuer=TokenIssuer(settings.secret_key),
-            stripe=stripe_gateway,
-        )
+    # The API imports every job module, as a worker does, so both run the same lifecycle hooks;
+    # they also cover the jobs this process runs itself (the in-process executor). Start-up hooks
+    # run first, before any connection: a broken scenario plugin stops start-up with its name.
+    load_jobs()
+    async with lifecycle.running(settings):
+        engine = create_engine(settings.database_url)
         try:
-            yield
+            await prepare_database(settings, engine)
+            session_factory = create_session_factory(engine)
+            queue = await create_queue(settings, session_factory)
+            counter = _counter(settings)
+            stripe_gateway = open_stripe_gateway(settings)
+            app.state["services"] = AppServices(
+                settings=settings,
+                engine=engine,
+                session_factory=session_factory,
+                queue=queue,
+                counter=counter,
+                issuer=TokenIssuer(settings.secret_key),
+                stripe=stripe_gateway,
+            )
+            try:
+                yield
+            finally:
+                await queue.close()
+                await counter.close()
+                if stripe_gateway is not None:
+                    await stripe_gateway.close()
         finally:
-            await queue.close()
-            await counter.close()
-            await close_shared_clients()  # AWS clients the in-process scans shared
-            if stripe_gateway is not None:
-                await stripe_gateway.close()
-    finally:
-        await engine.dispose()
+            await engine.dispose()
 
 
 def create_app(settings: Settings) -> Litestar:

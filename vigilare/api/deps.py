@@ -18,6 +18,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vigilare.accounts.service import StartMonitoring
 from vigilare.api.middleware import client_address
 from vigilare.api.state import AppServices
 from vigilare.auth.roles import Principal
@@ -29,6 +30,7 @@ from vigilare.db.tenancy import tenant_scope
 from vigilare.jobs import flush_after_commit
 from vigilare.jobs.outbox import discard_pending
 from vigilare.ratelimit import Counter
+from vigilare.scans.scheduler import start_monitoring
 
 
 def services(state: State) -> AppServices:
@@ -109,6 +111,12 @@ async def provide_client_address(request: Request[Any, Any, Any], state: State) 
     return client_address(request, services(state).settings)
 
 
+def provide_start_monitoring() -> StartMonitoring:
+    """Verifying an account starts its scans; accounts gets the function from here because scans
+    depends on accounts, never the reverse."""
+    return start_monitoring
+
+
 def dependencies() -> dict[str, Provide]:
     """What a handler may ask for, by parameter name."""
     return {
@@ -124,6 +132,8 @@ def dependencies() -> dict[str, Provide]:
         "counter": Provide(provide_counter),
         "stripe": Provide(provide_stripe),
         "client_address": Provide(provide_client_address),
+        # domain functions wired here so that a domain need not import the one it feeds
+        "start_monitoring": Provide(provide_start_monitoring, sync_to_thread=False),
         # everything at once, for the operations endpoints only (public: never a tenant's session)
         "app_services": Provide(provide_services),
     }

@@ -10,7 +10,6 @@ from sqlalchemy import text
 
 from vigilare.api.errors import error_response
 from vigilare.api.state import AppServices
-from vigilare.jobs.queue import ArqQueue
 
 
 @get("/healthz", tags=["Operations"], summary="The process is alive", opt={"public": True})
@@ -25,12 +24,8 @@ async def readyz(app_services: NamedDependency[AppServices]) -> Response[Any]:
             await connection.execute(text("SELECT 1"))
     except Exception:
         return error_response(503, "database unreachable")
-    queue = app_services.queue
-    if isinstance(queue, ArqQueue):
-        try:
-            await queue.pool.ping()
-        except Exception:
-            return error_response(503, "queue unreachable")
+    if not await app_services.queue.ping():
+        return error_response(503, "queue unreachable")
     return Response({"status": "ready"})
 
 

@@ -7,21 +7,20 @@ import logging
 from sqlalchemy import select
 
 from vigilare.auth.models import User
-from vigilare.auth.service import SIGNUP_ATTEMPT_JOB
 from vigilare.jobs import JobContext, Retry, job
 from vigilare.mail import MailDeliveryError, send_email
 
 logger = logging.getLogger("vigilare.auth")
 
 
-@job(SIGNUP_ATTEMPT_JOB)
+@job("notify_signup_attempt")
 async def notify_signup_attempt(ctx: JobContext, email: str) -> None:
     """Tell the owner of an email that someone tried to sign up with it.
 
     Sign-up answers such an attempt exactly as a new account, so this email is how the owner (and
     only the owner) learns of it.
     """
-    async with ctx.session_factory() as session:
+    async with ctx.unit_of_work() as session:
         user = await session.scalar(select(User).where(User.email == email))
     if user is None:
         return  # removed meanwhile
@@ -36,5 +35,5 @@ async def notify_signup_attempt(ctx: JobContext, email: str) -> None:
         await send_email(ctx.settings, [email], "Someone tried to sign up to Vigilare with your email", text)
     except MailDeliveryError as exc:
         logger.warning("sign-up attempt notice to user %s failed: %s", user.id, exc)
-        if exc.retryable:
+        if exc.retryable and not ctx.is_last_attempt:
             raise Retry(defer_seconds=10 * ctx.attempt) from exc

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vigilare.auth.jobs import notify_signup_attempt
 from vigilare.auth.models import Invitation, KnownAddress, RefreshToken, Tenant, User
 from vigilare.auth.passwords import hash_password, verify_password
 from vigilare.auth.roles import OWNER, Principal
@@ -25,7 +26,6 @@ from vigilare.text import has_control_characters
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 8
-SIGNUP_ATTEMPT_JOB = "notify_signup_attempt"
 # An address a user logged in from stays known-good (past the email's slowdown) this long.
 KNOWN_ADDRESS_TTL = timedelta(days=90)
 
@@ -106,7 +106,7 @@ async def signup(session: AsyncSession, email: str, password: str, name: str) ->
 def _signup_attempt_on_taken_email(session: AsyncSession, email: str) -> SignupOutcome:
     # At most one such email per address and hour, however often someone tries.
     hour = utcnow().strftime("%Y%m%d%H")
-    enqueue_after_commit(session, SIGNUP_ATTEMPT_JOB, email, job_id=f"signup-attempt:{email}:{hour}")
+    enqueue_after_commit(session, notify_signup_attempt, email, job_id=f"signup-attempt:{email}:{hour}")
     return SignupOutcome(tenant_id=new_id(), user_id=new_id())
 
 

@@ -26,6 +26,9 @@ from aiobotocore.httpsession import AIOHTTPSession
 from botocore.exceptions import NoCredentialsError
 from botocore.httpsession import create_urllib3_context, get_cert_path
 
+from vigilare import lifecycle
+from vigilare.config import Settings
+
 
 @functools.cache
 def _shared_ssl_context(ca_certs: str | None) -> ssl.SSLContext:
@@ -156,6 +159,12 @@ async def close_shared_clients() -> None:
     pool = _POOLS.pop(asyncio.get_running_loop(), None)
     if pool is not None:
         await pool.close()
+
+
+@lifecycle.on_shutdown
+async def _close_on_shutdown(_settings: Settings) -> None:
+    """The API and every worker close the clients their scans shared when they stop."""
+    await close_shared_clients()
 
 
 def _strip_account_prefix(endpoint_url: str) -> Callable[..., None]:

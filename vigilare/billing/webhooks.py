@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vigilare.billing.jobs import process_stripe_event
 from vigilare.billing.models import StripeEvent
 from vigilare.config import Settings
 from vigilare.errors import BadRequest, ServiceUnavailable
@@ -22,7 +23,6 @@ from vigilare.jobs import enqueue_after_commit
 
 # Stripe's own default: a signature older than this is refused, so a captured request cannot be replayed.
 SIGNATURE_TOLERANCE_SECONDS = 300
-PROCESS_JOB = "process_stripe_event"
 
 
 def process_job_id(event_id: str) -> str:
@@ -100,5 +100,5 @@ async def store_event(session: AsyncSession, event: dict[str, Any]) -> bool:
         if processed_at is not None:
             return False
         # Stored but never processed (its job was lost): the redelivery queues it again.
-    enqueue_after_commit(session, PROCESS_JOB, event["id"], job_id=process_job_id(event["id"]))
+    enqueue_after_commit(session, process_stripe_event, event["id"], job_id=process_job_id(event["id"]))
     return stored

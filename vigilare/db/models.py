@@ -7,8 +7,9 @@ from vigilare.alerts.models import Alert, AlertDelivery, AlertRule, SlackInstall
 from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
 from vigilare.billing.models import StripeEvent
 from vigilare.db.base import Base
-from vigilare.scans.models import Scan, Signal
+from vigilare.scans.models import Scan
 from vigilare.scoring.models import ScorePoint
+from vigilare.signals.models import Signal
 
 metadata = Base.metadata
 

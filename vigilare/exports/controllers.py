@@ -15,9 +15,9 @@ from vigilare.config import Settings
 from vigilare.db.engine import TenantSessions
 from vigilare.exports.panic import build_panic_package
 from vigilare.exports.schemas import PanicOut
-from vigilare.exports.service import iter_signals
 from vigilare.exports.signals_csv import stream_signals_csv
 from vigilare.exports.storage import check_local_download, store
+from vigilare.signals.service import iter_signals
 
 
 class ExportsController(Controller):

@@ -16,14 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
 from vigilare.db.engine import SessionOpener
-from vigilare.exports.service import iter_signals
 from vigilare.exports.signals_csv import stream_signals_csv
 from vigilare.ids import isoformat, new_id, utcnow
-from vigilare.scans.models import FINISHED, Scan, Signal
+from vigilare.scans.models import FINISHED, Scan
 from vigilare.scoring.checklist import build_checklist, checklist_markdown
 from vigilare.scoring.formula import compute_score
-from vigilare.scoring.service import open_signals, score_history
+from vigilare.scoring.service import score_history
 from vigilare.scoring.support_reply import draft_support_reply
+from vigilare.signals.service import iter_signals, open_signals
+from vigilare.signals.view import signal_view
 
 SPOOL_IN_MEMORY = 8 << 20
 
@@ -39,25 +40,6 @@ support-case-reply.txt  a draft reply to the AWS support case listing what was f
 Answer AWS before the deadline in the Health event or email. Do not remove a quarantine policy AWS
 attached until AWS confirms the case is resolved.
 """
-
-
-def signal_json(signal: Signal) -> dict[str, Any]:
-    return {
-        "signal_id": signal.id,
-        "scenario": signal.scenario,
-        "kind": signal.kind,
-        "severity": signal.severity,
-        "title": signal.title,
-        "description": signal.description,
-        "region": signal.region,
-        "resource": signal.resource,
-        "remediation": signal.remediation,
-        "docs_url": signal.docs_url,
-        "details": signal.details,
-        "detected_at": isoformat(signal.detected_at),
-        "last_seen_at": isoformat(signal.last_seen_at),
-        "resolved_at": isoformat(signal.resolved_at),
-    }
 
 
 def account_json(account: AwsAccount) -> dict[str, Any]:
@@ -103,7 +85,9 @@ async def build_panic_package(
             handle.write(b"[")
             first = True
             async for signal in iter_signals(session_factory, account.tenant_id, account.id):
-                handle.write((b"" if first else b",") + b"\n" + json.dumps(signal_json(signal)).encode())
+                handle.write(
+                    (b"" if first else b",") + b"\n" + json.dumps(signal_view(signal).as_json()).encode()
+                )
                 first = False
             handle.write(b"\n]\n")
         with archive.open("signals.csv", "w") as handle:

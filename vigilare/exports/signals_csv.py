@@ -4,8 +4,8 @@ RFC 4180 quoting comes from the ``csv`` module (CRLF line ends, quotes doubled).
 spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return,
 as OWASP lists; also behind leading whitespace, or in full-width forms) get a leading single
 quote: titles, resource names and descriptions carry text from the customer's AWS account, which
-an attacker can shape. Rows are written into a small buffer that is
-handed out as soon as it passes ``flush_at`` characters, so an export of any size never sits in memory.
+an attacker can shape. Rows are written into a small buffer that is handed out as soon as it
+passes ``flush_at`` characters, so an export of any size never sits in memory.
 """
 
 from __future__ import annotations
@@ -14,21 +14,11 @@ import csv
 import io
 import unicodedata
 from collections.abc import AsyncGenerator, AsyncIterable
-from datetime import UTC, datetime
-from typing import Protocol
 
-CSV_COLUMNS: tuple[str, ...] = (
-    "signal_id",
-    "scenario",
-    "kind",
-    "severity",
-    "title",
-    "description",
-    "region",
-    "resource",
-    "detected_at",
-    "resolved_at",
-)
+from vigilare.signals.view import CSV_COLUMNS, StoredSignal, signal_view
+
+__all__ = ["CSV_COLUMNS", "neutralise_formula", "signal_csv_cells", "stream_signals_csv"]
+
 DEFAULT_FLUSH_AT = 64 * 1024
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_SIGNS = ("=", "+", "-", "@")
@@ -37,29 +27,6 @@ _FORMULA_SIGNS = ("=", "+", "-", "@")
 _LOOK_AHEAD = 256
 # Controls and format marks (a byte order mark, a zero-width space): skipped like whitespace.
 _INVISIBLE = ("Cc", "Cf")
-
-
-class ExportableSignal(Protocol):
-    @property
-    def signal_id(self) -> object: ...
-    @property
-    def scenario(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def severity(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def description(self) -> str | None: ...
-    @property
-    def region(self) -> str | None: ...
-    @property
-    def resource(self) -> str | None: ...
-    @property
-    def detected_at(self) -> datetime: ...
-    @property
-    def resolved_at(self) -> datetime | None: ...
 
 
 def neutralise_formula(value: str) -> str:
@@ -78,34 +45,13 @@ def neutralise_formula(value: str) -> str:
     return value
 
 
-def iso_utc(moment: datetime | None) -> str:
-    """ISO 8601 in UTC with its offset; a naive value is taken as UTC (SQLite returns naive ones)."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
-
-
-def signal_csv_cells(signal: ExportableSignal) -> list[str]:
-    text = (
-        str(signal.signal_id),
-        signal.scenario,
-        signal.kind,
-        str(signal.severity),
-        signal.title,
-        signal.description or "",
-        signal.region or "",
-        signal.resource or "",
-    )
-    return [neutralise_formula(cell) for cell in text] + [
-        iso_utc(signal.detected_at),
-        iso_utc(signal.resolved_at),
-    ]
+def signal_csv_cells(signal: StoredSignal) -> list[str]:
+    """The signal's ``CSV_COLUMNS`` (from its output view), each safe to open in a spreadsheet."""
+    return [neutralise_formula(cell) for cell in signal_view(signal).csv_cells()]
 
 
 async def stream_signals_csv(
-    signals: AsyncIterable[ExportableSignal], *, flush_at: int = DEFAULT_FLUSH_AT
+    signals: AsyncIterable[StoredSignal], *, flush_at: int = DEFAULT_FLUSH_AT
 ) -> AsyncGenerator[str, None]:
     """Yield the CSV text in chunks of about ``flush_at`` characters: the header, then one row per signal."""
     buffer = io.StringIO()

@@ -1,12 +1,19 @@
-"""What every job function receives: configuration and the shared clients of its process."""
+"""What every job function receives: configuration, the shared clients of its process, which run
+of the job this is, and the unit of work that commits and then hands queued jobs to the queue."""
 
 from __future__ import annotations
 
+import dataclasses
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory
+from vigilare.jobs.outbox import unit_of_work
+from vigilare.jobs.registry import DEFAULT_MAX_TRIES, JobSpec
 
 if TYPE_CHECKING:
     from vigilare.jobs.queue import JobQueue
@@ -17,6 +24,27 @@ class JobContext:
     settings: Settings
     session_factory: SessionFactory
     queue: JobQueue
-    # Attempt number of the current run (1 for the first); set by the executor.
+    # The run: which job, which attempt (1 for the first) out of how many; set by the executor.
+    job_name: str = ""
     attempt: int = 1
+    max_tries: int = DEFAULT_MAX_TRIES
+    # Process-wide clients a test or an embedding shares with every job (same dict for every run).
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_last_attempt(self) -> bool:
+        """True when a ``Retry`` from this run would not be run again."""
+        return self.attempt >= self.max_tries
+
+    def for_run(self, spec: JobSpec, attempt: int) -> JobContext:
+        """The context of one run of ``spec`` (the process-wide parts are shared)."""
+        return dataclasses.replace(self, job_name=spec.name, attempt=attempt, max_tries=spec.max_tries)
+
+    def unit_of_work(self, tenant_id: str | None = None) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session whose transaction commits when the block ends, then releases its jobs.
+
+        Jobs queued with ``enqueue_after_commit`` inside the block go to the queue after the
+        commit; when the block raises, nothing is committed and they are dropped. With
+        ``tenant_id`` the session sees and writes that tenant's rows only.
+        """
+        return unit_of_work(self.session_factory, self.queue, tenant_id=tenant_id)

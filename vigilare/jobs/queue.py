@@ -1,4 +1,8 @@
-"""Executors: arq on Redis when ``VIGILARE_REDIS_URL`` is set, the API process itself otherwise."""
+"""Executors: arq on Redis when ``VIGILARE_REDIS_URL`` is set, the API process itself otherwise.
+
+Both run a job by its ``JobSpec``: at most ``max_tries`` runs (a ``Retry`` asks for another one),
+each bounded by ``timeout_seconds`` (a run that exceeds it fails and is not retried).
+"""
 
 from __future__ import annotations
 
@@ -13,18 +17,22 @@ from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory
 from vigilare.ids import new_id
 from vigilare.jobs.context import JobContext
-from vigilare.jobs.registry import PERIODIC_JOBS, Retry, load_jobs, run_job
+from vigilare.jobs.registry import JobSpec, Retry, job_named, load_jobs
 
 logger = logging.getLogger("vigilare.jobs")
 
-DEFAULT_MAX_TRIES = 5
+PING_TIMEOUT_SECONDS = 2.0
 
 
 class JobQueue(Protocol):
     async def enqueue(
         self, name: str, *args: Any, job_id: str | None = None, defer_seconds: float = 0
     ) -> str | None:
-        """Queue a job; returns its id, or None when a job with that id is already queued."""
+        """Queue a job by its registered name; returns its id, or None when a job with that id is
+        already queued. Business code queues jobs with ``enqueue_after_commit`` instead."""
+
+    async def ping(self) -> bool:
+        """True when the queue can take jobs now (readiness)."""
 
     async def close(self) -> None: ...
 
@@ -55,6 +63,14 @@ class ArqQueue:
         )
         return job.job_id if job is not None else None
 
+    async def ping(self) -> bool:
+        try:
+            async with asyncio.timeout(PING_TIMEOUT_SECONDS):
+                return bool(await self.pool.ping())
+        except Exception:
+            logger.warning("the job queue on Redis does not answer", exc_info=True)
+            return False
+
     async def close(self) -> None:
         await self.pool.aclose()
 
@@ -66,53 +82,52 @@ class InProcessQueue:
         self.context = JobContext(settings=settings, session_factory=session_factory, queue=self)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._periodic: list[asyncio.Task[None]] = []
+        self._closed = False
         load_jobs()
 
     async def enqueue(
         self, name: str, *args: Any, job_id: str | None = None, defer_seconds: float = 0
     ) -> str | None:
+        spec = job_named(name)
         job_id = job_id or new_id()
         if job_id in self._tasks:
             return None
-        task = asyncio.create_task(self._run(job_id, name, args, defer_seconds))
+        task = asyncio.create_task(self._run(spec, job_id, args, defer_seconds))
         self._tasks[job_id] = task
         task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
         return job_id
 
-    async def _run(self, job_id: str, name: str, args: tuple[Any, ...], defer_seconds: float) -> None:
-        for attempt in range(1, DEFAULT_MAX_TRIES + 1):
+    async def _run(self, spec: JobSpec, job_id: str, args: tuple[Any, ...], defer_seconds: float) -> None:
+        for attempt in range(1, spec.max_tries + 1):
             if defer_seconds:
                 await asyncio.sleep(defer_seconds)
-            ctx = JobContext(
-                settings=self.context.settings,
-                session_factory=self.context.session_factory,
-                queue=self,
-                attempt=attempt,
-                extras=self.context.extras,
-            )
             try:
-                await run_job(name, ctx, args)
+                async with asyncio.timeout(spec.timeout_seconds):
+                    await spec.function(self.context.for_run(spec, attempt), *args)
                 return
             except Retry as retry:
                 defer_seconds = retry.defer_seconds
-                logger.info("job %s (%s) asked to retry in %.1fs", name, job_id, defer_seconds)
-            except Exception:
-                logger.exception("job %s (%s) failed", name, job_id)
+                logger.info("job %s (%s) asked to retry in %.1fs", spec.name, job_id, defer_seconds)
+            except TimeoutError:
+                logger.error("job %s (%s) timed out after %.1fs", spec.name, job_id, spec.timeout_seconds)
                 return
-        logger.error("job %s (%s) gave up after %d tries", name, job_id, DEFAULT_MAX_TRIES)
+            except Exception:
+                logger.exception("job %s (%s) failed", spec.name, job_id)
+                return
+        logger.error("job %s (%s) gave up after %d tries", spec.name, job_id, spec.max_tries)
 
-    def run_every(self, name: str, seconds: float) -> None:
+    def run_every(self, spec: JobSpec, seconds: float) -> None:
         """Run a job periodically in this process (the embedded default's scheduler)."""
 
         async def loop() -> None:
             while True:
                 await asyncio.sleep(seconds)
-                try:
-                    await run_job(name, self.context, ())
-                except Exception:
-                    logger.exception("periodic job %s failed", name)
+                await self._run(spec, f"periodic:{spec.name}", (), 0)
 
         self._periodic.append(asyncio.create_task(loop()))
+
+    async def ping(self) -> bool:
+        return not self._closed
 
     async def drain(self, timeout: float = 60) -> None:
         """Wait until every queued job (and the jobs they queue) has finished."""
@@ -121,6 +136,7 @@ class InProcessQueue:
                 await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
     async def close(self) -> None:
+        self._closed = True
         for task in self._periodic:
             task.cancel()
         await asyncio.gather(*self._periodic, return_exceptions=True)
@@ -138,6 +154,7 @@ async def create_queue(
         return await ArqQueue.connect(settings)
     queue = InProcessQueue(settings, session_factory)
     if periodic:
-        for name, setting in PERIODIC_JOBS:
-            queue.run_every(name, float(getattr(settings, setting)))
+        for spec in load_jobs().values():
+            if spec.every is not None:
+                queue.run_every(spec, float(spec.every(settings)))
     return queue

@@ -1,1 +1,1 @@
-"""Scans of one account: the job, the schedule, the signal lifecycle, and their API."""
+"""Scans of one account: the job, the schedule and their API; findings go to :mod:`vigilare.signals`."""

@@ -11,27 +11,11 @@ from vigilare.config import Settings
 from vigilare.db.pagination import DEFAULT_LIMIT, CursorCodec
 from vigilare.ids import isoformat
 from vigilare.scans import service
-from vigilare.scans.models import Scan, Signal
-from vigilare.scans.schemas import ScanOut, ScanStartedOut, SignalOut, SignalsOut
-from vigilare.scans.signals import list_signals
-
-
-def signal_out(signal: Signal) -> SignalOut:
-    return SignalOut(
-        signal_id=signal.id,
-        scenario=signal.scenario,
-        severity=signal.severity,
-        title=signal.title,
-        description=signal.description,
-        detected_at=isoformat(signal.detected_at) or "",
-        resolved_at=isoformat(signal.resolved_at),
-        kind=signal.kind,
-        region=signal.region,
-        resource=signal.resource,
-        remediation=signal.remediation,
-        docs_url=signal.docs_url,
-        last_seen_at=isoformat(signal.last_seen_at) or "",
-    )
+from vigilare.scans.models import Scan
+from vigilare.scans.schemas import ScanOut, ScanStartedOut
+from vigilare.signals.schemas import SignalsOut
+from vigilare.signals.service import list_signals
+from vigilare.signals.view import signal_view
 
 
 def scan_out(scan: Scan, aws_account_id: str) -> ScanOut:
@@ -96,4 +80,4 @@ class ScansController(Controller):
             limit=limit,
             next_token=next_token,
         )
-        return SignalsOut(signals=[signal_out(s) for s in rows], count=len(rows), next_token=token)
+        return SignalsOut(signals=[signal_view(s).api() for s in rows], count=len(rows), next_token=token)

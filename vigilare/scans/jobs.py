@@ -17,14 +17,14 @@ import msgspec
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.aws.errors import RoleVerificationError
 from vigilare.ids import utcnow
-from vigilare.jobs import JobContext, Retry, flush_after_commit, job
+from vigilare.jobs import JobContext, Retry, job
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scans import post_scan
-from vigilare.scans.lifecycle import apply_findings
+from vigilare.scans.lease import acquire_lease, lease_remaining, release_lease
 from vigilare.scans.models import FAILED, FINISHED, PARTIAL, RUNNING, SUCCEEDED, Scan
 from vigilare.scans.registry import scenario_registry
-from vigilare.scans.service import acquire_lease, lease_remaining, release_lease
 from vigilare.scenarios.manager import PluginLoadError
+from vigilare.signals.lifecycle import apply_findings
 
 logger = logging.getLogger("vigilare.scans")
 
@@ -34,18 +34,16 @@ EVIDENCE_DATA = ("iam.credential_report", "ec2.instances")
 @job("scan_account")
 async def run_scan(ctx: JobContext, scan_id: str) -> str:
     settings = ctx.settings
-    async with ctx.session_factory() as session:
+    async with ctx.unit_of_work() as session:
         scan = await session.get(Scan, scan_id)
         if scan is None or scan.status in FINISHED:
             return "nothing to do"
         account = await session.get_one(AwsAccount, scan.account_id)
         if account.status != ACTIVE:
             scan.status, scan.finished_at, scan.error = FAILED, utcnow(), f"account is {account.status}"
-            await session.commit()
             return "account not active"
         if not await acquire_lease(session, account.id, scan.id, settings.scan_lease_seconds):
             wait = await lease_remaining(session, account.id)
-            await session.rollback()
             # Another scan of this account is running: never two at once. Come back when it ends.
             raise Retry(defer_seconds=min(max(wait, 2.0), 30.0))
         scan.status, scan.started_at, scan.attempts = RUNNING, utcnow(), scan.attempts + 1
@@ -57,7 +55,6 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
             scan_id=scan.id,
         )
         previous_state = dict(account.scan_state or {})
-        await session.commit()
 
     heartbeat = asyncio.create_task(_renew_lease(ctx, scan.account_id, scan_id))
     report: ScanReport | None = None
@@ -96,16 +93,15 @@ async def _renew_lease(ctx: JobContext, account_id: str, scan_id: str) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            async with ctx.session_factory() as session:
+            async with ctx.unit_of_work() as session:
                 await acquire_lease(session, account_id, scan_id, ctx.settings.scan_lease_seconds)
-                await session.commit()
         except Exception:  # a missed heartbeat is not fatal; the next one may get through
             logger.warning("could not renew the scan lease of %s", scan_id, exc_info=True)
 
 
 async def _record(ctx: JobContext, scan_id: str, report: ScanReport | None, error: str | None) -> str:
     now = utcnow()
-    async with ctx.session_factory() as session:
+    async with ctx.unit_of_work() as session:
         scan = await session.get_one(Scan, scan_id)
         account = await session.get_one(AwsAccount, scan.account_id)
         scan.finished_at = now
@@ -129,9 +125,7 @@ async def _record(ctx: JobContext, scan_id: str, report: ScanReport | None, erro
             account.scan_state = report.state
             await post_scan.after_scan(session, account, scan, report)
         await release_lease(session, account.id, scan.id)
-        await session.commit()
-        await flush_after_commit(session, ctx.queue)
-        return scan.status
+    return scan.status
 
 
 def _outcome(outcome: Any) -> dict[str, Any]:

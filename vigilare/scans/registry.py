@@ -1,7 +1,8 @@
 """The scenario plugins a process scans with: loaded at start-up, from the entry points.
 
-The API and the worker call :func:`load_at_startup` before they serve or take a job, so a broken
-plugin stops the process with a message naming it instead of failing scans later. Scan jobs then
+:func:`load_at_startup` is a start-up hook (``vigilare.lifecycle``): the API and the worker run it
+before they serve or take a job, so a broken plugin stops the process with a message naming it
+instead of failing scans later. Scan jobs then
 read the registry of their process; one that meets a load error anyway fails its scan (never
 leaves it running).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from vigilare import lifecycle
 from vigilare.config import Settings
 from vigilare.jobs import JobContext
 from vigilare.scenarios.manager import PluginSelection, ScenarioRegistry, inspect_plugins
@@ -49,6 +51,11 @@ def load_at_startup(settings: Settings) -> ScenarioRegistry:
     )
     _loaded[selection] = registry
     return registry
+
+
+@lifecycle.on_startup
+def _load_plugins(settings: Settings) -> None:
+    load_at_startup(settings)
 
 
 def registry_for(settings: Settings) -> ScenarioRegistry:

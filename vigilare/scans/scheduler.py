@@ -22,9 +22,10 @@ from vigilare.auth.models import Tenant
 from vigilare.billing.enforcement import scanning_allowed
 from vigilare.billing.plans import get_plan
 from vigilare.ids import utcnow
-from vigilare.jobs import JobContext, enqueue_after_commit, flush_after_commit, job
+from vigilare.jobs import JobContext, enqueue_after_commit, job
+from vigilare.scans.jobs import run_scan
 from vigilare.scans.models import QUEUED, RUNNING, Scan
-from vigilare.scans.service import SCAN_JOB, SCHEDULED, create_scan, scan_job_id, unfinished_scan_exists
+from vigilare.scans.service import SCHEDULED, VERIFY, create_scan, scan_job_id, unfinished_scan_exists
 
 logger = logging.getLogger("vigilare.scheduler")
 
@@ -53,6 +54,13 @@ def first_scan_at(account_id: str, interval: timedelta, now: datetime) -> dateti
     if slot <= epoch_seconds:
         slot += period
     return datetime.fromtimestamp(slot, tz=now.tzinfo)
+
+
+def start_monitoring(session: AsyncSession, account: AwsAccount, tenant: Tenant, now: datetime) -> str:
+    """Scans of an account that just became active: its place in the schedule and a first scan
+    now (queued after the commit). Returns the first scan's id."""
+    account.next_scan_at = first_scan_at(account.id, interval_for(tenant), now)
+    return create_scan(session, account, VERIFY).id
 
 
 def following_slot(account_id: str, interval: timedelta, due: datetime, now: datetime) -> datetime:
@@ -113,14 +121,14 @@ async def _recover_stuck(session: AsyncSession, now: datetime) -> int:
     for scan, account in running:
         lapsed = account.lease_scan_id != scan.id or account.lease_until is None or account.lease_until < now
         if lapsed:
-            enqueue_after_commit(session, SCAN_JOB, scan.id, job_id=scan_job_id(scan.id, scan.attempts))
+            enqueue_after_commit(session, run_scan, scan.id, job_id=scan_job_id(scan.id, scan.attempts))
             recovered += 1
     stale = await session.scalars(
         select(Scan).where(Scan.status == QUEUED, Scan.queued_at < now - QUEUED_STALE_AFTER).limit(BATCH)
     )
     for scan in stale:
         attempt = int((now - scan.queued_at).total_seconds() // QUEUED_STALE_AFTER.total_seconds())
-        enqueue_after_commit(session, SCAN_JOB, scan.id, job_id=scan_job_id(scan.id, 1000 + attempt))
+        enqueue_after_commit(session, run_scan, scan.id, job_id=scan_job_id(scan.id, 1000 + attempt))
         recovered += 1
     return recovered
 
@@ -133,12 +141,10 @@ async def tick(session: AsyncSession, now: datetime | None = None) -> TickResult
     return result
 
 
-@job("schedule_scans")
+@job("schedule_scans", max_tries=1, timeout=60, every=lambda settings: settings.scheduler_tick_seconds)
 async def schedule_scans(ctx: JobContext) -> dict[str, int]:
-    async with ctx.session_factory() as session:
+    async with ctx.unit_of_work() as session:
         result = await tick(session)
-        await session.commit()
-        await flush_after_commit(session, ctx.queue)
     if result.scheduled or result.recovered:
         logger.info("scheduled %d scans, recovered %d", result.scheduled, result.recovered)
     return {"scheduled": result.scheduled, "recovered": result.recovered}

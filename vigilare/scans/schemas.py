@@ -23,25 +23,3 @@ class ScanOut(msgspec.Struct):
     findings_count: int
     scenarios: dict[str, Any]
     collection_errors: list[dict[str, Any]]
-
-
-class SignalOut(msgspec.Struct):
-    signal_id: str
-    scenario: str
-    severity: str
-    title: str
-    description: str
-    detected_at: str
-    resolved_at: str | None
-    kind: str
-    region: str
-    resource: str
-    remediation: str
-    docs_url: str
-    last_seen_at: str
-
-
-class SignalsOut(msgspec.Struct):
-    signals: list[SignalOut]
-    count: int
-    next_token: str | None

@@ -1,11 +1,11 @@
-"""Creating scans, the per-plan manual scan limit, and the per-account scan lease."""
+"""Creating scans and the per-plan manual scan limit."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
@@ -18,10 +18,10 @@ from vigilare.db.locks import lock_row
 from vigilare.errors import Forbidden, NotFound, RateLimited
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs import enqueue_after_commit
+from vigilare.scans.jobs import run_scan
 from vigilare.scans.models import QUEUED, Scan
 
 MANUAL, SCHEDULED, VERIFY = "manual", "scheduled", "verify"
-SCAN_JOB = "scan_account"
 
 
 def scan_job_id(scan_id: str, attempt: int = 0) -> str:
@@ -42,7 +42,7 @@ def create_scan(session: AsyncSession, account: AwsAccount, trigger: str) -> Sca
         evidence={},
     )
     session.add(scan)
-    enqueue_after_commit(session, SCAN_JOB, scan.id, job_id=scan_job_id(scan.id))
+    enqueue_after_commit(session, run_scan, scan.id, job_id=scan_job_id(scan.id))
     return scan
 
 
@@ -81,41 +81,6 @@ async def get_scan(session: AsyncSession, aws_account_id: str, scan_id: str) -> 
     if scan is None:
         raise NotFound("scan not found")
     return scan
-
-
-async def acquire_lease(session: AsyncSession, account_id: str, scan_id: str, seconds: int) -> bool:
-    """Take (or renew) the account's scan lease for this scan; False if another scan holds it."""
-    now = utcnow()
-    result = await session.execute(
-        update(AwsAccount)
-        .where(
-            AwsAccount.id == account_id,
-            or_(
-                AwsAccount.lease_scan_id.is_(None),
-                AwsAccount.lease_scan_id == scan_id,
-                AwsAccount.lease_until < now,
-            ),
-        )
-        .values(lease_scan_id=scan_id, lease_until=now + timedelta(seconds=seconds))
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def release_lease(session: AsyncSession, account_id: str, scan_id: str) -> None:
-    await session.execute(
-        update(AwsAccount)
-        .where(AwsAccount.id == account_id, AwsAccount.lease_scan_id == scan_id)
-        .values(lease_scan_id=None, lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def lease_remaining(session: AsyncSession, account_id: str) -> float:
-    until: datetime | None = await session.scalar(
-        select(AwsAccount.lease_until).where(AwsAccount.id == account_id)
-    )
-    return max(0.0, (until - utcnow()).total_seconds()) if until else 0.0
 
 
 async def unfinished_scan_exists(session: AsyncSession, account_id: str) -> bool:

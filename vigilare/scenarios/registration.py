@@ -12,6 +12,7 @@ from typing import Any
 import pluggy
 
 from vigilare.plugin import Collector, Scenario
+from vigilare.scenarios.model import emits_error
 
 BUILTIN_ORIGIN = "builtin"
 HOOK_NAMES = ("vigilare_collectors", "vigilare_scenarios")
@@ -51,7 +52,7 @@ class PluginSource:
 
 
 def check_scenario_class(scenario: object, owner: str = "") -> type[Scenario]:
-    """Refuse a scenario class the scanner could not run (no id, bad ``requires``, no time budget).
+    """Refuse a scenario class the scanner could not run (no id, bad ``requires`` or ``emits``, no budget).
 
     ``owner`` describes where it came from, for the message. Plugin loading and the
     ``vigilare.testing`` fixture both apply it.
@@ -66,6 +67,9 @@ def check_scenario_class(scenario: object, owner: str = "") -> type[Scenario]:
         raise PluginLoadError(f"{prefix}{scenario.__qualname__}.requires must be a tuple of str")
     if scenario.time_budget_seconds <= 0:
         raise PluginLoadError(f"{prefix}{scenario.__qualname__} needs a positive time budget")
+    emits_problem = emits_error(scenario)
+    if emits_problem is not None:
+        raise PluginLoadError(f"{prefix}{scenario.__qualname__}: {emits_problem}")
     return scenario
 
 

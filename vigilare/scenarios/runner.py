@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import msgspec
 
 from vigilare.scenarios.data import CollectedData
-from vigilare.scenarios.model import Finding, Scenario
+from vigilare.scenarios.model import Finding, Scenario, Severity
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,12 @@ class DetectionResult(msgspec.Struct, frozen=True, kw_only=True):
 async def run_detectors(data: CollectedData, scenarios: Sequence[type[Scenario]]) -> DetectionResult:
     """Run every scenario concurrently, each bounded by its own time budget.
 
-    A scenario that raises, times out or returns something other than its own findings is recorded
-    in its outcome and contributes no finding; the others are unaffected.
+    A scenario that raises, times out or returns something other than a list of findings is recorded
+    in its outcome and contributes no finding; the others are unaffected. A finding that breaks its
+    scenario's declaration (another scenario's id, a kind or severity its ``emits`` does not declare)
+    is refused alone: the scenario's other findings are kept, and its outcome is ``failed`` with the
+    reason, so its open signals are not resolved on this scan. Findings with the same fingerprint
+    collapse to the most severe, so ``findings`` holds one finding per fingerprint.
     """
     results = await asyncio.gather(*(_run_one(data, scenario) for scenario in scenarios))
     findings: list[Finding] = []
@@ -58,7 +62,11 @@ async def _run_one(data: CollectedData, scenario: type[Scenario]) -> tuple[list[
     findings: list[Finding] = []
     try:
         produced = await asyncio.wait_for(scenario().detect(data), timeout=scenario.time_budget_seconds)
-        findings = _checked_findings(scenario, produced)
+        kept, refused = _declared_findings(scenario, produced)
+        findings = most_severe_per_fingerprint(kept, data.account_id)
+        if refused:
+            status, error = "failed", _refused_error(refused)
+            logger.warning("scenario %s refused findings: %s", scenario.id, "; ".join(dict.fromkeys(refused)))
     except TimeoutError:
         status, error = "timeout", f"exceeded its time budget of {scenario.time_budget_seconds:g} s"
     except Exception as exc:
@@ -76,18 +84,52 @@ async def _run_one(data: CollectedData, scenario: type[Scenario]) -> tuple[list[
     return findings, outcome
 
 
-def _checked_findings(scenario: type[Scenario], produced: object) -> list[Finding]:
+def _declared_findings(scenario: type[Scenario], produced: object) -> tuple[list[Finding], list[str]]:
+    """The findings that keep the scenario's declaration, and why each of the others was refused."""
     if not isinstance(produced, list):
         raise TypeError(f"detect() returned {type(produced).__name__}, not a list of findings")
-    unique: dict[tuple[str, str, str], Finding] = {}
+    kept: list[Finding] = []
+    refused: list[str] = []
     for finding in produced:
         if not isinstance(finding, Finding):
             raise TypeError(f"detect() returned {finding!r}, not a Finding")
-        if finding.scenario != scenario.id:
-            raise ValueError(f"returned a finding of scenario {finding.scenario!r}, not {scenario.id!r}")
-        # The fingerprint must be unique within a scan: keep the most severe of identical findings.
-        identity = (finding.region, finding.resource, finding.kind)
-        kept = unique.get(identity)
-        if kept is None or finding.severity.rank > kept.severity.rank:
-            unique[identity] = finding
-    return list(unique.values())
+        reason = _refusal(scenario, finding)
+        if reason is None:
+            kept.append(finding)
+        else:
+            refused.append(reason)
+    return kept, refused
+
+
+def _refusal(scenario: type[Scenario], finding: Finding) -> str | None:
+    if finding.scenario != scenario.id:
+        return f"returned a finding of scenario {finding.scenario!r}, not {scenario.id!r}"
+    severities = scenario.emits.get(finding.kind)
+    if severities is None:
+        return f"returned a finding of kind {finding.kind!r}, which its `emits` does not declare"
+    if not isinstance(finding.severity, Severity) or finding.severity not in severities:
+        declared = ", ".join(severities)
+        return f"returned a {finding.severity} finding of kind {finding.kind!r}, declared as {declared} only"
+    return None
+
+
+def _refused_error(reasons: list[str]) -> str:
+    count = "1 finding" if len(reasons) == 1 else f"{len(reasons)} findings"
+    distinct = list(dict.fromkeys(reasons))
+    others = f"; {len(distinct) - 1} other reason(s) in the log" if len(distinct) > 1 else ""
+    return f"refused {count}: {distinct[0]}{others}"
+
+
+def most_severe_per_fingerprint(findings: Iterable[Finding], aws_account_id: str) -> list[Finding]:
+    """One finding per fingerprint, the most severe where a scenario reported the same one twice.
+
+    The only place findings are deduplicated: a scan's findings leave the runner unique by fingerprint,
+    which is what the signal lifecycle keys them by.
+    """
+    kept: dict[str, Finding] = {}
+    for finding in findings:
+        fingerprint = finding.fingerprint(aws_account_id)
+        previous = kept.get(fingerprint)
+        if previous is None or finding.severity.rank > previous.severity.rank:
+            kept[fingerprint] = finding
+    return list(kept.values())

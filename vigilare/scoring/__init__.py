@@ -15,7 +15,7 @@ from vigilare.scoring.formula import (
     SuspensionCap,
     compute_score,
 )
-from vigilare.scoring.signals import LocatedSignal, ScorableSignal, Severity, parse_severity
+from vigilare.scoring.signals import LocatedSignal, ScorableSignal
 from vigilare.scoring.support_reply import draft_support_reply
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "ScenarioLoss",
     "ScorableSignal",
     "ScoreResult",
-    "Severity",
     "SignalCost",
     "StepTemplate",
     "SuspensionCap",
@@ -33,5 +32,4 @@ __all__ = [
     "checklist_markdown",
     "compute_score",
     "draft_support_reply",
-    "parse_severity",
 ]

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from vigilare.scenarios.model import Severity
 from vigilare.scoring.checklist_catalog import (
     CASE_KINDS,
     CHECK_FOR_CASE,
@@ -26,7 +27,7 @@ from vigilare.scoring.checklist_catalog import (
     SWEEP_REGIONS,
     StepTemplate,
 )
-from vigilare.scoring.signals import LocatedSignal, Severity, parse_severity
+from vigilare.scoring.signals import LocatedSignal
 
 # Naming more than this many resources in one step makes it unreadable; the rest are counted.
 MAX_NAMED_RESOURCES = 10
@@ -65,7 +66,7 @@ def build_checklist(
     templates = {**KIND_STEPS, **(extra_templates or {})}
     groups: dict[tuple[str, str], list[tuple[Severity, LocatedSignal]]] = defaultdict(list)
     for signal in signals:
-        groups[(signal.scenario, signal.kind)].append((parse_severity(signal.severity), signal))
+        groups[(signal.scenario, signal.kind)].append((Severity.parse(signal.severity), signal))
     if not groups:
         return _numbered((t, "") for t in HARDENING)
 
@@ -102,14 +103,14 @@ def _plan_kind(
     members: list[tuple[Severity, LocatedSignal]],
     template: StepTemplate | None,
 ) -> _Planned:
-    members.sort(key=lambda m: (m[0].rank, _label(m[1]), m[1].title))
+    members.sort(key=lambda m: (-m[0].rank, _label(m[1]), m[1].title))
     worst = members[0][0]
     if template is None:
         template = _generic_template(key, worst, members[0][1].title, len(members))
     sort_key = (
         template.phase,
         0,
-        worst.rank,
+        -worst.rank,
         _CATALOG_ORDER.get(key, len(_CATALOG_ORDER)),
         -len(members),
         *key,

@@ -12,7 +12,6 @@ from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import VIEWER
 from vigilare.errors import BadRequest
 from vigilare.ids import utcnow
-from vigilare.scans.models import Signal
 from vigilare.scoring.formula import compute_score
 from vigilare.scoring.schemas import (
     CapOut,
@@ -24,7 +23,9 @@ from vigilare.scoring.schemas import (
     ScenarioLossOut,
     ScoreOut,
 )
-from vigilare.scoring.service import current_checklist, open_signals, score_history
+from vigilare.scoring.service import current_checklist, score_history
+from vigilare.signals.models import Signal
+from vigilare.signals.service import open_signals
 
 
 class ScoreController(Controller):

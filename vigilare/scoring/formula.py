@@ -28,7 +28,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from vigilare.scoring.signals import ScorableSignal, Severity, parse_severity
+from vigilare.scenarios.model import Severity
+from vigilare.scoring.signals import ScorableSignal
 
 MAX_SCORE = 100
 SEVERITY_POINTS: Mapping[Severity, float] = {
@@ -152,8 +153,9 @@ def compute_score(signals: Iterable[ScorableSignal], *, top_n: int = 5) -> Score
 
 
 def _entry(signal: ScorableSignal) -> _Entry:
-    severity = parse_severity(signal.severity)
-    key = (signal.scenario, signal.kind, severity.rank, signal.resource or "", signal.title)
+    severity = Severity.parse(signal.severity)
+    # Within a (scenario, kind) group, the most severe first.
+    key = (signal.scenario, signal.kind, -severity.rank, signal.resource or "", signal.title)
     return _Entry(signal, severity, key)
 
 

@@ -9,20 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
 from vigilare.ids import new_id
-from vigilare.scans.models import Signal
 from vigilare.scoring.checklist import ChecklistStep, build_checklist
 from vigilare.scoring.formula import ScoreResult, compute_score
 from vigilare.scoring.models import ScorePoint
-
-
-async def open_signals(session: AsyncSession, account_id: str) -> list[Signal]:
-    return list(
-        await session.scalars(
-            select(Signal)
-            .where(Signal.account_id == account_id, Signal.resolved_at.is_(None))
-            .order_by(Signal.detected_at, Signal.id)
-        )
-    )
+from vigilare.signals.service import open_signals
 
 
 async def rescore(session: AsyncSession, account: AwsAccount, now: datetime) -> ScoreResult:

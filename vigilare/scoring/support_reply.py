@@ -11,8 +11,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from vigilare.scenarios.model import Severity
 from vigilare.scoring.checklist import ChecklistStep
-from vigilare.scoring.signals import LocatedSignal, Severity, parse_severity
+from vigilare.scoring.signals import LocatedSignal
 
 # Beyond the CRITICAL findings, which are always listed, a reply this long is still read.
 MAX_OTHER_FINDINGS = 20
@@ -39,8 +40,8 @@ def draft_support_reply(
 ) -> str:
     """Plain-text draft: findings (all CRITICAL ones, then the worst others), steps, and a request."""
     ranked = sorted(
-        ((parse_severity(s.severity), s) for s in signals),
-        key=lambda pair: (pair[0].rank, pair[1].scenario, pair[1].kind, _one_line(pair[1].resource or "")),
+        ((Severity.parse(s.severity), s) for s in signals),
+        key=lambda pair: (-pair[0].rank, pair[1].scenario, pair[1].kind, _one_line(pair[1].resource or "")),
     )
     critical = [pair for pair in ranked if pair[0] is Severity.CRITICAL]
     others = [pair for pair in ranked if pair[0] is not Severity.CRITICAL]

@@ -10,9 +10,8 @@ from sqlalchemy import select, update
 from vigilare.auth.models import Invitation, Tenant, User
 from vigilare.auth.tokens import hash_token
 from vigilare.jobs import JobContext, Retry, job
-from vigilare.jobs.queue import DEFAULT_MAX_TRIES
 from vigilare.mail import MailDeliveryError, send_email
-from vigilare.users.service import INVITATION_TTL, create_invitation
+from vigilare.users.invitations import INVITATION_TTL, create_invitation
 
 logger = logging.getLogger("vigilare.users")
 
@@ -26,14 +25,13 @@ async def send_invitation(ctx: JobContext, user_id: str, invited_by: str | None)
     When the email cannot be sent, the reason is recorded on the invitation (``GET /users`` shows
     it on the invited user) instead of vanishing with the job.
     """
-    async with ctx.session_factory() as session:
+    async with ctx.unit_of_work() as session:
         user = await session.scalar(select(User).where(User.id == user_id))
         if user is None or user.status != "invited":
             return  # removed or already accepted meanwhile: nothing to send
         tenant = await session.get_one(Tenant, user.tenant_id)
         inviter = await session.get(User, invited_by) if invited_by else None
         token = await create_invitation(session, user, invited_by)
-        await session.commit()
     link = f"{ctx.settings.public_url.rstrip('/')}/accept-invite?token={quote(token)}"
     hours = int(INVITATION_TTL.total_seconds() // 3600)
     who = inviter.name if inviter else "A teammate"
@@ -47,7 +45,7 @@ async def send_invitation(ctx: JobContext, user_id: str, invited_by: str | None)
         await send_email(ctx.settings, [user.email], f"You're invited to {tenant.name} on Vigilare", text)
     except MailDeliveryError as exc:
         logger.warning("invitation email to user %s failed: %s", user_id, exc)
-        retry = exc.retryable and ctx.attempt < DEFAULT_MAX_TRIES
+        retry = exc.retryable and not ctx.is_last_attempt
         await _record_send_error(ctx, token, f"{exc}; trying again" if retry else str(exc))
         if retry:
             raise Retry(defer_seconds=10 * ctx.attempt) from exc
@@ -57,10 +55,9 @@ async def send_invitation(ctx: JobContext, user_id: str, invited_by: str | None)
 
 
 async def _record_send_error(ctx: JobContext, token: str, error: str) -> None:
-    async with ctx.session_factory() as session:
+    async with ctx.unit_of_work() as session:
         await session.execute(
             update(Invitation)
             .where(Invitation.token_hash == hash_token(token))
             .values(send_error=error[:MAX_SEND_ERROR])
         )
-        await session.commit()

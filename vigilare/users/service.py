@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
-
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,12 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
 from vigilare.auth.roles import INVITABLE_ROLES, OWNER, Principal
 from vigilare.auth.service import clean_name, email_taken, normalise_email
-from vigilare.auth.tokens import hash_token
 from vigilare.errors import BadRequest, Conflict, Forbidden, NotFound
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs import enqueue_after_commit
+from vigilare.users.jobs import send_invitation
 
-INVITATION_TTL = timedelta(hours=72)
 CANNOT_INVITE = "email: this address cannot be invited"
 
 
@@ -83,26 +79,8 @@ async def invite(session: AsyncSession, principal: Principal, email: str, name: 
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(CANNOT_INVITE) from exc
-    enqueue_after_commit(session, "send_invitation", user.id, principal.user_id)
+    enqueue_after_commit(session, send_invitation, user.id, principal.user_id)
     return user
-
-
-async def create_invitation(session: AsyncSession, user: User, invited_by: str | None) -> str:
-    """A new single-use invitation token for an invited user; only its hash is stored."""
-    token = secrets.token_urlsafe(32)
-    now = utcnow()
-    session.add(
-        Invitation(
-            tenant_id=user.tenant_id,
-            user_id=user.id,
-            token_hash=hash_token(token),
-            invited_by=invited_by,
-            created_at=now,
-            expires_at=now + INVITATION_TTL,
-        )
-    )
-    await session.flush()
-    return token
 
 
 async def change_role(session: AsyncSession, principal: Principal, user_id: str, role: str) -> User:

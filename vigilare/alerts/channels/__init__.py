@@ -11,7 +11,6 @@ from vigilare.alerts.channels.base import (
     AlertNotification,
     ChannelType,
     DeliveryResult,
-    SignalSeverity,
     TriggeringSignal,
 )
 from vigilare.alerts.channels.dispatch import (
@@ -36,7 +35,6 @@ __all__ = [
     "DeliveryResult",
     "EmailChannelConfig",
     "PagerDutyChannelConfig",
-    "SignalSeverity",
     "SlackChannelConfig",
     "TriggeringSignal",
     "build_channel",

@@ -13,6 +13,8 @@ from typing import Protocol
 
 import msgspec
 
+from vigilare.scenarios.model import Severity
+
 
 class ChannelType(enum.StrEnum):
     EMAIL = "email"
@@ -28,21 +30,10 @@ class AlertEventType(enum.StrEnum):
     RESOLVE = "resolve"
 
 
-class SignalSeverity(enum.StrEnum):
-    CRITICAL = "CRITICAL"
-    HIGH = "HIGH"
-    MEDIUM = "MEDIUM"
-    LOW = "LOW"
-    INFO = "INFO"
-
-
-_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SignalSeverity)}
-
-
 class TriggeringSignal(msgspec.Struct, frozen=True, kw_only=True):
     """One finding that made the rule fire."""
 
-    severity: SignalSeverity
+    severity: Severity
     scenario: str
     title: str
     region: str | None = None
@@ -70,13 +61,12 @@ class AlertNotification(msgspec.Struct, frozen=True, kw_only=True):
         return self.aws_account_id
 
     @property
-    def worst_severity(self) -> SignalSeverity | None:
-        if not self.signals:
-            return None
-        return min((signal.severity for signal in self.signals), key=_SEVERITY_RANK.__getitem__)
+    def worst_severity(self) -> Severity | None:
+        return Severity.highest(signal.severity for signal in self.signals)
 
     def signals_by_severity(self) -> list[TriggeringSignal]:
-        return sorted(self.signals, key=lambda signal: _SEVERITY_RANK[signal.severity])
+        """Most severe first; signals of one severity keep their order."""
+        return sorted(self.signals, key=lambda signal: -signal.severity.rank)
 
 
 class DeliveryResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from vigilare.alerts.channels.base import AlertEventType, AlertNotification, TriggeringSignal
+from vigilare.scenarios.model import Severity
 
 # Slack rejects messages with more than 50 blocks; keep room for the header, summary and buttons.
 MAX_SLACK_SIGNAL_BLOCKS = 20
@@ -23,11 +24,10 @@ _EVENT_HEADLINES = {
     AlertEventType.RESOLVE: "Resolved",
 }
 _SEVERITY_EMOJI = {
-    "CRITICAL": ":red_circle:",
-    "HIGH": ":large_orange_circle:",
-    "MEDIUM": ":large_yellow_circle:",
-    "LOW": ":white_circle:",
-    "INFO": ":white_circle:",
+    Severity.CRITICAL: ":red_circle:",
+    Severity.HIGH: ":large_orange_circle:",
+    Severity.MEDIUM: ":large_yellow_circle:",
+    Severity.LOW: ":white_circle:",
 }
 
 

@@ -15,22 +15,21 @@ from vigilare.alerts.channels.base import (
     AlertNotification,
     ChannelType,
     DeliveryResult,
-    SignalSeverity,
     is_retryable_http_status,
     parse_retry_after,
 )
 from vigilare.alerts.channels.formatting import headline
 from vigilare.crypto import mask_secret
+from vigilare.scenarios.model import Severity
 
 DEFAULT_PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _SUMMARY_LIMIT = 1024  # PagerDuty truncates longer summaries; we do it ourselves, visibly.
 
 _PAGERDUTY_SEVERITY = {
-    SignalSeverity.CRITICAL: "critical",
-    SignalSeverity.HIGH: "error",
-    SignalSeverity.MEDIUM: "warning",
-    SignalSeverity.LOW: "info",
-    SignalSeverity.INFO: "info",
+    Severity.CRITICAL: "critical",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "info",
 }
 
 

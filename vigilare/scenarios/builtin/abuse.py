@@ -57,7 +57,7 @@ class AbuseScenario(Scenario):
     id = "abuse"
     title = "Open AWS risk and abuse cases"
     requires = ("health.events",)
-    severities = (Severity.CRITICAL,)
+    emits = {kind: (Severity.CRITICAL,) for kind in KINDS.values()}
     remediation = (
         "Open the event in the AWS Health Dashboard and its case in Support Center, note the deadline, fix "
         "what it names (rotate the exposed key, stop the reported activity on the listed resources) and "

@@ -43,7 +43,12 @@ class BillingScenario(Scenario):
     id = "billing"
     title = "Spend that runs away or appears where you never work"
     requires = ("billing.estimated_charges", "billing.cost_explorer")
-    severities = (Severity.CRITICAL, Severity.HIGH)
+    emits = {
+        "spend_runrate_spike": (Severity.HIGH,),
+        "daily_spend_spike": (Severity.HIGH,),
+        "new_region_spend": (Severity.CRITICAL,),
+        "cost_anomaly": (Severity.HIGH,),
+    }
     remediation = (
         "Open Cost Explorer, group the charges by region and usage type, and find what you did not "
         "launch; terminate it in every region. If the charges come from unauthorised use, say so in an "

@@ -70,7 +70,11 @@ class ComputeScenario(Scenario):
     id = "compute"
     title = "GPU and large compute capacity that looks like crypto-mining"
     requires = ("ec2.compute_capacity",)
-    severities = (Severity.CRITICAL, Severity.HIGH)
+    emits = {
+        "gpu_capacity_new_region": (Severity.CRITICAL,),
+        "large_fleet": (Severity.HIGH,),
+        "spot_requests": (Severity.HIGH,),
+    }
     remediation = (
         "If you did not launch these instances, terminate them, cancel the spot requests that launch "
         "them, and check AMIs, snapshots, key pairs and launch templates in the same region; then "

@@ -48,7 +48,12 @@ class EmailScenario(Scenario):
     id = "email"
     title = "Amazon SES under review, paused, or close to it"
     requires = ("ses.account", "ses.reputation")
-    severities = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM)
+    emits = {
+        "ses_shutdown": (Severity.CRITICAL,),
+        "ses_probation": (Severity.HIGH,),
+        "ses_bounce_rate": tuple(severity for _, severity, _ in BOUNCE_BANDS),
+        "ses_complaint_rate": tuple(severity for _, severity, _ in COMPLAINT_BANDS),
+    }
     remediation = (
         "Stop sending to addresses that bounce or complain: remove invalid and unengaged addresses, use "
         "confirmed opt-in, honour unsubscribes and the suppression list; if AWS reviewed or paused the "

@@ -59,7 +59,11 @@ class ExposureScenario(Scenario):
         "ec2.security_groups",
         "ec2.network_interfaces",
     )
-    severities = (Severity.CRITICAL, Severity.HIGH)
+    emits = {
+        "public_bucket_write": (Severity.CRITICAL,),
+        "public_bucket_read": (Severity.HIGH,),
+        "open_security_group": (Severity.HIGH,),
+    }
     remediation = (
         "Turn on S3 Block Public Access for the account; remove public ACL grants and public bucket "
         "policy statements; restrict security group rules to known addresses or use Session Manager."

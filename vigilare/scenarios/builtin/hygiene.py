@@ -28,7 +28,11 @@ class HygieneScenario(Scenario):
     id = "hygiene"
     title = "Missing security contact, CloudTrail or GuardDuty"
     requires = ("account.security_contact", "cloudtrail.trails", "guardduty.detectors")
-    severities = (Severity.MEDIUM,)
+    emits = {
+        "no_security_contact": (Severity.MEDIUM,),
+        "no_multiregion_trail": (Severity.MEDIUM,),
+        "guardduty_off": (Severity.MEDIUM,),
+    }
     remediation = (
         "Set a SECURITY alternate contact that reaches your team, create a multi-region CloudTrail trail, "
         "and enable GuardDuty in every enabled region."

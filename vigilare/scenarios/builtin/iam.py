@@ -39,7 +39,15 @@ class IamScenario(Scenario):
     id = "iam"
     title = "Compromised or risky IAM credentials"
     requires = ("iam.quarantine_attachments", "iam.account_summary", "iam.credential_report", "iam.users")
-    severities = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM)
+    emits = {
+        "quarantine_policy": (Severity.CRITICAL,),
+        "root_access_keys": (Severity.CRITICAL,),
+        "root_mfa_disabled": (Severity.CRITICAL,),
+        "access_key_old": (Severity.MEDIUM,),
+        "access_key_unused": (Severity.MEDIUM,),
+        "access_keys_duplicate": (Severity.MEDIUM,),
+        "new_admin_user": (Severity.HIGH,),
+    }
     remediation = (
         "Follow AWS's compromised-credentials steps: do not detach a quarantine policy before the AWS "
         "case is answered; rotate keys (create, deploy, disable old, verify, delete); delete root keys "

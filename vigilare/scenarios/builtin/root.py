@@ -65,7 +65,12 @@ class RootScenario(Scenario):
     id = "root"
     title = "Root sign-ins and CloudTrail turned off"
     requires = ("cloudtrail.trails", "cloudtrail.events")
-    severities = (Severity.CRITICAL, Severity.HIGH)
+    emits = {
+        "root_login": (Severity.HIGH,),
+        "root_login_no_mfa": (Severity.CRITICAL,),
+        "cloudtrail_stopped": (Severity.HIGH,),
+        "trail_deleted": (Severity.HIGH,),
+    }
     remediation = (
         "If nobody on your team signed in as root: change the root password (and the root mailbox's), "
         "enable root MFA, delete root access keys and review what was done in the CloudTrail event history. "

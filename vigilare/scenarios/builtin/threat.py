@@ -45,7 +45,10 @@ class ThreatScenario(Scenario):
     id = "threat"
     title = "Active threats GuardDuty has found, and GuardDuty switched off"
     requires = ("guardduty.findings",)
-    severities = (Severity.CRITICAL, Severity.HIGH)
+    emits = {
+        "guardduty_finding": (Severity.CRITICAL, Severity.HIGH),
+        "guardduty_disabled": (Severity.HIGH,),
+    }
     remediation = (
         "Follow GuardDuty's remediation for the finding type: isolate the affected instance or disable "
         "the affected key, find how it was compromised in CloudTrail, and keep the finding as evidence "

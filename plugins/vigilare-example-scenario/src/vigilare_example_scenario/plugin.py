@@ -17,7 +17,7 @@ class Imdsv1Instances(Scenario):
     id = "imdsv1"
     title = "EC2 instances accepting IMDSv1"
     requires = ("ec2.instances",)  # a built-in data key: collected in every enabled region
-    severities = (Severity.MEDIUM,)
+    emits = {"imdsv1_enabled": (Severity.MEDIUM,)}
     remediation = (
         "Require IMDSv2: aws ec2 modify-instance-metadata-options --instance-id <id> "
         "--http-tokens required --http-endpoint enabled"

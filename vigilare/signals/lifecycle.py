@@ -3,7 +3,7 @@ complete scan of its scenario is resolved, one that comes back opens a new occur
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,10 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
 from vigilare.ids import new_id
-from vigilare.plugin import Finding, Severity
-from vigilare.scans.models import Signal
-
-_RANK = {"CRITICAL": 4, "HIGH": 3, "MEDIUM": 2, "LOW": 1}
+from vigilare.scenarios.model import Finding
+from vigilare.signals.models import Signal, finding_values
 
 
 @dataclass
@@ -25,19 +23,19 @@ class LifecycleChange:
     resolved: list[Signal]
 
 
-def _severity(value: Severity | str) -> str:
-    return value.value if isinstance(value, Severity) else str(value)
-
-
-def _dedupe(findings: Iterable[Finding], aws_account_id: str) -> dict[str, Finding]:
-    """One finding per fingerprint; if a scenario reports the same one twice, keep the worse."""
-    seen: dict[str, Finding] = {}
+def _by_fingerprint(findings: Iterable[Finding], aws_account_id: str) -> dict[str, Finding]:
+    """Findings keyed by fingerprint. A scan's findings are unique by fingerprint: the scenario runner
+    keeps the most severe of duplicates (``most_severe_per_fingerprint``), so a duplicate here is a bug."""
+    keyed: dict[str, Finding] = {}
     for finding in findings:
-        key = finding.fingerprint(aws_account_id)
-        kept = seen.get(key)
-        if kept is None or _RANK.get(_severity(finding.severity), 0) > _RANK.get(_severity(kept.severity), 0):
-            seen[key] = finding
-    return seen
+        fingerprint = finding.fingerprint(aws_account_id)
+        if fingerprint in keyed:
+            raise ValueError(
+                f"two findings of {finding.scenario!r} share the fingerprint of {finding.kind!r} on "
+                f"{finding.resource!r} in {finding.region!r}: deduplicate them before applying them"
+            )
+        keyed[fingerprint] = finding
+    return keyed
 
 
 async def apply_findings(
@@ -49,7 +47,7 @@ async def apply_findings(
     now: datetime,
 ) -> LifecycleChange:
     """Apply one scan's findings. Idempotent: applying the same scan twice changes nothing more."""
-    seen = _dedupe(findings, account.aws_account_id)
+    seen = _by_fingerprint(findings, account.aws_account_id)
     open_rows = {
         row.fingerprint: row
         for row in await session.scalars(
@@ -59,7 +57,7 @@ async def apply_findings(
     change = LifecycleChange(opened=[], updated=[], resolved=[])
     for fingerprint, finding in seen.items():
         row = open_rows.get(fingerprint)
-        values = _values(finding)
+        values = finding_values(finding)
         if row is None:
             row = Signal(
                 id=new_id(),
@@ -84,18 +82,3 @@ async def apply_findings(
             change.resolved.append(row)
     await session.flush()
     return change
-
-
-def _values(finding: Finding) -> Mapping[str, object]:
-    return {
-        "scenario": finding.scenario,
-        "kind": finding.kind,
-        "severity": _severity(finding.severity),
-        "title": finding.title[:500],
-        "description": finding.description,
-        "region": finding.region[:32],
-        "resource": finding.resource[:1024],
-        "remediation": finding.remediation,
-        "docs_url": finding.docs_url[:1024],
-        "details": dict(finding.details),
-    }

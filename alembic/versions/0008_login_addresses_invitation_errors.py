@@ -1,7 +1,7 @@
 """known login addresses, invitation send errors
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-28 23:30:00.000000
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import vigilare.db.base
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,117 @@
+"""Both executors (the in-process queue and an arq worker on the real Redis) run a job exactly as its
+``@job`` declares: at most ``max_tries`` runs, each cut off at ``timeout`` (and then not retried),
+and each run's context says which attempt it is and whether it is the last."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+
+import msgspec
+import pytest
+
+from tests.conftest import REDIS_URL
+from vigilare.config import Settings
+from vigilare.db.engine import SessionFactory
+from vigilare.jobs import JobContext, Retry, enqueue_after_commit, job, unit_of_work
+from vigilare.jobs.queue import ArqQueue, InProcessQueue
+from vigilare.jobs.registry import JobFunction
+from vigilare.jobs.worker import create_worker
+
+# What each run saw: (attempt, max_tries, is_last_attempt), per test key.
+RUNS: dict[str, list[tuple[int, int, bool]]] = defaultdict(list)
+CANCELLED: set[str] = set()
+
+
+def _record(ctx: JobContext, key: str) -> None:
+    RUNS[key].append((ctx.attempt, ctx.max_tries, ctx.is_last_attempt))
+
+
+@job("tests.jobs.always_retry_3", max_tries=3)
+async def always_retry_3(ctx: JobContext, key: str) -> None:
+    _record(ctx, key)
+    raise Retry(defer_seconds=0)
+
+
+@job("tests.jobs.always_retry_2", max_tries=2)
+async def always_retry_2(ctx: JobContext, key: str) -> None:
+    _record(ctx, key)
+    raise Retry(defer_seconds=0)
+
+
+@job("tests.jobs.second_time_lucky", max_tries=4)
+async def second_time_lucky(ctx: JobContext, key: str) -> str:
+    _record(ctx, key)
+    if ctx.attempt < 2:
+        raise Retry(defer_seconds=0)
+    return "done"
+
+
+@job("tests.jobs.too_slow", max_tries=3, timeout=0.3)
+async def too_slow(ctx: JobContext, key: str) -> None:
+    _record(ctx, key)
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        CANCELLED.add(key)
+        raise
+
+
+async def _run(
+    executor: str, settings: Settings, db: SessionFactory, function: JobFunction, key: str
+) -> None:
+    """Queue ``function(key)`` the way business code does, and let the executor run it dry."""
+    if executor == "in-process":
+        queue = InProcessQueue(settings, db)
+        try:
+            async with unit_of_work(db, queue) as session:
+                enqueue_after_commit(session, function, key)
+            await queue.drain(timeout=20)
+        finally:
+            await queue.close()
+        return
+    configured = msgspec.structs.replace(settings, redis_url=REDIS_URL)
+    arq_queue = await ArqQueue.connect(configured)
+    try:
+        async with unit_of_work(db, arq_queue) as session:
+            enqueue_after_commit(session, function, key)
+    finally:
+        await arq_queue.close()
+    worker = create_worker(configured, burst=True, poll_delay=0, handle_signals=False, cron_jobs=[])
+    try:
+        await asyncio.wait_for(worker.main(), timeout=30)
+    finally:
+        await worker.close()
+
+
+EXECUTORS = ["in-process", "arq"]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+@pytest.mark.parametrize(
+    ("function", "max_tries"), [(always_retry_3, 3), (always_retry_2, 2)], ids=["max_tries=3", "max_tries=2"]
+)
+async def test_a_job_runs_at_most_its_own_max_tries(executor, function, max_tries, settings, db, redis_flush):
+    key = uuid.uuid4().hex
+    await _run(executor, settings, db, function, key)
+    # Every run but the last is told there is another; a Retry from the last one is not run again.
+    assert RUNS[key] == [(n, max_tries, n == max_tries) for n in range(1, max_tries + 1)]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_a_retried_job_stops_once_it_succeeds(executor, settings, db, redis_flush):
+    key = uuid.uuid4().hex
+    await _run(executor, settings, db, second_time_lucky, key)
+    assert RUNS[key] == [(1, 4, False), (2, 4, False)]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_a_run_past_its_timeout_is_cancelled_and_not_retried(executor, settings, db, redis_flush):
+    key = uuid.uuid4().hex
+    started = time.monotonic()
+    await _run(executor, settings, db, too_slow, key)
+    assert time.monotonic() - started < 10  # cut off at 0.3 s, not the 30 s the job wanted
+    assert key in CANCELLED
+    assert RUNS[key] == [(1, 3, False)]

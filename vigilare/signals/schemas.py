@@ -1,0 +1,29 @@
+"""The API's signal: ``GET /accounts/{id}/signals`` answers a page of these."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class SignalOut(msgspec.Struct, frozen=True):
+    """One signal as the API shows it (``SignalView`` adds what only exports show)."""
+
+    signal_id: str
+    scenario: str
+    severity: str
+    title: str
+    description: str
+    detected_at: str
+    resolved_at: str | None
+    kind: str
+    region: str
+    resource: str
+    remediation: str
+    docs_url: str
+    last_seen_at: str
+
+
+class SignalsOut(msgspec.Struct):
+    signals: list[SignalOut]
+    count: int
+    next_token: str | None

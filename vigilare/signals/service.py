@@ -1,0 +1,111 @@
+"""Reading an account's signals: the API listing (filters, keyset pages, newest first), the open
+signals that scores, checklists and alerts are computed from, and batches for exports of any size."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigilare.accounts.service import get_account
+from vigilare.db.engine import SessionOpener
+from vigilare.db.pagination import CursorCodec, check_limit, newest_first_page
+from vigilare.db.tenancy import tenant_scope
+from vigilare.errors import BadRequest
+from vigilare.scenarios.model import Severity
+from vigilare.signals.models import Signal
+
+EXPORT_BATCH = 1000
+
+
+def parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest("since: must be an ISO 8601 timestamp, e.g. 2026-05-22T09:45:00+00:00") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_severity_filter(value: str) -> Severity:
+    try:
+        return Severity.parse(value)
+    except ValueError:
+        raise BadRequest(f"severity: must be one of {Severity.choices()}") from None
+
+
+async def list_signals(
+    session: AsyncSession,
+    cursors: CursorCodec,
+    aws_account_id: str,
+    *,
+    severity: str | None,
+    scenario: str | None,
+    since: str | None,
+    limit: int,
+    next_token: str | None,
+) -> tuple[list[Signal], str | None]:
+    account = await get_account(session, aws_account_id)
+    check_limit(limit)
+    query = select(Signal).where(Signal.account_id == account.id)
+    if severity is not None:
+        query = query.where(Signal.severity == parse_severity_filter(severity).value)
+    if scenario is not None:
+        if not scenario or len(scenario) > 64:
+            raise BadRequest("scenario: must be a scenario id such as iam or billing")
+        query = query.where(Signal.scenario == scenario)
+    since_at = parse_since(since)
+    if since_at is not None:
+        query = query.where(Signal.detected_at > since_at)
+    return await newest_first_page(
+        session,
+        query,
+        Signal.detected_at,
+        Signal.id,
+        cursors=cursors,
+        scope=f"signals:{account.id}",
+        limit=limit,
+        next_token=next_token,
+    )
+
+
+async def open_signals(session: AsyncSession, account_id: str) -> list[Signal]:
+    """The account's open signals, oldest first."""
+    return list(
+        await session.scalars(
+            select(Signal)
+            .where(Signal.account_id == account_id, Signal.resolved_at.is_(None))
+            .order_by(Signal.detected_at, Signal.id)
+        )
+    )
+
+
+async def iter_signals(
+    session_factory: SessionOpener, tenant_id: str, account_id: str, batch: int = EXPORT_BATCH
+) -> AsyncIterator[Signal]:
+    """Every signal of the account, oldest first, one short tenant-scoped session per batch.
+
+    A streamed response outlives its request's session, and a batch at a time keeps memory flat.
+    """
+    after: tuple[object, str] | None = None
+    while True:
+        async with session_factory() as session:
+            tenant_scope(session, tenant_id)
+            query = select(Signal).where(Signal.account_id == account_id)
+            if after is not None:
+                detected, last_id = after
+                query = query.where(
+                    or_(
+                        Signal.detected_at > detected,
+                        and_(Signal.detected_at == detected, Signal.id > last_id),
+                    )
+                )
+            rows = list(await session.scalars(query.order_by(Signal.detected_at, Signal.id).limit(batch)))
+        for row in rows:
+            yield row
+        if len(rows) < batch:
+            return
+        after = (rows[-1].detected_at, rows[-1].id)
