@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import CookieParameter, FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect
@@ -199,10 +200,17 @@ class SlackIntegrationController(Controller):
         # The cookie binds the install to this browser: call this from the browser that will
         # follow oauth_url.
         start = slack_install.start_install(settings, principal)
-        return Response(
-            OAuthStartOut(oauth_url=start.oauth_url),
-            cookies=[slack_install.browser_cookie(settings, start.browser_nonce)],
+        # Sent only to the callback; Lax, so Slack's top-level redirect back still carries it.
+        cookie = Cookie(
+            key=slack_install.BROWSER_COOKIE,
+            value=start.browser_nonce,
+            max_age=slack_install.STATE_TTL_SECONDS,
+            path=slack_install.CALLBACK_PATH,
+            httponly=True,
+            samesite="lax",
+            secure=settings.public_url.startswith("https://"),
         )
+        return Response(OAuthStartOut(oauth_url=start.oauth_url), cookies=[cookie])
 
     @get(
         "/webhooks/slack/install",

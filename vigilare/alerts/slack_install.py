@@ -17,7 +17,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from litestar.datastructures import Cookie
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,7 +64,7 @@ def _require_configured(settings: Settings) -> None:
 @dataclass(frozen=True)
 class InstallStart:
     oauth_url: str
-    # Goes to the starting browser only, as the ``browser_cookie``.
+    # Goes to the starting browser only, in a cookie the callback checks.
     browser_nonce: str
 
 
@@ -86,19 +85,6 @@ def start_install(settings: Settings, principal: Principal, now: datetime | None
         client_id=settings.slack_client_id, redirect_uri=redirect_uri(settings), state=state
     )
     return InstallStart(oauth_url=url, browser_nonce=nonce)
-
-
-def browser_cookie(settings: Settings, nonce: str) -> Cookie:
-    """Sent only to the callback; Lax, so Slack's top-level redirect back still carries it."""
-    return Cookie(
-        key=BROWSER_COOKIE,
-        value=nonce,
-        max_age=STATE_TTL_SECONDS,
-        path=CALLBACK_PATH,
-        httponly=True,
-        samesite="lax",
-        secure=settings.public_url.startswith("https://"),
-    )
 
 
 def _check_browser(verified: VerifiedState, browser_nonce: str | None) -> None:

@@ -12,12 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.auth.jobs import notify_signup_attempt
-from vigilare.auth.models import Invitation, KnownAddress, RefreshToken, Tenant, User
+from vigilare.auth.models import TRIAL_DAYS, Invitation, KnownAddress, RefreshToken, Tenant, User
 from vigilare.auth.passwords import hash_password, verify_password
 from vigilare.auth.roles import OWNER, Principal
 from vigilare.auth.throttle import LoginThrottle
 from vigilare.auth.tokens import ID, REFRESH, TokenIssuer, TokenSet, hash_token
-from vigilare.billing.plans import TRIAL_DAYS
 from vigilare.db.tenancy import tenant_scope
 from vigilare.errors import BadRequest, Unauthorized
 from vigilare.ids import new_id, utcnow

@@ -66,3 +66,11 @@ class TenantScoped:
         return mapped_column(
             sa.String(26), sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False
         )
+
+
+class TenantRoot:
+    """The tenant row itself: a session scoped to a tenant sees only the row whose ``id`` is that tenant."""
+
+    @declared_attr
+    def id(cls) -> Mapped[str]:
+        return id_column()

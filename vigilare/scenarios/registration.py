@@ -12,7 +12,7 @@ from typing import Any
 import pluggy
 
 from vigilare.plugin import Collector, Scenario
-from vigilare.scenarios.model import emits_error
+from vigilare.plugin.model import emits_error
 
 BUILTIN_ORIGIN = "builtin"
 HOOK_NAMES = ("vigilare_collectors", "vigilare_scenarios")
