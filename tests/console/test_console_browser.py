@@ -57,7 +57,11 @@ async def sign_up(page: Page, base: str, email: str, password: str) -> None:
     await page.get_by_label("Email").fill(email)
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Create account").click()
-    await expect(page.locator(".flash")).to_contain_text("Welcome to Vigilare")
+    await expect(page.locator(".flash")).to_contain_text("Your account is ready: log in")
+    await expect(page.get_by_label("Email")).to_have_value(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_text("No AWS account is connected yet")).to_be_visible()
 
 
 async def test_a_team_from_signup_to_acknowledging_an_alert_from_its_email(

@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import msgspec
+from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from tests.support.alerts import alert_settings
 from tests.support.api import bearer, login
 from tests.support.console import (
     FINE,
@@ -25,6 +29,7 @@ from tests.support.console import (
 from tests.support.db import db_session, update_tenant
 from tests.support.team import add_member
 from vigilare.alerts.models import Alert, AlertDelivery, AlertRule
+from vigilare.api.app import create_app
 from vigilare.crypto import SecretBox
 from vigilare.ids import new_id, utcnow
 from vigilare.scans.models import SUCCEEDED, Scan
@@ -251,11 +256,6 @@ async def test_alert_rules_are_created_edited_disabled_and_deleted_with_secrets_
 
 
 async def test_the_team_page_invites_changes_roles_and_removes(console, settings, smtp_sink):
-    import msgspec
-    from litestar.testing import AsyncTestClient
-
-    from vigilare.api.app import create_app
-
     mailing = msgspec.structs.replace(settings, **smtp_sink.smtp_settings())
     async with AsyncTestClient(app=create_app(mailing), base_url="https://vigilare.local") as client:
         await console_signup(client, "owner@acme.test")
@@ -276,9 +276,7 @@ async def test_the_team_page_invites_changes_roles_and_removes(console, settings
             "/app/settings/team/invite",
             {"name": "Bob", "email": "bob@acme.test", "role": "viewer"},
         )
-        assert duplicate.status_code == 409 and "a user with this email already exists" in text_of(
-            duplicate.text
-        )
+        assert duplicate.status_code == 409 and "this address cannot be invited" in text_of(duplicate.text)
 
         owner_cookies = httpx.Cookies(client.cookies)
         client.cookies.clear()
@@ -344,3 +342,50 @@ async def test_billing_shows_the_trial_and_plan_limits_and_hides_buttons_from_no
     await log_in_as(console, "admin@acme.test")
     admin_view = text_of((await console.get("/app/settings/billing")).text)
     assert "Plan: Team" in admin_view and "not configured" not in admin_view and "Choose" not in admin_view
+
+
+async def test_add_to_slack_completes_in_the_same_browser_and_lands_on_the_integrations_page(
+    settings, smtp_sink, fake_slack
+):
+    app = create_app(alert_settings(settings, smtp_sink, fake_slack))
+    async with AsyncTestClient(app=app, base_url="https://vigilare.local") as client:
+        await console_signup(client, "owner@acme.test")
+        before = text_of((await client.get("/app/settings/integrations")).text)
+        assert "Not connected." in before and "Add to Slack" in before
+        started = await submit(client, "/app/settings/integrations", "/app/settings/integrations/slack")
+        assert started.status_code == 303
+        assert started.headers["location"].startswith("https://slack.com/oauth/v2/authorize?")
+        state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+        fake_slack.respond(
+            "oauth.v2.access",
+            200,
+            {
+                "ok": True,
+                "token_type": "bot",
+                "access_token": "xoxb-1111-2222-abcdefghijkl",
+                "bot_user_id": "U0BOT",
+                "scope": "chat:write,chat:write.public",
+                "app_id": "A0APP",
+                "team": {"id": "T0ACME", "name": "Acme Workspace"},
+            },
+        )
+        # Slack sends the browser back; it carries the cookie the console's button set.
+        landed = await client.get(
+            "/webhooks/slack/install", params={"code": "c0de", "state": state}, follow_redirects=False
+        )
+        assert landed.status_code == 302, landed.text
+        assert landed.headers["location"] == "https://vigilare.test/app/settings/integrations"
+        after = text_of((await client.get("/app/settings/integrations")).text)
+        assert "Connected to the workspace Acme Workspace" in after and "by Acme" in after
+
+        # Another browser following a leaked install link is refused, with a page that says why.
+        started = await submit(client, "/app/settings/integrations", "/app/settings/integrations/slack")
+        leaked = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+        async with AsyncTestClient(app=app, base_url="https://vigilare.local") as other:
+            refused = await other.get(
+                "/webhooks/slack/install",
+                params={"code": "c0de", "state": leaked},
+                headers={"accept": "text/html"},
+            )
+        assert refused.status_code == 400 and refused.headers["content-type"].startswith("text/html")
+        assert "started in another browser" in text_of(refused.text)

@@ -34,9 +34,27 @@ async def test_a_browser_opening_the_service_lands_in_the_console(console):
     assert (page.status_code, page.headers["location"]) == (303, "/app/login?next=%2Fapp%2Faccounts")
 
 
-async def test_signup_logs_in_with_httponly_samesite_secure_cookies_that_live_as_long_as_the_tokens(console):
-    response = await console_signup(console, "owner@acme.test")
-    assert response.headers["location"] == "/app/accounts"
+async def test_signing_up_then_logging_in_sets_httponly_samesite_secure_cookies_living_as_the_tokens(console):
+    signed_up = await submit(
+        console,
+        "/app/signup",
+        "/app/signup",
+        {"name": "Acme", "email": "owner@acme.test", "password": DEFAULT_PASSWORD},
+    )
+    assert (signed_up.status_code, signed_up.headers["location"]) == (
+        303,
+        "/app/login?email=owner%40acme.test",
+    )
+    assert not {ID_COOKIE, REFRESH_COOKIE} & set(_set_cookies(signed_up))
+    login_page = await console.get(signed_up.headers["location"])
+    assert flash_of(login_page.text) == (
+        "ok",
+        "Your account is ready: log in to connect your first AWS account.",
+    )
+    assert 'value="owner@acme.test"' in login_page.text
+
+    response = await console_login(console, "owner@acme.test")
+    assert (response.status_code, response.headers["location"]) == (303, "/app/accounts")
     cookies = _set_cookies(response)
     for name, max_age in ((ID_COOKIE, "3600"), (REFRESH_COOKIE, str(30 * 24 * 3600))):
         morsel = cookies[name][name]
@@ -45,8 +63,23 @@ async def test_signup_logs_in_with_httponly_samesite_secure_cookies_that_live_as
         assert morsel["max-age"] == max_age, name
     page = await console.get("/app/accounts")
     assert page.status_code == 200
-    assert "Welcome to Vigilare" in flash_of(page.text)[1]
     assert "No AWS account is connected yet" in text_of(page.text)
+
+
+async def test_signing_up_with_a_registered_email_answers_exactly_as_a_new_account(console):
+    await console_signup(console, "owner@acme.test")
+    console.cookies.clear()
+    again = await submit(
+        console,
+        "/app/signup",
+        "/app/signup",
+        {"name": "Mallory", "email": "owner@acme.test", "password": "another-password"},
+    )
+    assert (again.status_code, again.headers["location"]) == (303, "/app/login?email=owner%40acme.test")
+    assert flash_of((await console.get(again.headers["location"])).text)[1].startswith(
+        "Your account is ready"
+    )
+    assert (await console_login(console, "owner@acme.test", password="another-password")).status_code == 401
 
 
 async def test_cookies_are_not_secure_when_the_public_url_is_plain_http(settings):

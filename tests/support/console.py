@@ -50,11 +50,15 @@ async def submit(client: Any, page: str, action: str, fields: dict[str, Any] | N
 async def console_signup(
     client: Any, email: str, name: str = "Acme", password: str = DEFAULT_PASSWORD
 ) -> Any:
+    """Sign up through the form, then log in as the page that follows asks; returns the login's answer."""
     response = await submit(
         client, "/app/signup", "/app/signup", {"name": name, "email": email, "password": password}
     )
     assert response.status_code == 303, response.text
-    return response
+    assert response.headers["location"].startswith("/app/login?email="), response.headers["location"]
+    logged_in = await console_login(client, email, password)
+    assert logged_in.status_code == 303, logged_in.text
+    return logged_in
 
 
 async def console_login(

@@ -21,6 +21,7 @@ from vigilare.aws.verify import verify_role
 from vigilare.billing.plans import get_plan
 from vigilare.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from vigilare.ids import new_id, utcnow
+from vigilare.text import refuse_control_characters
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
@@ -71,6 +72,8 @@ async def connect(
     aws_account_id = check_aws_account_id(aws_account_id.strip())
     tags = sorted({tag.strip() for tag in tags if tag.strip()})
     display_name = display_name.strip() if display_name and display_name.strip() else None
+    if display_name is not None:
+        refuse_control_characters("display_name", display_name)
     tenant = await session.get_one(Tenant, principal.tenant_id)
     existing = await session.scalar(select(AwsAccount).where(AwsAccount.aws_account_id == aws_account_id))
     if existing is not None and existing.status != DISCONNECTED:

@@ -24,6 +24,7 @@ from vigilare.config import Settings
 from vigilare.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from vigilare.ids import utcnow
 from vigilare.links import billing_url
+from vigilare.text import refuse_control_characters
 
 logger = logging.getLogger("vigilare.billing")
 
@@ -49,7 +50,7 @@ def check_plan_choice(plan_id: str) -> Plan:
 
 
 def check_redirect_url(field: str, value: str) -> str:
-    value = value.strip()
+    value = refuse_control_characters(field, value).strip()
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
         raise BadRequest(f"{field}: must be an absolute http(s) URL")

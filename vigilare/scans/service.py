@@ -15,6 +15,7 @@ from vigilare.auth.models import Tenant
 from vigilare.auth.roles import Principal
 from vigilare.billing.enforcement import scanning_blocked_reason
 from vigilare.billing.plans import get_plan
+from vigilare.db.locks import lock_row
 from vigilare.errors import Forbidden, NotFound, RateLimited
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs import enqueue_after_commit
@@ -54,6 +55,9 @@ async def manual_scan(session: AsyncSession, principal: Principal, aws_account_i
     if blocked is not None:
         raise Forbidden(blocked)
     plan = get_plan(tenant.plan)
+    # Count and insert under the account's row lock, or concurrent requests all count the same
+    # past scans and all insert.
+    await lock_row(session, AwsAccount, account.id)
     window_start = utcnow() - timedelta(hours=1)
     recent = list(
         await session.scalars(

@@ -16,6 +16,7 @@ from vigilare.api.console.session import cleared_session_cookies, session_cookie
 from vigilare.auth import service
 from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import VIEWER, Principal
+from vigilare.auth.throttle import LoginThrottle
 from vigilare.auth.tokens import TokenIssuer
 from vigilare.config import Settings
 from vigilare.errors import BadRequest, VigilareError
@@ -64,11 +65,10 @@ class AuthPages(Controller):
             tokens = await service.login(
                 unscoped_db_session,
                 issuer,
-                counter,
+                LoginThrottle.from_settings(counter, settings),
                 email,
                 str(form.get("password", "")),
                 client=client_address,
-                max_failures=settings.login_max_failures,
             )
         except VigilareError as exc:
             raise form_error(request, exc, "login.html", email=email, next=next_page) from exc
@@ -80,26 +80,20 @@ class AuthPages(Controller):
 
     @post("/signup", opt=PUBLIC)
     async def signup(
-        self,
-        request: Request[Any, Any, Any],
-        unscoped_db_session: NamedDependency[AsyncSession],
-        issuer: NamedDependency[TokenIssuer],
-        settings: NamedDependency[Settings],
+        self, request: Request[Any, Any, Any], unscoped_db_session: NamedDependency[AsyncSession]
     ) -> Redirect:
         form = await request.form()
         name, email = str(form.get("name", "")), str(form.get("email", ""))
         try:
-            _tenant, user = await service.signup(
-                unscoped_db_session, email, str(form.get("password", "")), name
-            )
+            await service.signup(unscoped_db_session, email, str(form.get("password", "")), name)
         except VigilareError as exc:
             raise form_error(request, exc, "signup.html", name=name, email=email) from exc
-        tokens = await service.start_session(unscoped_db_session, issuer, user)
+        # The API's answer, whether or not the email already had an account (its owner is told by
+        # email): logging in next is what tells the two apart, and only to who knows the password.
         return redirect(
             request,
-            "/accounts",
-            message="Welcome to Vigilare. Connect your first AWS account to see its risk score.",
-            cookies=session_cookies(settings, tokens),
+            f"/login?email={quote(email.strip())}",
+            message="Your account is ready: log in to connect your first AWS account.",
         )
 
     @post("/logout", guards=[requires_role(VIEWER)])

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.alerts import slack_install
+from vigilare.alerts.controllers import slack_install_cookie
 from vigilare.alerts.rules import slack_installation
 from vigilare.api.console.pages import back_on_error, form_error, redirect, render
 from vigilare.auth.guards import requires_role
@@ -60,8 +61,9 @@ class SettingsPages(Controller):
         settings: NamedDependency[Settings],
     ) -> Redirect:
         with back_on_error(request, "/settings/integrations"):
-            url = slack_install.oauth_start_url(settings, principal)
-        return redirect(request, url)
+            start = slack_install.start_install(settings, principal)
+        # The same browser cookie as the API's start route: the install completes in this browser only.
+        return redirect(request, start.oauth_url, cookies=[slack_install_cookie(settings, start)])
 
     @get("/team", guards=[requires_role(VIEWER)])
     async def team(
