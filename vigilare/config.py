@@ -77,7 +77,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     slack_client_secret: str = ""
     slack_api_url: str = "https://slack.com/api/"
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
-    # Where the browser lands after the Slack install (empty: {public_url}/settings/integrations).
+    # Where the browser lands after the Slack install (empty: the console's integrations page,
+    # {public_url}/app/settings/integrations).
     slack_install_redirect_url: str = ""
     # Alert deliveries: first retry after this many seconds, doubling each attempt (Retry-After wins).
     alert_retry_base_seconds: float = 30.0
@@ -140,7 +141,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def slack_install_redirect(self) -> str:
-        return self.slack_install_redirect_url or f"{self.public_url.rstrip('/')}/settings/integrations"
+        return self.slack_install_redirect_url or f"{self.public_url.rstrip('/')}/app/settings/integrations"
 
     @property
     def is_sqlite(self) -> bool:

@@ -125,9 +125,12 @@ async def test_every_channel_gets_the_alert(settings, db, smtp_sink, fake_slack)
     )
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    checklist = "https://vigilare.test/accounts/210987654321/recovery-checklist"
+    checklist = "https://vigilare.test/app/accounts/210987654321/recovery-checklist"
     for body in (text, html):
         assert checklist in body and "Quarantine policy attached to ci-deployer" in body
+        # Every link opens a console page: the account, and this alert (to acknowledge it).
+        assert "https://vigilare.test/app/accounts/210987654321" in body
+        assert f"https://vigilare.test/app/alerts/{alert_id}" in body
     assert "Security Risk Score: 10/100" in text and "[CRITICAL] iam:" in text
 
     event = json.loads(pagerduty.calls.last.request.content)

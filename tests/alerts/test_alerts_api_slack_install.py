@@ -50,7 +50,7 @@ async def test_install_stores_the_encrypted_bot_token_and_redirects(alerts_clien
     )
 
     assert response.status_code == 302, response.text
-    assert response.headers["location"] == "https://vigilare.test/settings/integrations"
+    assert response.headers["location"] == "https://vigilare.test/app/settings/integrations"
     [exchange] = fake_slack.calls("oauth.v2.access")
     assert exchange.form() == {"code": "c0de", "redirect_uri": "https://vigilare.test/webhooks/slack/install"}
     # slack-sdk sends the client id and secret as HTTP Basic credentials.

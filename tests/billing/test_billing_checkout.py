@@ -243,7 +243,10 @@ async def test_portal_needs_a_stripe_customer(billing_client, stripe_api):
 
 @pytest.mark.parametrize(
     ("query", "expected_return_url"),
-    [({}, "https://vigilare.test"), ({"return_url": "https://app.example.com/settings"}, None)],
+    [
+        ({}, "https://vigilare.test/app/settings/billing"),
+        ({"return_url": "https://app.example.com/settings"}, None),
+    ],
 )
 async def test_portal_session_for_the_tenants_customer(
     billing_client, stripe_api, settings, query, expected_return_url

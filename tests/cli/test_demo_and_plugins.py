@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -29,6 +30,10 @@ def test_demo_runs_the_whole_product_and_prints_the_report(tmp_path):
     assert "Recovery checklist for 111122223333" in out and "1. " in out
     assert "Alert " in out and "Subject: [Vigilare]" in out and "oncall@demo-corp.example" in out
     assert "Report ready in" in out
+    # The console's address and the demo user's credentials, and the demo's accounts are there.
+    assert re.search(r"Console:\s+http://127\.0\.0\.1:\d+/app/", out)
+    assert "Log in as: demo@vigilare.local" in out and "Password:  vigilare-demo-password" in out
+    assert "Its accounts overview lists 111122223333, 444455556666" in out
     assert (tmp_path / "demo" / "vigilare.db").exists()
 
 

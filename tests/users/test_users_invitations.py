@@ -73,7 +73,7 @@ async def test_invite_email_accept_and_login(settings, smtp_sink, redis_flush, e
         assert recipients == ["newbie@invite.test"]
         assert "invited" in message["Subject"].lower()
         token = _token_from(message)
-        assert "https://vigilare.test/accept-invite?token=" in message.get_content()
+        assert "https://vigilare.test/app/accept-invite?token=" in message.get_content()
 
         accepted = await client.post(
             "/auth/accept-invite", json={"token": token, "password": DEFAULT_PASSWORD}

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from vigilare.accounts.models import ACTIVE, DISCONNECTED, PENDING, AwsAccount
 from vigilare.accounts.onboarding import new_external_id
@@ -116,6 +117,31 @@ async def list_accounts(session: AsyncSession, tag: str | None) -> list[AwsAccou
         # Tags are a small JSON list per account; filtering here works the same on every database.
         accounts = [a for a in accounts if tag in (a.tags or [])]
     return accounts
+
+
+async def accounts_worst_first(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[list[AwsAccount], int]:
+    """One page of the tenant's accounts, most at risk first, and how many there are in all.
+
+    Lowest score first; accounts not scored yet (pending, first scan running) after the scored ones;
+    disconnected accounts last. Ties go by account id, so pages never overlap.
+    """
+    total = await session.scalar(select(func.count()).select_from(AwsAccount))
+    page = await session.scalars(
+        select(AwsAccount)
+        # What the collectors remember between scans can be large, and a list never shows it.
+        .options(defer(AwsAccount.scan_state))
+        .order_by(
+            AwsAccount.status == DISCONNECTED,
+            AwsAccount.current_srs.is_(None),
+            AwsAccount.current_srs,
+            AwsAccount.aws_account_id,
+        )
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(page), int(total or 0)
 
 
 async def disconnect(session: AsyncSession, aws_account_id: str) -> AwsAccount:

@@ -186,6 +186,23 @@ class AlertsController(Controller):
         )
 
 
+def slack_install_cookie(settings: Settings, start: slack_install.InstallStart) -> Cookie:
+    """The cookie that binds a Slack install to the browser that started it (the API's start route
+    and the console's "Add to Slack" button both set it).
+
+    Sent only to the callback; Lax, so Slack's top-level redirect back still carries it.
+    """
+    return Cookie(
+        key=slack_install.BROWSER_COOKIE,
+        value=start.browser_nonce,
+        max_age=slack_install.STATE_TTL_SECONDS,
+        path=slack_install.CALLBACK_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_url.startswith("https://"),
+    )
+
+
 class SlackIntegrationController(Controller):
     tags = ["Integrations"]
 
@@ -200,22 +217,14 @@ class SlackIntegrationController(Controller):
         # The cookie binds the install to this browser: call this from the browser that will
         # follow oauth_url.
         start = slack_install.start_install(settings, principal)
-        # Sent only to the callback; Lax, so Slack's top-level redirect back still carries it.
-        cookie = Cookie(
-            key=slack_install.BROWSER_COOKIE,
-            value=start.browser_nonce,
-            max_age=slack_install.STATE_TTL_SECONDS,
-            path=slack_install.CALLBACK_PATH,
-            httponly=True,
-            samesite="lax",
-            secure=settings.public_url.startswith("https://"),
-        )
+        cookie = slack_install_cookie(settings, start)
         return Response(OAuthStartOut(oauth_url=start.oauth_url), cookies=[cookie])
 
     @get(
         "/webhooks/slack/install",
         summary="Slack OAuth callback (Slack redirects the browser here)",
-        opt={"public": True},
+        # A browser lands here: a failed install is shown as a page that says why.
+        opt={"public": True, "browser_landing": True},
         security=[],
     )
     async def install(

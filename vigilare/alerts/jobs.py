@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import select
 
+from vigilare import links
 from vigilare.accounts.models import AwsAccount
 from vigilare.alerts.channel_configs import channel_config
 from vigilare.alerts.channels import (
@@ -39,14 +40,9 @@ HTTP_TIMEOUT_SECONDS = 10.0
 _MAX_ERROR = 1000
 
 
-def checklist_url(settings: Settings, aws_account_id: str) -> str:
-    return f"{settings.public_url.rstrip('/')}/accounts/{aws_account_id}/recovery-checklist"
-
-
 def build_notification(
     settings: Settings, alert: Alert, account: AwsAccount | None, tenant: Tenant, event: AlertEventType
 ) -> AlertNotification:
-    base = settings.public_url.rstrip("/")
     return AlertNotification(
         alert_id=alert.id,
         tenant_name=tenant.name,
@@ -64,8 +60,9 @@ def build_notification(
             for item in alert.signals
         ),
         event=event,
-        checklist_url=checklist_url(settings, alert.aws_account_id),
-        dashboard_url=f"{base}/accounts/{alert.aws_account_id}",
+        checklist_url=links.checklist_url(settings, alert.aws_account_id),
+        dashboard_url=links.account_url(settings, alert.aws_account_id),
+        alert_url=links.alert_url(settings, alert.id),
         rule_name=alert.rule_name,
     )
 

@@ -270,6 +270,18 @@ async def logout(session: AsyncSession, principal: Principal) -> None:
     await revoke_family(session, principal.family_id)
 
 
+async def pending_invitation(session: AsyncSession, token: str) -> tuple[User, Tenant] | None:
+    """Who an invitation token invites, and to which tenant; None when it cannot be accepted."""
+    invitation = await session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= utcnow():
+        return None
+    user = await session.get(User, invitation.user_id)
+    tenant = await session.get(Tenant, invitation.tenant_id)
+    if user is None or tenant is None or user.status != "invited":
+        return None
+    return user, tenant
+
+
 async def accept_invite(session: AsyncSession, token: str, password: str) -> User:
     check_password(password)
     invitation = await session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))

@@ -23,6 +23,7 @@ from vigilare.billing.prices import SELF_SERVE_PLANS, price_for_plan
 from vigilare.config import Settings
 from vigilare.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from vigilare.ids import utcnow
+from vigilare.links import billing_url
 from vigilare.text import refuse_control_characters
 
 logger = logging.getLogger("vigilare.billing")
@@ -147,7 +148,7 @@ async def open_portal(
 ) -> str:
     """A Customer Portal session URL where the owner manages plan, payment method and invoices."""
     stripe_api = require_gateway(gateway)
-    return_url = check_redirect_url("return_url", return_url) if return_url else settings.public_url
+    return_url = check_redirect_url("return_url", return_url) if return_url else billing_url(settings)
     tenant = await session.get_one(Tenant, principal.tenant_id)
     if not tenant.stripe_customer_id:
         raise Conflict("the tenant has no Stripe customer yet: subscribe first with POST /billing/checkout")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 
 from sqlalchemy import select, update
 
 from vigilare.auth.models import Invitation, Tenant, User
 from vigilare.auth.tokens import hash_token
 from vigilare.jobs import JobContext, Retry, job
+from vigilare.links import accept_invite_url
 from vigilare.mail import MailDeliveryError, send_email
 from vigilare.users.invitations import INVITATION_TTL, create_invitation
 
@@ -32,7 +32,7 @@ async def send_invitation(ctx: JobContext, user_id: str, invited_by: str | None)
         tenant = await session.get_one(Tenant, user.tenant_id)
         inviter = await session.get(User, invited_by) if invited_by else None
         token = await create_invitation(session, user, invited_by)
-    link = f"{ctx.settings.public_url.rstrip('/')}/accept-invite?token={quote(token)}"
+    link = accept_invite_url(ctx.settings, token)
     hours = int(INVITATION_TTL.total_seconds() // 3600)
     who = inviter.name if inviter else "A teammate"
     text = (
