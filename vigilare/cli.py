@@ -53,7 +53,7 @@ def _plugins(settings: Settings, _args: argparse.Namespace) -> int:
     from vigilare.scenarios.manager import inspect_plugins
 
     report = inspect_plugins(selection=plugin_selection(settings))
-    rows = [("PLUGIN", "VERSION", "ORIGIN", "SCENARIOS", "STATUS", "DATA")]
+    rows = [("PLUGIN", "VERSION", "ORIGIN", "SCENARIOS", "STATUS", "EVENT-HANDLERS", "DATA")]
     for plugin in report.plugins:
         status = (
             plugin.status if plugin.status in ("loaded", "failed") else f"{plugin.status}: {plugin.reason}"
@@ -65,14 +65,17 @@ def _plugins(settings: Settings, _args: argparse.Namespace) -> int:
                 plugin.origin,
                 ", ".join(plugin.scenario_ids) or "-",
                 status,
+                ", ".join(plugin.event_handler_ids) or "-",
                 ", ".join(plugin.collector_keys) or "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[5])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[6])
     for name in report.unknown_names:
         print(f"vigilare: warning: no installed scenario plugin is named {name!r}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"vigilare: warning: {warning}", file=sys.stderr)
     for error in report.errors:
         print(f"vigilare: plugin {error.plugin!r} failed to load: {error}", file=sys.stderr)
     return 1 if report.errors else 0
