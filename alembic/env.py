@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from alembic import context
 from vigilare.db.engine import create_engine
-from vigilare.db.models import metadata
+from vigilare.models import metadata
 
 config = context.config
 

@@ -9,7 +9,7 @@ import os
 import sys
 
 from bench.replay_aws import ReplayAws
-from vigilare.sandbox import Sandbox
+from vigilare_sandbox import Sandbox
 
 
 async def main(latency_ms: float) -> None:

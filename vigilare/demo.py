@@ -3,7 +3,8 @@
 Starts the service on its embedded default (SQLite, jobs in process) and a local AWS sandbox with a
 compromised and a clean account, then acts as a customer would, through the HTTP API only: signs
 up, logs in, creates an alert rule, connects and verifies both accounts, waits for the first scans
-and prints a report. The sandbox's moto is the optional `vigilare[demo]` extra.
+and prints a report. The sandbox (`vigilare_sandbox`, moto plus fakes) is its own distribution,
+required by the optional `vigilare[demo]` extra and imported lazily.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigilare.config import Settings
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 
 COMPROMISED, CLEAN = "111122223333", "444455556666"
 DEMO_EMAIL, DEMO_PASSWORD = "demo@vigilare.local", "vigilare-demo-password"
@@ -45,11 +46,18 @@ class DemoUnavailable(Exception):
 
 
 def require_demo_extra() -> None:
+    """The demo's AWS is the vigilare-sandbox distribution (moto plus fakes), which the `demo` extra
+    requires and the vigilare wheel does not contain: it is imported here, never at module level."""
     try:
         import moto.server  # noqa: F401
+
+        import vigilare_sandbox  # noqa: F401
     except ImportError as exc:
         raise DemoUnavailable(
-            "the demo needs the local AWS sandbox (moto). Install it with:  pip install 'vigilare[demo]'"
+            "the demo needs the local AWS sandbox (the vigilare-sandbox package, with moto), "
+            f"which is missing ({exc}). Install it with:  pip install 'vigilare[demo]'  "
+            "- from a checkout of the repository:  pip install -e ./sandbox -e '.[demo]'  "
+            "(or run scripts/demo.sh)"
         ) from exc
 
 
@@ -134,7 +142,7 @@ async def _wait_for_scans(
 
 
 async def run_customer_journey(base_url: str, sandbox: Any, console: Console) -> DemoResult:
-    from vigilare.sandbox.seed import register_customer_role
+    from vigilare_sandbox.seed import register_customer_role
 
     result = DemoResult()
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
@@ -269,14 +277,14 @@ async def _serve(settings: Settings, port: int) -> tuple[Any, asyncio.Task[None]
 
 
 def _seed(sandbox: Any) -> None:
-    from vigilare.sandbox.seed import seed_clean_account, seed_compromised_account
+    from vigilare_sandbox.seed import seed_clean_account, seed_compromised_account
 
     seed_compromised_account(sandbox, COMPROMISED)
     seed_clean_account(sandbox, CLEAN)
 
 
 async def run_demo(data_dir: Path, *, serve: bool, console: Console) -> int:
-    from vigilare.sandbox import Sandbox
+    from vigilare_sandbox import Sandbox
 
     for name, value in (
         ("AWS_ACCESS_KEY_ID", "demo"),
@@ -339,7 +347,8 @@ def main(data_dir: str | None, serve: bool) -> int:
     try:
         require_demo_extra()
     except DemoUnavailable as exc:
-        console.print(f"vigilare demo: {exc}", markup=False)
+        # Unwrapped: the message ends with commands to copy.
+        console.print(f"vigilare demo: {exc}", markup=False, soft_wrap=True)
         return 2
     if data_dir:
         folder = Path(data_dir)

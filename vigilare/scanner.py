@@ -11,16 +11,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-import aioboto3
 import msgspec
 
 from vigilare.aws.collect import collect
 from vigilare.aws.collectors import builtin_collectors
 from vigilare.aws.naming import role_session_name
-from vigilare.aws.session import DEFAULT_HOME_REGION, DEFAULT_MAX_CONCURRENCY, AccountSession
+from vigilare.aws.session import DEFAULT_HOME_REGION, DEFAULT_MAX_CONCURRENCY, AccountSession, BaseSession
 from vigilare.plugin import Capability, CollectedData, CollectionError, Collector, Finding, Scenario
+from vigilare.plugin.state import ScanState, StateStore
 from vigilare.scenarios.runner import DetectionResult, ScenarioOutcome, run_detectors
-from vigilare.scenarios.state import ScanState, StateStore
 
 ScanStatus = Literal["ok", "partial"]
 
@@ -60,7 +59,7 @@ class ScanReport(msgspec.Struct, frozen=True, kw_only=True):
     """Notable collected data (credential report, instances per region, ...), plain JSON."""
     state: ScanState = msgspec.field(default_factory=dict)
     """The account's scan state for the next scan (plain JSON): store it only if this scan completes,
-    and pass it back as ``scan_account(..., state=...)``. See :mod:`vigilare.scenarios.state`."""
+    and pass it back as ``scan_account(..., state=...)``. See :mod:`vigilare.plugin.state`."""
     capabilities: list[Capability] = msgspec.field(default_factory=list)
     """What the account's AWS plan allows, as collectors found out (e.g. Health API on Basic support)."""
 
@@ -90,7 +89,7 @@ async def scan_account(
     home_region: str = DEFAULT_HOME_REGION,
     regions: Sequence[str] | None = None,
     extra_data: Collection[str] = (),
-    base_session: aioboto3.Session | None = None,
+    base_session: BaseSession | None = None,
     state: Mapping[str, Any] | None = None,
 ) -> ScanReport:
     """Scan one account with ``scenarios`` and return everything found.

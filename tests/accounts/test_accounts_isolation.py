@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
-from vigilare.sandbox.seed_aws import create_public_bucket
+from vigilare_sandbox.seed_aws import create_public_bucket
 
 ACCOUNT = "210987654321"
 

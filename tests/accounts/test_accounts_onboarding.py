@@ -9,8 +9,8 @@ import subprocess
 import hcl2
 import pytest
 
-from tests.conftest import SENTINEL_ACCOUNT_ID
 from tests.support.api import owner_headers
+from tests.support.aws import SENTINEL_ACCOUNT_ID
 
 
 async def test_connect_returns_a_fresh_external_id_and_working_snippets(aws_client):

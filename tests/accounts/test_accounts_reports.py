@@ -16,10 +16,10 @@ from litestar.testing import AsyncTestClient
 
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
-from tests.support.db import set_tenant
+from tests.support.db import update_tenant
 from tests.support.team import add_member
 from vigilare.api.app import create_app
-from vigilare.sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
+from vigilare_sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
 
 ACCOUNT = "210987654321"
 
@@ -61,7 +61,7 @@ async def test_csv_export_is_for_team_plans_and_lists_every_signal(aws_client, s
     headers, tenant_id = await _scanned(aws_client, sandbox)
     solo = await aws_client.get(f"/accounts/{ACCOUNT}/export", headers=headers)
     assert solo.status_code == 403 and "plan" in solo.json()["error"]
-    await set_tenant(settings.database_url, tenant_id, plan="team", status="active")
+    await update_tenant(settings, tenant_id, plan="team", status="active")
     viewer = await add_member(aws_client, headers, "viewer@reports.test", "viewer")
     assert (
         await aws_client.get(
@@ -166,7 +166,7 @@ async def test_csv_export_streams_thousands_of_signals_and_neutralises_formulas(
     headers = await owner_headers(client)
     tenant_id = (await client.get("/me", headers=headers)).json()["tenant"]["tenant_id"]
     await client.post("/accounts", headers=headers, json={"aws_account_id": ACCOUNT})
-    await set_tenant(settings.database_url, tenant_id, plan="agency", status="active")
+    await update_tenant(settings, tenant_id, plan="agency", status="active")
     total = 5000
     async with db_session(settings.database_url) as session:
         account = await session.scalar(select(AwsAccount).where(AwsAccount.aws_account_id == ACCOUNT))

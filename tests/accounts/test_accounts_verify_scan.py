@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SENTINEL_ACCOUNT_ID
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
-from vigilare.sandbox.seed import register_customer_role
-from vigilare.sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
+from tests.support.aws import SENTINEL_ACCOUNT_ID
+from vigilare_sandbox.seed import register_customer_role
+from vigilare_sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
 
 ACCOUNT = "210987654321"
 

@@ -1,53 +1,24 @@
-"""Fixtures for delivery-channel tests: a real SMTP server, a fake Slack Web API, a sample alert."""
+"""Fixtures of the alerts tests: the delivery channels' HTTP client and sample alert, and the API wired
+to local SMTP, a fake Slack and mocked PagerDuty (the SMTP server and the fake Slack are the shared
+`smtp_sink` and `fake_slack`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
-from aiosmtpd.controller import Controller
-from alerts_fakes import FakeSlackApi, RecordingSmtpHandler, SmtpServer, free_loopback_port
+import respx
+from litestar.testing import AsyncTestClient
 
+from tests.support.alerts import alert_settings
+from tests.support.slack import FakeSlack
+from tests.support.smtp import SmtpSink
 from vigilare.alerts.channels.base import AlertNotification, TriggeringSignal
-from vigilare.mail import SmtpConfig
+from vigilare.api.app import create_app
+from vigilare.config import Settings
 from vigilare.plugin import Severity
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    handler = RecordingSmtpHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_loopback_port())
-    controller.start()
-    try:
-        yield SmtpServer(
-            handler=handler,
-            config=SmtpConfig(
-                smtp_host="127.0.0.1",
-                smtp_port=controller.port,
-                smtp_from="Vigilare Alerts <alerts@vigilare.test>",
-                smtp_starttls=False,
-                timeout_seconds=5,
-            ),
-        )
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlackApi]:
-    port = free_loopback_port()
-    fake = FakeSlackApi(base_url=f"http://127.0.0.1:{port}/api/")
-    app = web.Application()
-    app.router.add_post("/api/{method}", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield fake
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
@@ -82,3 +53,29 @@ def notification() -> AlertNotification:
         dashboard_url="https://app.vigilare.test/accounts/123456789012",
         rule_name="Critical alerts",
     )
+
+
+@pytest.fixture
+def pagerduty() -> Any:
+    """respx around every test that uses it; unmatched httpx calls fail instead of leaving the box."""
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+async def alerts_client(
+    settings: Settings, smtp_sink: SmtpSink, fake_slack: FakeSlack
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The API without AWS: rules, alerts listing, Slack install."""
+    async with AsyncTestClient(app=create_app(alert_settings(settings, smtp_sink, fake_slack))) as client:
+        yield client
+
+
+@pytest.fixture
+async def alerts_aws_client(
+    aws_settings: Settings, smtp_sink: SmtpSink, fake_slack: FakeSlack
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The API with AWS in the sandbox, for scan-driven alerts."""
+    app = create_app(alert_settings(aws_settings, smtp_sink, fake_slack))
+    async with AsyncTestClient(app=app) as client:
+        yield client

@@ -4,8 +4,9 @@ import httpx
 import msgspec
 import pytest
 import respx
-from alerts_fakes import FakeSlackApi, SmtpServer
 
+from tests.support.slack import FakeSlack
+from tests.support.smtp import SmtpSink
 from vigilare.alerts.channels.base import AlertNotification, ChannelType
 from vigilare.alerts.channels.dispatch import (
     ChannelConfig,
@@ -35,14 +36,14 @@ def test_api_channel_objects_decode_to_configs() -> None:
 
 
 async def test_each_config_reaches_its_channel(
-    smtp_server: SmtpServer,
-    fake_slack: FakeSlackApi,
+    smtp_sink: SmtpSink,
+    fake_slack: FakeSlack,
     http_client: httpx.AsyncClient,
     notification: AlertNotification,
 ) -> None:
     fake_slack.respond("chat.postMessage", 200, {"ok": True})
     deps = ChannelDependencies(
-        smtp=smtp_server.config, http=http_client, slack_api_url=fake_slack.base_url, slack_bot_token="xoxb-t"
+        smtp=smtp_sink.config, http=http_client, slack_api_url=fake_slack.base_url, slack_bot_token="xoxb-t"
     )
     configs = msgspec.json.decode(
         b'[{"type": "email", "to": ["a@example.com"]}, {"type": "slack", "channel": "C1"},'
@@ -61,7 +62,7 @@ async def test_each_config_reaches_its_channel(
         (ChannelType.SLACK, True),
         (ChannelType.PAGERDUTY, True),
     ]
-    assert len(smtp_server.handler.envelopes) == 1 and len(fake_slack.requests) == 1
+    assert len(smtp_sink.envelopes) == 1 and len(fake_slack.requests) == 1
 
 
 @pytest.mark.parametrize(
@@ -74,13 +75,13 @@ async def test_each_config_reaches_its_channel(
     ],
 )
 async def test_misconfigured_channel_fails_without_retry(
-    smtp_server: SmtpServer,
+    smtp_sink: SmtpSink,
     http_client: httpx.AsyncClient,
     notification: AlertNotification,
     config: ChannelConfig,
     message: str,
 ) -> None:
-    deps = ChannelDependencies(smtp=smtp_server.config, http=http_client)
+    deps = ChannelDependencies(smtp=smtp_sink.config, http=http_client)
 
     result = await deliver(config, notification, deps)
 

@@ -8,8 +8,9 @@ from email.policy import default as default_policy
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from alerts_fakes import SmtpServer, free_loopback_port
 
+from tests.support.net import free_port
+from tests.support.smtp import SmtpSink
 from vigilare.alerts.channels.base import AlertEventType, AlertNotification, ChannelType
 from vigilare.alerts.channels.email_channel import EmailChannel
 from vigilare.mail import SmtpConfig, send_email
@@ -23,16 +24,16 @@ def parse(envelope: Envelope) -> EmailMessage:
 
 
 async def test_alert_email_reaches_smtp_server_with_text_and_html(
-    smtp_server: SmtpServer, notification: AlertNotification
+    smtp_sink: SmtpSink, notification: AlertNotification
 ) -> None:
-    channel = EmailChannel(smtp_server.config, ["alice@example.com", "bob@example.com"])
+    channel = EmailChannel(smtp_sink.config, ["alice@example.com", "bob@example.com"])
 
     result = await channel.deliver(notification)
 
     assert result.ok and not result.logged_only and result.error is None
     assert result.channel_type is ChannelType.EMAIL
     assert result.target == "alice@example.com, bob@example.com"
-    [envelope] = smtp_server.handler.envelopes
+    [envelope] = smtp_sink.envelopes
     assert envelope.mail_from == "alerts@vigilare.test"
     assert envelope.rcpt_tos == ["alice@example.com", "bob@example.com"]
     message = parse(envelope)
@@ -59,15 +60,15 @@ async def test_alert_email_reaches_smtp_server_with_text_and_html(
     ("event", "word"), [(AlertEventType.ACKNOWLEDGE, "Acknowledged"), (AlertEventType.RESOLVE, "Resolved")]
 )
 async def test_acknowledge_and_resolve_emails_say_so_in_the_subject(
-    smtp_server: SmtpServer, notification: AlertNotification, event: AlertEventType, word: str
+    smtp_sink: SmtpSink, notification: AlertNotification, event: AlertEventType, word: str
 ) -> None:
     import msgspec
 
     changed = msgspec.structs.replace(notification, event=event)
-    result = await EmailChannel(smtp_server.config, ["alice@example.com"]).deliver(changed)
+    result = await EmailChannel(smtp_sink.config, ["alice@example.com"]).deliver(changed)
 
     assert result.ok
-    assert parse(smtp_server.handler.envelopes[0])["Subject"].startswith(f"[Vigilare] {word}: prod")
+    assert parse(smtp_sink.envelopes[0])["Subject"].startswith(f"[Vigilare] {word}: prod")
 
 
 async def test_without_smtp_host_the_email_is_written_to_the_log(
@@ -85,13 +86,13 @@ async def test_without_smtp_host_the_email_is_written_to_the_log(
     assert notification.checklist_url in logged
 
 
-async def test_send_email_without_html_sends_plain_text(smtp_server: SmtpServer) -> None:
+async def test_send_email_without_html_sends_plain_text(smtp_sink: SmtpSink) -> None:
     outcome = await send_email(
-        smtp_server.config, "bob@example.com", "You are invited", "Log in at https://app.vigilare.test/login"
+        smtp_sink.config, "bob@example.com", "You are invited", "Log in at https://app.vigilare.test/login"
     )
 
     assert not outcome.logged_only and outcome.recipients == ("bob@example.com",)
-    message = parse(smtp_server.handler.envelopes[0])
+    message = parse(smtp_sink.envelopes[0])
     assert message.get_content_type() == "text/plain"
     assert message["Message-ID"] == outcome.message_id
     assert "https://app.vigilare.test/login" in message.get_content()
@@ -105,7 +106,7 @@ class RefusingHandler:
 
 
 async def test_recipient_refused_is_a_permanent_failure(notification: AlertNotification) -> None:
-    controller = Controller(RefusingHandler(), hostname="127.0.0.1", port=free_loopback_port())
+    controller = Controller(RefusingHandler(), hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         config = SmtpConfig(smtp_host="127.0.0.1", smtp_port=controller.port, smtp_starttls=False)
@@ -120,9 +121,7 @@ async def test_recipient_refused_is_a_permanent_failure(notification: AlertNotif
 
 
 async def test_unreachable_smtp_server_is_retryable(notification: AlertNotification) -> None:
-    config = SmtpConfig(
-        smtp_host="127.0.0.1", smtp_port=free_loopback_port(), smtp_starttls=False, timeout_seconds=5
-    )
+    config = SmtpConfig(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_starttls=False, timeout_seconds=5)
 
     result = await EmailChannel(config, ["alice@example.com"]).deliver(notification)
 
@@ -154,12 +153,12 @@ def test_smtp_config_reads_vigilare_environment_variables() -> None:
 
 
 async def test_required_starttls_is_never_downgraded_to_plain_text(
-    smtp_server: SmtpServer, notification: AlertNotification
+    smtp_sink: SmtpSink, notification: AlertNotification
 ) -> None:
     # The test server offers no STARTTLS: with starttls required, nothing may be sent in the clear.
     config = SmtpConfig(
         smtp_host="127.0.0.1",
-        smtp_port=smtp_server.config.smtp_port,
+        smtp_port=smtp_sink.config.smtp_port,
         smtp_username="user",
         smtp_password="secret",
         smtp_starttls=True,
@@ -169,4 +168,4 @@ async def test_required_starttls_is_never_downgraded_to_plain_text(
     result = await EmailChannel(config, ["alice@example.com"]).deliver(notification)
 
     assert not result.ok
-    assert smtp_server.handler.envelopes == []
+    assert smtp_sink.envelopes == []

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import respx
-from alerts_fakes import FakeSlackApi
 
+from tests.support.slack import FakeSlack
 from vigilare.alerts.channels.base import AlertNotification, ChannelType
 from vigilare.alerts.channels.slack_channel import (
     InvalidWebhookUrlError,
@@ -22,7 +22,7 @@ WEBHOOK_URL = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXab
 
 
 async def test_bot_posts_block_kit_message_with_bearer_token(
-    fake_slack: FakeSlackApi, notification: AlertNotification
+    fake_slack: FakeSlack, notification: AlertNotification
 ) -> None:
     fake_slack.respond(
         "chat.postMessage", 200, {"ok": True, "channel": "C0ALERTS", "ts": "1716372000.000100"}
@@ -55,7 +55,7 @@ async def test_bot_posts_block_kit_message_with_bearer_token(
 
 
 async def test_bot_rate_limit_reports_retry_after(
-    fake_slack: FakeSlackApi, notification: AlertNotification
+    fake_slack: FakeSlack, notification: AlertNotification
 ) -> None:
     fake_slack.respond("chat.postMessage", 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "30"})
     channel = SlackBotChannel("xoxb-test-token", "C0ALERTS", api_url=fake_slack.base_url)
@@ -72,7 +72,7 @@ async def test_bot_rate_limit_reports_retry_after(
 
 @pytest.mark.parametrize("error", ["channel_not_found", "not_in_channel", "token_revoked", "invalid_auth"])
 async def test_bot_permanent_slack_errors_are_not_retryable(
-    fake_slack: FakeSlackApi, notification: AlertNotification, error: str
+    fake_slack: FakeSlack, notification: AlertNotification, error: str
 ) -> None:
     fake_slack.respond("chat.postMessage", 200, {"ok": False, "error": error})
     channel = SlackBotChannel("xoxb-test-token", "C0ALERTS", api_url=fake_slack.base_url)
@@ -85,7 +85,7 @@ async def test_bot_permanent_slack_errors_are_not_retryable(
 
 
 async def test_bot_slack_server_error_is_retryable(
-    fake_slack: FakeSlackApi, notification: AlertNotification
+    fake_slack: FakeSlack, notification: AlertNotification
 ) -> None:
     fake_slack.respond("chat.postMessage", 503, {"ok": False, "error": "service_unavailable"})
     # slack-sdk's default retry handlers only retry connection errors, so one 503 reaches us.
@@ -155,7 +155,7 @@ def test_only_slack_webhook_urls_are_accepted(url: str) -> None:
         validate_slack_webhook_url(url)
 
 
-async def test_oauth_code_exchange_returns_installation(fake_slack: FakeSlackApi) -> None:
+async def test_oauth_code_exchange_returns_installation(fake_slack: FakeSlack) -> None:
     fake_slack.respond(
         "oauth.v2.access",
         200,
@@ -210,7 +210,7 @@ async def test_oauth_code_exchange_returns_installation(fake_slack: FakeSlackApi
     ],
 )
 async def test_oauth_code_exchange_failure_raises_typed_error(
-    fake_slack: FakeSlackApi, status: int, body: dict[str, object], code: str, retryable: bool
+    fake_slack: FakeSlack, status: int, body: dict[str, object], code: str, retryable: bool
 ) -> None:
     fake_slack.respond("oauth.v2.access", status, body)
 

@@ -23,7 +23,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.api import bearer, login, signup
-from tests.support.team import add_member
 from vigilare.api.app import create_app
 from vigilare.api.routes import ACCOUNT_PATH
 from vigilare.auth.guards import RoleGuard
@@ -193,16 +192,6 @@ async def test_every_query_of_an_authenticated_request_is_tenant_scoped(client):
     finally:
         event.remove(VigilareSession, "do_orm_execute", remember)
         services.session_factory = recording.factory
-
-
-@pytest.fixture
-async def team(client) -> dict[str, dict[str, str]]:
-    await signup(client, "owner@guards.test")
-    owner = bearer(await login(client, "owner@guards.test"))
-    headers = {"owner": owner}
-    for role in ("admin", "member", "viewer"):
-        headers[role] = bearer(await add_member(client, owner, f"{role}@guards.test", role))
-    return headers
 
 
 async def test_each_route_refuses_every_role_below_its_guard(client, team):

@@ -10,7 +10,7 @@ import pytest
 import respx
 from litestar.testing import AsyncTestClient
 
-from tests.billing.billing_support import PRICES, STRIPE_API_BASE, STRIPE_KEY, WEBHOOK_SECRET
+from tests.support.billing import PRICES, STRIPE_API_BASE, STRIPE_KEY, WEBHOOK_SECRET
 from vigilare.api.app import create_app
 from vigilare.config import Settings
 

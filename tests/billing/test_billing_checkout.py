@@ -5,16 +5,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.billing.billing_support import (
+from tests.support.api import owner_headers
+from tests.support.billing import (
     PRICES,
     STRIPE_KEY,
     form,
-    get_tenant,
     stripe_object,
     tenant_id_of,
-    update_tenant,
 )
-from tests.support.api import owner_headers
+from tests.support.db import get_tenant, update_tenant
 from tests.support.team import add_member
 
 CHECKOUT_URL = "https://checkout.stripe.com/c/pay/cs_test_abc"

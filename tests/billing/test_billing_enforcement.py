@@ -10,7 +10,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
-from tests.billing.billing_support import (
+from tests.support.api import owner_headers
+from tests.support.billing import (
     PRICES,
     STRIPE_API_BASE,
     STRIPE_KEY,
@@ -19,15 +20,13 @@ from tests.billing.billing_support import (
     stripe_event,
     subscription,
     tenant_id_of,
-    update_tenant,
 )
-from tests.support.api import owner_headers
+from tests.support.db import update_tenant
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.api.app import create_app
 from vigilare.auth.models import Tenant
 from vigilare.billing.enforcement import require_csv_export, scanning_allowed, scanning_blocked_reason
 from vigilare.billing.plans import PLANS
-from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.errors import Forbidden
 from vigilare.ids import new_id, utcnow
 from vigilare.scans.models import Scan
@@ -81,13 +80,6 @@ def test_scheduled_scan_interval_follows_the_plan(plan_id, minutes):
 
 
 # --- against the database and the API ---------------------------------------------------------
-
-
-@pytest.fixture
-async def db(settings):
-    engine = create_engine(settings.database_url)
-    yield create_session_factory(engine)
-    await engine.dispose()
 
 
 async def connect(client: Any, headers: dict[str, str], aws_account_id: str) -> Any:

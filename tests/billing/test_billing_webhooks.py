@@ -10,21 +10,20 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.billing.billing_support import (
+from tests.support.api import owner_headers
+from tests.support.billing import (
     PRICES,
     checkout_session,
     deliver,
     deliver_and_wait,
-    get_tenant,
     invoice,
     sign,
     stored_events,
     stripe_event,
     subscription,
     tenant_id_of,
-    update_tenant,
 )
-from tests.support.api import owner_headers
+from tests.support.db import get_tenant, update_tenant
 from vigilare.api.app import create_app
 
 CUSTOMER = "cus_acme"

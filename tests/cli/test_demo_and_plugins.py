@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
 
-from tests.support.process import run_cli
+from tests.support.process import run_cli, vigilare_env
 from vigilare.demo import DemoUnavailable, require_demo_extra
 
 
@@ -31,10 +32,56 @@ def test_demo_runs_the_whole_product_and_prints_the_report(tmp_path):
     assert (tmp_path / "demo" / "vigilare.db").exists()
 
 
-def test_demo_says_what_to_install_without_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "moto.server", None)
-    with pytest.raises(DemoUnavailable, match=r"pip install 'vigilare\[demo\]'"):
+@pytest.mark.parametrize("missing", ["moto.server", "vigilare_sandbox"])
+def test_demo_says_what_to_install_without_the_extra(monkeypatch, missing):
+    monkeypatch.setitem(sys.modules, missing, None)
+    with pytest.raises(DemoUnavailable, match=r"pip install 'vigilare\[demo\]'") as raised:
         require_demo_extra()
+    assert "pip install -e ./sandbox -e '.[demo]'" in str(raised.value)
+
+
+def test_demo_without_the_sandbox_exits_with_what_to_install(tmp_path):
+    # The sandbox is its own distribution: `vigilare demo` imports it lazily and, when it is not
+    # installed, stops before starting anything, saying what to install.
+    blocked = (
+        "import sys; sys.modules['vigilare_sandbox'] = None; from vigilare.cli import main; "
+        f"sys.exit(main(['demo', '--no-serve', '--data-dir', {str(tmp_path / 'demo')!r}]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", blocked],
+        env=vigilare_env({"NO_COLOR": "1"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        "vigilare demo: the demo needs the local AWS sandbox (the vigilare-sandbox package" in result.stdout
+    )
+    assert "pip install 'vigilare[demo]'" in result.stdout
+    assert not (tmp_path / "demo").exists()
+
+
+def test_the_product_package_never_imports_the_sandbox_at_import_time():
+    # Importing every product module (as the API and the worker do) must not pull the stand-in in.
+    code = (
+        "import importlib, pkgutil, sys, vigilare\n"
+        "for module in pkgutil.walk_packages(vigilare.__path__, 'vigilare.'):\n"
+        "    if not module.name.endswith('__main__'):\n"
+        "        importlib.import_module(module.name)\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('vigilare_sandbox', 'moto')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=vigilare_env({}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_plugins_lists_builtins_with_version_and_origin(tmp_path):

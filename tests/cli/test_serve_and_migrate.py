@@ -9,8 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import PG_ADMIN_URL
 from tests.support.process import run_cli, serve
+from tests.support.services import PG_ADMIN_URL
 
 PASSWORD = "correct-horse-battery"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -20,16 +19,19 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import SENTINEL_ACCOUNT_ID, TEST_REGIONS, _truncate
+from tests.fixtures.app import _truncate
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
+from tests.support.aws import SENTINEL_ACCOUNT_ID, TEST_REGIONS
 from tests.support.db import db_session
 from tests.support.process import ServerProcess, serve
+from tests.support.waiting import eventually
+from vigilare.accounts.models import AwsAccount
 from vigilare.ingest.models import IngestEvent
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.eventbridge import ApiDestination
-from vigilare.sandbox.seed_events import set_support_plan
-from vigilare.sandbox.state import SupportPlan
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.eventbridge import ApiDestination
+from vigilare_sandbox.seed_events import set_support_plan
+from vigilare_sandbox.state import SupportPlan
 
 SECRET_KEY = "ingest-test-secret-key-" + "x" * 32
 INGEST_RATE_LIMIT = 20
@@ -43,7 +45,7 @@ def server_env(pg_url: str, sandbox: Sandbox, data_dir: Path, **extra: str) -> d
         "VIGILARE_SECRET_KEY": SECRET_KEY,
         "VIGILARE_AWS_ENDPOINT_URL": sandbox.endpoint_url,
         "VIGILARE_SENTINEL_ACCOUNT_ID": SENTINEL_ACCOUNT_ID,
-        "VIGILARE_SCAN_REGIONS": TEST_REGIONS,
+        "VIGILARE_SCAN_REGIONS": ",".join(TEST_REGIONS),
         "VIGILARE_RATE_LIMIT_PER_MINUTE": "0",
         "VIGILARE_INGEST_RATE_LIMIT_PER_MINUTE": str(INGEST_RATE_LIMIT),
         **extra,
@@ -119,26 +121,27 @@ async def push_account(
 async def processed_event(
     database_url: str, aws_account_id: str, event_id: str, timeout: float = 30
 ) -> IngestEvent:
-    """The stored event once its job has processed it (polled with a deadline)."""
-    from vigilare.accounts.models import AwsAccount
+    """The stored event once its job has processed it."""
 
-    deadline = time.monotonic() + timeout
-    while True:
-        async with db_session(database_url) as session:
-            row = await session.scalar(
-                select(IngestEvent)
-                .join(AwsAccount, AwsAccount.id == IngestEvent.account_id)
-                .where(AwsAccount.aws_account_id == aws_account_id, IngestEvent.event_id == event_id)
-            )
-        if row is not None and row.processed_at is not None:
-            return row
-        assert time.monotonic() < deadline, f"event {event_id} not processed: {row and row.outcome}"
-        await asyncio.sleep(0.1)
+    async def processed() -> IngestEvent | None:
+        rows = [row for row in await stored_events(database_url, aws_account_id) if row.event_id == event_id]
+        return rows[0] if rows and rows[0].processed_at is not None else None
+
+    return await eventually(processed, timeout=timeout)
+
+
+async def open_signal(account: PushedAccount, http: httpx.AsyncClient, kind: str) -> dict[str, Any]:
+    """The account's one open signal of ``kind``, once a processed event has opened it."""
+
+    async def found() -> dict[str, Any] | None:
+        signals = [s for s in await account.signals(http) if s["kind"] == kind and s["resolved_at"] is None]
+        assert len(signals) <= 1, signals
+        return signals[0] if signals else None
+
+    return await eventually(found, timeout=30)
 
 
 async def stored_events(database_url: str, aws_account_id: str) -> list[IngestEvent]:
-    from vigilare.accounts.models import AwsAccount
-
     async with db_session(database_url) as session:
         return list(
             await session.scalars(

@@ -13,7 +13,7 @@ from tests.ingest.conftest import INGEST_RATE_LIMIT, processed_event, push_accou
 from tests.ingest.ingest_support import load_event
 from tests.support.db import db_session
 from vigilare.ingest.models import IngestKey
-from vigilare.sandbox.eventbridge import ApiDestination
+from vigilare_sandbox.eventbridge import ApiDestination
 
 INVALID = {"error": "invalid ingest key"}
 

@@ -11,16 +11,16 @@ from datetime import UTC, datetime, timedelta
 import hcl2
 from sqlalchemy import select, update
 
-from tests.conftest import SENTINEL_ACCOUNT_ID
 from tests.ingest.conftest import PushedAccount, next_account_id, push_account
 from tests.ingest.ingest_support import load_event
 from tests.support.api import owner_headers
+from tests.support.aws import SENTINEL_ACCOUNT_ID
 from tests.support.db import db_session
 from vigilare.accounts.models import AwsAccount
 from vigilare.ingest.models import IngestEvent
 from vigilare.ingest.onboarding import CONCERNS, HOME_REGION
 from vigilare.ingest.service import STALE_AFTER
-from vigilare.sandbox.seed import register_customer_role
+from vigilare_sandbox.seed import register_customer_role
 
 PATTERN = re.compile(r"<<'PATTERN'\n(.*?)\nPATTERN", flags=re.S)
 

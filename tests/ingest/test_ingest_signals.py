@@ -3,51 +3,30 @@ and alerts, and a Basic-support account whose risk case arrives only by push."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
-from tests.ingest.conftest import PushedAccount, processed_event, push_account
+from tests.ingest.conftest import open_signal, processed_event, push_account
 from tests.ingest.ingest_support import load_event
-from tests.support.accounts import wait_for_scan
+from tests.support.accounts import rescan
 from tests.support.db import db_session
 from vigilare.accounts.models import AwsAccount
-from vigilare.sandbox.eventbridge import (
+from vigilare.scans.models import Scan
+from vigilare_sandbox.eventbridge import (
     cloudtrail_envelope,
     guardduty_finding_envelope,
     health_event_envelope,
 )
-from vigilare.sandbox.seed_aws import create_logging_trail, ensure_guardduty_detector, stop_trail_logging
-from vigilare.sandbox.seed_events import (
+from vigilare_sandbox.seed_aws import create_logging_trail, ensure_guardduty_detector, stop_trail_logging
+from vigilare_sandbox.seed_events import (
     add_abuse_event,
     add_guardduty_finding,
     add_root_console_login,
     add_trail_tampering,
 )
-from vigilare.sandbox.state import SupportPlan
-from vigilare.scans.models import Scan
-
-
-async def _signal(account: PushedAccount, http: Any, kind: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [s for s in await account.signals(http) if s["kind"] == kind and s["resolved_at"] is None]
-        if found:
-            (signal,) = found
-            return signal
-        assert time.monotonic() < deadline, f"no open {kind} signal"
-        await asyncio.sleep(0.1)
-
-
-async def _rescan(http: Any, account: PushedAccount) -> dict[str, Any]:
-    started = await http.post(f"/accounts/{account.aws_account_id}/scan", headers=account.headers)
-    assert started.status_code == 202, started.text
-    return await wait_for_scan(
-        http, account.headers, account.aws_account_id, started.json()["execution_arn"], 120
-    )
+from vigilare_sandbox.state import SupportPlan
 
 
 def _key(signal: dict[str, Any]) -> tuple[str, ...]:
@@ -60,12 +39,12 @@ async def test_a_pushed_health_case_and_its_scan_are_one_signal_until_closed(htt
     pushed = health_event_envelope(sandbox, account.aws_account_id, event_arn)
     assert pushed["detail-type"] == "AWS Health Abuse Event"
     assert (await account.deliver(http, pushed)).status_code == 202
-    signal = await _signal(account, http, "health_abuse_event")
+    signal = await open_signal(account, http, "health_abuse_event")
     assert signal["detected_by"] == "event" and signal["resource"] == event_arn
     assert signal["severity"] == "CRITICAL" and "port scanning" in signal["title"]
 
     # The next scan reads the same case from the Health API: it updates the signal, never a second.
-    await _rescan(http, account)
+    await rescan(http, account.headers, account.aws_account_id)
     abuse = [s for s in await account.signals(http, scenario="abuse")]
     assert [(s["signal_id"], s["resolved_at"]) for s in abuse] == [(signal["signal_id"], None)]
     assert abuse[0]["detected_by"] == "event" and abuse[0]["last_seen_at"] > signal["last_seen_at"]
@@ -89,11 +68,11 @@ async def test_a_pushed_guardduty_finding_and_its_scan_are_one_signal_until_arch
     )
     event = guardduty_finding_envelope(sandbox, account.aws_account_id, finding_id)
     assert (await account.deliver(http, event)).status_code == 202
-    signal = await _signal(account, http, "guardduty_finding")
+    signal = await open_signal(account, http, "guardduty_finding")
     # A crypto-mining type is critical whatever GuardDuty's severity: as the scan judges it.
     assert (signal["severity"], signal["region"], signal["detected_by"]) == ("CRITICAL", "eu-west-1", "event")
 
-    await _rescan(http, account)
+    await rescan(http, account.headers, account.aws_account_id)
     threat = [s for s in await account.signals(http, scenario="threat") if s["kind"] == "guardduty_finding"]
     assert [(s["signal_id"], s["resolved_at"]) for s in threat] == [(signal["signal_id"], None)]
 
@@ -119,11 +98,11 @@ async def test_root_sign_in_and_a_stopped_trail_pushed_then_scanned_are_one_sign
     assert (sign_in["source"], sign_in["detail-type"]) == ("aws.signin", "AWS Console Sign In via CloudTrail")
     for event in (sign_in, cloudtrail_envelope(sandbox, aws_id, stop)):
         assert (await account.deliver(http, event)).status_code == 202
-    pushed_login = await _signal(account, http, "root_login_no_mfa")
-    pushed_trail = await _signal(account, http, "cloudtrail_stopped")
+    pushed_login = await open_signal(account, http, "root_login_no_mfa")
+    pushed_trail = await open_signal(account, http, "cloudtrail_stopped")
     assert pushed_trail["resource"] == trail_arn and pushed_login["resource"] == f"arn:aws:iam::{aws_id}:root"
 
-    await _rescan(http, account)
+    await rescan(http, account.headers, account.aws_account_id)
     root = [s for s in await account.signals(http, scenario="root") if s["resolved_at"] is None]
     assert sorted(_key(s) for s in root) == sorted([_key(pushed_login), _key(pushed_trail)])
     assert {s["signal_id"] for s in root} == {pushed_login["signal_id"], pushed_trail["signal_id"]}
@@ -137,7 +116,7 @@ async def test_documented_events_become_the_signals_their_handlers_promise(http,
     # The documented root sign-in, as it happens now.
     sign_in = load_event("console_sign_in_root", aws_id, now=now)
     assert (await account.deliver(http, sign_in)).status_code == 202
-    login = await _signal(account, http, "root_login_no_mfa")
+    login = await open_signal(account, http, "root_login_no_mfa")
     assert login["detected_by"] == "event" and login["region"] == "us-east-1" and "0.0.0.0" in login["title"]
     # ... and as documented, years old: older than the 24 hours the root scenario looks at.
     old = load_event("console_sign_in_root", aws_id, id="old-sign-in")
@@ -146,7 +125,7 @@ async def test_documented_events_become_the_signals_their_handlers_promise(http,
 
     stop = load_event("cloudtrail_stop_logging", aws_id, now=now)
     assert (await account.deliver(http, stop)).status_code == 202
-    stopped = await _signal(account, http, "cloudtrail_stopped")
+    stopped = await open_signal(account, http, "cloudtrail_stopped")
     assert (stopped["resource"], stopped["region"]) == (
         f"arn:aws:cloudtrail:us-east-2:{aws_id}:trail/main",
         "us-east-2",
@@ -159,7 +138,7 @@ async def test_documented_events_become_the_signals_their_handlers_promise(http,
 
     quarantine = load_event("cloudtrail_attach_quarantine_policy", aws_id)
     assert (await account.deliver(http, quarantine)).status_code == 202
-    quarantined = await _signal(account, http, "quarantine_policy")
+    quarantined = await open_signal(account, http, "quarantine_policy")
     assert quarantined["resource"] == f"arn:aws:iam::{aws_id}:user/ci-deployer"
 
     ordinary = load_event("health_event_elb_api_issue", aws_id)
@@ -200,7 +179,7 @@ async def test_a_basic_support_risk_case_arrives_by_push_caps_the_score_and_aler
 
     event = load_event("health_risk_credentials_exposed", account.aws_account_id)
     assert (await account.deliver(http, event)).status_code == 202
-    signal = await _signal(account, http, "health_risk_event")
+    signal = await open_signal(account, http, "health_risk_event")
     assert signal["detected_by"] == "event" and signal["severity"] == "CRITICAL"
     assert "2026-05-27 09:45 UTC" in signal["title"]  # AWS's deadline, read from the description
 
@@ -217,7 +196,7 @@ async def test_a_basic_support_risk_case_arrives_by_push_caps_the_score_and_aler
     assert "AKIAIOSFODNN7EXAMPLE" in str(checklist) or checklist["checklist"]
 
     # The scan cannot see Health on Basic support: it keeps the pushed case open, and alerts stay quiet.
-    await _rescan(http, account)
+    await rescan(http, account.headers, account.aws_account_id)
     (still,) = [s for s in await account.signals(http, scenario="abuse")]
     assert still["signal_id"] == signal["signal_id"] and still["resolved_at"] is None
     assert len((await http.get("/alerts", headers=account.headers)).json()["alerts"]) == 1

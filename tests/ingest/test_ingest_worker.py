@@ -19,12 +19,13 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from tests.conftest import REDIS_URL, _truncate
+from tests.fixtures.app import _truncate
 from tests.ingest.conftest import processed_event, push_account, server_env, stored_events
 from tests.ingest.ingest_support import load_event
 from tests.support.process import ServerProcess, serve, vigilare_env
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.state import SupportPlan
+from tests.support.services import REDIS_URL
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.state import SupportPlan
 
 QUEUE = f"vigilare-ingest-test-{uuid.uuid4().hex[:8]}"
 

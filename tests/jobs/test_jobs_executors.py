@@ -12,7 +12,7 @@ from collections import defaultdict
 import msgspec
 import pytest
 
-from tests.conftest import REDIS_URL
+from tests.support.services import REDIS_URL
 from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory
 from vigilare.jobs import JobContext, Retry, enqueue_after_commit, job, unit_of_work

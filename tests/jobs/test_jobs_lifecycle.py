@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import REDIS_URL
+from tests.support.services import REDIS_URL
 from vigilare import lifecycle
 from vigilare.api.app import create_app
 from vigilare.aws import clients

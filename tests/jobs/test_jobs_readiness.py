@@ -9,8 +9,8 @@ import msgspec
 from arq import ArqRedis
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import REDIS_URL
-from tests.support.smtp import free_port
+from tests.support.net import free_port
+from tests.support.services import REDIS_URL
 from vigilare.api.app import create_app
 from vigilare.jobs.queue import ArqQueue, InProcessQueue
 

@@ -1,6 +1,6 @@
-"""Fixtures for the sandbox tests: one started Sandbox per session, fresh account ids per test,
-clients (boto3 and aioboto3) acting in an account through the gateway, and a checker that a raw
-JSON answer conforms to botocore's output shape (no unknown members, right types, required present).
+"""Fixtures of the sandbox's own tests (the sandbox itself is the shared `sandbox`): fresh account ids
+per test, clients (boto3 and aioboto3) acting in an account through the gateway, and each call's raw
+answer for checking it against botocore's output shape.
 """
 
 from __future__ import annotations
@@ -14,21 +14,10 @@ import aioboto3
 import boto3
 import pytest
 from botocore.config import Config
-from sandbox_testkit import AioClientFactory, ApiCall, ClientFactory, assumed_credentials
 
-from vigilare.sandbox import Sandbox
-
-
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_throttling(sandbox: Sandbox) -> Iterator[None]:
-    yield
-    sandbox.state.clear_throttling()
+from tests.support.botocore_model import AioClientFactory, ApiCall, ClientFactory
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.seed_aws import assumed_credentials
 
 
 @pytest.fixture(scope="session")

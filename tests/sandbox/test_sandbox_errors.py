@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_testkit import ApiCall
 
-from vigilare.sandbox import Sandbox, SupportPlan, seed_aws, seed_events
+from tests.support.botocore_model import ApiCall
+from vigilare_sandbox import Sandbox, SupportPlan, seed_aws, seed_events
 
 
 @pytest.mark.parametrize("plan", [SupportPlan.BASIC, SupportPlan.DEVELOPER])

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from sandbox_testkit import ApiCall, assert_matches_model
-
-from vigilare.sandbox import Sandbox, seed_aws, seed_events
+from tests.support.botocore_model import ApiCall, assert_matches_model
+from vigilare_sandbox import Sandbox, seed_aws, seed_events
 
 
 async def test_health_events_details_and_entities(

@@ -1,19 +1,22 @@
 """The gateway: moto's APIs reach moto unchanged, sts:AssumeRole trust is enforced for registered
-roles, reset forgets everything, and the configured latency is added."""
+roles (with their test knobs), reset forgets everything, the configured latency is added, and
+requests are recorded when asked."""
 
 from __future__ import annotations
 
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_testkit import TRUSTED_CALLER, ApiCall, ClientFactory, assumed_credentials
 
-from vigilare.sandbox import Sandbox, seed_events
-from vigilare.sandbox.seed import register_customer_role
+from tests.support.botocore_model import TRUSTED_CALLER, ApiCall, ClientFactory
+from vigilare_sandbox import Sandbox, seed_events
+from vigilare_sandbox.seed import register_customer_role
+from vigilare_sandbox.seed_aws import assumed_credentials
 
 
 def _moto_direct(sandbox: Sandbox, service: str, account_id: str, region: str = "us-east-1") -> Any:
@@ -189,3 +192,67 @@ def test_latency_is_added_to_every_request(
 
     assert slow >= 0.25
     assert fast < slow - 0.2
+
+
+def test_recording_keeps_each_signed_request_while_it_lasts(
+    sandbox: Sandbox, account_id: str, make_client: ClientFactory
+) -> None:
+    sts = make_client("sts", account_id)
+    health = make_client("health", account_id)
+
+    with sandbox.recording() as log:
+        sts.get_caller_identity()
+        health.describe_events()
+    sts.get_caller_identity()
+
+    assert [(request.service, request.operation) for request in log.requests] == [
+        ("sts", "GetCallerIdentity"),
+        ("health", "DescribeEvents"),
+    ]
+    [identity_call] = log.to("sts", "GetCallerIdentity")
+    assert identity_call.form()["Action"] == "GetCallerIdentity"
+    assert log.to("health", "DescribeEvents")[0].json() == {}
+
+
+def test_a_guarded_role_can_issue_credentials_that_expire_soon(
+    sandbox: Sandbox, account_id: str, make_client: ClientFactory
+) -> None:
+    role_arn = f"arn:aws:iam::{account_id}:role/ShortSession"
+    sandbox.register_guarded_role(
+        role_arn, "ext-1", TRUSTED_CALLER, credentials_expire_in=timedelta(minutes=5)
+    )
+
+    assumed = make_client("sts", TRUSTED_CALLER).assume_role(
+        RoleArn=role_arn, RoleSessionName="scan", ExternalId="ext-1", DurationSeconds=3600
+    )
+
+    left = assumed["Credentials"]["Expiration"] - datetime.now(UTC)
+    assert timedelta(minutes=4) < left <= timedelta(minutes=5)
+
+
+def test_a_guarded_role_can_report_its_credentials_in_another_account(
+    sandbox: Sandbox, account_id: str, make_client: ClientFactory
+) -> None:
+    role_arn = f"arn:aws:iam::{account_id}:role/Elsewhere"
+    sandbox.register_guarded_role(role_arn, "ext-1", TRUSTED_CALLER, caller_identity_account="555566667777")
+    credentials = make_client("sts", TRUSTED_CALLER).assume_role(
+        RoleArn=role_arn, RoleSessionName="scan", ExternalId="ext-1"
+    )["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+    identity = session.client(
+        "sts", endpoint_url=sandbox.endpoint_url, region_name="us-east-1"
+    ).get_caller_identity()
+    session.client("s3", endpoint_url=sandbox.endpoint_url, region_name="us-east-1").create_bucket(
+        Bucket=f"mine-{account_id}"
+    )
+
+    assert identity["Account"] == "555566667777"
+    assert identity["Arn"].startswith("arn:aws:sts::555566667777:assumed-role/Elsewhere/")
+    # Only GetCallerIdentity says so: the credentials still act in the role's own account.
+    buckets = make_client("s3", account_id).list_buckets()["Buckets"]
+    assert [bucket["Name"] for bucket in buckets] == [f"mine-{account_id}"]

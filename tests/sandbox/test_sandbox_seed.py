@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_testkit import ClientFactory
 
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed import (
+from tests.support.botocore_model import ClientFactory
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.seed import (
     CompromisedAccount,
     register_customer_role,
     seed_clean_account,
     seed_compromised_account,
 )
-from vigilare.sandbox.seed_aws import QUARANTINE_POLICY_ARN
+from vigilare_sandbox.seed_aws import QUARANTINE_POLICY_ARN
 
 
 @pytest.fixture

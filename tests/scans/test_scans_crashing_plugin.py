@@ -7,9 +7,9 @@ import types
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
 from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.sandbox.seed_aws import create_public_bucket
 from vigilare.scans.registry import REGISTRY_KEY
 from vigilare.scenarios.manager import PluginSource, load_registry
+from vigilare_sandbox.seed_aws import create_public_bucket
 
 ACCOUNT = "210987654321"
 

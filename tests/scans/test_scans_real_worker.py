@@ -15,12 +15,12 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import REDIS_URL
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
 from tests.support.process import vigilare_env
+from tests.support.services import REDIS_URL
 from vigilare.api.app import create_app
-from vigilare.sandbox.seed_aws import create_public_bucket, create_quarantined_user
+from vigilare_sandbox.seed_aws import create_public_bucket, create_quarantined_user
 
 ACCOUNT = "210987654321"
 

@@ -6,10 +6,10 @@ import asyncio
 
 import aioboto3
 
-from tests.conftest import TEST_REGIONS
-from vigilare.sandbox.seed_aws import create_public_bucket
+from tests.support.aws import TEST_REGIONS
 from vigilare.scanner import ScanTarget, scan_account
 from vigilare.scenarios.manager import load_registry
+from vigilare_sandbox.seed_aws import create_public_bucket
 
 ACCOUNTS = ("210987654321", "310987654321", "410987654321")
 
@@ -27,7 +27,7 @@ async def test_concurrent_scans_never_see_each_others_data(sandbox):
             registry.select(["exposure"]),
             collectors=registry.collectors,
             endpoint_url=sandbox.endpoint_url,
-            regions=TEST_REGIONS.split(","),
+            regions=list(TEST_REGIONS),
             base_session=base,
         )
 

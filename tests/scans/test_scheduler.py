@@ -6,12 +6,10 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.auth.models import Tenant
-from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs import flush_after_commit
 from vigilare.scans.models import RUNNING, Scan
@@ -30,13 +28,6 @@ class RecordingQueue:
 
     async def close(self) -> None:
         pass
-
-
-@pytest.fixture
-async def db(settings):
-    engine = create_engine(settings.database_url)
-    yield create_session_factory(engine)
-    await engine.dispose()
 
 
 async def _tenant_with_accounts(session, plan: str, status: str, count: int, due_at) -> list[AwsAccount]:

@@ -10,13 +10,12 @@ import importlib
 import sys
 import textwrap
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-InstallPlugin = Callable[..., str]
-"""``install_plugin(entry_point_name, source, distribution=..., version=...) -> module name``."""
+from tests.support.plugins import InstallPlugin
 
 
 @pytest.fixture
@@ -52,31 +51,3 @@ def install_plugin(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield install
     for module in modules:
         sys.modules.pop(module, None)
-
-
-SCENARIO_PLUGIN = """
-from vigilare.plugin import CollectedData, Finding, Scenario, hookimpl
-
-class {cls}(Scenario):
-    id = "{scenario_id}"
-    title = "A test scenario"
-    requires = ("iam.users",)
-
-    async def detect(self, data: CollectedData) -> list[Finding]:
-        return []
-
-@hookimpl
-def vigilare_scenarios() -> list[type[Scenario]]:
-    return [{cls}]
-"""
-
-
-def scenario_plugin(scenario_id: str) -> str:
-    """Source of a working plugin module registering one scenario with id ``scenario_id``."""
-    cls = "".join(part.title() for part in scenario_id.split("-"))
-    return SCENARIO_PLUGIN.format(cls=cls, scenario_id=scenario_id)
-
-
-BROKEN_ON_IMPORT = """
-raise RuntimeError("acme plugin cannot start: ACME_LICENSE_KEY is not set")
-"""

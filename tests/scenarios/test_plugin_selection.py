@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.scenarios.conftest import BROKEN_ON_IMPORT, InstallPlugin, scenario_plugin
+from tests.support.plugins import BROKEN_ON_IMPORT, InstallPlugin, scenario_plugin
 from vigilare.scenarios.manager import (
     DuplicateScenarioError,
     PluginLoadError,

@@ -10,16 +10,16 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import REDIS_URL
-from tests.scenarios.conftest import BROKEN_ON_IMPORT, InstallPlugin, scenario_plugin
 from tests.support.accounts import connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
+from tests.support.plugins import BROKEN_ON_IMPORT, InstallPlugin, scenario_plugin
 from tests.support.process import run_cli
+from tests.support.services import REDIS_URL
 from vigilare.api.app import create_app
 from vigilare.config import Settings
 from vigilare.jobs.worker import create_worker
-from vigilare.sandbox import Sandbox
 from vigilare.scenarios.manager import PluginLoadError
+from vigilare_sandbox import Sandbox
 
 ACCOUNT = "210987654321"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from scoring_fakes import BUILT_IN_KINDS, PLANNED_KINDS, Signal
 
+from tests.support.scoring import BUILT_IN_KINDS, PLANNED_KINDS, Signal
 from vigilare.scoring.checklist import MAX_NAMED_RESOURCES, ChecklistStep, build_checklist, checklist_markdown
 from vigilare.scoring.checklist_catalog import HARDENING, KIND_STEPS, StepTemplate
 

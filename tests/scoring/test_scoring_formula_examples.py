@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from scoring_fakes import Signal
 
+from tests.support.scoring import Signal
 from vigilare.scoring import compute_score
 
 

@@ -7,7 +7,8 @@ from itertools import pairwise
 
 from hypothesis import given
 from hypothesis import strategies as st
-from scoring_fakes import (
+
+from tests.support.scoring import (
     NON_CAPPING_KINDS,
     SEVERITIES,
     Signal,
@@ -15,7 +16,6 @@ from scoring_fakes import (
     signal_lists,
     signal_strategy,
 )
-
 from vigilare.scoring.formula import SUSPENSION_CEILING, ScoreResult, compute_score
 
 every_signal = st.one_of(signal_strategy(), capping_signals)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from scoring_fakes import BUILT_IN_KINDS, BUILTIN_SCENARIOS, DECLARED_SEVERITIES, PLANNED_KINDS, Signal
 
+from tests.support.scoring import (
+    BUILT_IN_KINDS,
+    BUILTIN_SCENARIOS,
+    DECLARED_SEVERITIES,
+    PLANNED_KINDS,
+    Signal,
+)
 from vigilare.plugin import Severity
 from vigilare.scoring import compute_score
 from vigilare.scoring.formula import SEVERITY_POINTS, SUSPENSION_CAPS, SUSPENSION_CEILING

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from scoring_fakes import SignalRow
 
+from tests.support.scoring import SignalRow
 from vigilare.exports.signals_csv import CSV_COLUMNS, neutralise_formula, stream_signals_csv
 
 DETECTED = datetime(2026, 5, 22, 10, 30, tzinfo=UTC)

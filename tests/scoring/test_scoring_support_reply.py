@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from scoring_fakes import Signal
-
+from tests.support.scoring import Signal
 from vigilare.scoring.checklist import build_checklist
 from vigilare.scoring.support_reply import MAX_OTHER_FINDINGS, draft_support_reply
 

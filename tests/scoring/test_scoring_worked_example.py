@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from scoring_fakes import Signal
 
+from tests.support.scoring import Signal
 from vigilare.scoring import compute_score
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scoring.md"

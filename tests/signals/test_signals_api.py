@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
+from tests.support.accounts import all_signals, connect_and_verify, rescan, wait_for_scan
 from tests.support.api import owner_headers
-from vigilare.sandbox.seed_aws import (
+from vigilare_sandbox.seed_aws import (
     client_for,
     create_logging_trail,
     create_quarantined_user,
     stop_trail_logging,
 )
-from vigilare.sandbox.seed_events import add_exposed_credentials_event, set_ses_enforcement, set_support_plan
-from vigilare.sandbox.state import SupportPlan
+from vigilare_sandbox.seed_events import add_exposed_credentials_event, set_ses_enforcement, set_support_plan
+from vigilare_sandbox.state import SupportPlan
 
 ACCOUNT = "360000000001"
-
-
-async def _rescan(client, headers) -> dict:
-    started = await client.post(f"/accounts/{ACCOUNT}/scan", headers=headers)
-    assert started.status_code == 202, started.text
-    return await wait_for_scan(client, headers, ACCOUNT, started.json()["execution_arn"])
 
 
 async def test_basic_support_shows_the_capability_gap_and_keeps_the_scan_whole(aws_client, sandbox):
@@ -43,7 +37,7 @@ async def test_basic_support_shows_the_capability_gap_and_keeps_the_scan_whole(a
 
     # Business support later: the event is read and the capability flips back.
     set_support_plan(sandbox, ACCOUNT, SupportPlan.BUSINESS)
-    assert (await _rescan(aws_client, headers))["status"] == "succeeded"
+    assert (await rescan(aws_client, headers, ACCOUNT))["status"] == "succeeded"
     account = (await aws_client.get(f"/accounts/{ACCOUNT}", headers=headers)).json()
     assert account["capabilities"]["health_api"]["available"] is True
     risk = [s for s in await all_signals(aws_client, headers, ACCOUNT) if s["kind"] == "health_risk_event"]
@@ -51,7 +45,7 @@ async def test_basic_support_shows_the_capability_gap_and_keeps_the_scan_whole(a
 
     # Back on Basic: the open risk signal must not be resolved for want of data.
     set_support_plan(sandbox, ACCOUNT, SupportPlan.BASIC)
-    assert (await _rescan(aws_client, headers))["status"] == "succeeded"
+    assert (await rescan(aws_client, headers, ACCOUNT))["status"] == "succeeded"
     still = [s for s in await all_signals(aws_client, headers, ACCOUNT) if s["kind"] == "health_risk_event"]
     assert [s["resolved_at"] for s in still] == [None]
 
@@ -77,7 +71,7 @@ async def test_signals_that_go_away_are_resolved_on_the_next_scan(aws_client, sa
         PhoneNumber="+1",
         Title="Sec",
     )
-    await _rescan(aws_client, headers)
+    await rescan(aws_client, headers, ACCOUNT)
 
     after = {s["signal_id"]: s for s in await all_signals(aws_client, headers, ACCOUNT)}
     for kind in ("ses_probation", "cloudtrail_stopped", "no_security_contact"):

@@ -11,10 +11,10 @@ import pytest
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
 from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
-from vigilare.sandbox.seed_aws import create_public_bucket
 from vigilare.scanner import detect
 from vigilare.scans.registry import REGISTRY_KEY
 from vigilare.scenarios.manager import PluginLoadError, PluginSource, load_registry
+from vigilare_sandbox.seed_aws import create_public_bucket
 
 ACCOUNT = "210987654321"
 DATA = CollectedData(account_id=ACCOUNT, collected_at=datetime(2026, 5, 22, 10, 0, tzinfo=UTC), values={})

@@ -34,7 +34,7 @@ def test_the_scale_is_four_severities_most_severe_first() -> None:
 
 
 def test_no_other_module_defines_a_severity_scale() -> None:
-    """Only vigilare/scenarios/model.py may spell the severities out as an enum or a rank table."""
+    """Only vigilare/plugin/model.py may spell the severities out as an enum or a rank table."""
     owners = set()
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):

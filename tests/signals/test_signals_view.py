@@ -13,14 +13,14 @@ from sqlalchemy import select
 
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
-from tests.support.db import db_session, set_tenant
+from tests.support.db import db_session, update_tenant
 from vigilare.alerts.models import Alert
 from vigilare.exports.signals_csv import CSV_COLUMNS
 from vigilare.plugin import Finding, Severity
-from vigilare.sandbox.seed_aws import create_public_bucket, create_quarantined_user
 from vigilare.signals.models import FINDING_COLUMNS, Signal, finding_values
 from vigilare.signals.schemas import SignalOut
 from vigilare.signals.view import ALERT_SNAPSHOT_FIELDS, SignalView, signal_view
+from vigilare_sandbox.seed_aws import create_public_bucket, create_quarantined_user
 
 ACCOUNT = "210987654321"
 DETECTED = datetime(2026, 5, 22, 10, 30, tzinfo=UTC)
@@ -113,7 +113,7 @@ async def test_api_csv_panic_package_and_alert_show_the_same_signals(aws_client,
     create_public_bucket(sandbox, ACCOUNT, "acme-public-assets")
     headers = await owner_headers(aws_client)
     tenant_id = (await aws_client.get("/me", headers=headers)).json()["tenant"]["tenant_id"]
-    await set_tenant(settings.database_url, tenant_id, plan="team", status="active")
+    await update_tenant(settings, tenant_id, plan="team", status="active")
     rule = await aws_client.post(
         "/alert-rules",
         headers=headers,

@@ -6,9 +6,9 @@ import asyncio
 import time
 from typing import Any
 
-from tests.conftest import SENTINEL_ACCOUNT_ID
-from vigilare.sandbox import Sandbox
-from vigilare.sandbox.seed import register_customer_role
+from tests.support.aws import SENTINEL_ACCOUNT_ID
+from vigilare_sandbox import Sandbox
+from vigilare_sandbox.seed import register_customer_role
 
 
 async def connect_and_verify(
@@ -37,6 +37,13 @@ async def wait_for_scan(
             return dict(scan)
         assert time.monotonic() < deadline, f"scan still {scan['status']}"
         await asyncio.sleep(0.1)
+
+
+async def rescan(client: Any, headers: dict[str, str], aws_account_id: str) -> dict[str, Any]:
+    """Start a manual scan through the API and wait until it ends; returns the scan."""
+    started = await client.post(f"/accounts/{aws_account_id}/scan", headers=headers)
+    assert started.status_code == 202, started.text
+    return await wait_for_scan(client, headers, aws_account_id, started.json()["execution_arn"])
 
 
 async def all_signals(client: Any, headers: dict[str, str], aws_account_id: str, **params: Any) -> list[dict]:

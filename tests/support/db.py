@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.auth.models import Tenant
+from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 
 
@@ -24,6 +25,19 @@ async def db_session(database_url: str) -> AsyncIterator[AsyncSession]:
         await engine.dispose()
 
 
-async def set_tenant(database_url: str, tenant_id: str, **values: Any) -> None:
-    async with db_session(database_url) as session:
-        await session.execute(update(Tenant).where(Tenant.id == tenant_id).values(**values))
+async def get_tenant(settings: Settings, tenant_id: str) -> Tenant:
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            return await session.get_one(Tenant, tenant_id)
+    finally:
+        await engine.dispose()
+
+
+async def update_tenant(settings: Settings, tenant_id: str, **values: Any) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(update(Tenant).where(Tenant.id == tenant_id).values(**values))
+    finally:
+        await engine.dispose()

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from tests.support.smtp import free_port
+from tests.support.net import free_port
 
 
 def vigilare_env(extra: Mapping[str, str]) -> dict[str, str]:

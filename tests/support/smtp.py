@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import time
 from email.message import Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.net import free_port
+from vigilare.mail import SmtpConfig
 
 
 class _Handler:
     def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
         self.messages: list[tuple[list[str], Message]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
         self.messages.append(
-            (list(envelope.rcpt_tos), email.message_from_bytes(envelope.content, policy=email.policy.default))
+            (
+                list(envelope.rcpt_tos),
+                email.message_from_bytes(envelope.content, policy=email.policy.default),
+            )
         )
+        self.envelopes.append(envelope)
         return "250 OK"
 
 
@@ -42,11 +44,29 @@ class SmtpSink:
         self._controller.stop()
 
     @property
+    def envelopes(self) -> list[Envelope]:
+        """What arrived, as sent on the wire."""
+        return self._handler.envelopes
+
+    @property
     def messages(self) -> list[tuple[list[str], Message]]:
+        """What arrived, as (recipients, parsed message)."""
         return self._handler.messages
 
     def smtp_settings(self) -> dict[str, Any]:
+        """The `Settings` fields that send the API's mail here."""
         return {"smtp_host": "127.0.0.1", "smtp_port": self.port, "smtp_starttls": False}
+
+    @property
+    def config(self) -> SmtpConfig:
+        """A mail configuration for the channels, sending here."""
+        return SmtpConfig(
+            smtp_host="127.0.0.1",
+            smtp_port=self.port,
+            smtp_from="Vigilare Alerts <alerts@vigilare.test>",
+            smtp_starttls=False,
+            timeout_seconds=5,
+        )
 
     def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[tuple[list[str], Message]]:
         deadline = time.monotonic() + timeout

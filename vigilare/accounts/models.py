@@ -31,7 +31,7 @@ class AwsAccount(Base, TenantScoped, Timestamps):
     # What the customer's AWS plan lets us read, e.g. {"health_api": false} without Business support.
     capabilities: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     # What the scan's collectors remember between scans (Cost Explorer cache, spend and region
-    # baselines, GuardDuty poll times): vigilare.scenarios.state; replaced after each completed scan.
+    # baselines, GuardDuty poll times): vigilare.plugin.state; replaced after each completed scan.
     scan_state: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict, server_default="{}")
     # Scheduling: when the next scheduled scan is due, and the lease that keeps scans of one account
     # from overlapping (held by a scan, renewed while it runs, expires if its worker dies).

@@ -22,7 +22,7 @@ from vigilare.alerts.jobs import deliver_alert
 from vigilare.alerts.models import QUEUED, Alert, AlertDelivery, AlertRule
 from vigilare.ids import new_id
 from vigilare.jobs import enqueue_after_commit
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 from vigilare.signals.models import Signal
 from vigilare.signals.service import open_signals
 from vigilare.signals.view import signal_view

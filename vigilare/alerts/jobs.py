@@ -29,7 +29,7 @@ from vigilare.config import Settings
 from vigilare.crypto import SecretBox, SecretDecryptionError
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext, Retry, job
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 
 logger = logging.getLogger("vigilare.alerts")
 

@@ -17,7 +17,7 @@ from vigilare.auth.roles import Principal
 from vigilare.crypto import SecretBox
 from vigilare.errors import BadRequest, NotFound
 from vigilare.ids import new_id, utcnow
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 
 MAX_SCENARIOS = 50
 _SCENARIO_ID = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")

@@ -7,10 +7,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vigilare.db.base import Base, TenantScoped, Timestamps, id_column
+from vigilare.db.base import Base, TenantRoot, TenantScoped, Timestamps, id_column
+
+# Every new tenant starts with a free trial this long (billing reads it from here: auth sits below billing).
+TRIAL_DAYS = 14
 
 
-class Tenant(Base, Timestamps):
+class Tenant(Base, TenantRoot, Timestamps):
     __tablename__ = "tenants"
 
     id: Mapped[str] = id_column()

@@ -9,11 +9,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
+from vigilare.auth.models import TRIAL_DAYS, Invitation, RefreshToken, Tenant, User
 from vigilare.auth.passwords import hash_password, verify_password
 from vigilare.auth.roles import OWNER, Principal
 from vigilare.auth.tokens import ID, REFRESH, TokenIssuer, TokenSet, hash_token
-from vigilare.billing.plans import TRIAL_DAYS
 from vigilare.db.tenancy import tenant_scope
 from vigilare.errors import BadRequest, Conflict, RateLimited, Unauthorized
 from vigilare.ids import new_id, utcnow

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from vigilare.aws.session import AccountSession
 from vigilare.plugin import GLOBAL_REGION, Capability, CollectedData, CollectionError, Collector, JsonValue
-from vigilare.scenarios.state import StateStore
+from vigilare.plugin.state import StateStore
 
 logger = logging.getLogger(__name__)
 

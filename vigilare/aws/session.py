@@ -119,6 +119,10 @@ def shared_loader() -> Loader:
     return create_loader()
 
 
+BaseSession = aioboto3.Session
+"""The process's base AWS session (Vigilare's own identity) that scans assume customer roles from."""
+
+
 @functools.cache
 def vigilare_base_session() -> aioboto3.Session:
     """Vigilare's own (sentinel) credentials from the standard AWS environment, one per process."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TRIAL_DAYS = 14
+from vigilare.auth.models import TRIAL_DAYS
+
+__all__ = ["PLANS", "TRIAL_DAYS", "Plan", "get_plan"]
 
 
 @dataclass(frozen=True)

@@ -66,3 +66,7 @@ class TenantScoped:
         return mapped_column(
             sa.String(26), sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False
         )
+
+
+class TenantRoot:
+    """The tenant row itself: a session scoped to a tenant sees only the row whose ``id`` is that tenant."""

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from vigilare.db.base import TenantScoped
+from vigilare.db.base import TenantRoot, TenantScoped
 
 TENANT_KEY = "tenant_id"
 
@@ -39,15 +39,14 @@ def _restrict_to_tenant(state: ORMExecuteState) -> None:
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    from vigilare.auth.models import Tenant  # the tenant row is scoped by its own id
-
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantScoped,
             lambda cls: cls.tenant_id == tenant_id,
             include_aliases=True,
         ),
-        with_loader_criteria(Tenant, lambda cls: cls.id == tenant_id, include_aliases=True),
+        # The tenant row is scoped by its own id.
+        with_loader_criteria(TenantRoot, lambda cls: cls.id == tenant_id, include_aliases=True),
     )
 
 

@@ -9,9 +9,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-import aioboto3
-from botocore.config import Config
-
+from vigilare.aws.objects import put_and_presign
 from vigilare.config import Settings
 from vigilare.crypto import derive_key
 from vigilare.errors import Forbidden, NotFound
@@ -43,22 +41,14 @@ async def store(settings: Settings, key: str, export_id: str, package: IO[bytes]
 
 
 async def _store_s3(settings: Settings, key: str, package: IO[bytes]) -> str:
-    endpoint = settings.aws_endpoint_url or None
-    config = Config(retries={"mode": "standard"}, signature_version="s3v4")
-    async with aioboto3.Session().client("s3", endpoint_url=endpoint, config=config) as s3:
-        await s3.put_object(
-            Bucket=settings.export_bucket,
-            Key=key,
-            Body=package.read(),
-            ContentType="application/zip",
-            ServerSideEncryption="AES256",
-        )
-        url: str = await s3.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": settings.export_bucket, "Key": key},
-            ExpiresIn=settings.export_url_ttl_seconds,
-        )
-    return url
+    return await put_and_presign(
+        bucket=settings.export_bucket,
+        key=key,
+        body=package.read(),
+        content_type="application/zip",
+        expires_in=settings.export_url_ttl_seconds,
+        endpoint_url=settings.aws_endpoint_url or None,
+    )
 
 
 def _store_local(settings: Settings, export_id: str, package: IO[bytes]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from vigilare.errors import BadRequest
-from vigilare.scenarios.events import AwsEvent
+from vigilare.plugin.events import AwsEvent
 
 MAX_BODY_BYTES = 256 * 1024
 """EventBridge's own limit for one event (PutEvents entry size): a larger body is not an event."""

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from vigilare.scenarios.data import CollectedData
-from vigilare.scenarios.events import AwsEvent, EventHandler, EventResult
+from vigilare.plugin.data import CollectedData
+from vigilare.plugin.events import AwsEvent, EventHandler, EventResult
+from vigilare.plugin.model import Finding, Scenario
 from vigilare.scenarios.manager import ScenarioRegistry
-from vigilare.scenarios.model import Finding, Scenario
 from vigilare.scenarios.runner import most_severe_per_fingerprint, refusal_reason, run_detectors
 
 logger = logging.getLogger("vigilare.ingest")

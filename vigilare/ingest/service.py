@@ -33,9 +33,9 @@ from vigilare.ingest.onboarding import (
 )
 from vigilare.ingest.schemas import EventAcceptedOut, PushSetupOut
 from vigilare.jobs import enqueue_after_commit
+from vigilare.plugin.events import AwsEvent
 from vigilare.ratelimit import Counter
 from vigilare.scans.models import PARTIAL, SUCCEEDED, Scan
-from vigilare.scenarios.events import AwsEvent
 
 INGEST_PATH = "/ingest/aws-events"
 # One body for every refused key (unknown, wrong, expired, replaced, of a disconnected account, or

@@ -12,8 +12,8 @@ from typing import Any
 import pluggy
 
 from vigilare.plugin import Collector, EventHandler, Scenario
-from vigilare.scenarios.events import event_handler_error
-from vigilare.scenarios.model import emits_error
+from vigilare.plugin.events import event_handler_error
+from vigilare.plugin.model import emits_error
 
 BUILTIN_ORIGIN = "builtin"
 HOOK_NAMES = ("vigilare_collectors", "vigilare_event_handlers", "vigilare_scenarios")

@@ -10,8 +10,8 @@ from typing import Literal
 
 import msgspec
 
-from vigilare.scenarios.data import CollectedData
-from vigilare.scenarios.model import Finding, Scenario, Severity
+from vigilare.plugin.data import CollectedData
+from vigilare.plugin.model import Finding, Scenario, Severity
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 from vigilare.scoring.checklist_catalog import (
     CASE_KINDS,
     CHECK_FOR_CASE,

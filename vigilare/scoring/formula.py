@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 from vigilare.scoring.signals import ScorableSignal
 
 MAX_SCORE = 100

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 from vigilare.scoring.checklist import ChecklistStep
 from vigilare.scoring.signals import LocatedSignal
 

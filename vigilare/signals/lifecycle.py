@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
 from vigilare.ids import new_id
-from vigilare.scenarios.model import Finding
+from vigilare.plugin.model import Finding
 from vigilare.signals.models import EVENT, Signal, finding_values
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigilare.db.base import Base, TenantScoped, id_column
-from vigilare.scenarios.model import Finding
+from vigilare.plugin.model import Finding
 
 SCAN, EVENT = "scan", "event"
 

@@ -14,7 +14,7 @@ from vigilare.db.engine import SessionOpener
 from vigilare.db.pagination import CursorCodec, check_limit, newest_first_page
 from vigilare.db.tenancy import tenant_scope
 from vigilare.errors import BadRequest
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 from vigilare.signals.models import Signal
 
 EXPORT_BATCH = 1000

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import msgspec
 
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 
 
 class ChannelType(enum.StrEnum):

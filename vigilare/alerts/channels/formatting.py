@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from vigilare.alerts.channels.base import AlertEventType, AlertNotification, TriggeringSignal
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 
 # Slack rejects messages with more than 50 blocks; keep room for the header, summary and buttons.
 MAX_SLACK_SIGNAL_BLOCKS = 20

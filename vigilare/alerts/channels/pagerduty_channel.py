@@ -20,7 +20,7 @@ from vigilare.alerts.channels.base import (
 )
 from vigilare.alerts.channels.formatting import headline
 from vigilare.crypto import mask_secret
-from vigilare.scenarios.model import Severity
+from vigilare.plugin.model import Severity
 
 DEFAULT_PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _SUMMARY_LIMIT = 1024  # PagerDuty truncates longer summaries; we do it ourselves, visibly.

@@ -8,22 +8,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from vigilare.plugin import Collector, CollectorContext
+from vigilare.plugin import Collector, CollectorContext, as_datetime
 
 _TYPES_PER_CALL = 100  # DescribeInstanceTypes accepts at most 100 names
 _USED_STATES = {"pending", "running", "stopping", "stopped"}
-
-
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
 
 
 def _accelerators(info: dict[str, Any]) -> str | None:
@@ -102,7 +90,7 @@ async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
     used_since: list[datetime] = []
     for instance in raw_instances:
         state = (instance.get("State") or {}).get("Name", "")
-        launched = _moment(instance.get("LaunchTime"))
+        launched = as_datetime(instance.get("LaunchTime"))
         described = types.get(instance["InstanceType"], {})
         instances.append(
             {
@@ -119,7 +107,7 @@ async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
             used_since.append(launched)
     requests = []
     for request in spot_requests:
-        created = _moment(request.get("CreateTime"))
+        created = as_datetime(request.get("CreateTime"))
         requests.append(
             {
                 "SpotInstanceRequestId": request["SpotInstanceRequestId"],
@@ -134,11 +122,11 @@ async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
     # instances that ran here last month may be gone today. (Spot requests do not count: an open
     # request is intent, not use.)
     previous_state = ctx.previous_state or {}
-    previous = _moment(previous_state.get("first_seen"))
+    previous = as_datetime(previous_state.get("first_seen"))
     candidates = [moment for moment in (previous, *used_since) if moment is not None]
     first_seen = min(candidates) if candidates else None
     # Since when Vigilare has watched this region: launches after that are launches it saw happen.
-    watched_since = _moment(previous_state.get("watched_since")) or datetime.now(UTC)
+    watched_since = as_datetime(previous_state.get("watched_since")) or datetime.now(UTC)
     ctx.save_state(
         {
             "first_seen": first_seen.isoformat() if first_seen else None,

@@ -1,0 +1,255 @@
+"""One loopback HTTP endpoint in front of moto and the fake, so clients see a single "AWS".
+
+Per request: optional fixed latency; optional recording (`request_log`); requests moto cannot
+answer go to the fake (routed by the SigV4 service name and X-Amz-Target or path); `sts:AssumeRole`
+on a role registered with the trust guard is refused unless ExternalId and caller account match (and
+its answer adjusted by the role's test knobs); everything else is forwarded to moto unchanged
+(method, path, query, headers including Host, body) and moto's status, headers and body come back
+unchanged. The upstream is always moto's address, whatever the Host header says (s3control puts the
+account id in front of the host name).
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from vigilare_sandbox.fake import FakeAws, route
+from vigilare_sandbox.fake_iam import add_root_row
+from vigilare_sandbox.identity import AccountDirectory, RoleTrustGuard
+from vigilare_sandbox.recording import RequestLog
+from vigilare_sandbox.wire import WireRequest, WireResponse, credential_scope
+
+logger = logging.getLogger(__name__)
+
+# Headers that describe one hop's connection, not the message (RFC 9110 §7.6.1), plus framing we redo.
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+    "content-length",
+}
+_MOTO_RESET_PATH = "/moto-api/reset"
+
+
+class _MotoUpstream:
+    """Keep-alive connections to moto, one per gateway thread."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host = host
+        self._port = port
+        self._local = threading.local()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPConnection(self._host, self._port, timeout=60)
+            self._local.connection = connection
+        return connection
+
+    def _drop_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+        self._local.connection = None
+
+    def send(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> WireResponse:
+        # A kept-alive connection moto has closed fails on first use: retry once on a fresh one.
+        for attempt in range(2):
+            connection = self._connection()
+            try:
+                connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+                for name, value in headers:
+                    connection.putheader(name, value)
+                if body or method in ("POST", "PUT", "PATCH"):
+                    connection.putheader("Content-Length", str(len(body)))
+                connection.endheaders(body or None)
+                upstream = connection.getresponse()
+                payload = upstream.read()
+            except (ConnectionError, http.client.HTTPException, OSError):
+                self._drop_connection()
+                if attempt == 1:
+                    raise
+                continue
+            # A HEAD answer has no body but tells the size of the GET one: keep moto's Content-Length.
+            response_headers = [
+                (name, value)
+                for name, value in upstream.getheaders()
+                if name.lower() not in _HOP_BY_HOP or (method == "HEAD" and name.lower() == "content-length")
+            ]
+            if upstream.will_close:
+                self._drop_connection()
+            return WireResponse(upstream.status, payload, raw_headers=response_headers)
+        raise AssertionError("unreachable")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as AWS endpoints allow
+    server: _GatewayServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("gateway: " + format, *args)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _handle(self) -> None:
+        body = self._read_body()
+        gateway = self.server.gateway
+        if gateway.latency_ms > 0:
+            time.sleep(gateway.latency_ms / 1000)  # simulated network round trip, not a wait
+        try:
+            self._respond(gateway.dispatch(self.command, self.path, self.headers.items(), body))
+        except Exception:
+            logger.exception("sandbox gateway failed on %s %s", self.command, self.path)
+            self._respond(WireResponse(502, b"sandbox gateway error", {"Content-Type": "text/plain"}))
+
+    def _respond(self, response: WireResponse) -> None:
+        self.send_response_only(response.status)
+        header_items = response.header_items()
+        for name, value in header_items:
+            self.send_header(name, value)
+        if not any(name.lower() == "content-length" for name, _ in header_items):
+            self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
+
+
+class _GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    gateway: Gateway
+
+
+def _with_body(response: WireResponse, body: bytes) -> WireResponse:
+    if body is response.body:
+        return response
+    return WireResponse(
+        response.status, body, {k: v for k, v in response.header_items() if k.lower() != "content-length"}
+    )
+
+
+class Gateway:
+    def __init__(
+        self,
+        moto_host: str,
+        moto_port: int,
+        fake: FakeAws,
+        accounts: AccountDirectory,
+        trust: RoleTrustGuard,
+        latency_ms: float = 0.0,
+        on_moto_reset: Callable[[], None] | None = None,
+    ) -> None:
+        self.fake = fake
+        self.accounts = accounts
+        self.trust = trust
+        self.latency_ms = latency_ms
+        self.request_log: RequestLog | None = None
+        self._upstream = _MotoUpstream(moto_host, moto_port)
+        self._on_moto_reset = on_moto_reset
+        self._server: _GatewayServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        server = _GatewayServer((host, port), _Handler)
+        server.gateway = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="sandbox-gateway", daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._server is None:
+            raise RuntimeError("gateway is not started")
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+
+    def dispatch(
+        self, method: str, raw_path: str, header_items: list[tuple[str, str]], body: bytes
+    ) -> WireResponse:
+        split = urlsplit(raw_path)
+        query = parse_qs(split.query, keep_blank_values=True)
+        headers = {name.lower(): value for name, value in header_items}
+        request = WireRequest(method, split.path, query, headers, body, credential_scope(headers, query))
+        if self.request_log is not None:
+            self.request_log.record(request)
+
+        fake_route = route(request)
+        if fake_route is not None:
+            return self.fake.answer(fake_route, request, self.accounts.account_for(request))
+
+        is_assume_role = (
+            request.scope is not None
+            and request.scope.service == "sts"
+            and request.form().get("Action") == "AssumeRole"
+        )
+        if is_assume_role:
+            caller_account = self.accounts.account_for(request)
+            refusal = self.trust.refusal(
+                request.form(), caller_account, self.accounts.principal_arn(request, caller_account)
+            )
+            if refusal is not None:
+                return refusal
+
+        forwarded_headers = [(name, value) for name, value in header_items if name.lower() not in _HOP_BY_HOP]
+        response = self._upstream.send(method, raw_path, forwarded_headers, body)
+        if is_assume_role and response.status == 200:
+            self.accounts.learn_from_assume_role(response.body)
+            response = _with_body(response, self.trust.issued(request.form(), response.body))
+        is_caller_identity = (
+            request.scope is not None
+            and request.scope.service == "sts"
+            and request.form().get("Action") == "GetCallerIdentity"
+        )
+        if is_caller_identity and request.scope is not None and response.status == 200:
+            reported = self.trust.caller_identity(request.scope.access_key_id, response.body)
+            response = _with_body(response, reported)
+        is_credential_report = (
+            request.scope is not None
+            and request.scope.service == "iam"
+            and request.form().get("Action") == "GetCredentialReport"
+        )
+        if is_credential_report and response.status == 200:
+            account_id = self.accounts.account_for(request)
+            with self.fake.state.lock:
+                root_state = self.fake.state.account(account_id)
+                body_with_root = add_root_row(response.body, account_id, root_state)
+            response = _with_body(response, body_with_root)
+        if method == "POST" and split.path == _MOTO_RESET_PATH and self._on_moto_reset is not None:
+            self._on_moto_reset()
+        return response

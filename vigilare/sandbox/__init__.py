@@ -1,7 +1,0 @@
-"""Local AWS stand-in for tests, the benchmark and the zero-setup demo: moto plus a small fake
-for the APIs moto lacks, behind one gateway endpoint. See `Sandbox`."""
-
-from vigilare.sandbox.sandbox import Sandbox
-from vigilare.sandbox.state import FakeState, SupportPlan
-
-__all__ = ["FakeState", "Sandbox", "SupportPlan"]
