@@ -16,7 +16,6 @@ TRIAL_DAYS = 14
 class Tenant(Base, TenantRoot, Timestamps):
     __tablename__ = "tenants"
 
-    id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(sa.String(200))
     plan: Mapped[str] = mapped_column(sa.String(20), default="solo")
     # trialing, active, past_due, canceled

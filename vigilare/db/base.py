@@ -70,3 +70,7 @@ class TenantScoped:
 
 class TenantRoot:
     """The tenant row itself: a session scoped to a tenant sees only the row whose ``id`` is that tenant."""
+
+    @declared_attr
+    def id(cls) -> Mapped[str]:
+        return id_column()
