@@ -53,7 +53,7 @@ def _plugins(settings: Settings, _args: argparse.Namespace) -> int:
     from vigilare.scenarios.manager import inspect_plugins
 
     report = inspect_plugins(selection=plugin_selection(settings))
-    rows = [("PLUGIN", "VERSION", "ORIGIN", "SCENARIOS", "STATUS", "EVENT-HANDLERS", "DATA")]
+    rows = [("PLUGIN", "VERSION", "ORIGIN", "SCENARIOS", "STATUS", "DATA")]
     for plugin in report.plugins:
         status = (
             plugin.status if plugin.status in ("loaded", "failed") else f"{plugin.status}: {plugin.reason}"
@@ -65,13 +65,18 @@ def _plugins(settings: Settings, _args: argparse.Namespace) -> int:
                 plugin.origin,
                 ", ".join(plugin.scenario_ids) or "-",
                 status,
-                ", ".join(plugin.event_handler_ids) or "-",
                 ", ".join(plugin.collector_keys) or "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[6])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[5])
+    # Then the event handlers: what reads pushed AWS events, for which scenario, resolved how.
+    owners = {handler: plugin.name for plugin in report.plugins for handler in plugin.event_handler_ids}
+    for handler in report.registry.event_handlers.values():
+        sources = ", ".join(handler.sources)
+        print(f"EVENT-HANDLER {handler.id} ({owners.get(handler.id, '?')}): {sources} -> {handler.scenario}")
+        print(f"  resolve rule: {handler.resolve_rule}")
     for name in report.unknown_names:
         print(f"vigilare: warning: no installed scenario plugin is named {name!r}", file=sys.stderr)
     for warning in report.warnings:

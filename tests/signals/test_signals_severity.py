@@ -43,7 +43,7 @@ def test_no_other_module_defines_a_severity_scale() -> None:
                 names = [target.id for target in node.targets if isinstance(target, ast.Name)]
             if "CRITICAL" in names or (isinstance(node, ast.Dict) and _is_rank_table(node)):
                 owners.add(path.relative_to(PACKAGE).as_posix())
-    assert owners == {"scenarios/model.py"}
+    assert owners == {"plugin/model.py"}
 
 
 def _is_rank_table(node: ast.Dict) -> bool:

@@ -219,8 +219,8 @@ class GuardDutyFindingHandler(EventHandler):
     sources = ("aws.guardduty",)
     detail_types = ("GuardDuty Finding",)
     resolve_rule = (
-        "resolved by a finding event with service.archived true, or by a scan that no longer reads the "
-        "finding open (archived, or below High and not a critical type)"
+        "a finding event with service.archived true, or a scan that no longer reads the finding open "
+        "(archived, or below High and not a critical type)"
     )
 
     async def handle(self, event: AwsEvent, ctx: EventContext) -> EventResult:

@@ -187,8 +187,8 @@ class HealthEventHandler(EventHandler):
     sources = ("aws.health",)
     detail_types = ("AWS Health Event", "AWS Health Abuse Event")
     resolve_rule = (
-        "resolved by an update of the event whose statusCode is closed; on Business support and above, "
-        "also by a scan that no longer lists the event open"
+        "an update of the event whose statusCode is closed; on Business support and above, also a scan "
+        "that no longer lists the event open"
     )
 
     async def handle(self, event: AwsEvent, ctx: EventContext) -> EventResult:

@@ -263,9 +263,9 @@ class RootEventHandler(EventHandler):
     sources = ("aws.signin", "aws.cloudtrail", "aws.organizations")
     detail_types = SIGN_IN_DETAIL_TYPES
     resolve_rule = (
-        "a root sign-in resolves at the first scan after it is 24 hours old; a stopped or deleted trail "
-        "at the first scan that sees it logging again (StartLogging, CreateTrail or UpdateTrail calls "
-        "ask for that scan at once)"
+        "a root sign-in: the first scan after it is 24 hours old; a stopped or deleted trail: the first "
+        "scan that sees it logging again (StartLogging, CreateTrail and UpdateTrail calls ask for that "
+        "scan at once)"
     )
 
     async def handle(self, event: AwsEvent, ctx: EventContext) -> EventResult:
