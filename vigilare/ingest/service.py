@@ -7,6 +7,7 @@ processing for after the commit. Nothing else happens in the request.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -115,34 +116,51 @@ async def known_regions(session: AsyncSession, account: AwsAccount) -> list[str]
     return [str(region) for region in regions] if isinstance(regions, list) and regions else None
 
 
+@dataclass(frozen=True, slots=True)
+class IngestAccount:
+    """The account a valid secret vouches for (the columns the route needs, nothing else)."""
+
+    account_id: str
+    tenant_id: str
+    aws_account_id: str
+
+
 async def authenticate(
     session: AsyncSession, settings: Settings, header_value: str | None, now: datetime
-) -> tuple[IngestKey, AwsAccount]:
-    """The key and the account it vouches for; :class:`Unauthorized` with the one body otherwise."""
+) -> IngestAccount:
+    """The account the secret vouches for; :class:`Unauthorized` with the one body otherwise."""
     parts = split_secret(header_value)
     key_id, random_part = parts or ("", "-")
     found = None
     if parts is not None:
+        # Columns, not entities: every delivery runs this, and the account's scan state is large.
         found = (
             await session.execute(
-                select(IngestKey, AwsAccount)
+                select(
+                    IngestKey.secret_hash,
+                    IngestKey.created_at,
+                    IngestKey.expires_at,
+                    AwsAccount.id,
+                    AwsAccount.tenant_id,
+                    AwsAccount.aws_account_id,
+                    AwsAccount.status,
+                    AwsAccount.connected_at,
+                )
                 .join(AwsAccount, AwsAccount.id == IngestKey.account_id)
                 .where(IngestKey.id == key_id)
             )
         ).first()
-    key, account = found if found is not None else (None, None)
     # Compared in constant time even for an unknown key id (against a dummy), then judged.
-    matches = part_matches(settings.secret_key, random_part, key.secret_hash if key else None)
+    matches = part_matches(settings.secret_key, random_part, found.secret_hash if found else None)
     if (
         not matches
-        or key is None
-        or account is None
-        or account.status != ACTIVE
-        or key.created_at < account.connected_at
-        or (key.expires_at is not None and key.expires_at <= now)
+        or found is None
+        or found.status != ACTIVE
+        or found.created_at < found.connected_at
+        or (found.expires_at is not None and found.expires_at <= now)
     ):
         raise Unauthorized(INVALID_KEY)
-    return key, account
+    return IngestAccount(account_id=found.id, tenant_id=found.tenant_id, aws_account_id=found.aws_account_id)
 
 
 async def receive_event(
@@ -156,7 +174,7 @@ async def receive_event(
     """Check the key and the event, apply the account's rate limit, store the event and queue it."""
     now = utcnow()
     try:
-        _key, account = await authenticate(session, settings, header_value, now)
+        account = await authenticate(session, settings, header_value, now)
     except Unauthorized:
         await _count_refusal(counter, client)
         raise
@@ -166,7 +184,7 @@ async def receive_event(
         raise Unauthorized(INVALID_KEY)
     limit = settings.ingest_rate_limit_per_minute
     if limit > 0:
-        count, retry_after = await counter.hit(f"ingest:{account.id}", 60)
+        count, retry_after = await counter.hit(f"ingest:{account.account_id}", 60)
         if count > limit:
             raise RateLimited(
                 f"more than {limit} events a minute for account {account.aws_account_id}: retry later",
@@ -185,7 +203,7 @@ async def _count_refusal(counter: Counter, client: str) -> None:
 
 
 async def store_event(
-    session: AsyncSession, account: AwsAccount, event: AwsEvent, payload: dict[str, object], now: datetime
+    session: AsyncSession, account: IngestAccount, event: AwsEvent, payload: dict[str, object], now: datetime
 ) -> None:
     """Store the event once by its EventBridge id and queue its processing after the commit.
 
@@ -200,7 +218,7 @@ async def store_event(
         .values(
             id=row_id,
             tenant_id=account.tenant_id,
-            account_id=account.id,
+            account_id=account.account_id,
             event_id=event.id,
             source=event.source,
             detail_type=event.detail_type,
@@ -217,7 +235,7 @@ async def store_event(
         existing = (
             await session.execute(
                 select(IngestEvent.id, IngestEvent.processed_at).where(
-                    IngestEvent.account_id == account.id, IngestEvent.event_id == event.id
+                    IngestEvent.account_id == account.account_id, IngestEvent.event_id == event.id
                 )
             )
         ).first()
