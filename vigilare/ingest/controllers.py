@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.auth.guards import requires_role
@@ -73,8 +73,13 @@ class IngestController(Controller):
         settings: NamedDependency[Settings],
         counter: NamedDependency[Counter],
         client_address: NamedDependency[str],
+        ingest_key: Annotated[
+            str | None,
+            Parameter(header=HEADER_NAME, required=False, description="The account's ingest secret"),
+        ] = None,
     ) -> EventAcceptedOut:
+        # The raw bytes: the body is checked as EventBridge sent it, never re-serialised first.
         body = await request.body()
         return await service.receive_event(
-            unscoped_db_session, counter, settings, client_address, request.headers.get(HEADER_NAME), body
+            unscoped_db_session, counter, settings, client_address, ingest_key, body
         )
