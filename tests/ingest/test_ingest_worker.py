@@ -147,3 +147,53 @@ async def test_a_worker_killed_between_store_and_process_loses_nothing(
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(timeout=20)
+
+
+async def test_a_burst_for_one_account_is_applied_in_one_pass(
+    http, sandbox, pg_url, production_env, tmp_path
+):
+    worker = _start_worker(production_env, tmp_path / "worker.log")
+    try:
+        account = await push_account(http, sandbox)
+        rule = await http.post(
+            "/alert-rules",
+            headers=account.headers,
+            json={
+                "name": "Threats",
+                "min_severity": "HIGH",
+                "channels": [{"type": "email", "to": ["a@acme.test"]}],
+            },
+        )
+        assert rule.status_code == 201, rule.text
+        holder = await asyncpg.connect(_asyncpg_url(pg_url))
+        try:
+            transaction = holder.transaction()
+            await transaction.start()
+            await holder.execute(
+                "SELECT 1 FROM aws_accounts WHERE aws_account_id = $1 FOR NO KEY UPDATE",
+                account.aws_account_id,
+            )
+            burst = []
+            for n in range(5):
+                event = load_event("guardduty_finding", account.aws_account_id, id=f"burst-{n}")
+                event["detail"]["id"] = event["detail"]["arn"] = f"finding-{n}"
+                assert (await account.deliver(http, event)).status_code == 202
+                burst.append(event["id"])
+            await _wait_for_lock_waiter(holder)
+            await transaction.rollback()
+        finally:
+            await holder.close()
+        rows = [await processed_event(pg_url, account.aws_account_id, event_id) for event_id in burst]
+        # The first job applied the waiting ones with it: one transaction, one score, one alert.
+        assert len({row.processed_at for row in rows}) == 1
+        threat = [
+            s for s in await account.signals(http, scenario="threat") if s["kind"] == "guardduty_finding"
+        ]
+        assert len(threat) == 5
+        alerts = (await http.get("/alerts", headers=account.headers)).json()["alerts"]
+        assert [sorted(a["signal_ids"]) for a in alerts if "threat" in a["scenarios_triggered"]] == [
+            sorted(s["signal_id"] for s in threat)
+        ]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)

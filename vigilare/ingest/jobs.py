@@ -34,6 +34,8 @@ logger = logging.getLogger("vigilare.ingest")
 # Received events are kept this long (for push status and as evidence), then deleted.
 RETENTION = timedelta(days=30)
 RECOVERY_BATCH = 500
+# Events of one account applied together by one job when they are waiting at the same time.
+BATCH = 100
 
 
 def event_job_id(row_id: str, recovery: int = 0) -> str:
@@ -42,58 +44,94 @@ def event_job_id(row_id: str, recovery: int = 0) -> str:
 
 @job("process_aws_event", max_tries=5, timeout=30)
 async def process_aws_event(ctx: JobContext, row_id: str) -> str | None:
-    """Run the event handlers over a stored event and apply what they found, once."""
+    """Run the event handlers over a stored event and apply what they found, once.
+
+    The job holds its account (FOR NO KEY UPDATE: the ingest route keeps storing the account's
+    events meanwhile), so scans and events of one account apply their signals one at a time, and
+    applies every event of the account waiting by then (up to :data:`BATCH`) with one score and
+    one alert evaluation: a burst costs one pass, and the other events' jobs find them done.
+    """
     registry = scenario_registry(ctx)
     async with ctx.unit_of_work() as session:
-        row = await session.scalar(select(IngestEvent).where(IngestEvent.id == row_id).with_for_update())
-        if row is None or row.processed_at is not None:
+        account_id = await session.scalar(select(IngestEvent.account_id).where(IngestEvent.id == row_id))
+        if account_id is None:
             return None
-        now = utcnow()
-        outcome = await _apply(session, registry, row, now)
-        row.processed_at, row.outcome = now, outcome[:1000]
-    logger.info("event %s (%s / %s): %s", row.event_id, row.source, row.detail_type, outcome)
-    return outcome
-
-
-async def _apply(session: AsyncSession, registry: ScenarioRegistry, row: IngestEvent, now: datetime) -> str:
-    account = await session.get_one(AwsAccount, row.account_id)
-    if account.status != ACTIVE:
-        return f"ignored: the account is {account.status}"
-    event = event_from_payload(row.payload, row.received_at)
-    if is_connectivity_check(event):
-        return "connectivity check: push delivery works"
-    tenant = await session.get_one(Tenant, account.tenant_id)
-    if not scanning_allowed(tenant, now):
-        return "ignored: the tenant's plan does not allow monitoring now"
-    handled = await handle_event(event, registry, account.aws_account_id, now)
-    if handled.changes_signals or handled.rescan:
-        # Scans and other events of this account apply their signals one at a time (FOR NO KEY
-        # UPDATE: the ingest route keeps storing this account's events meanwhile).
-        await session.refresh(account, with_for_update={"key_share": True})
-    if handled.changes_signals:
-        details = {
-            "source": "eventbridge",
-            "event_id": event.id,
-            "event_source": event.source,
-            "detail_type": event.detail_type,
-            "received_at": isoformat(row.received_at),
-        }
-        change = await apply_event_findings(
-            session, account, handled.findings, handled.resolved, details, now
+        account = await session.scalar(
+            select(AwsAccount).where(AwsAccount.id == account_id).with_for_update(key_share=True)
         )
-        if change.any:
-            # Exactly what follows a scan: the score, today's history point, the alert rules.
-            await rescore(session, account, now)
-            await evaluate_rules(session, account, now)
-        opened, updated, resolved = len(change.opened), len(change.updated), len(change.resolved)
-        handled.notes.append(f"signals: {opened} opened, {updated} updated, {resolved} resolved")
-    if handled.rescan:
+        rows = list(
+            await session.scalars(
+                select(IngestEvent)
+                .where(IngestEvent.account_id == account_id, IngestEvent.processed_at.is_(None))
+                .order_by(IngestEvent.received_at, IngestEvent.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if account is None or not rows:
+            return None  # processed already, by this account's job that ran first
+        now = utcnow()
+        outcomes = await _apply(session, registry, account, rows, now)
+        for each in rows:
+            each.processed_at, each.outcome = now, outcomes[each.id][:1000]
+    for each in rows:
+        logger.info("event %s (%s / %s): %s", each.event_id, each.source, each.detail_type, each.outcome)
+    return outcomes.get(row_id, "processed by another event's job")
+
+
+async def _apply(
+    session: AsyncSession,
+    registry: ScenarioRegistry,
+    account: AwsAccount,
+    rows: list[IngestEvent],
+    now: datetime,
+) -> dict[str, str]:
+    """What each of one account's events did (its outcome, by row id)."""
+    if account.status != ACTIVE:
+        return {row.id: f"ignored: the account is {account.status}" for row in rows}
+    tenant = await session.get_one(Tenant, account.tenant_id)
+    monitored = scanning_allowed(tenant, now)
+    outcomes: dict[str, str] = {}
+    rescans: list[str] = []
+    changed = False
+    for row in rows:
+        event = event_from_payload(row.payload, row.received_at)
+        if is_connectivity_check(event):
+            outcomes[row.id] = "connectivity check: push delivery works"
+            continue
+        if not monitored:
+            outcomes[row.id] = "ignored: the tenant's plan does not allow monitoring now"
+            continue
+        handled = await handle_event(event, registry, account.aws_account_id, now)
+        if handled.changes_signals:
+            details = {
+                "source": "eventbridge",
+                "event_id": event.id,
+                "event_source": event.source,
+                "detail_type": event.detail_type,
+                "received_at": isoformat(row.received_at),
+            }
+            change = await apply_event_findings(
+                session, account, handled.findings, handled.resolved, details, now
+            )
+            changed = changed or change.any
+            opened, updated, resolved = len(change.opened), len(change.updated), len(change.resolved)
+            handled.notes.append(f"signals: {opened} opened, {updated} updated, {resolved} resolved")
+        if handled.rescan:
+            rescans.append(row.id)
+        outcomes[row.id] = "; ".join(handled.notes)
+    if changed:
+        # Exactly what follows a scan: the score, today's history point, the alert rules.
+        await rescore(session, account, now)
+        await evaluate_rules(session, account, now)
+    if rescans:
         if await unfinished_scan_exists(session, account.id):
-            handled.notes.append("a scan is already on its way")
+            note = "a scan is already on its way"
         else:
-            scan = create_scan(session, account, EVENT)
-            handled.notes.append(f"scan {scan.id} queued")
-    return "; ".join(handled.notes)
+            note = f"scan {create_scan(session, account, EVENT).id} queued"
+        for row_id in rescans:
+            outcomes[row_id] += f"; {note}"
+    return outcomes
 
 
 async def requeue_lost(session: AsyncSession, now: datetime, retry_after: timedelta) -> int:
