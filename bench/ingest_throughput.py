@@ -282,6 +282,18 @@ async def latencies_from_db(database_url: str) -> tuple[list[float], list[float]
     return to_signal, to_alert, len(signals)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    one, five, _fifteen = os.getloadavg()
+    return f"{one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
+
+
 def start(args: list[str], env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "vigilare", *args], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -338,11 +350,16 @@ async def run(args: argparse.Namespace) -> None:
         stop_scans = asyncio.Event()
         scanning = asyncio.create_task(keep_scanning(env, scanned, stop_scans))
         await asyncio.sleep(2)  # scans are under way before the first event
+        api, workers = processes[0], processes[1:]
+        api_cpu = cpu_seconds(api.pid)
+        load_before = load_average()
         latencies, statuses, elapsed = await post_steadily(base_url, secrets, args.rate, args.seconds)
+        api_cpu = cpu_seconds(api.pid) - api_cpu
         accepted = statuses.get(202, 0)
         drained = await wait_processed(args.database_url, accepted, timeout=args.drain_timeout)
         stop_scans.set()
         scans_started = await scanning
+        worker_cpu = sum(cpu_seconds(worker.pid) for worker in workers)
         to_signal, to_alert, signals = await latencies_from_db(args.database_url)
     finally:
         for process in processes:
@@ -357,12 +374,19 @@ async def run(args: argparse.Namespace) -> None:
         standin.stdin.close()
         standin.wait(timeout=30)
 
+    per_event = api_cpu / max(accepted, 1)
     rows = [
+        ("machine load", f"{load_before} when the load started"),
         ("load", f"{args.rate:.0f} events/s for {args.seconds:.0f} s over {args.accounts} accounts"),
         ("processes", f"1 API, {args.workers} worker(s); {scans_started} scans run meanwhile"),
         ("answers", str(dict(sorted(statuses.items())))),
         ("accepted", f"{accepted / elapsed:.0f} events/s (target >= 300)"),
         ("ingest answer", f"{spread(latencies)} (target p99 < 50 ms)"),
+        (
+            "API CPU per event",
+            f"{per_event * 1000:.2f} ms: {1 / per_event:.0f} events/s per core busy on nothing else",
+        ),
+        ("worker CPU", f"{worker_cpu:.1f} s in all (scans included)"),
         ("signals opened", f"{signals} of {accepted} events; all processed {drained:.1f} s after the last"),
         ("event -> signal", f"{spread(to_signal)} (target p99 < 2 s)"),
         ("event -> alert job", f"{spread(to_alert)} ({len(to_alert)} alert deliveries)"),

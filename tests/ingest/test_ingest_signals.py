@@ -43,8 +43,14 @@ async def test_a_pushed_health_case_and_its_scan_are_one_signal_until_closed(htt
     assert signal["detected_by"] == "event" and signal["resource"] == event_arn
     assert signal["severity"] == "CRITICAL" and "port scanning" in signal["title"]
 
+    # Without a trail, CloudTrail-delivered events cannot reach EventBridge: the account says so.
+    capability = (await account.details(http))["capabilities"]["cloudtrail_events"]
+    assert capability["available"] is False and "No CloudTrail trail is logging" in capability["reason"]
+    create_logging_trail(sandbox, account.aws_account_id, "org-trail")
+
     # The next scan reads the same case from the Health API: it updates the signal, never a second.
     await rescan(http, account.headers, account.aws_account_id)
+    assert (await account.details(http))["capabilities"]["cloudtrail_events"]["available"] is True
     abuse = [s for s in await account.signals(http, scenario="abuse")]
     assert [(s["signal_id"], s["resolved_at"]) for s in abuse] == [(signal["signal_id"], None)]
     assert abuse[0]["detected_by"] == "event" and abuse[0]["last_seen_at"] > signal["last_seen_at"]
