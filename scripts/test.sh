@@ -2,7 +2,7 @@
 # Sets up everything the tests need on a fresh machine, then runs them:
 # a virtual environment with the project, its dev extra, the local AWS stand-in (sandbox/, installed in
 # the same pip command so pip finds the extra's vigilare-sandbox here) and the example plugin; PostgreSQL
-# and Redis.
+# and Redis; Debian's chromium for the console's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,7 @@ if [ -d plugins/vigilare-example-scenario ]; then
 fi
 
 bash scripts/services.sh
+bash scripts/browser.sh
 
 # One pytest-xdist worker per core; each has its own database, queue name and AWS sandbox.
 # Pass -n 0 to run in one process.

@@ -33,7 +33,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_per_minute: int = 600
     # Failed logins allowed per email (and per client address, x4) in a 15-minute window.
     login_max_failures: int = 5
+    # Take the client address from X-Forwarded-For, this many entries from the right: one per
+    # proxy of ours in front of the API (the left is whatever the client wrote).
     trust_forwarded_for: bool = False
+    trusted_proxy_hops: int = 1
     # arq queue name; separate deployments (or test runs) sharing one Redis use different names.
     queue_name: str = "vigilare:queue"
     # Scans: concurrent AWS calls per account scan, the lease that keeps scans of one account from
@@ -78,7 +81,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     slack_client_secret: str = ""
     slack_api_url: str = "https://slack.com/api/"
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
-    # Where the browser lands after the Slack install (empty: {public_url}/settings/integrations).
+    # Where the browser lands after the Slack install (empty: the console's integrations page,
+    # {public_url}/app/settings/integrations).
     slack_install_redirect_url: str = ""
     # Alert deliveries: first retry after this many seconds, doubling each attempt (Retry-After wins).
     alert_retry_base_seconds: float = 30.0
@@ -103,6 +107,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """Fill in derived defaults and enforce the production rules."""
         if self.env not in ("development", "production"):
             raise ConfigError("VIGILARE_ENV must be 'development' or 'production'")
+        if self.trusted_proxy_hops < 1:
+            raise ConfigError("VIGILARE_TRUSTED_PROXY_HOPS must be at least 1 (the proxy in front of it)")
         database_url = self.database_url
         secret_key = self.secret_key
         if self.env == "production":
@@ -139,7 +145,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def slack_install_redirect(self) -> str:
-        return self.slack_install_redirect_url or f"{self.public_url.rstrip('/')}/settings/integrations"
+        return self.slack_install_redirect_url or f"{self.public_url.rstrip('/')}/app/settings/integrations"
 
     @property
     def is_sqlite(self) -> bool:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import socket
 import tempfile
 import time
@@ -283,6 +284,32 @@ async def push_an_abuse_report(
     return arrival
 
 
+async def console_shows(base_url: str, account_ids: tuple[str, ...]) -> list[str]:
+    """Log in to the web console with the demo user, as a browser would; the accounts its overview lists."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as browser:
+        form = await browser.get("/app/login")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
+        if token is None:
+            return []
+        fields = {"_csrf_token": token.group(1), "email": DEMO_EMAIL, "password": DEMO_PASSWORD, "next": ""}
+        await browser.post("/app/login", data=fields)
+        overview = await browser.get("/app/accounts")
+    return [account_id for account_id in account_ids if account_id in overview.text]
+
+
+def print_console(base_url: str, shown: list[str], serving: bool, console: Console) -> None:
+    console.rule("Web console")
+    console.print(f"Console:   {base_url}/app/")
+    console.print(f"Log in as: {DEMO_EMAIL}")
+    console.print(f"Password:  {DEMO_PASSWORD}")
+    if shown:
+        console.print(
+            f"Its accounts overview lists {', '.join(shown)}: scores, signals, checklist, the alert."
+        )
+    if not serving:
+        console.print("(--no-serve: the demo stops now; run `vigilare demo` without it to open the console)")
+
+
 def print_report(result: DemoResult, console: Console) -> None:
     console.rule("[bold]Vigilare report")
     table = Table(title="Accounts", show_lines=False)
@@ -431,8 +458,9 @@ async def run_demo(data_dir: Path, *, serve: bool, console: Console) -> int:
             result.emails = list(mail.messages)
             print_report(result, console)
             console.print(f"\nReport ready in {time.monotonic() - started:.0f} s.")
+            print_console(base_url, await console_shows(base_url, (COMPROMISED, CLEAN)), serve, console)
             if serve:
-                console.rule("Explore")
+                console.rule("Explore the API")
                 console.print(f"API docs:  {base_url}/docs   (schema: {base_url}/openapi.json)")
                 console.print(f"Log in:    POST {base_url}/auth/login  {DEMO_EMAIL} / {DEMO_PASSWORD}")
                 console.print("Press Ctrl-C to stop.")

@@ -15,6 +15,8 @@ from typing import Protocol
 
 import aiosmtplib
 
+from vigilare.text import one_line
+
 mail_log = logging.getLogger("vigilare.mail")
 
 DEFAULT_SMTP_PORT = 587
@@ -93,7 +95,8 @@ def build_message(
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(to)
-    message["Subject"] = subject
+    # A header is one line: names inside a subject (a tenant's, an account's) never split it.
+    message["Subject"] = one_line(subject)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     message["Message-ID"] = make_msgid(domain=domain)

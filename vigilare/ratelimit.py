@@ -6,9 +6,9 @@ serves the single-process embedded default.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from redis.asyncio import Redis
@@ -17,10 +17,19 @@ from redis.asyncio import Redis
 @runtime_checkable
 class Counter(Protocol):
     async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
-        """Count one event; return the count in the current window and seconds until it resets."""
+        """Count one event; return the count in the current window and seconds until it resets.
 
-    async def peek(self, key: str) -> tuple[int, int]:
-        """The current count and seconds until reset, without counting."""
+        Atomic: of concurrent hits, each gets its own count.
+        """
+
+    async def undo(self, key: str) -> None:
+        """Take back one hit while its window is still open (nothing once it has closed)."""
+
+    async def claim(self, key: str, seconds: float) -> int:
+        """Hold ``key`` for ``seconds`` if nobody holds it: 0 when claimed, else whole seconds to wait.
+
+        Atomic: of concurrent claims, exactly one gets the key.
+        """
 
     async def reset(self, key: str) -> None: ...
 
@@ -28,9 +37,11 @@ class Counter(Protocol):
 
 
 class MemoryCounter:
-    def __init__(self) -> None:
+    """Counters of one process. Each operation runs without awaiting, so it is atomic on the loop."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._windows: dict[str, tuple[int, float]] = {}
-        self._lock = asyncio.Lock()
+        self._clock = clock
 
     def _current(self, key: str, now: float) -> tuple[int, float] | None:
         entry = self._windows.get(key)
@@ -40,19 +51,26 @@ class MemoryCounter:
         return entry
 
     async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
-        async with self._lock:
-            now = time.monotonic()
-            if len(self._windows) > 100_000:  # keep memory bounded under a flood of keys
-                self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
-            entry = self._current(key, now)
-            count, expires = (entry[0] + 1, entry[1]) if entry else (1, now + window_seconds)
-            self._windows[key] = (count, expires)
-            return count, math.ceil(expires - now)
-
-    async def peek(self, key: str) -> tuple[int, int]:
-        now = time.monotonic()
+        now = self._clock()
+        if len(self._windows) > 100_000:  # keep memory bounded under a flood of keys
+            self._windows = {k: v for k, v in self._windows.items() if v[1] > now}
         entry = self._current(key, now)
-        return (entry[0], math.ceil(entry[1] - now)) if entry else (0, 0)
+        count, expires = (entry[0] + 1, entry[1]) if entry else (1, now + window_seconds)
+        self._windows[key] = (count, expires)
+        return count, math.ceil(expires - now)
+
+    async def undo(self, key: str) -> None:
+        entry = self._current(key, self._clock())
+        if entry is not None:
+            self._windows[key] = (max(entry[0] - 1, 0), entry[1])
+
+    async def claim(self, key: str, seconds: float) -> int:
+        now = self._clock()
+        entry = self._current(key, now)
+        if entry is not None:
+            return max(math.ceil(entry[1] - now), 1)
+        self._windows[key] = (1, now + seconds)
+        return 0
 
     async def reset(self, key: str) -> None:
         self._windows.pop(key, None)
@@ -61,10 +79,23 @@ class MemoryCounter:
         self._windows.clear()
 
 
+# DECR only a key that still exists: a bare DECR after the window closed would create a key
+# holding -1 that never expires.
+_UNDO = """
+if redis.call('exists', KEYS[1]) == 1 then
+  return redis.call('decr', KEYS[1])
+end
+return 0
+"""
+
+
 class RedisCounter:
+    """Counters shared by every process through Redis: INCR with an expiry, SET NX for claims."""
+
     def __init__(self, redis: Redis, prefix: str = "vigilare:rl:") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._undo = redis.register_script(_UNDO)
 
     async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
         name = self._prefix + key
@@ -75,13 +106,15 @@ class RedisCounter:
             count, _, ttl = await pipe.execute()
         return int(count), max(int(ttl), 1)
 
-    async def peek(self, key: str) -> tuple[int, int]:
+    async def undo(self, key: str) -> None:
+        await self._undo(keys=[self._prefix + key])
+
+    async def claim(self, key: str, seconds: float) -> int:
         name = self._prefix + key
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(name)
-            pipe.ttl(name)
-            value, ttl = await pipe.execute()
-        return (int(value), max(int(ttl), 1)) if value is not None else (0, 0)
+        if await self._redis.set(name, 1, nx=True, px=max(int(seconds * 1000), 1)):
+            return 0
+        remaining_ms = await self._redis.pttl(name)
+        return max(math.ceil(int(remaining_ms) / 1000), 1)
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)

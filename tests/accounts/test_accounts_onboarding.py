@@ -92,6 +92,8 @@ async def test_bad_optional_fields_are_400(aws_client):
     headers = await owner_headers(aws_client)
     for body, field in (
         ({"aws_account_id": "210987654321", "display_name": "x" * 201}, "display_name"),
+        # Names are one line: they go into alert email subjects.
+        ({"aws_account_id": "210987654321", "display_name": "Prod\r\nBcc: x@y.test"}, "display_name"),
         ({"aws_account_id": "210987654321", "tags": "prod"}, "tags"),
         ({"aws_account_id": "210987654321", "tags": [1]}, "tags"),
     ):

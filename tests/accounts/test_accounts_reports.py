@@ -198,3 +198,17 @@ async def test_csv_export_streams_thousands_of_signals_and_neutralises_formulas(
     assert '\'=HYPERLINK("http://evil")' in by_title
     assert rows[1]["description"] == "'-2+3" and rows[2]["description"] == "line one\nline two"
     assert all(r["resource"].startswith("'@resource-") for r in rows)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["é" * 64, "ü", "\u202e" + "0" * 63, "\uff10" * 64, "", "zz", "0" * 64, "0" * 65, " " * 64, "\x00"],
+    ids=["accents", "non-ascii", "bidi", "full-width", "empty", "short", "wrong", "long", "spaces", "nul"],
+)
+async def test_a_malformed_download_signature_is_a_403(client, signature):
+    response = await client.get(
+        "/exports/01JEXPORT0000000000000000.zip",
+        params={"expires": int(time.time()) + 600, "signature": signature},
+    )
+    assert response.status_code == 403, response.text
+    assert response.json() == {"error": "invalid download link"}

@@ -66,8 +66,12 @@ def pagerduty() -> Any:
 async def alerts_client(
     settings: Settings, smtp_sink: SmtpSink, fake_slack: FakeSlack
 ) -> AsyncIterator[AsyncTestClient[Any]]:
-    """The API without AWS: rules, alerts listing, Slack install."""
-    async with AsyncTestClient(app=create_app(alert_settings(settings, smtp_sink, fake_slack))) as client:
+    """The API without AWS: rules, alerts listing, Slack install.
+
+    Over https, as browsers reach a public service: the Slack install's cookie is ``Secure``.
+    """
+    app = create_app(alert_settings(settings, smtp_sink, fake_slack))
+    async with AsyncTestClient(app=app, base_url="https://testserver.local") as client:
         yield client
 
 

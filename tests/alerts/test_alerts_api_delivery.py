@@ -20,8 +20,9 @@ from tests.support.alerts import (
     new_tenant_and_account,
 )
 from vigilare.alerts.channel_configs import parse_channels
+from vigilare.alerts.channels.pagerduty_channel import PagerDutyChannel
 from vigilare.alerts.evaluation import evaluate_rules
-from vigilare.alerts.models import AlertDelivery, AlertRule, SlackInstallation
+from vigilare.alerts.models import Alert, AlertDelivery, AlertRule, SlackInstallation
 from vigilare.config import Settings
 from vigilare.crypto import SecretBox
 from vigilare.ids import new_id, utcnow
@@ -36,9 +37,18 @@ CHANNELS = [
 
 
 async def _fire_and_deliver(
-    settings: Settings, db, channels: list[dict[str, Any]] = CHANNELS, slack_token: str | None = None
+    settings: Settings,
+    db,
+    channels: list[dict[str, Any]] = CHANNELS,
+    slack_token: str | None = None,
+    stored_channels: list[dict[str, Any]] | None = None,
+    severity_on_record: str | None = None,
 ) -> dict[str, AlertDelivery]:
-    """Seed an account with a CRITICAL signal and a rule on ``channels``; run its deliveries."""
+    """Seed an account with a CRITICAL signal and a rule on ``channels``; run its deliveries.
+
+    ``stored_channels`` are written as they are, past validation: rows stored by older versions;
+    ``severity_on_record`` overwrites the severity in the alerts' signal snapshots.
+    """
     tenant, account = new_tenant_and_account(srs=10)
     box = SecretBox(settings.secret_key)
     async with db() as session:
@@ -66,12 +76,16 @@ async def _fire_and_deliver(
                 min_srs=40,
                 min_severity="HIGH",
                 scenarios=[],
-                channels=parse_channels(channels, box, slack_installed=slack_token is not None),
+                channels=stored_channels
+                or parse_channels(channels, box, slack_installed=slack_token is not None),
                 enabled=True,
             )
         )
         await session.flush()
         await evaluate_rules(session, account, utcnow())
+        if severity_on_record is not None:
+            for alert in await session.scalars(select(Alert)):
+                alert.signals = [{**item, "severity": severity_on_record} for item in alert.signals]
         await session.commit()
         queue = InProcessQueue(settings, db)
         try:
@@ -111,9 +125,12 @@ async def test_every_channel_gets_the_alert(settings, db, smtp_sink, fake_slack)
     )
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    checklist = "https://vigilare.test/accounts/210987654321/recovery-checklist"
+    checklist = "https://vigilare.test/app/accounts/210987654321/recovery-checklist"
     for body in (text, html):
         assert checklist in body and "Quarantine policy attached to ci-deployer" in body
+        # Every link opens a console page: the account, and this alert (to acknowledge it).
+        assert "https://vigilare.test/app/accounts/210987654321" in body
+        assert f"https://vigilare.test/app/alerts/{alert_id}" in body
     assert "Security Risk Score: 10/100" in text and "[CRITICAL] iam:" in text
 
     event = json.loads(pagerduty.calls.last.request.content)
@@ -190,3 +207,51 @@ async def test_slack_bot_posts_with_the_installed_token_and_waits_out_a_rate_lim
     body = second.json()
     assert body["channel"] == "#sec"
     assert body["text"] == "Alert: prod (210987654321) \u2014 Security Risk Score 10, 1 signal"
+
+
+async def test_a_stored_webhook_url_with_a_tab_fails_the_delivery_visibly(
+    settings, db, smtp_sink, fake_slack
+):
+    """Stored before such URLs were refused: httpx would raise on it; the delivery says why instead."""
+    settings = alert_settings(settings, smtp_sink, fake_slack)
+    box = SecretBox(settings.secret_key)
+    broken = {"type": "slack", "webhook_url_encrypted": box.encrypt(WEBHOOK_URL.replace("B000", "B0\t00"))}
+    with respx.mock:
+        respx.post(PAGERDUTY_URL).mock(return_value=httpx.Response(202, json={}))
+        deliveries = await _fire_and_deliver(
+            settings, db, stored_channels=[broken, *parse_channels([CHANNELS[1]], box, slack_installed=False)]
+        )
+    slack = deliveries["slack"]
+    assert (slack.status, slack.attempts) == ("failed", 1)
+    assert slack.last_error and "control characters" in slack.last_error
+    assert deliveries["pagerduty"].status == "delivered"  # the others are not held up
+
+
+async def test_an_exception_in_a_delivery_is_recorded_on_it(settings, db, smtp_sink, fake_slack, monkeypatch):
+    settings = alert_settings(settings, smtp_sink, fake_slack)
+
+    async def crash(self: PagerDutyChannel, notification: Any) -> Any:
+        raise RuntimeError("a bug in the channel")
+
+    monkeypatch.setattr(PagerDutyChannel, "deliver", crash)
+    with respx.mock:
+        respx.post(WEBHOOK_URL).mock(return_value=httpx.Response(200, text="ok"))
+        deliveries = await _fire_and_deliver(settings, db)
+    pagerduty = deliveries["pagerduty"]
+    assert (pagerduty.status, pagerduty.attempts) == ("failed", 1)
+    assert pagerduty.last_error == "delivery failed: RuntimeError: a bug in the channel"
+    assert (deliveries["email"].status, deliveries["slack"].status) == ("delivered", "delivered")
+
+
+async def test_an_alert_that_cannot_be_announced_fails_its_deliveries_visibly(
+    settings, db, smtp_sink, fake_slack
+):
+    """A stored alert snapshot this version cannot read (an unknown severity) is recorded, not lost."""
+    settings = alert_settings(settings, smtp_sink, fake_slack)
+    with respx.mock:
+        respx.post(PAGERDUTY_URL).mock(return_value=httpx.Response(202, json={}))
+        respx.post(WEBHOOK_URL).mock(return_value=httpx.Response(200, text="ok"))
+        deliveries = await _fire_and_deliver(settings, db, severity_on_record="URGENT")
+    for delivery in deliveries.values():
+        assert delivery.status == "failed"
+        assert delivery.last_error and "URGENT" in delivery.last_error

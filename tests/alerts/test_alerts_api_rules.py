@@ -79,6 +79,35 @@ async def test_invalid_rules_are_400_naming_the_field(alerts_client, body, field
     assert field in response.json()["error"], response.json()
 
 
+@pytest.mark.parametrize(
+    "control",
+    ["\t", "\r\n", "\n", "\x00", "\x1b", "\x7f", "\x85", "\u2028"],
+    ids=["tab", "crlf", "lf", "nul", "esc", "del", "nel", "line-separator"],
+)
+@pytest.mark.parametrize("where", ["inside", "at the end"])
+async def test_a_webhook_url_with_control_characters_is_refused(alerts_client, db, control, where):
+    headers = await owner_headers(alerts_client)
+    url = WEBHOOK_URL.replace("/B000/", f"/B0{control}00/") if where == "inside" else WEBHOOK_URL + control
+    for method, path in (("POST", "/alert-rules"), ("PATCH", None)):
+        if method == "PATCH":
+            created = await alerts_client.post(
+                "/alert-rules", headers=headers, json={"name": "r", "channels": [email_channel()]}
+            )
+            path = f"/alert-rules/{created.json()['rule_id']}"
+        response = await alerts_client.request(
+            method,
+            path,
+            headers=headers,
+            json={"name": "r", "channels": [email_channel(), {"type": "slack", "webhook_url": url}]},
+        )
+        assert response.status_code == 400, (method, response.text)
+        assert "channels[1].webhook_url" in response.json()["error"]
+        assert "control character" in response.json()["error"]
+    async with db() as session:
+        rules = list(await session.scalars(select(AlertRule)))
+    assert [len(rule.channels) for rule in rules] == [1]
+
+
 async def test_secrets_are_masked_in_responses_and_encrypted_at_rest(alerts_client, db):
     headers = await owner_headers(alerts_client)
     created = await alerts_client.post(

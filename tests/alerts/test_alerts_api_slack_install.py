@@ -50,7 +50,7 @@ async def test_install_stores_the_encrypted_bot_token_and_redirects(alerts_clien
     )
 
     assert response.status_code == 302, response.text
-    assert response.headers["location"] == "https://vigilare.test/settings/integrations"
+    assert response.headers["location"] == "https://vigilare.test/app/settings/integrations"
     [exchange] = fake_slack.calls("oauth.v2.access")
     assert exchange.form() == {"code": "c0de", "redirect_uri": "https://vigilare.test/webhooks/slack/install"}
     # slack-sdk sends the client id and secret as HTTP Basic credentials.
@@ -131,3 +131,35 @@ async def test_slack_not_configured_is_a_clear_503(settings):
         assert response.status_code == 503 and "VIGILARE_SLACK_CLIENT_ID" in response.json()["error"]
         callback = await client.get("/webhooks/slack/install", params={"code": "c", "state": "s"})
         assert callback.status_code == 503
+
+
+async def test_the_install_is_bound_to_the_browser_that_started_it(alerts_client, fake_slack, db):
+    headers = await owner_headers(alerts_client)
+    started = await alerts_client.get("/integrations/slack/oauth-start", headers=headers)
+    cookie = started.headers["set-cookie"]
+    for attribute in ("HttpOnly", "SameSite=Lax", "Secure", "Path=/webhooks/slack/install", "Max-Age=600"):
+        assert attribute.lower() in cookie.lower(), cookie
+    state = parse_qs(urlsplit(started.json()["oauth_url"]).query)["state"][0]
+    [(name, nonce)] = dict(alerts_client.cookies).items()
+
+    def browser_with(value: str | None) -> None:
+        alerts_client.cookies.clear()
+        if value is not None:
+            alerts_client.cookies.set(name, value, domain="testserver.local", path="/webhooks/slack/install")
+
+    # Someone else opens the admin's oauth_url: their browser has no such cookie, or another one.
+    fake_slack.respond("oauth.v2.access", 200, OAUTH_OK)
+    for cookie_value in (None, "a-forged-nonce"):
+        browser_with(cookie_value)
+        other = await alerts_client.get("/webhooks/slack/install", params={"code": "theirs", "state": state})
+        assert other.status_code == 400 and "browser" in other.json()["error"], other.text
+    assert fake_slack.calls("oauth.v2.access") == []
+
+    # The admin's own browser still completes the install with the same, unspent state.
+    browser_with(nonce)
+    mine = await alerts_client.get(
+        "/webhooks/slack/install", params={"code": "c0de", "state": state}, follow_redirects=False
+    )
+    assert mine.status_code == 302, mine.text
+    async with db() as session:
+        assert (await session.scalar(select(SlackInstallation))).team_id == "T0ACME"

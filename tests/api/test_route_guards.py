@@ -1,7 +1,8 @@
 """Route guards and request dependencies, checked over every route the app serves.
 
-Public routes are listed here by hand; every other route must carry exactly one role guard, get
-only tenant-scoped sessions, and be refused (403) to every role below its guard's.
+Public routes are listed here by hand; every other route must carry exactly one role guard and get
+only tenant-scoped sessions. Every API route is refused (403) to each role below its guard's; the
+console's routes (under /app, cookie sessions) have the same matrix in tests/console.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ PUBLIC_ROUTES = {
     ("GET", "/readyz"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
+    # The web console: the way in, its stylesheet and script, and the redirects to it.
+    ("GET", "/"),
+    ("GET", "/app"),
+    ("GET", "/app/login"),
+    ("POST", "/app/login"),
+    ("GET", "/app/signup"),
+    ("POST", "/app/signup"),
+    ("GET", "/app/accept-invite"),
+    ("POST", "/app/accept-invite"),
+    ("GET", "/app/static/{file_path:path}"),
 }
 # What only an authenticated caller's handler may ask for, and what only a public one may.
 AUTHENTICATED_ONLY = {"principal", "db_session", "tenant_sessions"}
@@ -61,6 +72,13 @@ def _routes(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandler]]:
                 yield method, route.path, handler
 
 
+def _api_routes(app: Litestar) -> Iterator[tuple[str, str, HTTPRouteHandler]]:
+    """The API's routes: every route but the console's pages (tests/console checks those)."""
+    for method, path, handler in _routes(app):
+        if path != "/" and not path.startswith("/app"):
+            yield method, path, handler
+
+
 def _guards(handler: HTTPRouteHandler) -> list[Any]:
     return [guard for layer in handler.ownership_layers for guard in (layer.guards or [])]
 
@@ -76,10 +94,10 @@ def _minimum(handler: HTTPRouteHandler) -> str:
 
 
 def _guarded(app: Litestar) -> list[tuple[str, str, str]]:
-    """(method, path, minimum role) of every authenticated route."""
+    """(method, path, minimum role) of every authenticated API route."""
     return sorted(
         (method, path, _minimum(handler))
-        for method, path, handler in _routes(app)
+        for method, path, handler in _api_routes(app)
         if (method, path) not in PUBLIC_ROUTES
     )
 
@@ -175,7 +193,9 @@ async def test_every_query_of_an_authenticated_request_is_tenant_scoped(client):
 
     event.listen(VigilareSession, "do_orm_execute", remember)
     try:
-        for method, path, handler in _routes(client.app):
+        # Logging out ends the caller's login for the routes after it: it goes last.
+        routes = sorted(_api_routes(client.app), key=lambda route: route[:2] == ("POST", "/auth/logout"))
+        for method, path, handler in routes:
             if (method, path) in PUBLIC_ROUTES:
                 continue
             recording.sessions.clear()

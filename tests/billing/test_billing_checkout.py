@@ -141,6 +141,47 @@ async def test_checkout_refuses_bad_input_without_calling_stripe(billing_client,
     assert customers.call_count == sessions.call_count == 0
 
 
+CONTROL_CHARACTERS = pytest.mark.parametrize(
+    "control", ["\t", "\r\n", "\x00", "\x1b", "\x7f", "\x85"], ids=["tab", "crlf", "nul", "esc", "del", "nel"]
+)
+
+
+@CONTROL_CHARACTERS
+@pytest.mark.parametrize("field", ["success_url", "cancel_url"])
+@pytest.mark.parametrize("where", ["inside", "at the end"])
+async def test_checkout_urls_with_control_characters_are_refused(
+    billing_client, stripe_api, control, field, where
+):
+    headers = await owner_headers(billing_client)
+    customers, sessions = route_checkout(stripe_api)
+    url = (
+        URLS[field].replace("/billing", f"/bil{control}ling") if where == "inside" else URLS[field] + control
+    )
+    response = await billing_client.post(
+        "/billing/checkout", headers=headers, json={"plan_id": "team", **URLS, field: url}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == f"{field}: must not contain control characters (tab, CR, LF, ...)"
+    assert customers.call_count == sessions.call_count == 0
+
+
+@CONTROL_CHARACTERS
+async def test_a_portal_return_url_with_control_characters_is_refused(
+    billing_client, stripe_api, settings, control
+):
+    headers = await owner_headers(billing_client)
+    await update_tenant(settings, await tenant_id_of(billing_client, headers), stripe_customer_id="cus_ctl")
+    portal = stripe_api.post("/v1/billing_portal/sessions")
+    response = await billing_client.get(
+        "/billing/portal",
+        headers=headers,
+        params={"return_url": f"https://app.example.com/set{control}tings"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "return_url: must not contain control characters (tab, CR, LF, ...)"
+    assert portal.call_count == 0
+
+
 async def test_checkout_needs_all_fields(billing_client):
     headers = await owner_headers(billing_client)
     response = await billing_client.post("/billing/checkout", headers=headers, json={"plan_id": "team"})
@@ -202,7 +243,10 @@ async def test_portal_needs_a_stripe_customer(billing_client, stripe_api):
 
 @pytest.mark.parametrize(
     ("query", "expected_return_url"),
-    [({}, "https://vigilare.test"), ({"return_url": "https://app.example.com/settings"}, None)],
+    [
+        ({}, "https://vigilare.test/app/settings/billing"),
+        ({"return_url": "https://app.example.com/settings"}, None),
+    ],
 )
 async def test_portal_session_for_the_tenants_customer(
     billing_client, stripe_api, settings, query, expected_return_url

@@ -83,6 +83,11 @@ async def test_a_stale_signature_is_refused(billing_client, settings, customer):
         ({}, "the header is missing"),
         ({"Stripe-Signature": "garbage"}, "it does not match the payload"),
         ({"Stripe-Signature": f"t={int(time.time())}"}, "it does not match the payload"),
+        # Non-ASCII in the header (as Latin-1 bytes): a wrong signature, not a 500.
+        (
+            {"Stripe-Signature": f"t={int(time.time())},v1={'é' * 64}".encode("latin-1")},
+            "it does not match the payload",
+        ),
     ],
 )
 async def test_a_missing_or_malformed_signature_is_refused(billing_client, settings, headers, reason):

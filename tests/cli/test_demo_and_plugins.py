@@ -40,6 +40,10 @@ def test_demo_runs_the_whole_product_and_prints_the_report(tmp_path):
     assert re.search(r"\+\d+\.\d s alert \w+: score \d+ at trigger, scenarios abuse", flat), flat
     assert "Push status of 444455556666: connected" in flat
     assert "Report ready in" in out
+    # The console's address and the demo user's credentials, and the demo's accounts are there.
+    assert re.search(r"Console:\s+http://127\.0\.0\.1:\d+/app/", out)
+    assert "Log in as: demo@vigilare.local" in out and "Password:  vigilare-demo-password" in out
+    assert "Its accounts overview lists 111122223333, 444455556666" in out
     assert (tmp_path / "demo" / "vigilare.db").exists()
 
 

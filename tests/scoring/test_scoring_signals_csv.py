@@ -88,7 +88,32 @@ async def test_formula_cells_are_neutralised_in_every_text_column(payload: str) 
     assert row[:8] == ["'" + payload] * 8
 
 
-@pytest.mark.parametrize("value", ["bucket-1", "1=1", "a@b.example", "", "'quoted", " =1"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        " =1+1",  # spreadsheets skip leading whitespace before a formula
+        "\n=1+1",
+        "\xa0=1+1",  # no-break space
+        "\u3000=1+1",  # ideographic space
+        " \n\xa0\t=1+1",
+        "\ufeff=1+1",  # a byte order mark, invisible
+        "\u200b=1+1",  # zero-width space
+        '\uff1dHYPERLINK("http://x")',  # full-width = sign
+        "\uff0b1+1",  # full-width +
+        "\uff0d2+3",  # full-width -
+        "\uff20SUM(A1)",  # full-width @
+        "\ufe66SUM(A1)",  # small = sign
+        " \uff1d1",
+    ],
+    ids=repr,
+)
+def test_formulas_behind_whitespace_or_in_full_width_are_neutralised(payload: str) -> None:
+    assert neutralise_formula(payload) == "'" + payload
+
+
+@pytest.mark.parametrize(
+    "value", ["bucket-1", "1=1", "a@b.example", "", "'quoted", " ", "\xa0plain", "\uff21"]
+)
 def test_ordinary_text_is_left_alone(value: str) -> None:
     assert neutralise_formula(value) == value
 

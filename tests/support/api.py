@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+
+import httpx
+from litestar import Litestar
+
+from vigilare.api.app import create_app
+from vigilare.config import Settings
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 
@@ -28,3 +36,21 @@ def bearer(tokens: dict[str, Any]) -> dict[str, str]:
 async def owner_headers(client: Any, email: str = "owner@acme.test") -> dict[str, str]:
     await signup(client, email)
     return bearer(await login(client, email))
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[Litestar]:
+    """The app started on this test's event loop, for requests sent truly at the same time.
+
+    Litestar's ``AsyncTestClient`` hands each request to a portal and waits for it, so
+    ``asyncio.gather`` over it still sends one request after another.
+    """
+    app = create_app(settings)
+    async with app.lifespan():
+        yield app
+
+
+def app_client(app: Litestar, address: str = "203.0.113.10") -> httpx.AsyncClient:
+    """An HTTP client of ``app`` whose requests come from ``address``."""
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver.local")

@@ -59,8 +59,11 @@ class ServerProcess:
 
 
 @contextmanager
-def serve(env: Mapping[str, str], *extra_args: str, timeout: float = 60) -> Iterator[ServerProcess]:
-    port = free_port()
+def serve(
+    env: Mapping[str, str], *extra_args: str, timeout: float = 60, port: int | None = None
+) -> Iterator[ServerProcess]:
+    """`vigilare serve` on ``port`` (a free one by default), until the block ends."""
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "vigilare", "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args],
         env=vigilare_env(env),

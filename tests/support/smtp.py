@@ -19,6 +19,16 @@ class _Handler:
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
         self.messages: list[tuple[list[str], Message]] = []
+        # Recipients the server refuses, with its reply (e.g. "550 5.1.1 no such mailbox").
+        self.refuse: dict[str, str] = {}
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
         self.messages.append(
@@ -52,6 +62,9 @@ class SmtpSink:
     def messages(self) -> list[tuple[list[str], Message]]:
         """What arrived, as (recipients, parsed message)."""
         return self._handler.messages
+
+    def refuse(self, address: str, reply: str = "550 5.1.1 no such mailbox here") -> None:
+        self._handler.refuse[address] = reply
 
     def smtp_settings(self) -> dict[str, Any]:
         """The `Settings` fields that send the API's mail here."""

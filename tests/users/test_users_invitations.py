@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
 from tests.support.api import DEFAULT_PASSWORD, bearer, login, signup
+from tests.support.db import update_tenant
 from tests.support.services import REDIS_URL
 from vigilare.api.app import create_app
 from vigilare.auth.models import Invitation
@@ -72,7 +73,7 @@ async def test_invite_email_accept_and_login(settings, smtp_sink, redis_flush, e
         assert recipients == ["newbie@invite.test"]
         assert "invited" in message["Subject"].lower()
         token = _token_from(message)
-        assert "https://vigilare.test/accept-invite?token=" in message.get_content()
+        assert "https://vigilare.test/app/accept-invite?token=" in message.get_content()
 
         accepted = await client.post(
             "/auth/accept-invite", json={"token": token, "password": DEFAULT_PASSWORD}
@@ -110,3 +111,54 @@ async def test_expired_or_forged_invitation_is_refused(settings, smtp_sink):
             assert "invitation" in response.json()["error"]
         short = await client.post("/auth/accept-invite", json={"token": token, "password": "short"})
         assert short.status_code == 400 and "password" in short.json()["error"]
+
+
+async def _users_by_email(client, headers) -> dict[str, dict[str, Any]]:
+    return {user["email"]: user for user in (await client.get("/users", headers=headers)).json()["users"]}
+
+
+async def test_an_invitation_that_cannot_be_sent_says_why(settings, smtp_sink):
+    smtp_sink.refuse("nobody@invite.test")
+    configured = msgspec.structs.replace(settings, **smtp_sink.smtp_settings())
+    async with AsyncTestClient(app=create_app(configured)) as client:
+        await signup(client, "lead3@invite.test", name="Lead")
+        owner = bearer(await login(client, "lead3@invite.test"))
+        for email in ("nobody@invite.test", "somebody@invite.test"):
+            response = await client.post("/users/invite", json={"email": email, "name": "N"}, headers=owner)
+            assert response.status_code == 201
+        await _wait_for_email(smtp_sink)  # the one that could be sent
+
+        async def failure_recorded() -> dict[str, Any] | None:
+            users = await _users_by_email(client, owner)
+            return users if users["nobody@invite.test"]["invitation_error"] else None
+
+        users = await _eventually(failure_recorded)
+        assert "550" in users["nobody@invite.test"]["invitation_error"]
+        assert users["nobody@invite.test"]["status"] == "invited"
+        assert users["somebody@invite.test"]["invitation_error"] is None
+        assert users["lead3@invite.test"]["invitation_error"] is None
+
+
+async def test_a_legacy_tenant_name_with_a_line_break_no_longer_kills_invitations(settings, smtp_sink):
+    """Names stored before they had to be one line: the email still goes, its subject one line."""
+    configured = msgspec.structs.replace(settings, **smtp_sink.smtp_settings())
+    async with AsyncTestClient(app=create_app(configured)) as client:
+        created = await signup(client, "lead4@invite.test", name="Acme")
+        owner = bearer(await login(client, "lead4@invite.test"))
+        await update_tenant(settings, created["tenant_id"], name="Acme\r\nBcc: evil@attacker.test")
+        response = await client.post(
+            "/users/invite", json={"email": "crlf@invite.test", "name": "C"}, headers=owner
+        )
+        assert response.status_code == 201
+        recipients, message = (await _wait_for_email(smtp_sink))[0]
+        assert recipients == ["crlf@invite.test"]
+        assert message["Bcc"] is None
+        assert message["Subject"] == "You're invited to Acme  Bcc: evil@attacker.test on Vigilare"
+
+
+async def _eventually(check, timeout: float = 15):
+    deadline = time.monotonic() + timeout
+    while not (value := await check()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+    return value

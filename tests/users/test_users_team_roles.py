@@ -93,11 +93,17 @@ async def test_roles_are_validated(client, team):
 
 async def test_inviting_an_existing_email_is_a_conflict_in_any_tenant(client, team):
     await signup(client, "elsewhere@other.test")
+    answers = []
     for email in ("member@team.test", "ELSEWHERE@other.test"):
         response = await client.post(
             "/users/invite", json={"email": email, "name": "Dup"}, headers=team["owner"]
         )
         assert response.status_code == 409
+        answers.append(response.json())
+    # One refusal for both, which never says that (or where) the address has an account.
+    assert answers[0] == answers[1] == {"error": "email: this address cannot be invited"}
+    users = (await client.get("/users", headers=team["owner"])).json()["users"]
+    assert "elsewhere@other.test" not in {user["email"] for user in users}
 
 
 async def test_unknown_user_is_404(client, team):

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from vigilare.accounts.models import ACTIVE, DISCONNECTED, PENDING, AwsAccount
 from vigilare.accounts.onboarding import new_external_id
@@ -21,6 +22,7 @@ from vigilare.aws.verify import verify_role
 from vigilare.billing.plans import get_plan
 from vigilare.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from vigilare.ids import new_id, utcnow
+from vigilare.text import refuse_control_characters
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
@@ -71,6 +73,8 @@ async def connect(
     aws_account_id = check_aws_account_id(aws_account_id.strip())
     tags = sorted({tag.strip() for tag in tags if tag.strip()})
     display_name = display_name.strip() if display_name and display_name.strip() else None
+    if display_name is not None:
+        refuse_control_characters("display_name", display_name)
     tenant = await session.get_one(Tenant, principal.tenant_id)
     existing = await session.scalar(select(AwsAccount).where(AwsAccount.aws_account_id == aws_account_id))
     if existing is not None and existing.status != DISCONNECTED:
@@ -114,6 +118,31 @@ async def list_accounts(session: AsyncSession, tag: str | None) -> list[AwsAccou
         # Tags are a small JSON list per account; filtering here works the same on every database.
         accounts = [a for a in accounts if tag in (a.tags or [])]
     return accounts
+
+
+async def accounts_worst_first(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[list[AwsAccount], int]:
+    """One page of the tenant's accounts, most at risk first, and how many there are in all.
+
+    Lowest score first; accounts not scored yet (pending, first scan running) after the scored ones;
+    disconnected accounts last. Ties go by account id, so pages never overlap.
+    """
+    total = await session.scalar(select(func.count()).select_from(AwsAccount))
+    page = await session.scalars(
+        select(AwsAccount)
+        # What the collectors remember between scans can be large, and a list never shows it.
+        .options(defer(AwsAccount.scan_state))
+        .order_by(
+            AwsAccount.status == DISCONNECTED,
+            AwsAccount.current_srs.is_(None),
+            AwsAccount.current_srs,
+            AwsAccount.aws_account_id,
+        )
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(page), int(total or 0)
 
 
 async def disconnect(session: AsyncSession, aws_account_id: str) -> AwsAccount:

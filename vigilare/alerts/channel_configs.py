@@ -20,6 +20,7 @@ from vigilare.alerts.channels.dispatch import (
 from vigilare.alerts.channels.slack_channel import InvalidWebhookUrlError, validate_slack_webhook_url
 from vigilare.crypto import SecretBox, mask_secret
 from vigilare.errors import BadRequest
+from vigilare.text import has_control_characters, refuse_control_characters
 
 CHANNEL_TYPES = ("email", "slack", "pagerduty")
 MAX_CHANNELS = 10
@@ -99,7 +100,12 @@ def _recipients(value: Any, where: str) -> list[str]:
         raise BadRequest(f"{where}: at most {MAX_EMAIL_RECIPIENTS} recipients")
     addresses = []
     for address in value:
-        if not isinstance(address, str) or len(address) > 320 or not _EMAIL.match(address.strip()):
+        if (
+            not isinstance(address, str)
+            or len(address) > 320
+            or not _EMAIL.match(address.strip())
+            or has_control_characters(address)
+        ):
             raise BadRequest(f"{where}: {address!r} is not an email address")
         addresses.append(address.strip().lower())
     return list(dict.fromkeys(addresses))
@@ -125,6 +131,8 @@ def _slack(
                 "(connect it with GET /integrations/slack/oauth-start, or use a webhook_url)"
             )
         return {"type": "slack", "channel": name}
+    if isinstance(webhook_url, str):
+        refuse_control_characters(f"{where}.webhook_url", webhook_url)
     url = _string(webhook_url, f"{where}.webhook_url", 1024)
     ciphertext = _reused_secret(url, "slack", "webhook_url", previous, box)
     if ciphertext is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import CookieParameter, FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -185,6 +186,23 @@ class AlertsController(Controller):
         )
 
 
+def slack_install_cookie(settings: Settings, start: slack_install.InstallStart) -> Cookie:
+    """The cookie that binds a Slack install to the browser that started it (the API's start route
+    and the console's "Add to Slack" button both set it).
+
+    Sent only to the callback; Lax, so Slack's top-level redirect back still carries it.
+    """
+    return Cookie(
+        key=slack_install.BROWSER_COOKIE,
+        value=start.browser_nonce,
+        max_age=slack_install.STATE_TTL_SECONDS,
+        path=slack_install.CALLBACK_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_url.startswith("https://"),
+    )
+
+
 class SlackIntegrationController(Controller):
     tags = ["Integrations"]
 
@@ -195,13 +213,18 @@ class SlackIntegrationController(Controller):
     )
     async def oauth_start(
         self, principal: NamedDependency[Principal], settings: NamedDependency[Settings]
-    ) -> OAuthStartOut:
-        return OAuthStartOut(oauth_url=slack_install.oauth_start_url(settings, principal))
+    ) -> Response[OAuthStartOut]:
+        # The cookie binds the install to this browser: call this from the browser that will
+        # follow oauth_url.
+        start = slack_install.start_install(settings, principal)
+        cookie = slack_install_cookie(settings, start)
+        return Response(OAuthStartOut(oauth_url=start.oauth_url), cookies=[cookie])
 
     @get(
         "/webhooks/slack/install",
         summary="Slack OAuth callback (Slack redirects the browser here)",
-        opt={"public": True},
+        # A browser lands here: a failed install is shown as a page that says why.
+        opt={"public": True, "browser_landing": True},
         security=[],
     )
     async def install(
@@ -212,6 +235,9 @@ class SlackIntegrationController(Controller):
         # ``state`` is a name Litestar reserves for the app state: read the query value under another.
         oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
         error: FromQuery[str | None] = None,
+        browser_nonce: Annotated[str | None, CookieParameter(name=slack_install.BROWSER_COOKIE)] = None,
     ) -> Response[None]:
-        await slack_install.complete_install(unscoped_db_session, settings, code, oauth_state, error)
+        await slack_install.complete_install(
+            unscoped_db_session, settings, code, oauth_state, error, browser_nonce
+        )
         return Redirect(path=settings.slack_install_redirect, status_code=302)

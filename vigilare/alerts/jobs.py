@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import select
 
+from vigilare import links
 from vigilare.accounts.models import AwsAccount
 from vigilare.alerts.channel_configs import channel_config
 from vigilare.alerts.channels import (
@@ -19,6 +20,7 @@ from vigilare.alerts.channels import (
     AlertNotification,
     ChannelConfig,
     ChannelDependencies,
+    ChannelType,
     DeliveryResult,
     TriggeringSignal,
     deliver,
@@ -35,16 +37,12 @@ logger = logging.getLogger("vigilare.alerts")
 
 MAX_RETRY_DELAY_SECONDS = 3600.0
 HTTP_TIMEOUT_SECONDS = 10.0
-
-
-def checklist_url(settings: Settings, aws_account_id: str) -> str:
-    return f"{settings.public_url.rstrip('/')}/accounts/{aws_account_id}/recovery-checklist"
+_MAX_ERROR = 1000
 
 
 def build_notification(
     settings: Settings, alert: Alert, account: AwsAccount | None, tenant: Tenant, event: AlertEventType
 ) -> AlertNotification:
-    base = settings.public_url.rstrip("/")
     return AlertNotification(
         alert_id=alert.id,
         tenant_name=tenant.name,
@@ -62,8 +60,9 @@ def build_notification(
             for item in alert.signals
         ),
         event=event,
-        checklist_url=checklist_url(settings, alert.aws_account_id),
-        dashboard_url=f"{base}/accounts/{alert.aws_account_id}",
+        checklist_url=links.checklist_url(settings, alert.aws_account_id),
+        dashboard_url=links.account_url(settings, alert.aws_account_id),
+        alert_url=links.alert_url(settings, alert.id),
         rule_name=alert.rule_name,
     )
 
@@ -98,12 +97,17 @@ async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | str:
         try:
             config = channel_config(delivery.channel, box)
             token = box.decrypt(installation.bot_token_encrypted) if installation else None
+            notification = build_notification(
+                ctx.settings, alert, account, tenant, AlertEventType(delivery.event)
+            )
         except SecretDecryptionError as exc:
             delivery.status, delivery.last_error = FAILED, str(exc)
             return "undecryptable secret"
-        notification = build_notification(
-            ctx.settings, alert, account, tenant, AlertEventType(delivery.event)
-        )
+        except Exception as exc:  # stored data no version of this code can send: say so on the delivery
+            logger.exception("alert delivery %s cannot be prepared", delivery_id)
+            delivery.status = FAILED
+            delivery.last_error = f"delivery failed: {type(exc).__name__}: {exc}"[:_MAX_ERROR]
+            return "cannot be prepared"
     return _Prepared(config=config, notification=notification, slack_bot_token=token)
 
 
@@ -112,6 +116,23 @@ async def deliver_alert(ctx: JobContext, delivery_id: str) -> str:
     prepared = await _prepare(ctx, delivery_id)
     if isinstance(prepared, str):
         return prepared
+    try:
+        result = await _send(ctx, prepared)
+    except Exception as exc:
+        # Channels report failures as results; an exception is a bug or data no channel expected
+        # (a stored URL an HTTP client refuses). Retrying cannot help; losing it would leave the
+        # delivery "queued" for ever. Record it.
+        logger.exception("alert delivery %s raised", delivery_id)
+        result = DeliveryResult(
+            channel_type=ChannelType(str(prepared.config.__struct_config__.tag)),
+            target="(delivery failed)",
+            ok=False,
+            error=f"delivery failed: {type(exc).__name__}: {exc}"[:_MAX_ERROR],
+        )
+    return await _record(ctx, delivery_id, result)
+
+
+async def _send(ctx: JobContext, prepared: _Prepared) -> DeliveryResult:
     settings = ctx.settings
     async with AsyncExitStack() as stack:
         # A worker may share one client through ctx.extras; otherwise this delivery has its own.
@@ -128,8 +149,7 @@ async def deliver_alert(ctx: JobContext, delivery_id: str) -> str:
             pagerduty_events_url=settings.pagerduty_events_url,
             slack_bot_token=prepared.slack_bot_token,
         )
-        result = await deliver(prepared.config, prepared.notification, deps)
-    return await _record(ctx, delivery_id, result)
+        return await deliver(prepared.config, prepared.notification, deps)
 
 
 async def _record(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> str:

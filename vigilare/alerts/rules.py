@@ -56,6 +56,11 @@ async def slack_installed(session: AsyncSession) -> bool:
     return await session.scalar(select(SlackInstallation.id).limit(1)) is not None
 
 
+async def slack_installation(session: AsyncSession) -> SlackInstallation | None:
+    """The tenant's Slack workspace, as its last install left it (None: Slack not connected)."""
+    return await session.scalar(select(SlackInstallation).limit(1))
+
+
 async def list_rules(session: AsyncSession) -> list[AlertRule]:
     return list(await session.scalars(select(AlertRule).order_by(AlertRule.created_at, AlertRule.id)))
 

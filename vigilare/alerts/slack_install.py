@@ -2,10 +2,19 @@
 
 The ``state`` is signed, expires after ``STATE_TTL_SECONDS``, names the tenant and the admin who
 started the flow, and works once: its nonce is stored when redeemed, before the code is exchanged.
+
+The state is also bound to the browser that started the install. Anyone who sees the ``oauth_url``
+could otherwise open it and install *their* workspace into the tenant. Starting the install sets a
+short-lived HttpOnly cookie holding a random nonce, and the signed state carries that nonce's hash.
+The callback is refused unless the browser that reaches it sends the cookie.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -36,10 +45,12 @@ from vigilare.errors import BadRequest, Forbidden, ServiceUnavailable
 from vigilare.ids import new_id, utcnow
 
 STATE_TTL_SECONDS = 600
+BROWSER_COOKIE = "vigilare_slack_install"
+CALLBACK_PATH = "/webhooks/slack/install"
 
 
 def redirect_uri(settings: Settings) -> str:
-    return f"{settings.public_url.rstrip('/')}/webhooks/slack/install"
+    return f"{settings.public_url.rstrip('/')}{CALLBACK_PATH}"
 
 
 def _require_configured(settings: Settings) -> None:
@@ -50,27 +61,57 @@ def _require_configured(settings: Settings) -> None:
         )
 
 
-def oauth_start_url(settings: Settings, principal: Principal, now: datetime | None = None) -> str:
+@dataclass(frozen=True)
+class InstallStart:
+    oauth_url: str
+    # Goes to the starting browser only, in a cookie the callback checks.
+    browser_nonce: str
+
+
+def _browser_hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def start_install(settings: Settings, principal: Principal, now: datetime | None = None) -> InstallStart:
     _require_configured(settings)
+    nonce = secrets.token_urlsafe(32)
     state = sign_state(
-        {"tenant_id": principal.tenant_id, "user_id": principal.user_id},
+        {"tenant_id": principal.tenant_id, "user_id": principal.user_id, "browser": _browser_hash(nonce)},
         STATE_TTL_SECONDS,
         secret_key=settings.secret_key,
         now=now,
     )
-    return slack_authorize_url(
+    url = slack_authorize_url(
         client_id=settings.slack_client_id, redirect_uri=redirect_uri(settings), state=state
     )
+    return InstallStart(oauth_url=url, browser_nonce=nonce)
 
 
-async def redeem_state(session: AsyncSession, settings: Settings, state: str) -> VerifiedState:
-    """Check the state and mark it used; the request commits that even if a later step fails."""
+def _check_browser(verified: VerifiedState, browser_nonce: str | None) -> None:
+    expected = verified.payload.get("browser")
+    if (
+        not isinstance(expected, str)
+        or not browser_nonce
+        or not hmac.compare_digest(expected, _browser_hash(browser_nonce))
+    ):
+        raise BadRequest(
+            "state: this Slack install was started in another browser (or its cookie expired); "
+            "start it again from the browser you are using"
+        )
+
+
+async def redeem_state(
+    session: AsyncSession, settings: Settings, state: str, browser_nonce: str | None
+) -> VerifiedState:
+    """Check the state and the browser, then mark the state used; the request commits that even
+    if a later step fails. A callback from another browser does not spend the state."""
     try:
         verified = verify_state(state, secret_key=settings.secret_key)
     except ExpiredStateError as exc:
         raise BadRequest("state: the Slack install link has expired; start again") from exc
     except InvalidStateError as exc:
         raise BadRequest("state: invalid Slack install state") from exc
+    _check_browser(verified, browser_nonce)
     session.add(
         UsedOAuthState(
             nonce=verified.nonce,
@@ -95,12 +136,17 @@ async def redeem_state(session: AsyncSession, settings: Settings, state: str) ->
 
 
 async def complete_install(
-    session: AsyncSession, settings: Settings, code: str | None, state: str | None, error: str | None
+    session: AsyncSession,
+    settings: Settings,
+    code: str | None,
+    state: str | None,
+    error: str | None,
+    browser_nonce: str | None,
 ) -> SlackInstallation:
     _require_configured(settings)
     if not state:
         raise BadRequest("state: required")
-    verified = await redeem_state(session, settings, state)
+    verified = await redeem_state(session, settings, state, browser_nonce)
     if error:
         raise BadRequest(f"Slack install was not completed: {error}")
     if not code:

@@ -15,6 +15,9 @@ from redis.asyncio import Redis
 
 import vigilare
 from vigilare import lifecycle
+from vigilare.api.console.errors import pages_for_browsers
+from vigilare.api.console.pages import template_config
+from vigilare.api.console.routes import console_routes
 from vigilare.api.deps import dependencies
 from vigilare.api.errors import EXCEPTION_HANDLERS
 from vigilare.api.middleware import RateLimitMiddleware
@@ -94,9 +97,12 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
 
 def create_app(settings: Settings) -> Litestar:
     return Litestar(
-        route_handlers=[api_router()],
+        # The API at the root, as the reference has it; the web console under /app.
+        route_handlers=[api_router(), *console_routes(settings)],
         dependencies=dependencies(),
-        exception_handlers=EXCEPTION_HANDLERS,
+        # The API's {"error": ...} bodies; pages for the console and the pages browsers land on.
+        exception_handlers=pages_for_browsers(EXCEPTION_HANDLERS),
+        template_config=template_config(),
         # Before authentication: a flood is refused before any token is looked at.
         middleware=[RateLimitMiddleware()],
         lifespan=[_lifespan],

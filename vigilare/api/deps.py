@@ -109,7 +109,7 @@ async def provide_stripe(state: State) -> StripeGateway | None:
 
 
 async def provide_client_address(request: Request[Any, Any, Any], state: State) -> str:
-    return client_address(request, services(state).settings.trust_forwarded_for)
+    return client_address(request, services(state).settings)
 
 
 def provide_start_monitoring() -> StartMonitoring:

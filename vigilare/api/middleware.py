@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from vigilare.api.state import AppServices
 from vigilare.auth.service import authenticate
+from vigilare.config import Settings
 from vigilare.errors import RateLimited
 
 # Load balancers poll these; they must answer even when a client floods the API.
@@ -32,12 +33,26 @@ def services_of(scope: Scope) -> AppServices:
     return found
 
 
-def client_address(connection: ASGIConnection[Any, Any, Any, Any], trust_forwarded_for: bool) -> str:
-    if trust_forwarded_for:
-        forwarded = connection.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return connection.client.host if connection.client else "unknown"
+def client_address(connection: ASGIConnection[Any, Any, Any, Any], settings: Settings) -> str:
+    """The client's address: the peer's, or behind our proxies, the one they saw.
+
+    Each proxy appends the address it received the request from to ``X-Forwarded-For``; whatever
+    is further left was written by the client and proves nothing. With ``trusted_proxy_hops``
+    proxies of ours, the client is the entry that many places from the right. A shorter list
+    did not come through them all, so the peer address is used.
+    """
+    peer = connection.client.host if connection.client else "unknown"
+    if not settings.trust_forwarded_for:
+        return peer
+    # Every X-Forwarded-For header counts, in order, as one list (RFC 9110 field combination).
+    entries = [
+        entry.strip()
+        for header in connection.headers.getall("x-forwarded-for", [])
+        for entry in header.split(",")
+    ]
+    if len(entries) < settings.trusted_proxy_hops:
+        return peer
+    return entries[-settings.trusted_proxy_hops] or peer
 
 
 class RateLimitMiddleware(ASGIMiddleware):
@@ -51,7 +66,7 @@ class RateLimitMiddleware(ASGIMiddleware):
         limit = services.settings.rate_limit_per_minute
         connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
         if limit > 0 and connection.url.path not in RATE_LIMIT_EXEMPT:
-            client = client_address(connection, services.settings.trust_forwarded_for)
+            client = client_address(connection, services.settings)
             count, retry_after = await services.counter.hit(f"api:{client}", 60)
             if count > limit:
                 raise RateLimited("rate limit exceeded; slow down", retry_after=retry_after)

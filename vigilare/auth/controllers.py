@@ -18,6 +18,7 @@ from vigilare.auth.schemas import (
     SignupOut,
     TokensOut,
 )
+from vigilare.auth.throttle import LoginThrottle
 from vigilare.auth.tokens import TokenIssuer, TokenSet
 from vigilare.config import Settings
 from vigilare.ratelimit import Counter
@@ -40,9 +41,12 @@ class AuthController(Controller):
     async def signup(
         self, data: JSONBody[SignupIn], unscoped_db_session: NamedDependency[AsyncSession]
     ) -> SignupOut:
-        tenant, user = await service.signup(unscoped_db_session, data.email, data.password, data.name)
+        # An email that already has an account gets the same answer (and its owner an email).
+        outcome = await service.signup(unscoped_db_session, data.email, data.password, data.name)
         return SignupOut(
-            tenant_id=tenant.id, user_id=user.id, message="Account created successfully. You can now log in."
+            tenant_id=outcome.tenant_id,
+            user_id=outcome.user_id,
+            message="Account created successfully. You can now log in.",
         )
 
     @post("/login", status_code=200, summary="Authenticate and obtain JWT tokens", opt={"public": True})
@@ -58,11 +62,10 @@ class AuthController(Controller):
         tokens = await service.login(
             unscoped_db_session,
             issuer,
-            counter,
+            LoginThrottle.from_settings(counter, settings),
             data.email,
             data.password,
             client=client_address,
-            max_failures=settings.login_max_failures,
         )
         return _tokens(tokens)
 

@@ -67,3 +67,18 @@ class Invitation(Base, TenantScoped):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
+    # Why the invitation email could not be sent (None once it was, or while it is on its way).
+    send_error: Mapped[str | None] = mapped_column(sa.String(500))
+
+
+class KnownAddress(Base, TenantScoped):
+    """An address a user has logged in from: login throttling lets it past the email's slowdown."""
+
+    __tablename__ = "known_login_addresses"
+    __table_args__ = (sa.UniqueConstraint("user_id", "address_hash"),)
+
+    id: Mapped[str] = id_column()
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    # HMAC of the address (see ``LoginThrottle.fingerprint``), never the address itself.
+    address_hash: Mapped[str] = mapped_column(sa.String(64))
+    last_login_at: Mapped[datetime]

@@ -3,37 +3,49 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.auth.models import TRIAL_DAYS, Invitation, RefreshToken, Tenant, User
+from vigilare.auth.jobs import notify_signup_attempt
+from vigilare.auth.models import TRIAL_DAYS, Invitation, KnownAddress, RefreshToken, Tenant, User
 from vigilare.auth.passwords import hash_password, verify_password
 from vigilare.auth.roles import OWNER, Principal
+from vigilare.auth.throttle import LoginThrottle
 from vigilare.auth.tokens import ID, REFRESH, TokenIssuer, TokenSet, hash_token
 from vigilare.db.tenancy import tenant_scope
-from vigilare.errors import BadRequest, Conflict, RateLimited, Unauthorized
+from vigilare.errors import BadRequest, Unauthorized
 from vigilare.ids import new_id, utcnow
-from vigilare.ratelimit import Counter
+from vigilare.jobs import enqueue_after_commit
+from vigilare.text import has_control_characters
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-LOGIN_WINDOW_SECONDS = 15 * 60
 MIN_PASSWORD = 8
+# An address a user logged in from stays known-good (past the email's slowdown) this long.
+KNOWN_ADDRESS_TTL = timedelta(days=90)
 
 
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
-    if not _EMAIL.match(email) or len(email) > 320:
+    if not _EMAIL.match(email) or len(email) > 320 or has_control_characters(email):
         raise BadRequest("email: not a valid email address")
     return email
 
 
 def clean_name(name: str, field: str = "name") -> str:
+    """A display name (a tenant's or a user's): one line, 1 to 200 characters.
+
+    Names go into email subjects and greetings, where a line break would split a header.
+    """
     name = name.strip()
     if not 1 <= len(name) <= 200:
         raise BadRequest(f"{field}: must be 1 to 200 characters")
+    if has_control_characters(name):
+        raise BadRequest(f"{field}: must be a single line, without control characters (tab, CR, LF, ...)")
     return name
 
 
@@ -47,10 +59,25 @@ async def email_taken(session: AsyncSession, email: str) -> bool:
     return (await session.scalar(select(User.id).where(User.email == email))) is not None
 
 
-async def signup(session: AsyncSession, email: str, password: str, name: str) -> tuple[Tenant, User]:
+@dataclass(frozen=True)
+class SignupOutcome:
+    """What sign-up answers. For an email that already has an account the ids are fresh and belong
+    to nothing, so the answer cannot tell an attacker the address is registered."""
+
+    tenant_id: str
+    user_id: str
+
+
+async def signup(session: AsyncSession, email: str, password: str, name: str) -> SignupOutcome:
+    """Create a tenant and its owner, or, when the email is taken, change nothing and tell its owner.
+
+    Both paths hash the password and answer the same, so neither the answer nor its timing says
+    whether the email is registered.
+    """
     email, name, password = normalise_email(email), clean_name(name), check_password(password)
+    password_hash = await hash_password(password)
     if await email_taken(session, email):
-        raise Conflict("an account with this email already exists")
+        return _signup_attempt_on_taken_email(session, email)
     now = utcnow()
     tenant = Tenant(
         id=new_id(), name=name, plan="solo", status="trialing", trial_ends_at=now + timedelta(days=TRIAL_DAYS)
@@ -62,16 +89,24 @@ async def signup(session: AsyncSession, email: str, password: str, name: str) ->
         name=name,
         role=OWNER,
         status="active",
-        password_hash=await hash_password(password),
+        password_hash=password_hash,
     )
-    session.add(tenant)
-    await session.flush()  # the user row references it
-    session.add(user)
     try:
-        await session.flush()
-    except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
-        raise Conflict("an account with this email already exists") from exc
-    return tenant, user
+        async with session.begin_nested():
+            session.add(tenant)
+            await session.flush()  # the user row references it
+            session.add(user)
+            await session.flush()
+    except IntegrityError:  # a concurrent sign-up with the same email won the race
+        return _signup_attempt_on_taken_email(session, email)
+    return SignupOutcome(tenant_id=tenant.id, user_id=user.id)
+
+
+def _signup_attempt_on_taken_email(session: AsyncSession, email: str) -> SignupOutcome:
+    # At most one such email per address and hour, however often someone tries.
+    hour = utcnow().strftime("%Y%m%d%H")
+    enqueue_after_commit(session, notify_signup_attempt, email, job_id=f"signup-attempt:{email}:{hour}")
+    return SignupOutcome(tenant_id=new_id(), user_id=new_id())
 
 
 async def _issue(session: AsyncSession, issuer: TokenIssuer, user: User, family_id: str) -> TokenSet:
@@ -102,27 +137,59 @@ async def _issue(session: AsyncSession, issuer: TokenIssuer, user: User, family_
 async def login(
     session: AsyncSession,
     issuer: TokenIssuer,
-    counter: Counter,
+    throttle: LoginThrottle,
     email: str,
     password: str,
     client: str,
-    max_failures: int,
 ) -> TokenSet:
     email = email.strip().lower()
-    email_key, client_key = f"login:email:{email}", f"login:client:{client}"
-    for key, limit in ((email_key, max_failures), (client_key, max_failures * 4)):
-        count, retry_after = await counter.peek(key)
-        if count >= limit:
-            raise RateLimited("too many failed logins; try again later", retry_after=retry_after)
-    user = await session.scalar(select(User).where(User.email == email))
+    fingerprint = throttle.fingerprint(client)
+    found: list[User | None] = []
+
+    async def find_user() -> User | None:
+        if not found:
+            found.append(await session.scalar(select(User).where(User.email == email)))
+        return found[0]
+
+    async def known_good() -> bool:
+        user = await find_user()
+        return user is not None and await _is_known_address(session, user, fingerprint)
+
+    attempt = await throttle.admit(email, client, known_good)
+    user = await find_user()
     # Always verify (against a dummy hash when there is no user) so timing does not leak emails.
     ok = await verify_password(user.password_hash if user else None, password)
     if not ok or user is None or user.status != "active":
-        await counter.hit(email_key, LOGIN_WINDOW_SECONDS)
-        await counter.hit(client_key, LOGIN_WINDOW_SECONDS)
         raise Unauthorized("invalid email or password")
-    await counter.reset(email_key)
+    await attempt.succeeded()
+    await _remember_address(session, user, fingerprint)
     return await _issue(session, issuer, user, family_id=new_id())
+
+
+async def _is_known_address(session: AsyncSession, user: User, fingerprint: str) -> bool:
+    found = await session.scalar(
+        select(KnownAddress.id).where(
+            KnownAddress.user_id == user.id,
+            KnownAddress.address_hash == fingerprint,
+            KnownAddress.last_login_at > utcnow() - KNOWN_ADDRESS_TTL,
+        )
+    )
+    return found is not None
+
+
+async def _remember_address(session: AsyncSession, user: User, fingerprint: str) -> None:
+    """Record (or refresh) the address of a successful login, in one statement (insert or update)."""
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(KnownAddress).values(
+        id=new_id(), tenant_id=user.tenant_id, user_id=user.id, address_hash=fingerprint, last_login_at=now
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["user_id", "address_hash"], set_={"last_login_at": now}
+        )
+    )
 
 
 async def revoke_family(session: AsyncSession, family_id: str) -> None:
@@ -163,7 +230,8 @@ async def authenticate(session: AsyncSession, issuer: TokenIssuer, authorization
     """The caller of a request, from its ``Authorization: Bearer <id token>`` header.
 
     The token must still match the user: an inactive user or a bumped ``token_version`` (role
-    change, removal) ends every token issued before. ``session`` is scoped to the token's tenant
+    change, removal) ends every token issued before, and a revoked login family (logout, refresh
+    token reuse) ends that login's tokens. ``session`` is scoped to the token's tenant
     before it reads, so no query of an authenticated request ever runs unscoped.
     """
     scheme, _, token = authorization.partition(" ")
@@ -171,11 +239,23 @@ async def authenticate(session: AsyncSession, issuer: TokenIssuer, authorization
         raise Unauthorized("missing Bearer token")
     claims = issuer.decode(token.strip(), ID)
     tenant_scope(session, claims.tenant_id)
-    user = await session.scalar(
-        select(User).where(User.id == claims.user_id, User.tenant_id == claims.tenant_id)
+    # One statement: the user, and whether the login the token belongs to has ended (logout, or
+    # reuse of a rotated refresh token revokes its family). No second round trip per request.
+    login_ended = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == claims.family_id, RefreshToken.revoked_at.is_not(None))
+        .exists()
     )
+    row = (
+        await session.execute(
+            select(User, login_ended).where(User.id == claims.user_id, User.tenant_id == claims.tenant_id)
+        )
+    ).first()
+    user, ended = (row[0], bool(row[1])) if row is not None else (None, True)
     if user is None or user.status != "active" or user.token_version != claims.token_version:
         raise Unauthorized("token no longer valid")
+    if ended:
+        raise Unauthorized("this login has ended (logged out or revoked); log in again")
     return Principal(
         user_id=user.id,
         tenant_id=user.tenant_id,
@@ -188,6 +268,18 @@ async def authenticate(session: AsyncSession, issuer: TokenIssuer, authorization
 
 async def logout(session: AsyncSession, principal: Principal) -> None:
     await revoke_family(session, principal.family_id)
+
+
+async def pending_invitation(session: AsyncSession, token: str) -> tuple[User, Tenant] | None:
+    """Who an invitation token invites, and to which tenant; None when it cannot be accepted."""
+    invitation = await session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= utcnow():
+        return None
+    user = await session.get(User, invitation.user_id)
+    tenant = await session.get(Tenant, invitation.tenant_id)
+    if user is None or tenant is None or user.status != "invited":
+        return None
+    return user, tenant
 
 
 async def accept_invite(session: AsyncSession, token: str, password: str) -> User:

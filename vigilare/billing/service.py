@@ -23,6 +23,8 @@ from vigilare.billing.prices import SELF_SERVE_PLANS, price_for_plan
 from vigilare.config import Settings
 from vigilare.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from vigilare.ids import utcnow
+from vigilare.links import billing_url
+from vigilare.text import refuse_control_characters
 
 logger = logging.getLogger("vigilare.billing")
 
@@ -48,7 +50,7 @@ def check_plan_choice(plan_id: str) -> Plan:
 
 
 def check_redirect_url(field: str, value: str) -> str:
-    value = value.strip()
+    value = refuse_control_characters(field, value).strip()
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
         raise BadRequest(f"{field}: must be an absolute http(s) URL")
@@ -146,7 +148,7 @@ async def open_portal(
 ) -> str:
     """A Customer Portal session URL where the owner manages plan, payment method and invoices."""
     stripe_api = require_gateway(gateway)
-    return_url = check_redirect_url("return_url", return_url) if return_url else settings.public_url
+    return_url = check_redirect_url("return_url", return_url) if return_url else billing_url(settings)
     tenant = await session.get_one(Tenant, principal.tenant_id)
     if not tenant.stripe_customer_id:
         raise Conflict("the tenant has no Stripe customer yet: subscribe first with POST /billing/checkout")

@@ -33,6 +33,9 @@ def verify_signature(settings: Settings, payload: bytes, signature: str | None) 
     """The event, if the ``Stripe-Signature`` header proves Stripe sent exactly these bytes recently."""
     if not settings.stripe_webhook_secret:
         raise ServiceUnavailable("billing is not configured: VIGILARE_STRIPE_WEBHOOK_SECRET is not set")
+    if signature is not None and not signature.isascii():
+        # Stripe's check compares with hmac.compare_digest, which raises on non-ASCII text.
+        raise BadRequest("invalid Stripe-Signature: it does not match the payload")
     try:
         text = payload.decode("utf-8")
         stripe.WebhookSignature.verify_header(

@@ -13,10 +13,10 @@ from vigilare.auth.roles import MEMBER, Principal
 from vigilare.billing.enforcement import require_csv_export
 from vigilare.config import Settings
 from vigilare.db.engine import TenantSessions
-from vigilare.exports.panic import build_panic_package
+from vigilare.exports.panic import publish_panic_package
 from vigilare.exports.schemas import PanicOut
 from vigilare.exports.signals_csv import stream_signals_csv
-from vigilare.exports.storage import check_local_download, store
+from vigilare.exports.storage import check_local_download
 from vigilare.signals.service import iter_signals
 
 
@@ -65,12 +65,9 @@ class ExportsController(Controller):
         settings: NamedDependency[Settings],
     ) -> PanicOut:
         account = await get_account(db_session, account_id)
-        export_id, package = await build_panic_package(
-            db_session, tenant_sessions, account, requested_by=principal.name
+        url = await publish_panic_package(
+            db_session, tenant_sessions, settings, account, requested_by=principal.name
         )
-        key = f"panic/{account.tenant_id}/{account.aws_account_id}/{export_id}.zip"
-        with package:
-            url = await store(settings, key, export_id, package)
         return PanicOut(
             message="Panic package generated", download_url=url, expires_in=settings.export_url_ttl_seconds
         )

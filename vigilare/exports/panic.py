@@ -15,8 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
+from vigilare.config import Settings
 from vigilare.db.engine import SessionOpener
 from vigilare.exports.signals_csv import stream_signals_csv
+from vigilare.exports.storage import store
 from vigilare.ids import isoformat, new_id, utcnow
 from vigilare.scans.models import FINISHED, Scan
 from vigilare.scoring.checklist import build_checklist, checklist_markdown
@@ -135,3 +137,17 @@ async def build_panic_package(
             draft_support_reply(account.aws_account_id, open_rows, checklist, signed_by=requested_by),
         )
     return export_id, package
+
+
+async def publish_panic_package(
+    session: AsyncSession,
+    session_factory: SessionOpener,
+    settings: Settings,
+    account: AwsAccount,
+    requested_by: str,
+) -> str:
+    """Build the account's package, store it, and return its expiring download URL."""
+    export_id, package = await build_panic_package(session, session_factory, account, requested_by)
+    key = f"panic/{account.tenant_id}/{account.aws_account_id}/{export_id}.zip"
+    with package:
+        return await store(settings, key, export_id, package)

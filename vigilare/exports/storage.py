@@ -76,7 +76,8 @@ def _remove_old(folder: Path) -> None:
 
 def check_local_download(settings: Settings, export_id: str, expires: int, signature: str) -> Path:
     expected = _signature(settings, export_id, expires)
-    if not hmac.compare_digest(expected, signature):
+    # compare_digest refuses non-ASCII text with a TypeError: such a signature is simply wrong.
+    if not signature.isascii() or not hmac.compare_digest(expected, signature):
         raise Forbidden("invalid download link")
     if expires < time.time():
         raise Forbidden("download link expired: generate a new panic package")

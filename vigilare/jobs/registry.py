@@ -20,6 +20,7 @@ DEFAULT_TIMEOUT_SECONDS = 300.0
 
 # Modules whose import registers jobs; imported by both executors before they run anything.
 JOB_MODULES = (
+    "vigilare.auth.jobs",
     "vigilare.users.jobs",
     "vigilare.scans.jobs",
     "vigilare.scans.scheduler",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
@@ -14,6 +15,7 @@ from vigilare.auth.models import Tenant
 from vigilare.auth.roles import Principal
 from vigilare.billing.enforcement import scanning_blocked_reason
 from vigilare.billing.plans import get_plan
+from vigilare.db.locks import lock_row
 from vigilare.errors import Forbidden, NotFound, RateLimited
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs import enqueue_after_commit
@@ -55,6 +57,9 @@ async def manual_scan(session: AsyncSession, principal: Principal, aws_account_i
     if blocked is not None:
         raise Forbidden(blocked)
     plan = get_plan(tenant.plan)
+    # Count and insert under the account's row lock, or concurrent requests all count the same
+    # past scans and all insert.
+    await lock_row(session, AwsAccount, account.id)
     window_start = utcnow() - timedelta(hours=1)
     recent = list(
         await session.scalars(
@@ -79,6 +84,24 @@ async def get_scan(session: AsyncSession, aws_account_id: str, scan_id: str) -> 
     if scan is None:
         raise NotFound("scan not found")
     return scan
+
+
+async def latest_scans(session: AsyncSession, account_ids: Sequence[str]) -> dict[str, Scan]:
+    """Each account's most recently queued scan, by account row id (accounts never scanned are absent)."""
+    if not account_ids:
+        return {}
+    newest = (
+        select(Scan.account_id, func.max(Scan.queued_at).label("queued_at"))
+        .where(Scan.account_id.in_(account_ids))
+        .group_by(Scan.account_id)
+        .subquery()
+    )
+    scans = await session.scalars(
+        select(Scan).join(
+            newest, and_(Scan.account_id == newest.c.account_id, Scan.queued_at == newest.c.queued_at)
+        )
+    )
+    return {scan.account_id: scan for scan in scans}
 
 
 async def unfinished_scan_exists(session: AsyncSession, account_id: str) -> bool:

@@ -12,7 +12,6 @@ from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import VIEWER
 from vigilare.errors import BadRequest
 from vigilare.ids import utcnow
-from vigilare.scoring.formula import compute_score
 from vigilare.scoring.schemas import (
     CapOut,
     ChecklistOut,
@@ -23,9 +22,8 @@ from vigilare.scoring.schemas import (
     ScenarioLossOut,
     ScoreOut,
 )
-from vigilare.scoring.service import current_checklist, score_history
+from vigilare.scoring.service import current_checklist, current_score, score_history
 from vigilare.signals.models import Signal
-from vigilare.signals.service import open_signals
 
 
 class ScoreController(Controller):
@@ -57,7 +55,7 @@ class ScoreController(Controller):
         db_session: NamedDependency[AsyncSession],
     ) -> ScoreOut:
         account = await get_account(db_session, account_id)
-        result = compute_score(await open_signals(db_session, account.id), top_n=10)
+        result = await current_score(db_session, account.id, top_n=10)
         cap = None
         if result.cap is not None:
             cap = CapOut(ceiling=result.cap.ceiling, reasons=[t.reason for t in result.cap.triggers])

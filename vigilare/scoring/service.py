@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -49,6 +51,29 @@ async def score_history(session: AsyncSession, account_id: str, days: int, today
             .order_by(ScorePoint.day.desc())
         )
     )
+
+
+async def score_trends(
+    session: AsyncSession, account_ids: Sequence[str], days: int, today: date
+) -> dict[str, list[int]]:
+    """The daily scores of the last ``days`` days of each account, oldest first, by account row id."""
+    trends: dict[str, list[int]] = defaultdict(list)
+    if not account_ids:
+        return trends
+    since = today - timedelta(days=days - 1)
+    rows = await session.execute(
+        select(ScorePoint.account_id, ScorePoint.srs)
+        .where(ScorePoint.account_id.in_(account_ids), ScorePoint.day >= since)
+        .order_by(ScorePoint.account_id, ScorePoint.day)
+    )
+    for account_id, srs in rows:
+        trends[account_id].append(srs)
+    return trends
+
+
+async def current_score(session: AsyncSession, account_id: str, *, top_n: int) -> ScoreResult:
+    """The account's score now, from its open signals, with what costs the most points."""
+    return compute_score(await open_signals(session, account_id), top_n=top_n)
 
 
 async def current_checklist(session: AsyncSession, account_id: str) -> list[ChecklistStep]:

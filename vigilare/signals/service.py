@@ -3,10 +3,11 @@ signals that scores, checklists and alerts are computed from, and batches for ex
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.service import get_account
@@ -81,6 +82,23 @@ async def open_signals(session: AsyncSession, account_id: str) -> list[Signal]:
             .order_by(Signal.detected_at, Signal.id)
         )
     )
+
+
+async def open_counts_by_severity(
+    session: AsyncSession, account_ids: Sequence[str]
+) -> dict[str, dict[Severity, int]]:
+    """How many open signals of each severity each account has, by account row id."""
+    counts: dict[str, dict[Severity, int]] = defaultdict(dict)
+    if not account_ids:
+        return counts
+    rows = await session.execute(
+        select(Signal.account_id, Signal.severity, func.count())
+        .where(Signal.account_id.in_(account_ids), Signal.resolved_at.is_(None))
+        .group_by(Signal.account_id, Signal.severity)
+    )
+    for account_id, severity, count in rows:
+        counts[account_id][Severity(severity)] = int(count)
+    return counts
 
 
 async def iter_signals(

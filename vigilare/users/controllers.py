@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
@@ -18,6 +19,7 @@ from vigilare.users.schemas import (
     NameOut,
     RoleOut,
     RolePatch,
+    TeamMemberOut,
     TenantOut,
     UserOut,
     UsersOut,
@@ -75,7 +77,12 @@ class UsersController(Controller):
     @get("", summary="List team members", guards=[requires_role(VIEWER)])
     async def list_users(self, db_session: NamedDependency[AsyncSession]) -> UsersOut:
         users = await service.list_users(db_session)
-        return UsersOut(users=[user_out(u) for u in users], total=len(users))
+        errors = await service.invitation_errors(db_session, users)
+        members = [
+            TeamMemberOut(**msgspec.structs.asdict(user_out(user)), invitation_error=errors.get(user.id))
+            for user in users
+        ]
+        return UsersOut(users=members, total=len(users))
 
     @post("/invite", status_code=201, summary="Invite a new team member", guards=[requires_role(ADMIN)])
     async def invite(

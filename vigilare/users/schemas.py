@@ -38,8 +38,13 @@ class NameOut(msgspec.Struct):
     name: str
 
 
+class TeamMemberOut(UserOut):
+    # An invited user's invitation email could not be sent, and why (null otherwise).
+    invitation_error: str | None = None
+
+
 class UsersOut(msgspec.Struct):
-    users: list[UserOut]
+    users: list[TeamMemberOut]
     total: int
 
 

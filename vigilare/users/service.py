@@ -6,13 +6,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.auth.models import RefreshToken, Tenant, User
+from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
 from vigilare.auth.roles import INVITABLE_ROLES, OWNER, Principal
 from vigilare.auth.service import clean_name, email_taken, normalise_email
 from vigilare.errors import BadRequest, Conflict, Forbidden, NotFound
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs import enqueue_after_commit
 from vigilare.users.jobs import send_invitation
+
+CANNOT_INVITE = "email: this address cannot be invited"
 
 
 async def get_me(session: AsyncSession, principal: Principal) -> tuple[User, Tenant]:
@@ -38,6 +40,19 @@ async def list_users(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).order_by(User.created_at, User.id)))
 
 
+async def invitation_errors(session: AsyncSession, users: list[User]) -> dict[str, str | None]:
+    """For each invited user, why their latest invitation email could not be sent (None: it was)."""
+    invited = [user.id for user in users if user.status == "invited"]
+    if not invited:
+        return {}
+    rows = await session.execute(
+        select(Invitation.user_id, Invitation.send_error)
+        .where(Invitation.user_id.in_(invited))
+        .order_by(Invitation.created_at, Invitation.id)
+    )
+    return dict(rows.tuples().all())  # the latest invitation of each user wins
+
+
 def _check_invitable_role(role: str) -> str:
     if role not in INVITABLE_ROLES:
         raise BadRequest(f"role: must be one of {', '.join(INVITABLE_ROLES)}")
@@ -46,8 +61,10 @@ def _check_invitable_role(role: str) -> str:
 
 async def invite(session: AsyncSession, principal: Principal, email: str, name: str, role: str) -> User:
     email, name, role = normalise_email(email), clean_name(name), _check_invitable_role(role)
-    if await email_taken(session, email):  # unique across every tenant, not just this one
-        raise Conflict("a user with this email already exists")
+    # Emails are unique across tenants. The refusal is the same whether the address is in this
+    # team or in another tenant, and never says which: it must not reveal who has an account.
+    if await email_taken(session, email):
+        raise Conflict(CANNOT_INVITE)
     user = User(
         id=new_id(),
         tenant_id=principal.tenant_id,
@@ -61,7 +78,7 @@ async def invite(session: AsyncSession, principal: Principal, email: str, name: 
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise Conflict("a user with this email already exists") from exc
+        raise Conflict(CANNOT_INVITE) from exc
     enqueue_after_commit(session, send_invitation, user.id, principal.user_id)
     return user
 

@@ -53,6 +53,8 @@ class AlertNotification(msgspec.Struct, frozen=True, kw_only=True):
     checklist_url: str
     dashboard_url: str
     rule_name: str | None = None
+    # The console page of this alert, where it is acknowledged.
+    alert_url: str | None = None
 
     @property
     def account_label(self) -> str:

@@ -73,9 +73,10 @@ def email_text(notification: AlertNotification) -> str:
         "",
         f"Recovery checklist: {notification.checklist_url}",
         f"Dashboard: {notification.dashboard_url}",
-        "",
-        f"Alert id: {notification.alert_id}",
     ]
+    if notification.alert_url:
+        lines.append(f"Acknowledge: {notification.alert_url}")
+    lines += ["", f"Alert id: {notification.alert_id}"]
     return "\n".join(lines) + "\n"
 
 
@@ -98,6 +99,11 @@ def email_html(notification: AlertNotification) -> str:
         else ""
     )
     rule = f"<p>Alert rule: {esc(notification.rule_name)}</p>" if notification.rule_name else ""
+    acknowledge = (
+        f' &middot; <a href="{esc(notification.alert_url, quote=True)}">Acknowledge</a>'
+        if notification.alert_url
+        else ""
+    )
     return (
         "<!DOCTYPE html><html><body>"
         f"<h2>{esc(headline(notification))}</h2>"
@@ -106,7 +112,7 @@ def email_html(notification: AlertNotification) -> str:
         f"Security Risk Score: <strong>{notification.srs}</strong>/100 (higher is safer)</p>"
         f"{rule}{signals_table}"
         f'<p><a href="{esc(notification.checklist_url, quote=True)}">Open the recovery checklist</a>'
-        f' &middot; <a href="{esc(notification.dashboard_url, quote=True)}">Dashboard</a></p>'
+        f' &middot; <a href="{esc(notification.dashboard_url, quote=True)}">Dashboard</a>{acknowledge}</p>'
         f"<p style='color:#888'>Alert id: {esc(notification.alert_id)}</p>"
         "</body></html>"
     )

@@ -23,6 +23,7 @@ from vigilare.alerts.channels.base import (
 )
 from vigilare.alerts.channels.formatting import headline, slack_blocks
 from vigilare.crypto import mask_secret
+from vigilare.text import has_control_characters
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 SLACK_WEBHOOK_HOSTS = frozenset({"hooks.slack.com"})
@@ -39,7 +40,13 @@ class InvalidWebhookUrlError(ValueError):
 
 
 def validate_slack_webhook_url(url: str, allowed_hosts: frozenset[str] = SLACK_WEBHOOK_HOSTS) -> str:
-    """Accept only ``https://hooks.slack.com/...``: a tenant-supplied URL must not reach internal hosts."""
+    """Accept only ``https://hooks.slack.com/...``: a tenant-supplied URL must not reach internal hosts.
+
+    Control characters are refused outright: ``urlsplit`` silently drops tab, CR and LF, so the
+    URL it approves is not the one an HTTP client would later be asked to send.
+    """
+    if has_control_characters(url):
+        raise InvalidWebhookUrlError("webhook_url must not contain control characters (tab, CR, LF, ...)")
     parts = urlsplit(url.strip())
     if parts.scheme != "https" or parts.hostname not in allowed_hosts or parts.port not in (None, 443):
         raise InvalidWebhookUrlError(

@@ -1,7 +1,7 @@
 """push ingest: per-account ingest secrets, received EventBridge events, how a signal was detected
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-05 10:00:00.000000
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import vigilare.db.base
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

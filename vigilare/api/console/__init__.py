@@ -1,0 +1,1 @@
+"""The web console: server-rendered pages under ``/app/`` on the same services as the API."""
