@@ -71,8 +71,16 @@ def _plugins(settings: Settings, _args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[5])
+    # Then the event handlers: what reads pushed AWS events, for which scenario, resolved how.
+    owners = {handler: plugin.name for plugin in report.plugins for handler in plugin.event_handler_ids}
+    for handler in report.registry.event_handlers.values():
+        sources = ", ".join(handler.sources)
+        print(f"EVENT-HANDLER {handler.id} ({owners.get(handler.id, '?')}): {sources} -> {handler.scenario}")
+        print(f"  resolve rule: {handler.resolve_rule}")
     for name in report.unknown_names:
         print(f"vigilare: warning: no installed scenario plugin is named {name!r}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"vigilare: warning: {warning}", file=sys.stderr)
     for error in report.errors:
         print(f"vigilare: plugin {error.plugin!r} failed to load: {error}", file=sys.stderr)
     return 1 if report.errors else 0

@@ -55,6 +55,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Comma-separated third-party plugin names to load, and no others (empty: every installed one).
     # Built-ins always load unless disabled; "builtin" alone loads no third-party plugin.
     plugins: str = ""
+    # Push ingest (POST /ingest/aws-events): events accepted per account per minute (0: no limit),
+    # and after how many seconds an event stored but not processed has its job queued again.
+    ingest_rate_limit_per_minute: int = 600
+    ingest_retry_seconds: int = 60
     # Lifetime of panic package download links (presigned S3 or signed local URLs).
     export_url_ttl_seconds: int = 900
     smtp_host: str = ""

@@ -2,8 +2,10 @@
 
 Starts the service on its embedded default (SQLite, jobs in process) and a local AWS sandbox with a
 compromised and a clean account, then acts as a customer would, through the HTTP API only: signs
-up, logs in, creates an alert rule, connects and verifies both accounts, waits for the first scans
-and prints a report. The sandbox (`vigilare_sandbox`, moto plus fakes) is its own distribution,
+up, logs in, creates an alert rule, connects and verifies both accounts, waits for the first scans,
+then sets up push for the clean account and delivers AWS Health's abuse report for it through the
+ingest route as EventBridge would, and prints a report (the signal and the alert arriving seconds
+after the event). The sandbox (`vigilare_sandbox`, moto plus fakes) is its own distribution,
 required by the optional `vigilare[demo]` extra and imported lazily.
 """
 
@@ -19,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +84,30 @@ class MailCapture(logging.Handler):
 
 
 @dataclass
+class PushArrival:
+    """An AWS event pushed through EventBridge, and what came of it, in seconds after delivery."""
+
+    account_id: str
+    event: dict[str, Any]
+    answer_status: int
+    answer_ms: float
+    srs_before: int | None
+    srs_after: int | None = None
+    signal: dict[str, Any] | None = None
+    signal_after: float | None = None
+    alert: dict[str, Any] | None = None
+    alert_after: float | None = None
+    push_status: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class DemoResult:
     accounts: list[dict[str, Any]] = field(default_factory=list)
     signals: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     checklist: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
+    push: PushArrival | None = None
 
 
 @contextlib.contextmanager
@@ -143,6 +164,8 @@ async def _wait_for_scans(
 
 
 async def run_customer_journey(base_url: str, sandbox: Any, console: Console) -> DemoResult:
+    """Sign up, add a rule, connect and verify both accounts, read the first scans' results; then
+    set up push for the clean account and let AWS Health's abuse report arrive through EventBridge."""
     from vigilare_sandbox.seed import register_customer_role
 
     result = DemoResult()
@@ -191,18 +214,74 @@ async def run_customer_journey(base_url: str, sandbox: Any, console: Console) ->
             result.signals[account_id] = listed.json()["signals"]
         checklist = await http.get(f"/accounts/{COMPROMISED}/recovery-checklist", headers=headers)
         result.checklist = checklist.json()["checklist"]
-        # Alert deliveries are jobs of their own: give them a moment to run.
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            result.alerts = (await http.get("/alerts", headers=headers)).json()["alerts"]
-            if result.alerts and all(
-                d.get("delivered_at") or d.get("last_error")
-                for a in result.alerts
-                for d in a.get("deliveries", [])
-            ):
-                break
-            await asyncio.sleep(0.3)
+        await _wait_for_deliveries(http, headers, result)
+        result.push = await push_an_abuse_report(http, headers, sandbox, base_url, console)
+        await _wait_for_deliveries(http, headers, result)
     return result
+
+
+async def _wait_for_deliveries(http: httpx.AsyncClient, headers: dict[str, str], result: DemoResult) -> None:
+    """Alert deliveries are jobs of their own: give them a moment to run."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        result.alerts = (await http.get("/alerts", headers=headers)).json()["alerts"]
+        if result.alerts and all(
+            d.get("delivered_at") or d.get("last_error")
+            for a in result.alerts
+            for d in a.get("deliveries", [])
+        ):
+            return
+        await asyncio.sleep(0.3)
+
+
+async def push_an_abuse_report(
+    http: httpx.AsyncClient, headers: dict[str, str], sandbox: Any, base_url: str, console: Console
+) -> PushArrival:
+    """Push for the clean account, then AWS Health's abuse report arriving through EventBridge."""
+    from vigilare_sandbox.eventbridge import ApiDestination, health_event_envelope
+    from vigilare_sandbox.seed_events import add_abuse_event
+
+    setup = await http.post(f"/accounts/{CLEAN}/push-setup", headers=headers)
+    setup.raise_for_status()
+    secret = setup.json()
+    # What the customer's Terraform creates: an API destination with the secret in its header.
+    destination = ApiDestination(f"{base_url}/ingest/aws-events", secret["header_name"], secret["secret"])
+    console.print(f"Set up push for {CLEAN}: EventBridge delivers its AWS events to {destination.endpoint}")
+    before = (await http.get(f"/accounts/{CLEAN}", headers=headers)).json()
+    instance = f"arn:aws:ec2:us-east-1:{CLEAN}:instance/i-0d3e4d5c6b7a8f901"
+    deadline = datetime.now(UTC) + timedelta(days=3)
+    arn = await asyncio.to_thread(add_abuse_event, sandbox, CLEAN, [instance], deadline=deadline)
+    event = await asyncio.to_thread(health_event_envelope, sandbox, CLEAN, arn)
+    console.print(f"AWS Health reports abuse from {CLEAN}: EventBridge delivers the event now...")
+    sent = time.monotonic()
+    answer = await destination.deliver_async(http, event)
+    arrival = PushArrival(
+        account_id=CLEAN,
+        event=event,
+        answer_status=answer.status_code,
+        answer_ms=(time.monotonic() - sent) * 1000,
+        srs_before=before["current_srs"],
+    )
+    limit = sent + 30
+    while time.monotonic() < limit and (arrival.signal is None or arrival.alert is None):
+        if arrival.signal is None:
+            listed = await http.get(
+                f"/accounts/{CLEAN}/signals", headers=headers, params={"scenario": "abuse"}
+            )
+            pushed = [s for s in listed.json()["signals"] if s["detected_by"] == "event"]
+            if pushed:
+                arrival.signal, arrival.signal_after = pushed[0], time.monotonic() - sent
+        if arrival.alert is None:
+            alerts = (await http.get("/alerts", headers=headers, params={"account_id": CLEAN})).json()[
+                "alerts"
+            ]
+            fired = [a for a in alerts if "abuse" in a["scenarios_triggered"]]
+            if fired:
+                arrival.alert, arrival.alert_after = fired[0], time.monotonic() - sent
+        await asyncio.sleep(0.05)
+    after = (await http.get(f"/accounts/{CLEAN}", headers=headers)).json()
+    arrival.srs_after, arrival.push_status = after["current_srs"], after["push"]
+    return arrival
 
 
 async def console_shows(base_url: str, account_ids: tuple[str, ...]) -> list[str]:
@@ -275,6 +354,41 @@ def print_report(result: DemoResult, console: Console) -> None:
     for message in result.emails[:1]:
         console.rule("The alert email (printed: no SMTP server is configured)")
         console.print(message, markup=False, highlight=False)
+    if result.push is not None:
+        print_push(result.push, console)
+
+
+def print_push(push: PushArrival, console: Console) -> None:
+    console.rule(f"Real-time events: AWS Health abuse report for {push.account_id}, pushed by EventBridge")
+    event = push.event
+    console.print(
+        f"EventBridge delivered {event['detail-type']} {event['detail']['eventTypeCode']} "
+        f"(event {event['id']}) to POST /ingest/aws-events: answered {push.answer_status} in "
+        f"{push.answer_ms:.0f} ms."
+    )
+    if push.signal is not None and push.signal_after is not None:
+        signal = push.signal
+        style = SEVERITY_STYLE.get(signal["severity"], "")
+        console.print(
+            f"  +{push.signal_after:.1f} s  signal [{style}]{signal['severity']}[/] {signal['scenario']} "
+            f"(detected by {signal['detected_by']}): {signal['title']}"
+        )
+    else:
+        console.print("  no signal arrived within 30 s")
+    console.print(f"          score of {push.account_id}: {push.srs_before} -> {push.srs_after}")
+    if push.alert is not None and push.alert_after is not None:
+        alert = push.alert
+        console.print(
+            f"  +{push.alert_after:.1f} s  alert {alert['alert_id']}: score {alert['srs_at_trigger']} at "
+            f"trigger, scenarios {', '.join(alert['scenarios_triggered'])}"
+        )
+    else:
+        console.print("  no alert fired within 30 s")
+    status = push.push_status
+    console.print(
+        f"Push status of {push.account_id}: {status.get('status')} "
+        f"({status.get('events_24h')} event(s) in the last 24 hours)"
+    )
 
 
 async def _serve(settings: Settings, port: int) -> tuple[Any, asyncio.Task[None]]:

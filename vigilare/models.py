@@ -8,6 +8,7 @@ from vigilare.alerts.models import Alert, AlertDelivery, AlertRule, SlackInstall
 from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
 from vigilare.billing.models import StripeEvent
 from vigilare.db.base import Base
+from vigilare.ingest.models import IngestEvent, IngestKey
 from vigilare.scans.models import Scan
 from vigilare.scoring.models import ScorePoint
 from vigilare.signals.models import Signal
@@ -19,6 +20,8 @@ __all__ = [
     "AlertDelivery",
     "AlertRule",
     "AwsAccount",
+    "IngestEvent",
+    "IngestKey",
     "Invitation",
     "RefreshToken",
     "Scan",

@@ -29,6 +29,16 @@ def test_demo_runs_the_whole_product_and_prints_the_report(tmp_path):
     assert "CRITICAL" in out and "quarantine" in out.lower()
     assert "Recovery checklist for 111122223333" in out and "1. " in out
     assert "Alert " in out and "Subject: [Vigilare]" in out and "oncall@demo-corp.example" in out
+    # After the first scans, AWS Health's abuse report for the clean account arrives by push: the
+    # signal and the alert follow within seconds.
+    flat = " ".join(out.split())
+    assert "Set up push for 444455556666" in flat
+    assert "EventBridge delivered AWS Health Abuse Event" in flat and "answered 202 in" in flat
+    assert re.search(r"\+\d+\.\d s signal CRITICAL abuse \(detected by event\): AWS abuse report", flat), flat
+    assert "score of 444455556666: 100 -> " in flat
+    assert int(flat.split("score of 444455556666: 100 -> ")[1].split()[0]) <= 10
+    assert re.search(r"\+\d+\.\d s alert \w+: score \d+ at trigger, scenarios abuse", flat), flat
+    assert "Push status of 444455556666: connected" in flat
     assert "Report ready in" in out
     # The console's address and the demo user's credentials, and the demo's accounts are there.
     assert re.search(r"Console:\s+http://127\.0\.0\.1:\d+/app/", out)

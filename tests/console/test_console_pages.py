@@ -69,6 +69,7 @@ async def test_the_account_page_shows_score_breakdown_history_and_filtered_pagin
     assert "Security Risk Score" in said and "Points lost, by scenario" in said
     assert re.search(r"<svg class=\"history\"[^>]*>.*<polyline", page.text, re.S)
     assert "Quarantine policy attached to ci-deployer" in said and "Rotate it." in said
+    assert "Real-time AWS events (EventBridge push): not configured" in said
     critical = text_of((await console.get(f"/app/accounts/{RISKY}", params={"severity": "CRITICAL"})).text)
     assert "Quarantine policy" in critical and "unused for 200 days" not in critical
 

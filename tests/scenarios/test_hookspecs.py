@@ -17,7 +17,7 @@ def hook_names() -> list[str]:
 
 def test_every_hook_is_documented_and_implemented_by_a_builtin() -> None:
     builtin_plugins = [entry.entry_point.load() for entry in find_entry_points() if entry.is_builtin]
-    assert hook_names() == ["vigilare_scenarios", "vigilare_collectors"]
+    assert hook_names() == ["vigilare_scenarios", "vigilare_collectors", "vigilare_event_handlers"]
     for name in hook_names():
         assert len(inspect.getdoc(getattr(hookspecs, name)) or "") > 40, f"{name} needs documentation"
         assert any(hasattr(module, name) for module in builtin_plugins), f"no built-in implements {name}"
@@ -26,6 +26,10 @@ def test_every_hook_is_documented_and_implemented_by_a_builtin() -> None:
 def test_the_public_plugin_surface_is_explicit() -> None:
     assert set(plugin.__all__) == {
         "GLOBAL_REGION",
+        "AwsEvent",
+        "EventContext",
+        "EventHandler",
+        "EventResult",
         "Capability",
         "CollectedData",
         "CollectionError",

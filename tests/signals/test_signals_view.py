@@ -75,6 +75,7 @@ def test_each_output_takes_its_fields_from_the_view() -> None:
         "arn:aws:s3:::assets",
         "2026-05-22T10:30:00+00:00",
         "",
+        "scan",
     ]
     assert view.alert_snapshot() == {
         "severity": "HIGH",

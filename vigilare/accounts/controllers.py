@@ -15,15 +15,16 @@ from vigilare.accounts.schemas import (
     AccountOut,
     AccountSummaryOut,
     MessageOut,
+    PushStatusOut,
     VerifyOut,
 )
 from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import ADMIN, VIEWER, Principal
 from vigilare.config import Settings
-from vigilare.ids import isoformat
+from vigilare.ids import isoformat, utcnow
 
 
-def account_out(account: AwsAccount) -> AccountOut:
+def account_out(account: AwsAccount, push: PushStatusOut) -> AccountOut:
     return AccountOut(
         aws_account_id=account.aws_account_id,
         display_name=account.display_name,
@@ -38,6 +39,7 @@ def account_out(account: AwsAccount) -> AccountOut:
         verified_at=isoformat(account.verified_at),
         disconnected_at=isoformat(account.disconnected_at),
         capabilities=dict(account.capabilities or {}),
+        push=push,
     )
 
 
@@ -110,9 +112,13 @@ class AccountController(Controller):
 
     @get("", summary="Get account details", guards=[requires_role(VIEWER)])
     async def get_account(
-        self, account_id: FromPath[str], db_session: NamedDependency[AsyncSession]
+        self,
+        account_id: FromPath[str],
+        db_session: NamedDependency[AsyncSession],
+        push_status: NamedDependency[service.PushStatusReader],
     ) -> AccountOut:
-        return account_out(await service.get_account(db_session, account_id))
+        account = await service.get_account(db_session, account_id)
+        return account_out(account, await push_status(db_session, account, utcnow()))
 
     @delete("", status_code=200, summary="Disconnect an account", guards=[requires_role(ADMIN)])
     async def disconnect(

@@ -44,6 +44,15 @@ class AccountListOut(msgspec.Struct):
     total: int
 
 
+class PushStatusOut(msgspec.Struct):
+    """Push delivery from the account's EventBridge (see ``vigilare.ingest.service.push_status``)."""
+
+    status: str
+    """``not_configured``, ``waiting`` (set up, nothing received yet), ``connected`` or ``stale``."""
+    last_event_at: str | None
+    events_24h: int
+
+
 class AccountOut(msgspec.Struct):
     aws_account_id: str
     display_name: str | None
@@ -58,6 +67,7 @@ class AccountOut(msgspec.Struct):
     verified_at: str | None
     disconnected_at: str | None
     capabilities: dict[str, Any]
+    push: PushStatusOut
 
 
 class MessageOut(msgspec.Struct):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import defer
 
 from vigilare.accounts.models import ACTIVE, DISCONNECTED, PENDING, AwsAccount
 from vigilare.accounts.onboarding import new_external_id
+from vigilare.accounts.schemas import PushStatusOut
 from vigilare.auth.models import Tenant
 from vigilare.auth.roles import Principal
 from vigilare.aws.errors import RoleVerificationError
@@ -166,6 +167,14 @@ class StartMonitoring(Protocol):
     reverse, so the caller hands it in."""
 
     def __call__(self, session: AsyncSession, account: AwsAccount, tenant: Tenant, now: datetime) -> str: ...
+
+
+@runtime_checkable  # the API checks what it injects
+class PushStatusReader(Protocol):
+    """The account's push delivery status. The ingest package provides it: ingest depends on
+    accounts, never the reverse, so the caller hands it in."""
+
+    async def __call__(self, session: AsyncSession, account: AwsAccount, now: datetime) -> PushStatusOut: ...
 
 
 async def verify(

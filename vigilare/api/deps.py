@@ -18,7 +18,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.accounts.service import StartMonitoring
+from vigilare.accounts.service import PushStatusReader, StartMonitoring
 from vigilare.api.middleware import client_address
 from vigilare.api.state import AppServices
 from vigilare.auth.roles import Principal
@@ -27,6 +27,7 @@ from vigilare.billing.gateway import StripeGateway
 from vigilare.config import Settings
 from vigilare.db.engine import TenantSessions
 from vigilare.db.tenancy import tenant_scope
+from vigilare.ingest.service import push_status
 from vigilare.jobs import flush_after_commit
 from vigilare.jobs.outbox import discard_pending
 from vigilare.ratelimit import Counter
@@ -117,6 +118,11 @@ def provide_start_monitoring() -> StartMonitoring:
     return start_monitoring
 
 
+def provide_push_status() -> PushStatusReader:
+    """An account's details show its push status; ingest depends on accounts, never the reverse."""
+    return push_status
+
+
 def dependencies() -> dict[str, Provide]:
     """What a handler may ask for, by parameter name."""
     return {
@@ -134,6 +140,7 @@ def dependencies() -> dict[str, Provide]:
         "client_address": Provide(provide_client_address),
         # domain functions wired here so that a domain need not import the one it feeds
         "start_monitoring": Provide(provide_start_monitoring, sync_to_thread=False),
+        "push_status": Provide(provide_push_status, sync_to_thread=False),
         # everything at once, for the operations endpoints only (public: never a tenant's session)
         "app_services": Provide(provide_services),
     }

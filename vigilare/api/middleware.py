@@ -22,6 +22,10 @@ from vigilare.errors import RateLimited
 RATE_LIMIT_EXEMPT = frozenset({"/healthz", "/readyz"})
 # Routes marked ``opt={"public": True}`` are served without a token.
 PUBLIC = "public"
+# Routes marked ``opt={"own_rate_limit": True}`` limit themselves, not per client address: the
+# push ingest route, which EventBridge calls from AWS's shared addresses for every customer alike,
+# limits per account and counts refused keys per client.
+OWN_RATE_LIMIT = "own_rate_limit"
 
 
 def services_of(scope: Scope) -> AppServices:
@@ -55,6 +59,7 @@ class RateLimitMiddleware(ASGIMiddleware):
     """A fixed window per client, shared by every API process when Redis is configured."""
 
     scopes = (ScopeType.HTTP,)
+    exclude_opt_key = OWN_RATE_LIMIT
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         services = services_of(scope)

@@ -2,8 +2,8 @@
 
 Every domain keeps its controllers beside its service; this is the one place that mounts them.
 Everything under ``/accounts/{account_id}`` is mounted by one router below: the account itself
-(``accounts``), its scans and signals (``scans``), its score and checklist (``scoring``) and its
-exports (``exports``).
+(``accounts``), its scans and signals (``scans``), its score and checklist (``scoring``), its
+exports (``exports``) and its push set-up (``ingest``).
 
 Routes marked ``opt={"public": True}`` are served without a token; every other route is
 authenticated by ``AuthenticationMiddleware`` and carries one ``requires_role(...)`` guard.
@@ -20,6 +20,7 @@ from vigilare.api.middleware import AuthenticationMiddleware
 from vigilare.auth.controllers import AuthController
 from vigilare.billing.controllers import BillingController, StripeWebhookController
 from vigilare.exports.controllers import ExportsController, download_export
+from vigilare.ingest.controllers import IngestController, PushSetupController
 from vigilare.scans.controllers import ScansController
 from vigilare.scoring.controllers import ScoreController
 from vigilare.users.controllers import MeController, UsersController
@@ -31,7 +32,13 @@ def api_router() -> Router:
     """A new router per app: a Litestar router can be registered in one app only."""
     one_account = Router(
         path=ACCOUNT_PATH,
-        route_handlers=[AccountController, ScansController, ScoreController, ExportsController],
+        route_handlers=[
+            AccountController,
+            ScansController,
+            ScoreController,
+            ExportsController,
+            PushSetupController,
+        ],
     )
     return Router(
         path="/",
@@ -44,6 +51,7 @@ def api_router() -> Router:
             download_export,
             BillingController,
             StripeWebhookController,
+            IngestController,
             AlertRulesController,
             AlertsController,
             SlackIntegrationController,

@@ -26,6 +26,7 @@ JOB_MODULES = (
     "vigilare.scans.scheduler",
     "vigilare.billing.jobs",
     "vigilare.alerts.jobs",
+    "vigilare.ingest.jobs",
 )
 
 _ATTRIBUTE = "__vigilare_job__"

@@ -28,6 +28,13 @@ A plugin is a module (or object) exposing ``@hookimpl`` functions named after th
 not declared for its kind, is refused at scan time: it is not stored and the scenario's outcome says
 why.
 
+Events AWS pushes (EventBridge: AWS Health, GuardDuty, sign-ins, CloudTrail API calls) reach
+scenarios through event handlers: an :class:`EventHandler` names the ``sources`` it reads and the
+``scenario`` it reports for, and turns one :class:`AwsEvent` into an :class:`EventResult` (findings
+present, findings over, a rescan wanted), usually by running its scenario over data built from the
+event (``await ctx.detect(...)``) so the fingerprints are the scan's. Register handlers with the
+``vigilare_event_handlers`` hook.
+
 A collector that must remember something between scans of an account (a baseline, a cached
 billed-per-request answer, the time of its last poll) reads ``ctx.previous_state`` and calls
 ``ctx.save_state(json_value)``; see :mod:`vigilare.plugin.state`.
@@ -51,6 +58,7 @@ import pluggy
 
 from vigilare.plugin.collector import Collector, CollectorContext, CollectorFunction
 from vigilare.plugin.data import Capability, CollectedData, CollectionError
+from vigilare.plugin.events import AwsEvent, EventContext, EventHandler, EventResult
 from vigilare.plugin.helpers.deadlines import find_deadline
 from vigilare.plugin.helpers.policies import (
     RESTRICTING_CONDITION_KEYS,
@@ -82,12 +90,16 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 __all__ = [
     "GLOBAL_REGION",
     "RESTRICTING_CONDITION_KEYS",
+    "AwsEvent",
     "Capability",
     "CollectedData",
     "CollectionError",
     "Collector",
     "CollectorContext",
     "CollectorFunction",
+    "EventContext",
+    "EventHandler",
+    "EventResult",
     "Finding",
     "JsonValue",
     "ScanState",

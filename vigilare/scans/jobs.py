@@ -103,7 +103,9 @@ async def _record(ctx: JobContext, scan_id: str, report: ScanReport | None, erro
     now = utcnow()
     async with ctx.unit_of_work() as session:
         scan = await session.get_one(Scan, scan_id)
-        account = await session.get_one(AwsAccount, scan.account_id)
+        # Locked (FOR NO KEY UPDATE: new rows referencing the account are not held up): pushed events
+        # of this account apply their signals one at a time with the scan's.
+        account = await session.get_one(AwsAccount, scan.account_id, with_for_update={"key_share": True})
         scan.finished_at = now
         account.last_scan_at = now
         if report is None:

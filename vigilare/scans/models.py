@@ -18,7 +18,7 @@ class Scan(Base, TenantScoped):
 
     id: Mapped[str] = id_column()
     account_id: Mapped[str] = mapped_column(sa.ForeignKey("aws_accounts.id", ondelete="CASCADE"), index=True)
-    # verify, scheduled or manual
+    # verify, scheduled, manual or event (asked for by a pushed AWS event)
     trigger: Mapped[str] = mapped_column(sa.String(20))
     status: Mapped[str] = mapped_column(sa.String(20), default=QUEUED, index=True)
     queued_at: Mapped[datetime]

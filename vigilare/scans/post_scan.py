@@ -16,6 +16,13 @@ from vigilare.scanner import ScanReport
 from vigilare.scans.models import Scan
 from vigilare.scoring.service import rescore
 
+CLOUDTRAIL_EVENTS = "cloudtrail_events"
+NO_TRAIL_REASON = (
+    'No CloudTrail trail is logging in this account: EventBridge gets no "AWS API Call via CloudTrail" '
+    "events (StopLogging, IAM changes, root sign-ins) to push to Vigilare until one is. Scans still read "
+    "the 90-day CloudTrail event history."
+)
+
 
 def capabilities_from(report: ScanReport, previous: dict[str, Any], checked_at: datetime) -> dict[str, Any]:
     """The account's capabilities after this scan: what collectors recorded replaces what was known.
@@ -30,7 +37,34 @@ def capabilities_from(report: ScanReport, previous: dict[str, Any], checked_at: 
             "reason": capability.reason,
             "checked_at": checked_at.isoformat(),
         }
+    trail = trail_events_capability(report)
+    if trail is not None:
+        available, reason = trail
+        capabilities[CLOUDTRAIL_EVENTS] = {
+            "available": available,
+            "reason": reason,
+            "checked_at": checked_at.isoformat(),
+        }
     return capabilities
+
+
+def trail_events_capability(report: ScanReport) -> tuple[bool, str] | None:
+    """Whether CloudTrail-delivered events can reach EventBridge (and so Vigilare's push ingest):
+    only while a trail logs. None when the scan could not read every region's trails."""
+    trails_by_region = (report.evidence.get("data") or {}).get("cloudtrail.trails")
+    if not isinstance(trails_by_region, dict) or any(
+        error.key == "cloudtrail.trails" for error in report.collection_errors
+    ):
+        return None
+    logging_trails = [
+        trail
+        for trails in trails_by_region.values()
+        for trail in trails or []
+        if (trail.get("Status") or {}).get("IsLogging") is True
+    ]
+    if logging_trails:
+        return True, ""
+    return False, NO_TRAIL_REASON
 
 
 async def after_scan(session: AsyncSession, account: AwsAccount, scan: Scan, report: ScanReport) -> None:

@@ -43,6 +43,8 @@ def load_at_startup(settings: Settings) -> ScenarioRegistry:
         if plugin.status in ("blocked", "not allowed"):
             logger.info("scenario plugin %s not loaded: %s", plugin.name, plugin.reason)
     report.raise_for_errors()
+    for warning in report.warnings:
+        logger.warning("%s", warning)
     registry = report.registry
     logger.info(
         "scenario plugins loaded: %s (%d scenarios)",

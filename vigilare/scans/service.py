@@ -23,6 +23,8 @@ from vigilare.scans.jobs import run_scan
 from vigilare.scans.models import QUEUED, Scan
 
 MANUAL, SCHEDULED, VERIFY = "manual", "scheduled", "verify"
+# Asked for by a pushed event: the account changed in a way the scan judges (a user created...).
+EVENT = "event"
 
 
 def scan_job_id(scan_id: str, attempt: int = 0) -> str:

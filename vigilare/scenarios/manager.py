@@ -21,7 +21,7 @@ from typing import Literal
 
 import pluggy
 
-from vigilare.plugin import PROJECT_NAME, Collector, Scenario
+from vigilare.plugin import PROJECT_NAME, Collector, EventHandler, Scenario
 from vigilare.scenarios import hookspecs
 from vigilare.scenarios.registration import (
     BUILTIN_ORIGIN,
@@ -30,7 +30,9 @@ from vigilare.scenarios.registration import (
     DuplicateScenarioError,
     PluginLoadError,
     PluginSource,
+    check_event_handler_class,
     check_scenario_class,
+    drop_orphan_handlers,
     register_plugin,
     unmet_requirements,
 )
@@ -46,6 +48,7 @@ __all__ = [
     "PluginSelection",
     "PluginSource",
     "ScenarioRegistry",
+    "check_event_handler_class",
     "check_scenario_class",
     "find_entry_points",
     "inspect_plugins",
@@ -116,6 +119,7 @@ class PluginInfo:
     origin: str
     scenario_ids: tuple[str, ...] = ()
     collector_keys: tuple[str, ...] = ()
+    event_handler_ids: tuple[str, ...] = ()
     status: PluginStatus = "loaded"
     reason: str = ""
     """Why a plugin is not loaded: the block- or allow-list, or the load error."""
@@ -129,6 +133,8 @@ class ScenarioRegistry:
     collectors: Mapping[str, Collector]
     plugins: tuple[PluginInfo, ...] = field(default=())
     """The plugins that loaded (see :class:`PluginReport` for all of them)."""
+    event_handlers: Mapping[str, type[EventHandler]] = field(default_factory=lambda: MappingProxyType({}))
+    """Event handlers by id, built-ins first: every one whose ``matches`` accepts an event handles it."""
 
     def select(self, scenario_ids: Iterable[str] | None = None) -> list[type[Scenario]]:
         """The scenarios to run: all of them, or the named ones (an unknown id is a KeyError)."""
@@ -146,6 +152,8 @@ class PluginReport:
     errors: tuple[PluginLoadError, ...]
     unknown_names: tuple[str, ...] = ()
     """Names in the allow- or block-list that no installed plugin has."""
+    warnings: tuple[str, ...] = ()
+    """What loaded but is not used, and why (an event handler whose scenario is not loaded)."""
 
     def raise_for_errors(self) -> None:
         """Raise the load error (one naming every broken plugin when there are several)."""
@@ -289,6 +297,7 @@ def inspect_plugins(
 
     for source, unmet in unmet_requirements(accepted, claims):
         fail(source, unmet)
+    warnings = drop_orphan_handlers(accepted, claims)
 
     scenarios = {
         scenario.id: scenario for contribution in accepted.values() for scenario in contribution.scenarios
@@ -298,6 +307,9 @@ def inspect_plugins(
         for contribution in accepted.values()
         for collector in contribution.collectors
     }
+    event_handlers = {
+        handler.id: handler for contribution in accepted.values() for handler in contribution.event_handlers
+    }
     for contribution in accepted.values():
         source = contribution.source
         infos[source.name] = PluginInfo(
@@ -306,16 +318,19 @@ def inspect_plugins(
             origin=source.origin,
             scenario_ids=tuple(scenario.id for scenario in contribution.scenarios),
             collector_keys=tuple(collector.key for collector in contribution.collectors),
+            event_handler_ids=tuple(handler.id for handler in contribution.event_handlers),
         )
     ordered = sorted(infos.values(), key=lambda info: (info.origin != BUILTIN_ORIGIN, info.name))
     registry = ScenarioRegistry(
         scenarios=MappingProxyType(scenarios),
         collectors=MappingProxyType(collectors),
         plugins=tuple(info for info in ordered if info.status == "loaded"),
+        event_handlers=MappingProxyType(event_handlers),
     )
     return PluginReport(
         registry=registry,
         plugins=tuple(ordered),
         errors=tuple(errors),
         unknown_names=tuple(selection.unknown_names([entry.name for entry in found])),
+        warnings=tuple(warnings),
     )

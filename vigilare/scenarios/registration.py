@@ -11,11 +11,12 @@ from typing import Any
 
 import pluggy
 
-from vigilare.plugin import Collector, Scenario
+from vigilare.plugin import Collector, EventHandler, Scenario
+from vigilare.plugin.events import event_handler_error
 from vigilare.plugin.model import emits_error
 
 BUILTIN_ORIGIN = "builtin"
-HOOK_NAMES = ("vigilare_collectors", "vigilare_scenarios")
+HOOK_NAMES = ("vigilare_collectors", "vigilare_event_handlers", "vigilare_scenarios")
 
 
 class PluginLoadError(Exception):
@@ -73,11 +74,23 @@ def check_scenario_class(scenario: object, owner: str = "") -> type[Scenario]:
     return scenario
 
 
+def check_event_handler_class(handler: object, owner: str = "") -> type[EventHandler]:
+    """Refuse an event handler class Vigilare could not run (no id, scenario or sources, no budget)."""
+    prefix = f"{owner}: " if owner else ""
+    if not (isinstance(handler, type) and issubclass(handler, EventHandler)):
+        raise PluginLoadError(f"{owner or 'a plugin'} returned {handler!r}, not an EventHandler subclass")
+    problem = event_handler_error(handler)
+    if problem is not None:
+        raise PluginLoadError(f"{prefix}{handler.__qualname__} {problem}")
+    return handler
+
+
 @dataclass(slots=True)
 class Contribution:
     source: PluginSource
     scenarios: list[type[Scenario]]
     collectors: list[Collector]
+    event_handlers: list[type[EventHandler]] = field(default_factory=list)
 
 
 def register_plugin(manager: pluggy.PluginManager, source: PluginSource) -> Contribution:
@@ -86,14 +99,18 @@ def register_plugin(manager: pluggy.PluginManager, source: PluginSource) -> Cont
     try:
         collectors = _hook_result(manager, source, "vigilare_collectors")
         scenarios = _hook_result(manager, source, "vigilare_scenarios")
+        handlers = _hook_result(manager, source, "vigilare_event_handlers")
         for collector in collectors:
             if not isinstance(collector, Collector):
                 raise PluginLoadError(f"{source.describe()} returned {collector!r}, not a Collector")
         checked = [check_scenario_class(scenario, source.describe()) for scenario in scenarios]
+        checked_handlers = [check_event_handler_class(handler, source.describe()) for handler in handlers]
     except PluginLoadError:
         manager.unregister(name=source.name)
         raise
-    return Contribution(source=source, scenarios=checked, collectors=collectors)
+    return Contribution(
+        source=source, scenarios=checked, collectors=collectors, event_handlers=checked_handlers
+    )
 
 
 def _register(manager: pluggy.PluginManager, source: PluginSource) -> None:
@@ -141,9 +158,11 @@ class Claims:
     collector_owner: dict[str, PluginSource] = field(default_factory=dict)
     scenario_owner: dict[str, PluginSource] = field(default_factory=dict)
     scenario_class: dict[str, type[Scenario]] = field(default_factory=dict)
+    handler_owner: dict[str, PluginSource] = field(default_factory=dict)
 
     def claim(self, contribution: Contribution) -> None:
-        """Take the plugin's data keys and scenario ids, all or nothing; a name already taken raises."""
+        """Take the plugin's data keys, scenario ids and event handler ids, all or nothing; a name
+        already taken raises."""
         source = contribution.source
         keys: dict[str, Collector] = {}
         for collector in contribution.collectors:
@@ -165,9 +184,19 @@ class Claims:
                     f"{owner.describe()} ({holder.__module__}.{holder.__qualname__})"
                 )
             ids[scenario.id] = scenario
+        handler_ids: set[str] = set()
+        for handler in contribution.event_handlers:
+            owner = self.handler_owner.get(handler.id) or (source if handler.id in handler_ids else None)
+            if owner is not None:
+                raise PluginLoadError(
+                    f"{source.describe()} registers event handler id {handler.id!r}, already taken by "
+                    f"{owner.describe()}"
+                )
+            handler_ids.add(handler.id)
         self.collector_owner.update(dict.fromkeys(keys, source))
         self.scenario_owner.update(dict.fromkeys(ids, source))
         self.scenario_class.update(ids)
+        self.handler_owner.update(dict.fromkeys(handler_ids, source))
 
     def release(self, contribution: Contribution) -> None:
         for collector in contribution.collectors:
@@ -175,6 +204,8 @@ class Claims:
         for scenario in contribution.scenarios:
             self.scenario_owner.pop(scenario.id, None)
             self.scenario_class.pop(scenario.id, None)
+        for handler in contribution.event_handlers:
+            self.handler_owner.pop(handler.id, None)
 
 
 def unmet_requirements(
@@ -211,3 +242,25 @@ def unmet_requirements(
         )
         del accepted[source.name]
         claims.release(contribution)
+
+
+def drop_orphan_handlers(accepted: dict[str, Contribution], claims: Claims) -> list[str]:
+    """Leave out event handlers whose scenario no loaded plugin registers; say why for each.
+
+    A handler reports for its scenario only, so without it the handler has nothing to do; its
+    plugin's other registrations stay (a built-in adapter must not fail because a scenario of
+    another plugin is switched off).
+    """
+    registered = {scenario.id for contribution in accepted.values() for scenario in contribution.scenarios}
+    warnings: list[str] = []
+    for contribution in accepted.values():
+        for handler in list(contribution.event_handlers):
+            if handler.scenario in registered:
+                continue
+            contribution.event_handlers.remove(handler)
+            claims.handler_owner.pop(handler.id, None)
+            warnings.append(
+                f"event handler {handler.id!r} of {contribution.source.describe()} is not used: it reports "
+                f"for scenario {handler.scenario!r}, which no loaded plugin registers"
+            )
+    return warnings

@@ -93,7 +93,7 @@ def _declared_findings(scenario: type[Scenario], produced: object) -> tuple[list
     for finding in produced:
         if not isinstance(finding, Finding):
             raise TypeError(f"detect() returned {finding!r}, not a Finding")
-        reason = _refusal(scenario, finding)
+        reason = refusal_reason(scenario, finding)
         if reason is None:
             kept.append(finding)
         else:
@@ -101,7 +101,9 @@ def _declared_findings(scenario: type[Scenario], produced: object) -> tuple[list
     return kept, refused
 
 
-def _refusal(scenario: type[Scenario], finding: Finding) -> str | None:
+def refusal_reason(scenario: type[Scenario], finding: Finding) -> str | None:
+    """Why ``finding`` breaks ``scenario``'s declaration (another scenario's id, a kind or severity
+    its ``emits`` does not declare), or None when it keeps it."""
     if finding.scenario != scenario.id:
         return f"returned a finding of scenario {finding.scenario!r}, not {scenario.id!r}"
     severities = scenario.emits.get(finding.kind)

@@ -1,11 +1,16 @@
 """The signal lifecycle: a finding seen again updates its open occurrence, one no longer seen in a
-complete scan of its scenario is resolved, one that comes back opens a new occurrence."""
+complete scan of its scenario is resolved, one that comes back opens a new occurrence.
+
+A scan speaks for every finding of its complete scenarios (:func:`apply_findings`); a pushed event
+speaks only for the findings it names (:func:`apply_event_findings`): it opens, updates or resolves
+those and leaves every other signal as it is."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vigilare.accounts.models import AwsAccount
 from vigilare.ids import new_id
 from vigilare.plugin.model import Finding
-from vigilare.signals.models import Signal, finding_values
+from vigilare.signals.models import EVENT, Signal, finding_values
 
 
 @dataclass
@@ -21,6 +26,10 @@ class LifecycleChange:
     opened: list[Signal]
     updated: list[Signal]
     resolved: list[Signal]
+
+    @property
+    def any(self) -> bool:
+        return bool(self.opened or self.updated or self.resolved)
 
 
 def _by_fingerprint(findings: Iterable[Finding], aws_account_id: str) -> dict[str, Finding]:
@@ -78,6 +87,62 @@ async def apply_findings(
             change.updated.append(row)
     for fingerprint, row in open_rows.items():
         if fingerprint not in seen and row.scenario in complete_scenarios:
+            row.resolved_at = now
+            change.resolved.append(row)
+    await session.flush()
+    return change
+
+
+async def apply_event_findings(
+    session: AsyncSession,
+    account: AwsAccount,
+    findings: Iterable[Finding],
+    resolved: Iterable[Finding],
+    event: dict[str, Any],
+    now: datetime,
+) -> LifecycleChange:
+    """Apply what one event proves: open or update the signals of ``findings``, resolve the open
+    signals of ``resolved``. ``event`` (its id, source, detail type) is kept in each touched
+    signal's ``details["event"]``; a signal it opens is ``detected_by`` ``event``."""
+    seen = _by_fingerprint(findings, account.aws_account_id)
+    gone = {finding.fingerprint(account.aws_account_id) for finding in resolved} - set(seen)
+    open_rows = {
+        row.fingerprint: row
+        for row in await session.scalars(
+            select(Signal).where(
+                Signal.account_id == account.id,
+                Signal.resolved_at.is_(None),
+                Signal.fingerprint.in_([*seen, *gone]),
+            )
+        )
+    }
+    change = LifecycleChange(opened=[], updated=[], resolved=[])
+    for fingerprint, finding in seen.items():
+        values = finding_values(finding)
+        values["details"] = {**values["details"], "event": event}
+        row = open_rows.get(fingerprint)
+        if row is None:
+            row = Signal(
+                id=new_id(),
+                tenant_id=account.tenant_id,
+                account_id=account.id,
+                fingerprint=fingerprint,
+                detected_at=now,
+                last_seen_at=now,
+                last_scan_id=None,
+                detected_by=EVENT,
+                **values,
+            )
+            session.add(row)
+            change.opened.append(row)
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.last_seen_at = now
+            change.updated.append(row)
+    for fingerprint in gone:
+        row = open_rows.get(fingerprint)
+        if row is not None:
             row.resolved_at = now
             change.resolved.append(row)
     await session.flush()

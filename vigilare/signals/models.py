@@ -12,6 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from vigilare.db.base import Base, TenantScoped, id_column
 from vigilare.plugin.model import Finding
 
+SCAN, EVENT = "scan", "event"
+
 
 class Signal(Base, TenantScoped):
     """One occurrence of a finding: open until a complete scan of its scenario no longer sees it."""
@@ -47,6 +49,9 @@ class Signal(Base, TenantScoped):
     last_seen_at: Mapped[datetime]
     last_scan_id: Mapped[str | None] = mapped_column(sa.String(26))
     resolved_at: Mapped[datetime | None]
+    # What first saw it: "scan", or "event" (pushed by the customer's EventBridge). Kept when a
+    # later scan updates the signal; the event's own details stay in ``details`` until then.
+    detected_by: Mapped[str] = mapped_column(sa.String(16), default=SCAN, server_default=SCAN)
 
     @property
     def signal_id(self) -> str:

@@ -21,6 +21,8 @@ class SignalOut(msgspec.Struct, frozen=True):
     remediation: str
     docs_url: str
     last_seen_at: str
+    detected_by: str
+    """``scan``, or ``event`` when a pushed AWS event (EventBridge) opened the signal."""
 
 
 class SignalsOut(msgspec.Struct):

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import msgspec
 
 from vigilare.ids import isoformat
+from vigilare.signals.models import SCAN
 from vigilare.signals.schemas import SignalOut
 
 CSV_COLUMNS: tuple[str, ...] = (
@@ -31,6 +32,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "resource",
     "detected_at",
     "resolved_at",
+    "detected_by",
 )
 """The columns of the CSV export, in order (the panic package's ``signals.csv`` too)."""
 
@@ -69,6 +71,8 @@ class StoredSignal(Protocol):
     def last_seen_at(self) -> datetime | None: ...
     @property
     def resolved_at(self) -> datetime | None: ...
+    @property
+    def detected_by(self) -> str | None: ...
 
 
 class SignalView(SignalOut, frozen=True):
@@ -119,5 +123,6 @@ def signal_view(signal: StoredSignal) -> SignalView:
         remediation=signal.remediation or "",
         docs_url=signal.docs_url or "",
         last_seen_at=isoformat(signal.last_seen_at) or "",
+        detected_by=signal.detected_by or SCAN,
         details=dict(signal.details or {}),
     )

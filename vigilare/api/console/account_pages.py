@@ -32,6 +32,7 @@ from vigilare.errors import VigilareError
 from vigilare.exports.panic import publish_panic_package
 from vigilare.exports.signals_csv import stream_signals_csv
 from vigilare.ids import utcnow
+from vigilare.ingest.service import push_status
 from vigilare.scans import service as scans
 from vigilare.scans.models import FINISHED
 from vigilare.scans.registry import registry_for
@@ -187,6 +188,7 @@ class AccountPages(Controller):
             scenarios=_scenario_choices(settings),
             open_alerts=await _open_alerts(db_session, settings, aws_account_id),
             last_scan=(await scans.latest_scans(db_session, [account.id])).get(account.id),
+            push=await push_status(db_session, account, utcnow()),
             plan=get_plan(tenant.plan),
         )
 

@@ -24,6 +24,9 @@ Data keys (each value as the collector stores it):
   region's first use (scan state).
 - regional ``guardduty.findings``: detectors with their status and open high-risk findings (polled
   incrementally through the scan state).
+
+Event handlers that turn pushed events into a collector's data shape live beside that collector
+(GuardDuty findings: ``guardduty.GuardDutyFindingHandler``).
 """
 
 from __future__ import annotations
@@ -33,12 +36,12 @@ from vigilare.aws.collectors.billing import BILLING_COLLECTORS
 from vigilare.aws.collectors.cloudtrail import CLOUDTRAIL_COLLECTORS
 from vigilare.aws.collectors.compute import COMPUTE_COLLECTORS
 from vigilare.aws.collectors.ec2 import EC2_COLLECTORS
-from vigilare.aws.collectors.guardduty import GUARDDUTY_COLLECTORS
+from vigilare.aws.collectors.guardduty import GUARDDUTY_COLLECTORS, GUARDDUTY_EVENT_HANDLERS
 from vigilare.aws.collectors.health import HEALTH_COLLECTORS
 from vigilare.aws.collectors.iam import IAM_COLLECTORS
 from vigilare.aws.collectors.s3 import S3_COLLECTORS
 from vigilare.aws.collectors.ses import SES_COLLECTORS
-from vigilare.plugin import Collector, hookimpl
+from vigilare.plugin import Collector, EventHandler, hookimpl
 
 
 def builtin_collectors() -> dict[str, Collector]:
@@ -64,3 +67,9 @@ def builtin_collectors() -> dict[str, Collector]:
 @hookimpl
 def vigilare_collectors() -> list[Collector]:
     return list(builtin_collectors().values())
+
+
+@hookimpl
+def vigilare_event_handlers() -> list[type[EventHandler]]:
+    """Event handlers that need a collector's knowledge of the data (GuardDuty's critical types)."""
+    return list(GUARDDUTY_EVENT_HANDLERS)

@@ -9,6 +9,12 @@ Each finding is a plain dict with GuardDuty's own field names, plus ``CriticalTy
 type is one Vigilare treats as critical whatever GuardDuty's severity says (crypto-mining, instance
 credential exfiltration, root credential use, attack sequences). Scenarios read that field rather
 than knowing the list.
+
+GuardDuty also pushes each finding to EventBridge (the ``detail`` is one finding in GetFindings'
+wire names): :class:`GuardDutyFindingHandler` turns it into this collector's shape and runs the
+``threat`` scenario over it, so a pushed finding and a scanned one are one signal. Resolve rule: a
+finding event with ``service.archived`` true resolves it, as does a scan that no longer reads it
+open. :class:`GuardDutyApiCallHandler` reads detector changes delivered via CloudTrail.
 """
 
 from __future__ import annotations
@@ -16,7 +22,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vigilare.plugin import Collector, CollectorContext
+from vigilare.plugin import (
+    AwsEvent,
+    Collector,
+    CollectorContext,
+    EventContext,
+    EventHandler,
+    EventResult,
+)
 
 HIGH_SEVERITY = 7  # GuardDuty criteria take whole numbers: 7 is the start of its High band
 # Types that matter whatever GuardDuty's severity says (some are Low or Medium by default), asked
@@ -169,3 +182,94 @@ GUARDDUTY_COLLECTORS = [
         ),
     ),
 ]
+
+
+def finding_from_event(detail: dict[str, Any]) -> dict[str, Any]:
+    """A GuardDuty finding as EventBridge delivers it (GetFindings wire names, lowerCamel) in the
+    shape :func:`_plain_finding` gives the scan."""
+    resource = detail.get("resource") or {}
+    instance = resource.get("instanceDetails") or {}
+    access_key = resource.get("accessKeyDetails") or {}
+    service = detail.get("service") or {}
+    finding_type = str(detail.get("type", ""))
+    return {
+        "Id": str(detail["id"]),
+        "Arn": detail.get("arn"),
+        "Type": finding_type,
+        "CriticalType": is_critical_type(finding_type),
+        "Severity": float(detail.get("severity", 0)),
+        "Title": detail.get("title", ""),
+        "Description": detail.get("description", ""),
+        "CreatedAt": detail.get("createdAt"),
+        "UpdatedAt": detail.get("updatedAt"),
+        "Count": service.get("count", 1),
+        "ResourceType": resource.get("resourceType"),
+        "InstanceId": instance.get("instanceId"),
+        "AccessKeyId": access_key.get("accessKeyId"),
+        "UserName": access_key.get("userName"),
+        "DetectorId": service.get("detectorId"),
+    }
+
+
+class GuardDutyFindingHandler(EventHandler):
+    """GuardDuty findings as EventBridge delivers them (new ones within 5 minutes, updates later)."""
+
+    id = "guardduty-finding"
+    scenario = "threat"
+    sources = ("aws.guardduty",)
+    detail_types = ("GuardDuty Finding",)
+    resolve_rule = (
+        "a finding event with service.archived true, or a scan that no longer reads the finding open "
+        "(archived, or below High and not a critical type)"
+    )
+
+    async def handle(self, event: AwsEvent, ctx: EventContext) -> EventResult:
+        detail = event.detail
+        if not detail.get("id"):
+            return EventResult(note="GuardDuty finding without an id: ignored")
+        finding = finding_from_event(detail)
+        region = str(detail.get("region") or event.region)
+        found = await ctx.detect(
+            regional={"guardduty.findings": {region: {"detectors": [], "findings": [finding]}}}
+        )
+        archived = bool((detail.get("service") or {}).get("archived", False))
+        reportable = is_reportable({"Severity": finding["Severity"], "Type": finding["Type"]})
+        if archived or not reportable:
+            why = "archived" if archived else f"severity {finding['Severity']:g}, below High"
+            return EventResult(resolved=tuple(found), note=f"{finding['Type']}: {why}")
+        return EventResult(findings=tuple(found), note=f"{finding['Type']} in {region}")
+
+
+class GuardDutyApiCallHandler(EventHandler):
+    """Detector changes delivered via CloudTrail: one switched off is reported now, others rescanned."""
+
+    id = "guardduty-detector-change"
+    scenario = "threat"
+    sources = ("aws.guardduty",)
+    detail_types = ("AWS API Call via CloudTrail",)
+    resolve_rule = "the first scan that reads the detector enabled again"
+
+    async def handle(self, event: AwsEvent, ctx: EventContext) -> EventResult:
+        record = event.detail
+        name = str(record.get("eventName", ""))
+        if record.get("errorCode"):
+            return EventResult(note=f"{name} failed ({record['errorCode']}): nothing changed")
+        parameters = record.get("requestParameters") or {}
+        region = str(record.get("awsRegion") or event.region)
+        detector_id = parameters.get("detectorId")
+        if name == "UpdateDetector" and parameters.get("enable") is False and detector_id:
+            detector = {
+                "DetectorId": str(detector_id),
+                "Status": "DISABLED",
+                "UpdatedAt": record.get("eventTime"),
+            }
+            found = await ctx.detect(
+                regional={"guardduty.findings": {region: {"detectors": [detector], "findings": []}}}
+            )
+            return EventResult(findings=tuple(found), note=f"detector {detector_id} suspended in {region}")
+        if name in ("UpdateDetector", "DeleteDetector", "CreateDetector"):
+            return EventResult(rescan=True, note=f"{name} in {region}: the account is scanned now")
+        return EventResult(note=f"{name}: nothing this scenario reports")
+
+
+GUARDDUTY_EVENT_HANDLERS: list[type[EventHandler]] = [GuardDutyFindingHandler, GuardDutyApiCallHandler]

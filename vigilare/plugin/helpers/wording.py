@@ -9,11 +9,13 @@ third-party finding reads like a built-in one. Everything here is UTC.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 
 def as_datetime(value: Any) -> datetime | None:
-    """A timezone-aware datetime from botocore's datetimes or ISO 8601 strings, else None.
+    """A timezone-aware datetime from botocore's datetimes, ISO 8601 strings or the RFC 1123 form
+    AWS Health events carry in EventBridge (``"Wed, 01 Aug 2018 06:27:57 GMT"``), else None.
 
     A naive datetime or string is taken as UTC. Anything unreadable (``"N/A"``,
     ``"no_information"``, ``"not_supported"``, None, a number) gives None, never an error.
@@ -24,7 +26,10 @@ def as_datetime(value: Any) -> datetime | None:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            return None
+            try:
+                parsed = parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                return None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 

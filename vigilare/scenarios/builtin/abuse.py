@@ -3,6 +3,11 @@
 On Basic and Developer support the Health API is closed: ``health.events`` is None, the
 ``health_api`` capability is recorded on the account, and no finding comes from here (the data is
 marked incomplete, so open signals are not resolved); the ``iam`` quarantine-policy check stands in.
+
+AWS delivers the same events to EventBridge on every support plan: :class:`HealthEventHandler`
+reads them (pushed to Vigilare) and runs this scenario over the event, so a pushed case and a
+scanned case are one signal. Resolve rule: an update of the event with ``statusCode`` ``closed``
+resolves it; on Business support and above a scan no longer listing it open does too.
 """
 
 from __future__ import annotations
@@ -12,7 +17,11 @@ from typing import Any
 
 from vigilare.plugin import (
     GLOBAL_REGION,
+    AwsEvent,
     CollectedData,
+    EventContext,
+    EventHandler,
+    EventResult,
     Finding,
     Scenario,
     Severity,
@@ -130,6 +139,83 @@ def _quote(text: str) -> str:
     return text if len(text) <= _MAX_DESCRIPTION_QUOTE else text[: _MAX_DESCRIPTION_QUOTE - 3] + "..."
 
 
+def _region_of(event: AwsEvent) -> str:
+    """The region DescribeEvents gives the event: the one in its ARN (``arn:aws:health:<region>::``)."""
+    parts = str(event.detail.get("eventArn", "")).split(":")
+    if len(parts) > 3 and parts[3]:
+        return parts[3]
+    return str(event.detail.get("eventRegion") or event.region or GLOBAL_REGION)
+
+
+def _description(detail: dict[str, Any]) -> str:
+    descriptions = [item for item in detail.get("eventDescription") or [] if isinstance(item, dict)]
+    english = [item for item in descriptions if str(item.get("language", "")).startswith("en")]
+    chosen = (english or descriptions or [{}])[0]
+    return str(chosen.get("latestDescription") or "")
+
+
+def health_event_from(event: AwsEvent) -> dict[str, Any]:
+    """An EventBridge AWS Health event in the shape the Health collector gives (DescribeEvents +
+    DescribeEventDetails + DescribeAffectedEntities)."""
+    detail = event.detail
+    entities = [
+        {"entityValue": str(entity["entityValue"]), "statusCode": entity.get("status")}
+        for entity in detail.get("affectedEntities") or []
+        if isinstance(entity, dict) and entity.get("entityValue")
+    ]
+    return {
+        "arn": str(detail["eventArn"]),
+        "service": detail.get("service"),
+        "eventTypeCode": detail.get("eventTypeCode", ""),
+        "eventTypeCategory": detail.get("eventTypeCategory"),
+        "region": _region_of(event),
+        "startTime": as_datetime(detail.get("startTime")),
+        "lastUpdatedTime": as_datetime(detail.get("lastUpdatedTime")),
+        # The first documented format has no statusCode: a case AWS sends is open until it says closed.
+        "statusCode": str(detail.get("statusCode") or "open"),
+        "description": _description(detail),
+        "metadata": detail.get("eventMetadata") or {},
+        "entities": entities,
+    }
+
+
+class HealthEventHandler(EventHandler):
+    """AWS Health RISK and ABUSE events as EventBridge delivers them, on every support plan."""
+
+    id = "aws-health"
+    scenario = "abuse"
+    sources = ("aws.health",)
+    detail_types = ("AWS Health Event", "AWS Health Abuse Event")
+    resolve_rule = (
+        "an update of the event whose statusCode is closed; on Business support and above, also a scan "
+        "that no longer lists the event open"
+    )
+
+    async def handle(self, event: AwsEvent, ctx: EventContext) -> EventResult:
+        detail = event.detail
+        service = detail.get("service")
+        if service not in KINDS or not detail.get("eventArn"):
+            return EventResult(note=f"AWS Health {service or 'event'}: not a risk or abuse case")
+        affected = detail.get("affectedAccount")
+        if affected and str(affected) != ctx.account_id:
+            return EventResult(note=f"about account {affected}, not this one")
+        health_event = health_event_from(event)
+        status = health_event["statusCode"]
+        # The finding the case makes while open: its fingerprint is what a closed update resolves.
+        as_open = status if status in ("open", "upcoming") else "open"
+        findings = await ctx.detect({"health.events": [{**health_event, "statusCode": as_open}]})
+        code = health_event["eventTypeCode"]
+        if status == "closed":
+            return EventResult(resolved=tuple(findings), note=f"{code} closed")
+        page = f" (page {detail['page']} of {detail['totalPages']})" if detail.get("totalPages") else ""
+        return EventResult(findings=tuple(findings), note=f"{code} {status}{page}")
+
+
 @hookimpl
 def vigilare_scenarios() -> list[type[Scenario]]:
     return [AbuseScenario]
+
+
+@hookimpl
+def vigilare_event_handlers() -> list[type[EventHandler]]:
+    return [HealthEventHandler]

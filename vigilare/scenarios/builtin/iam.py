@@ -3,6 +3,12 @@
 Root state: the credential report's ``<root_account>`` row wins when present (it is what AWS
 itself shows for root); without it, GetAccountSummary's flags are used. moto's report has no root
 row and its summary always says "root MFA off", so on moto every account gets ``root_mfa_disabled``.
+
+:class:`IamEventHandler` reads IAM API calls as EventBridge delivers them via CloudTrail. A
+quarantine policy attached is reported at once, through this scenario (the same signal as the
+scan's); the other calls that matter (users, keys and login profiles created, MFA deactivated,
+policies attached) change state the scan judges as a whole, so they ask for a scan now. Resolve rule:
+as for scanned signals, the first complete scan that no longer sees the state resolves it.
 """
 
 from __future__ import annotations
@@ -11,7 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vigilare.plugin import (
+    AwsEvent,
     CollectedData,
+    EventContext,
+    EventHandler,
+    EventResult,
     Finding,
     Scenario,
     Severity,
@@ -308,6 +318,63 @@ def _root_row(report: Any) -> dict[str, str] | None:
     return None
 
 
+QUARANTINE_POLICY_PREFIX = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine"
+# The policy-attaching calls and the request parameter naming the principal, per principal type.
+ATTACH_CALLS = {
+    "AttachUserPolicy": ("users", "userName"),
+    "AttachGroupPolicy": ("groups", "groupName"),
+    "AttachRolePolicy": ("roles", "roleName"),
+}
+RESCAN_CALLS = frozenset(
+    {
+        "CreateUser",
+        "CreateAccessKey",
+        "CreateLoginProfile",
+        "UpdateLoginProfile",
+        "DeactivateMFADevice",
+        "DeleteVirtualMFADevice",
+        "AttachUserPolicy",
+        "AttachGroupPolicy",
+        "AttachRolePolicy",
+        "PutUserPolicy",
+        "PutGroupPolicy",
+        "PutRolePolicy",
+        "AddUserToGroup",
+    }
+)
+
+
+class IamEventHandler(EventHandler):
+    """IAM API calls as EventBridge delivers them via CloudTrail (recorded in us-east-1)."""
+
+    id = "iam-activity"
+    scenario = "iam"
+    sources = ("aws.iam",)
+    detail_types = ("AWS API Call via CloudTrail",)
+    resolve_rule = "the first complete scan that no longer sees the state (e.g. the policy detached)"
+
+    async def handle(self, event: AwsEvent, ctx: EventContext) -> EventResult:
+        record = event.detail
+        name = str(record.get("eventName", ""))
+        if record.get("errorCode"):
+            return EventResult(note=f"{name} failed ({record['errorCode']}): nothing changed")
+        if name not in RESCAN_CALLS:
+            return EventResult(note=f"{name}: nothing this scenario reports")
+        parameters = record.get("requestParameters") or {}
+        policy_arn = str(parameters.get("policyArn", ""))
+        if name in ATTACH_CALLS and policy_arn.startswith(QUARANTINE_POLICY_PREFIX):
+            principal_type, parameter = ATTACH_CALLS[name]
+            attachments = {policy_arn: {principal_type: [str(parameters.get(parameter, ""))]}}
+            findings = await ctx.detect({"iam.quarantine_attachments": attachments})
+            return EventResult(findings=tuple(findings), rescan=True, note=f"{name}: quarantine policy")
+        return EventResult(rescan=True, note=f"{name}: the account is scanned now")
+
+
 @hookimpl
 def vigilare_scenarios() -> list[type[Scenario]]:
     return [IamScenario]
+
+
+@hookimpl
+def vigilare_event_handlers() -> list[type[EventHandler]]:
+    return [IamEventHandler]

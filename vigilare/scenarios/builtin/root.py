@@ -5,6 +5,13 @@ Root sign-ins are grouped per region and per kind (with MFA: ``root_login``; wit
 history and resolves the scan after it ages out. A stopped trail is reported from GetTrailStatus
 (or, when the trail's status could not be read, from a StopLogging event); a deleted trail from a
 DeleteTrail event of the last 7 days, unless a trail of that name exists again.
+
+:class:`RootEventHandler` reads the same records as EventBridge pushes them (root console
+sign-ins, StopLogging and DeleteTrail calls delivered via CloudTrail) and runs this scenario over
+each, so a pushed sign-in and the scan's are one signal. Resolve rules: a sign-in signal resolves at
+the first scan after the last root sign-in is 24 hours old; a stopped or deleted trail resolves at
+the first scan that sees the trail logging again (StartLogging, CreateTrail and UpdateTrail calls
+ask for that scan at once).
 """
 
 from __future__ import annotations
@@ -13,7 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vigilare.plugin import (
+    AwsEvent,
     CollectedData,
+    EventContext,
+    EventHandler,
+    EventResult,
     Finding,
     Scenario,
     Severity,
@@ -98,7 +109,8 @@ class RootScenario(Scenario):
                 continue  # a failed attempt did not get in
             if now - when > LOGIN_WINDOW or when > now + timedelta(minutes=5):
                 continue
-            mfa = (record.get("additionalEventData") or {}).get("MFAUsed") == "Yes"
+            # AWS's own examples write both "Yes" and "YES".
+            mfa = str((record.get("additionalEventData") or {}).get("MFAUsed", "")).lower() == "yes"
             groups[mfa].append((when, record))
         findings = []
         for mfa, logins in groups.items():
@@ -238,6 +250,50 @@ class RootScenario(Scenario):
         )
 
 
+SIGN_IN_DETAIL_TYPES = ("AWS Console Sign In via CloudTrail", "AWS API Call via CloudTrail")
+# Calls after which the scan must look again (it judges the trails' state, not the call).
+RESCAN_CALLS = {"StartLogging", "CreateTrail", "UpdateTrail", "LeaveOrganization"}
+
+
+class RootEventHandler(EventHandler):
+    """Root console sign-ins and trails silenced, as EventBridge delivers them via CloudTrail."""
+
+    id = "root-activity"
+    scenario = "root"
+    sources = ("aws.signin", "aws.cloudtrail", "aws.organizations")
+    detail_types = SIGN_IN_DETAIL_TYPES
+    resolve_rule = (
+        "a root sign-in: the first scan after it is 24 hours old; a stopped or deleted trail: the first "
+        "scan that sees it logging again (StartLogging, CreateTrail and UpdateTrail calls ask for that "
+        "scan at once)"
+    )
+
+    async def handle(self, event: AwsEvent, ctx: EventContext) -> EventResult:
+        record = dict(event.detail)
+        name = str(record.get("eventName", ""))
+        if record.get("errorCode"):
+            return EventResult(note=f"{name} failed ({record['errorCode']}): nothing changed")
+        region = str(record.get("awsRegion") or event.region)
+        if name == "ConsoleLogin":
+            trail_data = {"console_logins": [record], "trail_changes": []}
+        elif name in ("StopLogging", "DeleteTrail"):
+            trail_data = {"console_logins": [], "trail_changes": [record]}
+        elif name in RESCAN_CALLS:
+            return EventResult(rescan=True, note=f"{name}: the account is scanned now")
+        else:
+            return EventResult(note=f"{name or event.detail_type}: nothing this scenario reports")
+        # The event's region only: without trail statuses the scenario judges from the record itself.
+        findings = await ctx.detect(regional={"cloudtrail.events": {region: trail_data}})
+        if not findings:
+            return EventResult(note=f"{name}: nothing to report (not root, failed, or older than the window)")
+        return EventResult(findings=tuple(findings), note=f"{name} in {region}")
+
+
 @hookimpl
 def vigilare_scenarios() -> list[type[Scenario]]:
     return [RootScenario]
+
+
+@hookimpl
+def vigilare_event_handlers() -> list[type[EventHandler]]:
+    return [RootEventHandler]
