@@ -61,8 +61,9 @@ async def test_header_then_one_row_per_signal() -> None:
         "bucket-1",
         "2026-05-22T10:30:00+00:00",
         "",
+        "scan",
     ]
-    assert rows[2][-1] == "2026-05-22T12:30:00+00:00"
+    assert rows[2][-2] == "2026-05-22T12:30:00+00:00"
     assert len(rows) == 3
 
 

@@ -75,6 +75,7 @@ class SignalRow:
     docs_url: str = ""
     details: dict[str, object] | None = None
     last_seen_at: datetime | None = None
+    detected_by: str = "scan"
 
 
 def signal_strategy(
