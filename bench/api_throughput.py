@@ -47,7 +47,6 @@ import httpx
 import msgspec
 import sqlalchemy as sa
 
-from bench.scan_throughput import temporary_postgres
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.alerts.models import Alert, AlertRule
 from vigilare.auth.models import Tenant, User
@@ -63,6 +62,27 @@ ACCOUNT_BASE = 600000000000
 SCENARIOS = ("iam", "billing", "compute", "exposure", "threat", "root")
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 CHUNK = 50_000
+
+
+@contextlib.contextmanager
+def temporary_database(admin_url: str, keep: bool) -> Iterator[str]:
+    """A new database on the local PostgreSQL, dropped afterwards unless ``keep``."""
+    name = f"vigilare_api_bench_{new_id().lower()}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(admin_url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+        yield f"{base}/{name}"
+    finally:
+        if not keep:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # --- seeding, through the models' own tables -------------------------------------------------------
@@ -236,6 +256,19 @@ async def seed(database_url: str, accounts: int, signals: int, alerts: int) -> S
         flush=True,
     )
     return Seeded(tenant_id=tenant_id, busy_account=busy["aws_account_id"])
+
+
+async def seeded_before(database_url: str) -> Seeded:
+    connection = await asyncpg.connect(_asyncpg_dsn(database_url))
+    try:
+        tenant_id = await connection.fetchval("SELECT tenant_id FROM users WHERE email = $1", OWNER_EMAIL)
+        busy = await connection.fetchval(
+            "SELECT aws_account_id FROM aws_accounts WHERE tenant_id = $1 ORDER BY connected_at DESC LIMIT 1",
+            tenant_id,
+        )
+    finally:
+        await connection.close()
+    return Seeded(tenant_id=tenant_id, busy_account=busy)
 
 
 # --- the bare app: the same queries with asyncpg, the same rows as JSON ----------------------------
@@ -568,6 +601,11 @@ def main() -> None:
     )
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis-url", default=os.environ.get("VIGILARE_REDIS_URL", ""))
+    parser.add_argument("--database-url", help="a database seeded by an earlier run (--keep-database)")
+    parser.add_argument(
+        "--keep-database", action="store_true", help="keep the seeded database; drop it yourself"
+    )
+    parser.add_argument("--only", help="comma-separated parts of the endpoints to run, e.g. signals,alerts")
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--signals", type=int, default=1_000_000)
     parser.add_argument("--alerts", type=int, default=100_000)
@@ -586,9 +624,18 @@ def main() -> None:
     log_path = os.path.join(workdir, "servers.log")
     print(f"servers' output: {log_path}", flush=True)
     try:
-        with temporary_postgres(args.admin_url) as database_url:
-            upgrade_to_head(database_url)
-            seeded = asyncio.run(seed(database_url, args.accounts, args.signals, args.alerts))
+        with contextlib.ExitStack() as stack:
+            if args.database_url:  # seeded by an earlier run with --keep-database: reuse it
+                database_url = args.database_url
+                seeded = asyncio.run(seeded_before(database_url))
+            else:
+                database_url = stack.enter_context(
+                    temporary_database(args.admin_url, keep=args.keep_database)
+                )
+                upgrade_to_head(database_url)
+                seeded = asyncio.run(seed(database_url, args.accounts, args.signals, args.alerts))
+                if args.keep_database:
+                    print(f"database kept for --database-url: {database_url}", flush=True)
             env = {k: v for k, v in os.environ.items() if not k.startswith("VIGILARE_")}
             env.update(
                 {
@@ -639,6 +686,8 @@ def main() -> None:
                 ]
                 print(f"load before the run: {load_average()}", flush=True)
                 rows = []
+                if args.only:
+                    endpoints = [e for e in endpoints if any(name in e for name in args.only.split(","))]
                 for path in endpoints:
                     bare = asyncio.run(
                         drive(bare_port, path, {}, args.connections, args.seconds, args.warmup)
@@ -666,7 +715,7 @@ def profile_while(
     pid: int, args: argparse.Namespace, port: int, path: str, auth: dict[str, str], workdir: str
 ) -> Result:
     """Drive ``path`` while py-spy samples the server; prints where the samples went."""
-    out = os.path.join(os.getcwd(), "api-profile.txt")
+    out = os.path.join(tempfile.gettempdir(), "vigilare-api-profile.txt")
     spy = subprocess.Popen(
         [
             "py-spy",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import CookieParameter, FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.alerts import rules, service, slack_install
@@ -62,7 +63,8 @@ def delivery_out(delivery: AlertDelivery, box: SecretBox) -> DeliveryOut:
     )
 
 
-def alert_out(alert: Alert, deliveries: list[AlertDelivery], box: SecretBox) -> AlertOut:
+def alert_out(alert: Alert | Row[Any], deliveries: list[AlertDelivery], box: SecretBox) -> AlertOut:
+    """An alert (or a listed row of it, ``service.LISTED_COLUMNS``) as the API shows it."""
     return AlertOut(
         alert_id=alert.id,
         aws_account_id=alert.aws_account_id,

@@ -22,6 +22,8 @@ from vigilare.errors import RateLimited
 RATE_LIMIT_EXEMPT = frozenset({"/healthz", "/readyz"})
 # Routes marked ``opt={"public": True}`` are served without a token.
 PUBLIC = "public"
+# Where the authenticated request's session waits for the route (``vigilare.api.deps``).
+REQUEST_SESSION = "vigilare.session"
 # Routes marked ``opt={"own_rate_limit": True}`` limit themselves, not per client address: the
 # push ingest route, which EventBridge calls from AWS's shared addresses for every customer alike,
 # limits per account and counts refused keys per client.
@@ -77,17 +79,24 @@ class AuthenticationMiddleware(ASGIMiddleware):
     """Authenticates the Bearer id token once per request and sets ``scope["user"]`` to the caller.
 
     Public routes (``opt={"public": True}``) and CORS preflights are let through without a token.
-    The user is read in a short session of its own: the route's session is opened later, already
-    scoped to the caller's tenant.
+    The user is read in the request's own session, scoped to the token's tenant from its first
+    statement: the route's ``db_session`` is that session (one connection, one transaction per
+    request), and it is closed once the answer has been sent.
     """
 
     scopes = (ScopeType.HTTP,)
     exclude_opt_key = PUBLIC
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if scope.get("method") != "OPTIONS":
-            services = services_of(scope)
-            authorization = ASGIConnection(scope).headers.get("authorization", "")
-            async with services.session_factory() as session:
-                scope["user"] = await authenticate(session, services.issuer, authorization)
-        await next_app(scope, receive, send)
+        if scope.get("method") == "OPTIONS":
+            await next_app(scope, receive, send)
+            return
+        services = services_of(scope)
+        authorization = ASGIConnection(scope).headers.get("authorization", "")
+        async with services.session_factory() as session:
+            scope["user"] = await authenticate(session, services.issuer, authorization)
+            scope[REQUEST_SESSION] = session  # type: ignore[literal-required]
+            try:
+                await next_app(scope, receive, send)
+            finally:
+                scope.pop(REQUEST_SESSION, None)  # type: ignore[misc]

@@ -9,13 +9,14 @@ from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import MEMBER, VIEWER, Principal
 from vigilare.config import Settings
 from vigilare.db.pagination import DEFAULT_LIMIT, CursorCodec
+from vigilare.errors import answers
 from vigilare.ids import isoformat
 from vigilare.scans import service
 from vigilare.scans.models import Scan
 from vigilare.scans.schemas import ScanOut, ScanStartedOut
 from vigilare.signals.schemas import SignalsOut
 from vigilare.signals.service import list_signals
-from vigilare.signals.view import signal_view
+from vigilare.signals.view import signal_out
 
 
 def scan_out(scan: Scan, aws_account_id: str) -> ScanOut:
@@ -41,7 +42,13 @@ class ScansController(Controller):
     path = "/"
     tags = ["Accounts"]
 
-    @post("/scan", status_code=202, summary="Trigger a manual scan", guards=[requires_role(MEMBER)])
+    @post(
+        "/scan",
+        status_code=202,
+        summary="Trigger a manual scan",
+        guards=[requires_role(MEMBER)],
+        opt=answers(409),
+    )
     async def scan(
         self,
         account_id: FromPath[str],
@@ -80,4 +87,4 @@ class ScansController(Controller):
             limit=limit,
             next_token=next_token,
         )
-        return SignalsOut(signals=[signal_view(s).api() for s in rows], count=len(rows), next_token=token)
+        return SignalsOut(signals=[signal_out(row) for row in rows], count=len(rows), next_token=token)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Row, and_, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.accounts.service import get_account
+from vigilare.accounts.service import account_row_id
 from vigilare.db.engine import SessionOpener
 from vigilare.db.pagination import CursorCodec, check_limit, newest_first_page
 from vigilare.db.tenancy import tenant_scope
@@ -38,6 +39,28 @@ def parse_severity_filter(value: str) -> Severity:
         raise BadRequest(f"severity: must be one of {Severity.choices()}") from None
 
 
+# What a listing reads of each signal: the columns a page shows (``StoredSignal``), as rows, never
+# whole entities (no identity map, no change tracking, no JSON ``details`` decoded for nothing).
+LISTED_COLUMNS = (
+    Signal.id,
+    Signal.id.label("signal_id"),
+    Signal.scenario,
+    Signal.kind,
+    Signal.severity,
+    Signal.title,
+    Signal.description,
+    Signal.region,
+    Signal.resource,
+    Signal.remediation,
+    Signal.docs_url,
+    null().label("details"),  # listings never show a signal's details
+    Signal.detected_at,
+    Signal.last_seen_at,
+    Signal.resolved_at,
+    Signal.detected_by,
+)
+
+
 async def list_signals(
     session: AsyncSession,
     cursors: CursorCodec,
@@ -48,10 +71,11 @@ async def list_signals(
     since: str | None,
     limit: int,
     next_token: str | None,
-) -> tuple[list[Signal], str | None]:
-    account = await get_account(session, aws_account_id)
+) -> tuple[list[Row[Any]], str | None]:
+    """One page of the account's signals, newest first: rows with the fields of ``StoredSignal``."""
+    account_id = await account_row_id(session, aws_account_id)
     check_limit(limit)
-    query = select(Signal).where(Signal.account_id == account.id)
+    query = select(*LISTED_COLUMNS).where(Signal.account_id == account_id)
     if severity is not None:
         query = query.where(Signal.severity == parse_severity_filter(severity).value)
     if scenario is not None:
@@ -67,7 +91,7 @@ async def list_signals(
         Signal.detected_at,
         Signal.id,
         cursors=cursors,
-        scope=f"signals:{account.id}",
+        scope=f"signals:{account_id}",
         limit=limit,
         next_token=next_token,
     )
