@@ -198,7 +198,7 @@ async def test_every_query_of_an_authenticated_request_is_tenant_scoped(client):
     try:
         # Logging out ends the caller's login for the routes after it: it goes last.
         routes = sorted(_api_routes(client.app), key=lambda route: route[:2] == ("POST", "/auth/logout"))
-        for method, path, handler in routes:
+        for method, path, _handler in routes:
             if (method, path) in PUBLIC_ROUTES:
                 continue
             recording.sessions.clear()

@@ -31,7 +31,7 @@ from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import ADMIN, MEMBER, VIEWER, Principal
 from vigilare.config import Settings
 from vigilare.crypto import SecretBox
-from vigilare.db.pagination import DEFAULT_LIMIT, CursorCodec
+from vigilare.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorCodec
 from vigilare.ids import isoformat
 
 
@@ -138,7 +138,7 @@ class AlertsController(Controller):
         settings: NamedDependency[Settings],
         account_id: FromQuery[str | None] = None,
         acknowledged: FromQuery[bool | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         next_token: FromQuery[str | None] = None,
     ) -> AlertsOut:
         found, token = await service.list_alerts(

@@ -131,6 +131,13 @@ def create_app(settings: Settings) -> Litestar:
     return app
 
 
+def create_app_from_environment() -> Litestar:
+    """The app of one `vigilare serve --workers N` process, configured from ``VIGILARE_*``."""
+    from vigilare.config import get_settings
+
+    return create_app(get_settings())
+
+
 def _attach_settings(config: Any, settings: Settings) -> Any:
     from litestar.datastructures import State
 

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import MEMBER, VIEWER, Principal
 from vigilare.config import Settings
-from vigilare.db.pagination import DEFAULT_LIMIT, CursorCodec
+from vigilare.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorCodec
 from vigilare.errors import answers
 from vigilare.ids import isoformat
 from vigilare.scans import service
@@ -74,7 +76,7 @@ class ScansController(Controller):
         severity: FromQuery[str | None] = None,
         scenario: FromQuery[str | None] = None,
         since: FromQuery[str | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         next_token: FromQuery[str | None] = None,
     ) -> SignalsOut:
         rows, token = await list_signals(
