@@ -34,10 +34,12 @@ from vigilare.jobs.context import JobContext
 from vigilare.jobs.outbox import enqueue_after_commit, flush_after_commit, unit_of_work
 from vigilare.jobs.queue import JobQueue, create_queue
 from vigilare.jobs.registry import Retry, job, load_jobs
+from vigilare.jobs.state import JobState
 
 __all__ = [
     "JobContext",
     "JobQueue",
+    "JobState",
     "Retry",
     "create_queue",
     "enqueue_after_commit",
