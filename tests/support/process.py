@@ -9,8 +9,10 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
+import msgspec
 
 from tests.support.net import free_port
 
@@ -92,3 +94,34 @@ def serve(
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def settings_env(settings: Any) -> dict[str, str]:
+    """The ``VIGILARE_*`` (and AWS sandbox) environment of a subprocess configured as ``settings``."""
+    env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "MOTO_"))}
+    for field in msgspec.structs.fields(settings):
+        value = getattr(settings, field.name)
+        if value is not None and value != "":
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            env[f"VIGILARE_{field.name.upper()}"] = text
+    return env
+
+
+def start_worker(settings: Any) -> subprocess.Popen[bytes]:
+    """`vigilare worker` configured as ``settings`` (stop it with terminate or SIGKILL)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "vigilare", "worker"],
+        env=vigilare_env(settings_env(settings)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(process: subprocess.Popen[Any] | None, timeout: float = 20) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
