@@ -37,7 +37,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_job_outbox_check_at"), ["check_at"], unique=False)
 
     with op.batch_alter_table("aws_accounts", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("lease_generation", sa.BigInteger(), server_default="0", nullable=False))
+        batch_op.add_column(
+            sa.Column("lease_generation", sa.BigInteger(), server_default="0", nullable=False)
+        )
 
     with op.batch_alter_table("scans", schema=None) as batch_op:
         batch_op.add_column(sa.Column("handoffs", sa.Integer(), server_default="0", nullable=False))
