@@ -43,6 +43,11 @@ async def get_account(session: AsyncSession, aws_account_id: str) -> AwsAccount:
     return account
 
 
+def is_aws_account_id(value: str) -> bool:
+    """12 digits: anything else names no account (404 without a query)."""
+    return _ACCOUNT_ID.match(value) is not None
+
+
 async def account_row_id(session: AsyncSession, aws_account_id: str) -> str:
     """The row id of the caller's account, for listings that need nothing else of it (one column)."""
     if not _ACCOUNT_ID.match(aws_account_id):
