@@ -21,8 +21,8 @@ of the bare app's requests/s and p99 <= 2x the bare app's p99, for each endpoint
     .venv/bin/python -m bench.api_throughput --profile 18    # also py-spy records `vigilare serve`
 
 The global rate limit is switched off for the run (one client address sends thousands of requests a
-second); everything else is the production path: PostgreSQL, Redis when VIGILARE_REDIS_URL (or
---redis-url) is given. Not run in CI.
+second) and both apps get the same pool of 20 connections; everything else is the production path:
+PostgreSQL, Redis when VIGILARE_REDIS_URL (or --redis-url) is given. Not run in CI.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ ACCOUNT_BASE = 600000000000
 SCENARIOS = ("iam", "billing", "compute", "exposure", "threat", "root")
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 CHUNK = 50_000
+POOL_SIZE = 20
 
 
 @contextlib.contextmanager
@@ -316,7 +317,7 @@ class BareApp:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
-                    self.pool = await asyncpg.create_pool(self.dsn, min_size=10, max_size=20)
+                    self.pool = await asyncpg.create_pool(self.dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     if self.pool is not None:
@@ -627,6 +628,7 @@ def main() -> None:
         with contextlib.ExitStack() as stack:
             if args.database_url:  # seeded by an earlier run with --keep-database: reuse it
                 database_url = args.database_url
+                upgrade_to_head(database_url)  # the code may have moved on since it was seeded
                 seeded = asyncio.run(seeded_before(database_url))
             else:
                 database_url = stack.enter_context(
@@ -643,6 +645,9 @@ def main() -> None:
                     "VIGILARE_SECRET_KEY": SECRET_KEY,
                     "VIGILARE_DATA_DIR": workdir,
                     "VIGILARE_RATE_LIMIT_PER_MINUTE": "0",
+                    # Both apps get the same 20 pooled connections (no overflow opened and closed).
+                    "VIGILARE_DB_POOL_SIZE": str(POOL_SIZE),
+                    "VIGILARE_DB_MAX_OVERFLOW": "0",
                     "BENCH_DSN": _asyncpg_dsn(database_url),
                     "BENCH_TENANT_ID": seeded.tenant_id,
                 }
