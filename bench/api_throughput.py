@@ -446,6 +446,12 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    answered: int = 0  # every answer, warm-up included
+    cpu_seconds: float = 0.0  # the server process's CPU time over the whole drive
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / self.answered if self.answered else float("nan")
 
     @property
     def rps(self) -> float:
@@ -507,6 +513,7 @@ async def drive(
                 writer.write(request)
                 status, _body = await _read_response(reader)
                 done = time.perf_counter()
+                result.answered += 1
                 if sent >= measure_from:
                     if status == 200:
                         result.latencies.append(done - sent)
@@ -571,6 +578,20 @@ def login(base_url: str) -> str:
     return str(response.json()["id_token"])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, port: int, path: str, headers: dict[str, str], args: argparse.Namespace) -> Result:
+    before = cpu_seconds(pid)
+    result = asyncio.run(drive(port, path, headers, args.connections, args.seconds, args.warmup))
+    result.cpu_seconds = cpu_seconds(pid) - before
+    return result
+
+
 def load_average() -> str:
     with contextlib.suppress(OSError), open("/proc/loadavg") as handle:
         return " ".join(handle.read().split()[:3])
@@ -579,13 +600,17 @@ def load_average() -> str:
 
 def report(rows: list[tuple[str, Result, Result]]) -> None:
     print()
-    print(f"{'endpoint':<34} {'app':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>8}")
+    print(
+        f"{'endpoint':<34} {'app':<9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'CPU ms/req':>11} {'errors':>7}"
+    )
     for endpoint, bare, ours in rows:
         for name, result in (("bare", bare), ("vigilare", ours)):
             errors = sum(result.errors.values())
             print(
                 f"{endpoint:<34} {name:<9} {result.rps:>8.0f} {result.percentile(0.5):>8.1f} "
-                f"{result.percentile(0.99):>8.1f} {errors:>8}" + (f"  {result.errors}" if errors else "")
+                f"{result.percentile(0.99):>8.1f} {result.cpu_ms_per_request:>11.2f} {errors:>7}"
+                + (f"  {result.errors}" if errors else "")
             )
     print()
     print(f"{'endpoint':<34} {'rps vigilare/bare':>18} {'p99 vigilare/bare':>18}  target: >= 0.50, <= 2.0")
@@ -680,7 +705,7 @@ def main() -> None:
                     env,
                     log,
                     f"http://127.0.0.1:{bare_port}/accounts",
-                ),
+                ) as bare_process,
             ):
                 token = login(f"http://127.0.0.1:{ours_port}")
                 auth = {"Authorization": f"Bearer {token}"}
@@ -694,15 +719,11 @@ def main() -> None:
                 if args.only:
                     endpoints = [e for e in endpoints if any(name in e for name in args.only.split(","))]
                 for path in endpoints:
-                    bare = asyncio.run(
-                        drive(bare_port, path, {}, args.connections, args.seconds, args.warmup)
-                    )
+                    bare = measured(bare_process.pid, bare_port, path, {}, args)
                     if args.profile and path == endpoints[0]:
                         ours_result = profile_while(ours.pid, args, ours_port, path, auth, workdir)
                     else:
-                        ours_result = asyncio.run(
-                            drive(ours_port, path, auth, args.connections, args.seconds, args.warmup)
-                        )
+                        ours_result = measured(ours.pid, ours_port, path, auth, args)
                     label = path.replace(seeded.busy_account, "{id}")
                     print(
                         f"  {label}: bare {bare.rps:.0f} req/s, vigilare {ours_result.rps:.0f} req/s",
@@ -723,7 +744,7 @@ def profile_while(
     out = os.path.join(tempfile.gettempdir(), "vigilare-api-profile.txt")
     spy = subprocess.Popen(
         [
-            "py-spy",
+            shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy"),
             "record",
             "--pid",
             str(pid),
