@@ -9,6 +9,8 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -58,11 +60,10 @@ class ServerProcess:
         return self.text()
 
 
-@contextmanager
-def serve(
+def start_server(
     env: Mapping[str, str], *extra_args: str, timeout: float = 60, port: int | None = None
-) -> Iterator[ServerProcess]:
-    """`vigilare serve` on ``port`` (a free one by default), until the block ends."""
+) -> ServerProcess:
+    """`vigilare serve` on ``port`` (a free one by default), answering /healthz when this returns."""
     port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "vigilare", "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args],
@@ -85,10 +86,42 @@ def serve(
                 pass
             assert time.monotonic() < deadline, f"server did not start:\n{server.text()}"
             time.sleep(0.1)
+    except BaseException:
+        stop(server.process)
+        raise
+    return server
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def serve(
+    env: Mapping[str, str], *extra_args: str, timeout: float = 60, port: int | None = None
+) -> Iterator[ServerProcess]:
+    """`vigilare serve` on ``port`` (a free one by default), until the block ends."""
+    server = start_server(env, *extra_args, timeout=timeout, port=port)
+    try:
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(server.process)
+
+
+def start_worker(env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`vigilare worker`, its output appended to ``log``."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "vigilare", "worker"],
+            env=vigilare_env(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )

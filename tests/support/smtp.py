@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import time
@@ -21,6 +22,8 @@ class _Handler:
         self.messages: list[tuple[list[str], Message]] = []
         # Recipients the server refuses, with its reply (e.g. "550 5.1.1 no such mailbox").
         self.refuse: dict[str, str] = {}
+        # How long the server takes to accept a message (a slow relay: deliveries stay in flight).
+        self.delay_seconds = 0.0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -31,6 +34,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         self.messages.append(
             (
                 list(envelope.rcpt_tos),
@@ -62,6 +67,10 @@ class SmtpSink:
     def messages(self) -> list[tuple[list[str], Message]]:
         """What arrived, as (recipients, parsed message)."""
         return self._handler.messages
+
+    def slow_down(self, seconds: float) -> None:
+        """Take ``seconds`` to accept each message from now on."""
+        self._handler.delay_seconds = seconds
 
     def refuse(self, address: str, reply: str = "550 5.1.1 no such mailbox here") -> None:
         self._handler.refuse[address] = reply
