@@ -73,15 +73,8 @@ async def _timed(call: Any) -> Any:
 async def test_the_worker_rides_out_a_redis_restart(
     settings: Settings, private_redis: PrivateRedis, tmp_path: Path
 ) -> None:
-    env = {
-        "VIGILARE_DATABASE_URL": settings.database_url,
-        "VIGILARE_REDIS_URL": private_redis.url,
-        "VIGILARE_QUEUE_NAME": settings.queue_name,
-        "VIGILARE_SECRET_KEY": settings.secret_key,
-        "VIGILARE_DATA_DIR": settings.data_dir,
-    }
     log = tmp_path / "worker.log"
-    worker = start_worker(env, log)
+    worker = start_worker(msgspec.structs.replace(settings, redis_url=private_redis.url), log)
     try:
         redis = Redis.from_url(private_redis.url)
         try:

@@ -10,7 +10,6 @@ the fault (of the dependency's return, for an outage).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
@@ -28,8 +27,9 @@ from tests.support.api import owner_headers
 from tests.support.aws import SENTINEL_ACCOUNT_ID
 from tests.support.net import free_port
 from tests.support.private_services import PrivatePostgres, PrivateRedis
-from tests.support.process import ServerProcess, run_cli, start_server, start_worker, stop
+from tests.support.process import ServerProcess, run_cli, settings_env, start_server, start_worker, stop
 from tests.support.smtp import SmtpSink
+from vigilare.config import Settings
 from vigilare_sandbox import Sandbox
 from vigilare_sandbox.seed import register_customer_role
 from vigilare_sandbox.seed_aws import client_for, create_quarantined_user
@@ -121,28 +121,33 @@ class FaultStack:
     # processes ------------------------------------------------------------------------------
 
     @property
-    def env(self) -> dict[str, str]:
-        return {
-            **{k: v for k, v in os.environ.items() if k.startswith("AWS_")},
-            "VIGILARE_DATABASE_URL": self.pg.url("vigilare"),
-            "VIGILARE_REDIS_URL": self.redis.url,
-            "VIGILARE_QUEUE_NAME": "vigilare-faults",
-            "VIGILARE_SECRET_KEY": "fault-test-secret-" + "k" * 32,
-            "VIGILARE_DATA_DIR": str(self.root / "data"),
-            "VIGILARE_PUBLIC_URL": "https://vigilare.test",
-            "VIGILARE_AWS_ENDPOINT_URL": self.sandbox.endpoint_url,
-            "VIGILARE_SENTINEL_ACCOUNT_ID": SENTINEL_ACCOUNT_ID,
-            "VIGILARE_SCAN_REGIONS": "us-east-1",
-            "VIGILARE_SCAN_LEASE_SECONDS": str(LEASE_SECONDS),
-            "VIGILARE_SCHEDULER_TICK_SECONDS": str(TICK_SECONDS),
-            "VIGILARE_SCAN_TIMEOUT_SECONDS": str(SCAN_TIMEOUT_SECONDS),
-            "VIGILARE_SMTP_HOST": "127.0.0.1",
-            "VIGILARE_SMTP_PORT": str(self.smtp.port),
-            "VIGILARE_SMTP_STARTTLS": "false",
-            "VIGILARE_ALERT_RETRY_BASE_SECONDS": "1",
+    def settings(self) -> Settings:
+        """The configuration of every process of the stack (passed to them as VIGILARE_* variables)."""
+        return Settings.from_env(
+            {},
+            database_url=self.pg.url("vigilare"),
+            redis_url=self.redis.url,
+            queue_name="vigilare-faults",
+            secret_key="fault-test-secret-" + "k" * 32,
+            data_dir=str(self.root / "data"),
+            public_url="https://vigilare.test",
+            aws_endpoint_url=self.sandbox.endpoint_url,
+            sentinel_account_id=SENTINEL_ACCOUNT_ID,
+            scan_regions="us-east-1",
+            scan_lease_seconds=LEASE_SECONDS,
+            scheduler_tick_seconds=TICK_SECONDS,
+            scan_timeout_seconds=SCAN_TIMEOUT_SECONDS,
+            smtp_host="127.0.0.1",
+            smtp_port=self.smtp.port,
+            smtp_starttls=False,
+            alert_retry_base_seconds=1.0,
             # The limiter stays on (it is what failed while Redis was down), far above the probe's pace.
-            "VIGILARE_RATE_LIMIT_PER_MINUTE": "100000",
-        }
+            rate_limit_per_minute=100_000,
+        )
+
+    @property
+    def env(self) -> dict[str, str]:
+        return settings_env(self.settings)
 
     async def start(self) -> None:
         self.pg.start()
@@ -169,7 +174,7 @@ class FaultStack:
         self.api_logs.append(self.api.text())
 
     def start_worker(self) -> None:
-        self.workers.append(start_worker(self.env, self.root / f"worker-{len(self.workers)}.log"))
+        self.workers.append(start_worker(self.settings, self.root / f"worker-{len(self.workers)}.log"))
 
     def kill_worker(self, index: int = 0) -> None:
         self.workers[index].send_signal(signal.SIGKILL)
