@@ -84,7 +84,7 @@ class _Prepared:
 async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | str:
     """Read what the delivery needs; a string says why there is nothing (more) to do."""
     box = SecretBox(ctx.settings.secret_key)
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         delivery = await session.get(AlertDelivery, delivery_id)
         if delivery is None or delivery.status in (DELIVERED, FAILED):
             return "nothing to do"  # deleted, or a duplicate run of a finished delivery
@@ -154,7 +154,7 @@ async def _send(ctx: JobContext, prepared: _Prepared) -> DeliveryResult:
 
 async def _record(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> str:
     now = utcnow()
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         delivery = await session.get_one(AlertDelivery, delivery_id)
         delivery.attempts += 1
         delivery.last_attempt_at = now

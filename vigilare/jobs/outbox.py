@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.db.engine import SessionFactory
+from vigilare.db.tenancy import cross_tenant as open_cross_tenant
 from vigilare.db.tenancy import tenant_scope
 from vigilare.jobs.registry import JobFunction, spec_of
 
@@ -67,12 +68,24 @@ async def flush_after_commit(session: AsyncSession, queue: JobQueue) -> None:
 
 @asynccontextmanager
 async def unit_of_work(
-    session_factory: SessionFactory, queue: JobQueue, *, tenant_id: str | None = None
+    session_factory: SessionFactory,
+    queue: JobQueue,
+    *,
+    tenant_id: str | None = None,
+    cross_tenant: bool = False,
 ) -> AsyncIterator[AsyncSession]:
-    """One session and one transaction: commit when the block ends, then release its jobs."""
+    """One session and one transaction: commit when the block ends, then release its jobs.
+
+    The session is either one tenant's (``tenant_id``) or, said explicitly, every tenant's
+    (``cross_tenant=True``; see ``vigilare.db.tenancy``).
+    """
+    if (tenant_id is None) == (not cross_tenant):
+        raise ValueError("a unit of work is one tenant's (tenant_id=...) or cross_tenant=True, not both")
     async with session_factory() as session:
         if tenant_id is not None:
             tenant_scope(session, tenant_id)
+        else:
+            open_cross_tenant(session)
         try:
             yield session
             await session.commit()
