@@ -376,3 +376,22 @@ def test_the_cross_tenant_path_is_opened_only_where_it_says() -> None:
         if _opens_cross_tenant(ast.parse(path.read_text(), str(path)))
     }
     assert callers == CROSS_TENANT_CALLERS
+
+
+async def test_connected_as_the_owner_each_transaction_still_runs_under_the_policies(
+    settings: Settings, two_tenants: dict[str, str]
+) -> None:
+    """Without VIGILARE_DATABASE_APP_URL the service connects with VIGILARE_DATABASE_URL, as before
+    this change; its transactions still switch to vigilare_app (or vigilare_system)."""
+    engine = create_engine(settings.database_url)
+    try:
+        factory = create_session_factory(engine)
+        async with TenantSessions(factory, two_tenants["a"])() as session:
+            role = await session.scalar(text("SELECT current_user"))
+            seen = set(await session.scalars(text("SELECT tenant_id FROM signals")))
+        async with CrossTenantSessions(factory)() as session:
+            every = set(await session.scalars(text("SELECT tenant_id FROM signals")))
+    finally:
+        await engine.dispose()
+    assert role == APP_ROLE and seen == {two_tenants["a"]}
+    assert every == set(two_tenants.values())
