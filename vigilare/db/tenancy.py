@@ -83,10 +83,6 @@ def scoped_tenant(session: Any) -> str | None:
     return session.info.get(TENANT_KEY)
 
 
-def is_cross_tenant(session: Any) -> bool:
-    return bool(session.info.get(CROSS_TENANT_KEY))
-
-
 @event.listens_for(VigilareSession, "after_begin")
 def _set_database_scope(session: Session, _transaction: Any, connection: Any) -> None:
     tenant_id = session.info.get(TENANT_KEY)
