@@ -339,9 +339,11 @@ CROSS_TENANT_CALLERS = {
     "vigilare/billing/jobs.py",
     "vigilare/ingest/jobs.py",
     "vigilare/alerts/jobs.py",
-    # the unit of work that opens the sessions above, and the jobs' way to it
+    # the unit of work that opens the sessions above, and the jobs' way to it; the outbox (every
+    # tenant's queued jobs: names and row ids) and its relay
     "vigilare/jobs/outbox.py",
     "vigilare/jobs/context.py",
+    "vigilare/jobs/relay.py",
     # the path itself
     "vigilare/db/engine.py",
     "vigilare/db/tenancy.py",

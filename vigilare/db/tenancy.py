@@ -5,7 +5,7 @@ criteria option on every ORM SELECT, UPDATE and DELETE that restricts each ``Ten
 (and the tenant row itself) to that tenant, including joins and relationship loads. New rows are
 checked at flush time so a row of another tenant can never be written through a scoped session.
 
-The second wall is PostgreSQL's row-level security (migration ``0010_row_level_security``): every
+The second wall is PostgreSQL's row-level security (migration ``0011_row_level_security``): every
 tenant table has ``FORCE ROW LEVEL SECURITY`` and a policy that shows and accepts only the rows of
 the tenant named by the transaction-local setting ``vigilare.tenant_id``. Each transaction a
 session begins starts with one statement that sets, for that transaction only (``set_config(...,
@@ -34,7 +34,7 @@ from vigilare.db.base import TenantRoot, TenantScoped
 TENANT_KEY = "tenant_id"
 CROSS_TENANT_KEY = "cross_tenant"
 
-# The database roles and the setting the policies read; created by migration 0010.
+# The database roles and the setting the policies read; created by migration 0011.
 APP_ROLE = "vigilare_app"
 SYSTEM_ROLE = "vigilare_system"
 TENANT_SETTING = "vigilare.tenant_id"

@@ -10,7 +10,8 @@ The second wall behind the ORM's tenant filter (see ``vigilare.db.tenancy``). On
   with ``SET LOCAL ROLE`` but does not inherit. The migrating role (the tables' owner) becomes a
   member of both, so an application that still connects as the owner switches the same way;
 - both may read and write the tables (not alembic_version), also tables later migrations create
-  (default privileges);
+  (default privileges); job_outbox, every tenant's queued jobs (names and row ids), is not a
+  tenant table;
 - every tenant table: ENABLE and FORCE ROW LEVEL SECURITY, policy ``tenant_isolation`` for
   ``vigilare_app`` (the row's tenant is ``current_setting('vigilare.tenant_id')``, for reads and
   writes alike) and policy ``cross_tenant`` for ``vigilare_system`` (every row).
@@ -18,8 +19,8 @@ The second wall behind the ORM's tenant filter (see ``vigilare.db.tenancy``). On
 A table added later with a tenant_id column needs the same two policies (``enable_tenant_rls``
 below); tests/db/test_row_level_security.py fails until it has them.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-29 02:40:00.000000
 """
 
@@ -27,8 +28,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
