@@ -9,11 +9,14 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from vigilare.db.tenancy import VigilareSession, tenant_scope
+from vigilare.db.tenancy import VigilareSession, cross_tenant, tenant_scope
 
 SessionFactory = async_sessionmaker[AsyncSession]
 # Anything that opens a session: the factory itself, or ``TenantSessions`` for one tenant's rows.
 SessionOpener = Callable[[], AsyncSession]
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 10.0
 
 
 def create_engine(
@@ -36,7 +39,13 @@ def create_engine(
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_recycle", 1800)
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=max_overflow, **kwargs)
+    # Bounded waits, so an unreachable database is an error in seconds (503 to API clients), never
+    # a hung request: for a new connection, and for a free one from the pool.
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
+    connect_args = {"timeout": CONNECT_TIMEOUT_SECONDS, **kwargs.pop("connect_args", {})}
+    return create_async_engine(
+        database_url, pool_size=pool_size, max_overflow=max_overflow, connect_args=connect_args, **kwargs
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -62,4 +71,16 @@ class TenantSessions:
     def __call__(self) -> AsyncSession:
         session = self.factory()
         tenant_scope(session, self.tenant_id)
+        return session
+
+
+@dataclass(frozen=True)
+class CrossTenantSessions:
+    """Opens sessions on every tenant's rows: the explicit cross-tenant path (see ``vigilare.db.tenancy``)."""
+
+    factory: SessionFactory
+
+    def __call__(self) -> AsyncSession:
+        session = self.factory()
+        cross_tenant(session)
         return session
