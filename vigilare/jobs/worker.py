@@ -13,7 +13,7 @@ from arq.worker import Function, func
 
 from vigilare import lifecycle
 from vigilare.config import Settings
-from vigilare.db.engine import create_engine, create_session_factory
+from vigilare.db.engine import create_engine, create_session_factory, owned_tables
 from vigilare.jobs.context import JobContext
 from vigilare.jobs.outbox import job_finished
 from vigilare.jobs.queue import ArqQueue, redis_settings
@@ -65,6 +65,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         # Start-up hooks first: a broken scenario plugin stops the worker before it takes a job.
         await lifecycle.startup(settings)
         engine = create_engine(settings.app_database_url)
+        await owned_tables(engine)
         session_factory = create_session_factory(engine)
         queue = ArqQueue(ctx["redis"], settings.queue_name)
         ctx["engine"] = engine
