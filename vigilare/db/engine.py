@@ -18,6 +18,9 @@ SessionFactory = async_sessionmaker[AsyncSession]
 # Anything that opens a session: the factory itself, or ``TenantSessions`` for one tenant's rows.
 SessionOpener = Callable[[], AsyncSession]
 
+CONNECT_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 10.0
+
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     if database_url.startswith("sqlite"):
@@ -27,7 +30,11 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_async_engine(database_url, **kwargs)
+    # Bounded waits, so an unreachable database is an error in seconds (503 to API clients), never
+    # a hung request: for a new connection, and for a free one from the pool.
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
+    connect_args = {"timeout": CONNECT_TIMEOUT_SECONDS, **kwargs.pop("connect_args", {})}
+    return create_async_engine(database_url, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
