@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from vigilare.db.tenancy import VigilareSession, cross_tenant, tenant_scope
@@ -84,13 +85,18 @@ async def owned_tables(engine: AsyncEngine) -> int:
     """
     if engine.dialect.name != "postgresql":
         return 0
-    async with engine.connect() as connection:
-        owned = await connection.scalar(
-            text(
-                "SELECT count(*) FROM pg_tables "
-                "WHERE schemaname = current_schema() AND tableowner = current_user"
+    try:
+        async with engine.connect() as connection:
+            owned = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_tables "
+                    "WHERE schemaname = current_schema() AND tableowner = current_user"
+                )
             )
-        )
+    except (OSError, SQLAlchemyError) as exc:
+        # Only advice: a worker starting while the database is down must still start.
+        logger.info("could not tell who owns the tables (%s: %s)", type(exc).__name__, exc)
+        return 0
     count = int(owned or 0)
     if count:
         logger.warning(
