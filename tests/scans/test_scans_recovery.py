@@ -107,14 +107,14 @@ async def test_every_lapsed_scan_among_many_healthy_ones_is_recovered_in_one_pas
                 lapsed.append(scan.id)
         await session.commit()
 
-    async with unit_of_work(db, arq_queue) as session:
+    async with unit_of_work(db, arq_queue, cross_tenant=True) as session:
         result = await recover_scans(session, arq_queue, now, LEASE)
     assert (result.handed, result.waiting, result.failed) == (20, 0, 0)
     new_jobs = [scan_job_id(scan_id, 1) for scan_id in lapsed]
     assert set((await arq_queue.states(new_jobs)).values()) == {JobState.WAITING}
 
     # A lease later, those jobs still wait for a worker: left to the queue, not handed again.
-    async with unit_of_work(db, arq_queue) as session:
+    async with unit_of_work(db, arq_queue, cross_tenant=True) as session:
         again = await recover_scans(session, arq_queue, now + LEASE, LEASE)
     assert (again.handed, again.waiting) == (0, 20)
     async with db() as session:
@@ -142,7 +142,7 @@ async def test_a_queued_scan_gets_a_new_job_only_when_its_job_is_not_waiting(db,
     finally:
         await redis.aclose()
 
-    async with unit_of_work(db, arq_queue) as session:
+    async with unit_of_work(db, arq_queue, cross_tenant=True) as session:
         result = await recover_scans(session, arq_queue, now, LEASE)
     assert (result.handed, result.waiting) == (2, 1)
     states = await arq_queue.states([scan_job_id(scans[name].id, 1) for name in ("taken", "lost", "waiting")])
@@ -247,7 +247,7 @@ async def test_a_scan_whose_job_a_dead_worker_took_ends_within_lease_tick_and_ti
     workers.start()
     queue = await ArqQueue.connect(worker_settings)
     try:
-        async with unit_of_work(db, TakenByAWorkerThatDies(queue)) as session:  # type: ignore[arg-type]
+        async with unit_of_work(db, TakenByAWorkerThatDies(queue), cross_tenant=True) as session:  # type: ignore[arg-type]
             scan = create_scan(session, await session.get_one(AwsAccount, account.id), MANUAL)
         died_at = time.monotonic()
         ended = await eventually(lambda: _ended(db, scan.id), timeout=bound(worker_settings) + 30)
@@ -267,7 +267,7 @@ async def test_a_scan_whose_worker_is_killed_mid_scan_ends_within_lease_tick_and
     queue = await ArqQueue.connect(worker_settings)
     try:
         sandbox.latency_ms = 250  # the scan is surely in flight when its worker is killed
-        async with unit_of_work(db, queue) as session:
+        async with unit_of_work(db, queue, cross_tenant=True) as session:
             scan = create_scan(session, await session.get_one(AwsAccount, account.id), MANUAL)
 
         async def running() -> bool:
@@ -300,7 +300,7 @@ async def test_two_workers_racing_one_scan_run_it_once(worker_settings, db, sand
     queue = await ArqQueue.connect(worker_settings)
     try:
         sandbox.latency_ms = 50
-        async with unit_of_work(db, queue) as session:
+        async with unit_of_work(db, queue, cross_tenant=True) as session:
             scan = create_scan(session, await session.get_one(AwsAccount, account.id), MANUAL)
             # As the old five-minute sweep did: the same scan queued again under another job id.
             extra = scan_job_id(scan.id, 1000)

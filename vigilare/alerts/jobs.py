@@ -97,7 +97,7 @@ async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | _Busy | str
     """Claim the delivery and read what it needs; a string says why there is nothing (more) to do."""
     box = SecretBox(ctx.settings.secret_key)
     now = utcnow()
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         delivery = await session.get(AlertDelivery, delivery_id, with_for_update=True)
         if delivery is None or delivery.status in (DELIVERED, FAILED):
             return "nothing to do"  # deleted, or a duplicate run of a finished delivery
@@ -177,7 +177,7 @@ async def _send(ctx: JobContext, prepared: _Prepared) -> DeliveryResult:
 
 async def _record(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> str:
     now = utcnow()
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         delivery = await session.get_one(AlertDelivery, delivery_id)
         delivery.sending_until = None
         delivery.attempts += 1

@@ -9,11 +9,14 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from vigilare.db.tenancy import VigilareSession, tenant_scope
+from vigilare.db.tenancy import VigilareSession, cross_tenant, tenant_scope
 
 SessionFactory = async_sessionmaker[AsyncSession]
 # Anything that opens a session: the factory itself, or ``TenantSessions`` for one tenant's rows.
 SessionOpener = Callable[[], AsyncSession]
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 10.0
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -24,7 +27,11 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_async_engine(database_url, **kwargs)
+    # Bounded waits, so an unreachable database is an error in seconds (503 to API clients), never
+    # a hung request: for a new connection, and for a free one from the pool.
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
+    connect_args = {"timeout": CONNECT_TIMEOUT_SECONDS, **kwargs.pop("connect_args", {})}
+    return create_async_engine(database_url, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -50,4 +57,16 @@ class TenantSessions:
     def __call__(self) -> AsyncSession:
         session = self.factory()
         tenant_scope(session, self.tenant_id)
+        return session
+
+
+@dataclass(frozen=True)
+class CrossTenantSessions:
+    """Opens sessions on every tenant's rows: the explicit cross-tenant path (see ``vigilare.db.tenancy``)."""
+
+    factory: SessionFactory
+
+    def __call__(self) -> AsyncSession:
+        session = self.factory()
+        cross_tenant(session)
         return session

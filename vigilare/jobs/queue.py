@@ -27,6 +27,8 @@ from vigilare.jobs.state import JobState
 logger = logging.getLogger("vigilare.jobs")
 
 PING_TIMEOUT_SECONDS = 2.0
+# A Redis that hangs must not hang the request or job that queues: it fails, and is retried.
+ENQUEUE_TIMEOUT_SECONDS = 5.0
 
 
 class JobQueue(Protocol):
@@ -63,13 +65,14 @@ class ArqQueue:
     async def enqueue(
         self, name: str, *args: Any, job_id: str | None = None, defer_seconds: float = 0
     ) -> str | None:
-        job = await self.pool.enqueue_job(
-            name,
-            *args,
-            _job_id=job_id,
-            _queue_name=self.queue_name,
-            _defer_by=defer_seconds or None,
-        )
+        async with asyncio.timeout(ENQUEUE_TIMEOUT_SECONDS):
+            job = await self.pool.enqueue_job(
+                name,
+                *args,
+                _job_id=job_id,
+                _queue_name=self.queue_name,
+                _defer_by=defer_seconds or None,
+            )
         return job.job_id if job is not None else None
 
     async def states(self, job_ids: Sequence[str]) -> dict[str, JobState]:

@@ -110,7 +110,7 @@ async def _start(ctx: JobContext, scan_id: str) -> _Started | str:
     """Take the lease and mark the scan running, in one transaction; a string says why not."""
     settings = ctx.settings
     before = asyncio.get_running_loop().time()
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         # The scan's row first, then its account's: the order every writer of both locks them in.
         scan = await session.get(Scan, scan_id, with_for_update={"key_share": True})
         if scan is None or scan.status in FINISHED:
@@ -143,13 +143,13 @@ async def _start(ctx: JobContext, scan_id: str) -> _Started | str:
 
 
 async def _renew(ctx: JobContext, lease: Lease) -> bool:
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         return await renew_lease(session, lease, ctx.settings.scan_lease_seconds)
 
 
 async def _record(ctx: JobContext, lease: Lease, report: ScanReport | None, error: str | None) -> str:
     now = utcnow()
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         scan = await session.get_one(Scan, lease.scan_id, with_for_update={"key_share": True})
         # Locked (FOR NO KEY UPDATE: new rows referencing the account are not held up): pushed events
         # of this account apply their signals one at a time with the scan's, and no run can take

@@ -112,7 +112,7 @@ async def recover_scans(session: AsyncSession, queue: JobQueue, now: datetime, l
 @job("recover_scans", max_tries=1, timeout=60, every=lambda settings: settings.scheduler_tick_seconds)
 async def recover_scans_job(ctx: JobContext) -> dict[str, int]:
     lease = timedelta(seconds=ctx.settings.scan_lease_seconds)
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         result = await recover_scans(session, ctx.queue, utcnow(), lease)
     if result.handed or result.failed:
         logger.warning("recovered %d scan(s) whose run was gone; %d failed", result.handed, result.failed)

@@ -111,7 +111,7 @@ async def tick(session: AsyncSession, now: datetime | None = None) -> TickResult
 
 @job("schedule_scans", max_tries=1, timeout=60, every=lambda settings: settings.scheduler_tick_seconds)
 async def schedule_scans(ctx: JobContext) -> dict[str, int]:
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         result = await tick(session)
     if result.scheduled:
         logger.info("scheduled %d scans", result.scheduled)
