@@ -5,34 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from vigilare.errors import VigilareError
+from vigilare.outages import unavailable_dependency
 
 logger = logging.getLogger("vigilare.api")
 
-DATABASE_UNAVAILABLE = "the database is unavailable; try again in a few seconds"
-QUEUE_UNAVAILABLE = "the job queue is unavailable; try again in a few seconds"
 # What an answer of 503 for an outage suggests to the client (seconds).
 OUTAGE_RETRY_AFTER = "5"
-
-# Raised by asyncpg when it cannot reach or keep a connection (SQLAlchemy passes connect errors
-# through unwrapped): refused, reset, the server starting up or shutting down, no slot left.
-_DATABASE_CONNECTION_ERRORS = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.InterfaceError,
-    ConnectionError,
-    TimeoutError,
-)
 
 
 def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -73,29 +56,6 @@ def handle_http_exception(_request: Request[Any, Any, Any], exc: HTTPException) 
         message = "method not allowed"
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in ("retry-after", "allow")}
     return error_response(status, message, headers)
-
-
-def unavailable_dependency(exc: BaseException) -> str | None:
-    """What an exception says about an outage: why the service cannot answer now, or None.
-
-    A database or a queue that cannot be reached (down, restarting, refusing connections, its
-    pool exhausted) is a 503 with Retry-After: the request may succeed once it is back. Anything
-    else is a bug (500).
-    """
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 5:
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return DATABASE_UNAVAILABLE
-        if isinstance(current, (OperationalError, InterfaceError, PoolTimeoutError)):
-            return DATABASE_UNAVAILABLE
-        if isinstance(current, (RedisConnectionError, RedisTimeoutError)):
-            return QUEUE_UNAVAILABLE
-        if isinstance(current, _DATABASE_CONNECTION_ERRORS):
-            return DATABASE_UNAVAILABLE
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return None
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

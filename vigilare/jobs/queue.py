@@ -23,6 +23,7 @@ from vigilare.jobs.outbox import job_finished
 from vigilare.jobs.registry import JobSpec, Retry, job_named, load_jobs
 from vigilare.jobs.relay import start_relay
 from vigilare.jobs.state import JobState
+from vigilare.outages import outage_retry_delay, unavailable_dependency
 
 logger = logging.getLogger("vigilare.jobs")
 
@@ -166,9 +167,20 @@ class InProcessQueue:
             except TimeoutError:
                 logger.error("job %s (%s) timed out after %.1fs", spec.name, job_id, spec.timeout_seconds)
                 return
-            except Exception:
-                logger.exception("job %s (%s) failed", spec.name, job_id)
-                return
+            except Exception as exc:
+                reason = unavailable_dependency(exc)
+                if reason is None or attempt == spec.max_tries:
+                    logger.exception("job %s (%s) failed", spec.name, job_id)
+                    return
+                # The database was unreachable: run it again once it may be back.
+                defer_seconds = outage_retry_delay(attempt)
+                logger.warning(
+                    "job %s (%s) failed: %s; running it again in %.0fs",
+                    spec.name,
+                    job_id,
+                    reason,
+                    defer_seconds,
+                )
         logger.error("job %s (%s) gave up after %d tries", spec.name, job_id, spec.max_tries)
 
     def start_relay(self) -> None:

@@ -30,6 +30,7 @@ from vigilare.jobs.outbox import job_finished
 from vigilare.jobs.queue import ArqQueue, redis_settings
 from vigilare.jobs.registry import DEFAULT_TIMEOUT_SECONDS, JobSpec, Retry, load_jobs
 from vigilare.jobs.relay import start_relay, stop_relay
+from vigilare.outages import outage_retry_delay, unavailable_dependency
 
 logger = logging.getLogger("vigilare.worker")
 
@@ -155,6 +156,18 @@ def _wrap(spec: JobSpec) -> Function:
         except Retry as retry:
             ended = job_ctx.is_last_attempt
             raise ArqRetry(defer=retry.defer_seconds) from retry
+        except Exception as exc:
+            # The database or Redis was unreachable: the job may well succeed once it is back
+            # (jobs are idempotent), so it runs again rather than failing for good.
+            reason = unavailable_dependency(exc)
+            if reason is None or job_ctx.is_last_attempt:
+                raise
+            delay = outage_retry_delay(job_ctx.attempt)
+            logger.warning(
+                "job %s (%s) failed: %s; running it again in %.0fs", spec.name, job_id, reason, delay
+            )
+            ended = False
+            raise ArqRetry(defer=delay) from exc
         except asyncio.CancelledError:
             ended = False  # the worker is shutting down: arq runs the job again
             raise

@@ -17,9 +17,10 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Permissio
 
 from vigilare.api.console.pages import PageAnswer, redirect, render, settings_of
 from vigilare.api.console.session import cleared_session_cookies
-from vigilare.api.errors import OUTAGE_RETRY_AFTER, unavailable_dependency
+from vigilare.api.errors import OUTAGE_RETRY_AFTER
 from vigilare.errors import VigilareError
 from vigilare.links import CONSOLE
+from vigilare.outages import unavailable_dependency
 
 logger = logging.getLogger("vigilare.api.console")
 
