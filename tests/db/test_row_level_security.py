@@ -338,6 +338,7 @@ CROSS_TENANT_CALLERS = {
     "vigilare/users/jobs.py",
     "vigilare/scans/jobs.py",
     "vigilare/scans/scheduler.py",
+    "vigilare/scans/recovery.py",
     "vigilare/billing/jobs.py",
     "vigilare/ingest/jobs.py",
     "vigilare/alerts/jobs.py",

@@ -198,6 +198,7 @@ def create_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
         ctx["vigilare"] = JobContext(settings=settings, session_factory=session_factory, queue=queue)
         # Every worker relays the outbox (rows are locked, so relays share the work).
         ctx["outbox_relay"] = start_relay(session_factory, queue, settings.outbox_relay_seconds)
+        logger.info("ready: taking jobs from %s", settings.queue_name)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await stop_relay(ctx.get("outbox_relay"))
