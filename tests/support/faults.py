@@ -50,7 +50,8 @@ UNFINISHED = ("queued", "running")
 
 @dataclass
 class Answer:
-    at: float
+    at: float  # asked
+    answered: float
     path: str
     outcome: int | str  # the status code, or "timeout" / "no connection"
 
@@ -75,7 +76,7 @@ class Probe:
             outcome = "timeout"
         except httpx.TransportError:
             outcome = "no connection"
-        self.answers.append(Answer(started, path, outcome))
+        self.answers.append(Answer(started, time.monotonic(), path, outcome))
 
     async def _run(self) -> None:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=PROBE_TIMEOUT_SECONDS) as client:
@@ -92,7 +93,8 @@ class Probe:
         await asyncio.gather(self._task, return_exceptions=True)
 
     def between(self, start: float, end: float, path: str) -> list[int | str]:
-        return [a.outcome for a in self.answers if a.path == path and start <= a.at <= end]
+        """What ``path`` answered to requests asked and answered between ``start`` and ``end``."""
+        return [a.outcome for a in self.answers if a.path == path and start <= a.at and a.answered <= end]
 
 
 class FaultStack:
