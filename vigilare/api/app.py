@@ -25,7 +25,7 @@ from vigilare.api.state import AppServices
 from vigilare.auth.tokens import TokenIssuer
 from vigilare.billing.gateway import open_stripe_gateway
 from vigilare.config import Settings
-from vigilare.db.engine import create_engine, create_session_factory
+from vigilare.db.engine import create_engine, create_session_factory, owned_tables
 from vigilare.db.migrate import schema_is_current, upgrade_to_head
 from vigilare.errors import ServiceUnavailable
 from vigilare.jobs import create_queue, load_jobs
@@ -73,6 +73,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         engine = create_engine(settings.app_database_url)
         try:
             await prepare_database(settings, engine)
+            await owned_tables(engine)
             session_factory = create_session_factory(engine)
             queue = await create_queue(settings, session_factory)
             counter = _counter(settings)

@@ -24,7 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from vigilare import lifecycle
 from vigilare.config import Settings
-from vigilare.db.engine import create_engine, create_session_factory
+from vigilare.db.engine import create_engine, create_session_factory, owned_tables
 from vigilare.jobs.context import JobContext
 from vigilare.jobs.outbox import job_finished
 from vigilare.jobs.queue import ArqQueue, redis_settings
@@ -191,12 +191,14 @@ def create_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
         # Start-up hooks first: a broken scenario plugin stops the worker before it takes a job.
         await lifecycle.startup(settings)
         engine = create_engine(settings.app_database_url)
+        await owned_tables(engine)
         session_factory = create_session_factory(engine)
         queue = ArqQueue(ctx["redis"], settings.queue_name)
         ctx["engine"] = engine
         ctx["vigilare"] = JobContext(settings=settings, session_factory=session_factory, queue=queue)
         # Every worker relays the outbox (rows are locked, so relays share the work).
         ctx["outbox_relay"] = start_relay(session_factory, queue, settings.outbox_relay_seconds)
+        logger.info("ready: taking jobs from %s", settings.queue_name)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await stop_relay(ctx.get("outbox_relay"))
