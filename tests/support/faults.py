@@ -36,7 +36,7 @@ from vigilare_sandbox.seed_aws import client_for, create_quarantined_user
 
 LEASE_SECONDS = 15
 TICK_SECONDS = 5
-SCAN_TIMEOUT_SECONDS = 40
+SCAN_TIMEOUT_SECONDS = 60
 # The bound: a scan ends within lease + tick + scan timeout of the fault.
 SCAN_BOUND_SECONDS = LEASE_SECONDS + TICK_SECONDS + SCAN_TIMEOUT_SECONDS
 ACCOUNT_COUNT = 20
@@ -257,7 +257,8 @@ class FaultStack:
 
     async def scans(self) -> list[asyncpg.Record]:
         return await self.sql(
-            "SELECT id, account_id, trigger, status, attempts, queued_at, started_at, finished_at FROM scans"
+            "SELECT id, account_id, trigger, status, attempts, error, queued_at, started_at, finished_at "
+            "FROM scans"
         )
 
     async def count(self, query: str, *args: Any) -> int:
