@@ -86,6 +86,8 @@ class CompromisedAccount:
     guardduty_low_finding_id: str
     cost_anomaly_id: str
     ses_region: str
+    backdoor_role_arn: str = ""
+    identity_provider_arn: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -161,6 +163,8 @@ def seed_compromised_account(sandbox: Sandbox, account_id: str) -> CompromisedAc
         sandbox, account_id, COMPROMISED_GPU_REGION, detector, "Recon:EC2/PortProbeUnprotectedPort", 2.0
     )
     seed_aws.remove_security_contact(sandbox, account_id)
+    backdoor_role = seed_aws.create_backdoor_role(sandbox, account_id, "aws-support-access")
+    identity_provider = seed_aws.create_saml_provider(sandbox, account_id, "sso-okta")
 
     return CompromisedAccount(
         account_id=account_id,
@@ -181,6 +185,8 @@ def seed_compromised_account(sandbox: Sandbox, account_id: str) -> CompromisedAc
         guardduty_low_finding_id=low_finding,
         cost_anomaly_id=anomaly_id,
         ses_region=COMPROMISED_SES_REGION,
+        backdoor_role_arn=backdoor_role,
+        identity_provider_arn=identity_provider,
     )
 
 

@@ -272,3 +272,40 @@ def set_security_contact(sandbox: Sandbox, account_id: str, email: str = "securi
 def remove_security_contact(sandbox: Sandbox, account_id: str) -> None:
     """No SECURITY alternate contact (moto has none until one is put; this makes it explicit)."""
     client_for(sandbox, account_id, "account").delete_alternate_contact(AlternateContactType="SECURITY")
+
+
+ATTACKER_ACCOUNT = "666655554444"
+
+
+def create_backdoor_role(
+    sandbox: Sandbox, account_id: str, role_name: str, trusted_account: str = ATTACKER_ACCOUNT
+) -> str:
+    """A role any principal of `trusted_account` may assume (the usual persistence); returns its ARN."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{trusted_account}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_arn: str = client_for(sandbox, account_id, "iam").create_role(
+        RoleName=role_name, AssumeRolePolicyDocument=json.dumps(document)
+    )["Role"]["Arn"]
+    return role_arn
+
+
+def create_saml_provider(sandbox: Sandbox, account_id: str, name: str) -> str:
+    """A SAML identity provider created now (IAM requires metadata of at least 1000 characters)."""
+    metadata = (
+        '<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example">'
+        + "<!-- "
+        + "x" * 1000
+        + " --></EntityDescriptor>"
+    )
+    provider_arn: str = client_for(sandbox, account_id, "iam").create_saml_provider(
+        Name=name, SAMLMetadataDocument=metadata
+    )["SAMLProviderArn"]
+    return provider_arn

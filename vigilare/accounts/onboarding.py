@@ -27,6 +27,12 @@ ADDITIONS_ACTIONS = (
     "health:Describe*",
     "support:DescribeServices",
     "account:GetAlternateContact",
+    "iam:GetAccountAuthorizationDetails",
+    "iam:ListSAMLProviders",
+    "iam:ListOpenIDConnectProviders",
+    "iam:GetOpenIDConnectProvider",
+    "organizations:DescribeOrganization",
+    "organizations:ListAccounts",
 )
 
 

@@ -126,6 +126,23 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         f"{_IAM}/id_users_remove.html",
         "Users",
     ),
+    ("persistence", "foreign_role_trust"): StepTemplate(
+        4,
+        "Remove role trusts to accounts you do not know",
+        "These roles can be assumed from outside your accounts, a back door that survives key rotation. "
+        "For each, confirm the outside account is a vendor you use; otherwise delete the role or remove the "
+        "account from its trust policy, and find who changed it (CreateRole, UpdateAssumeRolePolicy).",
+        f"{_IAM}/id_roles_update-role-trust-policy.html",
+        "Roles",
+    ),
+    ("persistence", "new_identity_provider"): StepTemplate(
+        4,
+        "Verify new SAML and OIDC identity providers",
+        "Whoever controls a trusted identity provider signs in without any key of yours. Delete the "
+        "providers below unless your team added them, with the roles that trust them.",
+        f"{_IAM}/id_roles_providers.html",
+        "Providers",
+    ),
     # 5. Every region.
     ("compute", "gpu_capacity_new_region"): StepTemplate(
         5,
@@ -305,6 +322,8 @@ COMPROMISE_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("abuse", "health_abuse_event"),
         ("iam", "quarantine_policy"),
         ("iam", "new_admin_user"),
+        ("persistence", "foreign_role_trust"),
+        ("persistence", "new_identity_provider"),
         ("root", "root_login_no_mfa"),
         ("root", "trail_deleted"),
         ("root", "cloudtrail_stopped"),

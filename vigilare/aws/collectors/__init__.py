@@ -10,6 +10,9 @@ Data keys (each value as the collector stores it):
 - ``s3.buckets``: buckets with ``Region``, ``PublicAccessBlock``, ``Grants``, ``Policy``.
 - ``health.events``: open RISK/ABUSE Health events with ``description``, ``metadata``, ``entities``;
   None when the support plan has no Health API (capability ``health_api`` recorded unavailable).
+- ``iam.role_trusts``: roles with their trust policies and the accounts the customer knows (this
+  account, Vigilare's sentinel, the organization's); ``iam.identity_providers``: SAML and OIDC
+  providers with their creation dates.
 - ``account.security_contact``: the SECURITY alternate contact, or None when there is none.
 - regional ``cloudtrail.trails``: trails homed in the region, each with its ``Status``.
 - regional ``cloudtrail.events``: ``{"console_logins": [...], "trail_changes": [...]}`` records.
@@ -39,6 +42,7 @@ from vigilare.aws.collectors.ec2 import EC2_COLLECTORS
 from vigilare.aws.collectors.guardduty import GUARDDUTY_COLLECTORS, GUARDDUTY_EVENT_HANDLERS
 from vigilare.aws.collectors.health import HEALTH_COLLECTORS
 from vigilare.aws.collectors.iam import IAM_COLLECTORS
+from vigilare.aws.collectors.persistence import PERSISTENCE_COLLECTORS
 from vigilare.aws.collectors.s3 import S3_COLLECTORS
 from vigilare.aws.collectors.ses import SES_COLLECTORS
 from vigilare.plugin import Collector, EventHandler, hookimpl
@@ -56,6 +60,7 @@ def builtin_collectors() -> dict[str, Collector]:
         *CLOUDTRAIL_COLLECTORS,
         *SES_COLLECTORS,
         *ACCOUNT_COLLECTORS,
+        *PERSISTENCE_COLLECTORS,
     ]
     keys = [collector.key for collector in collectors]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
