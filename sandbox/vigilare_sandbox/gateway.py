@@ -5,8 +5,9 @@ answer go to the fake (routed by the SigV4 service name and X-Amz-Target or path
 on a role registered with the trust guard is refused unless ExternalId and caller account match (and
 its answer adjusted by the role's test knobs); everything else is forwarded to moto unchanged
 (method, path, query, headers including Host, body) and moto's status, headers and body come back
-unchanged. The upstream is always moto's address, whatever the Host header says (s3control puts the
-account id in front of the host name).
+unchanged, except where moto departs from AWS's documented answer (the credential report's root row
+and key-use columns, DescribeSnapshots' owner and permission filters). The upstream is always moto's
+address, whatever the Host header says (s3control puts the account id in front of the host name).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from vigilare_sandbox.ec2_sharing import filter_describe_snapshots
 from vigilare_sandbox.fake import FakeAws, route
 from vigilare_sandbox.fake_iam import add_root_row
 from vigilare_sandbox.identity import AccountDirectory, RoleTrustGuard
+from vigilare_sandbox.key_usage import fill_key_use
 from vigilare_sandbox.recording import RequestLog
 from vigilare_sandbox.wire import WireRequest, WireResponse, credential_scope
 
@@ -249,7 +252,17 @@ class Gateway:
             with self.fake.state.lock:
                 root_state = self.fake.state.account(account_id)
                 body_with_root = add_root_row(response.body, account_id, root_state)
-            response = _with_body(response, body_with_root)
+            response = _with_body(response, fill_key_use(body_with_root, account_id))
+        is_describe_snapshots = (
+            request.scope is not None
+            and request.scope.service == "ec2"
+            and request.form().get("Action") == "DescribeSnapshots"
+        )
+        if is_describe_snapshots and request.scope is not None and response.status == 200:
+            filtered = filter_describe_snapshots(
+                response.body, request.form(), self.accounts.account_for(request), request.scope.region
+            )
+            response = _with_body(response, filtered)
         if method == "POST" and split.path == _MOTO_RESET_PATH and self._on_moto_reset is not None:
             self._on_moto_reset()
         return response

@@ -309,3 +309,14 @@ def create_saml_provider(sandbox: Sandbox, account_id: str, name: str) -> str:
         Name=name, SAMLMetadataDocument=metadata
     )["SAMLProviderArn"]
     return provider_arn
+
+
+def create_public_snapshot(sandbox: Sandbox, account_id: str, region: str, size_gib: int = 8) -> str:
+    """An EBS snapshot any AWS account may create a volume from (group `all`); returns its id."""
+    ec2 = client_for(sandbox, account_id, "ec2", region)
+    volume = ec2.create_volume(Size=size_gib, AvailabilityZone=f"{region}a")
+    snapshot_id: str = ec2.create_snapshot(VolumeId=volume["VolumeId"], Description="db backup")["SnapshotId"]
+    ec2.modify_snapshot_attribute(
+        SnapshotId=snapshot_id, Attribute="createVolumePermission", OperationType="add", GroupNames=["all"]
+    )
+    return snapshot_id

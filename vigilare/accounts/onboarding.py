@@ -33,6 +33,14 @@ ADDITIONS_ACTIONS = (
     "iam:GetOpenIDConnectProvider",
     "organizations:DescribeOrganization",
     "organizations:ListAccounts",
+    "cloudtrail:LookupEvents",
+    "ec2:DescribeSnapshots",
+    "ec2:DescribeSnapshotAttribute",
+    "ec2:DescribeImages",
+    "ec2:DescribeImageAttribute",
+    "account:GetContactInformation",
+    "iam:GenerateCredentialReport",
+    "iam:GetCredentialReport",
 )
 
 

@@ -16,6 +16,14 @@ Data keys (each value as the collector stores it):
 - ``account.security_contact``: the SECURITY alternate contact, or None when there is none.
 - regional ``cloudtrail.trails``: trails homed in the region, each with its ``Status``.
 - regional ``cloudtrail.events``: ``{"console_logins": [...], "trail_changes": [...]}`` records.
+- regional ``cloudtrail.write_events``: ``{"events": [...], "checked_until"}``: risky write calls of
+  the last 24 hours (IAM, account and organization calls in us-east-1, GuardDuty and flow-log
+  deletions in each region), refreshed at most hourly through the scan state.
+- regional ``ec2.public_images``: ``{"snapshots": [...], "images": [...]}``, the region's snapshots
+  and AMIs shared with everyone.
+- ``account.contacts``: the primary and alternate contacts, with the fields changed since earlier
+  scans (hashes in the scan state); ``iam.access_key_regions``: each active key's last-used region
+  and the regions it has been seen used from (scan state).
 - regional ``ses.account``: SESv2 GetAccount; ``ses.reputation``: latest bounce/complaint rates
   (both None in regions without SES).
 - regional ``guardduty.detectors``: GetDetector answers with ``DetectorId``.
@@ -45,6 +53,9 @@ from vigilare.aws.collectors.iam import IAM_COLLECTORS
 from vigilare.aws.collectors.persistence import PERSISTENCE_COLLECTORS
 from vigilare.aws.collectors.s3 import S3_COLLECTORS
 from vigilare.aws.collectors.ses import SES_COLLECTORS
+from vigilare.aws.collectors.sharing import SHARING_COLLECTORS
+from vigilare.aws.collectors.takeover import TAKEOVER_COLLECTORS
+from vigilare.aws.collectors.trail_writes import TRAIL_WRITE_COLLECTORS
 from vigilare.plugin import Collector, EventHandler, hookimpl
 
 
@@ -61,6 +72,9 @@ def builtin_collectors() -> dict[str, Collector]:
         *SES_COLLECTORS,
         *ACCOUNT_COLLECTORS,
         *PERSISTENCE_COLLECTORS,
+        *TRAIL_WRITE_COLLECTORS,
+        *SHARING_COLLECTORS,
+        *TAKEOVER_COLLECTORS,
     ]
     keys = [collector.key for collector in collectors]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
