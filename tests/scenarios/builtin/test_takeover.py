@@ -18,7 +18,7 @@ from vigilare.testing import RunScenario
 from vigilare_sandbox import Sandbox
 from vigilare_sandbox.key_usage import record_key_use
 from vigilare_sandbox.seed_aws import client_for, set_security_contact
-from vigilare_sandbox.seed_events import set_contact_information
+from vigilare_sandbox.seed_events import age_credential_report, set_contact_information
 
 
 async def test_contacts_changed_since_the_last_scan_are_critical(sandbox: Sandbox) -> None:
@@ -61,7 +61,10 @@ async def test_a_key_used_from_a_new_region_is_high(sandbox: Sandbox) -> None:
     assert first.findings == steady.findings == []  # eu-west-1 is the key's baseline
 
     record_key_use(ACCOUNT_ID, key_id, "ap-east-1")
-    moved = await scan_sandbox(sandbox, [TakeoverScenario], state=steady.state)
+    unchanged = await scan_sandbox(sandbox, [TakeoverScenario], state=steady.state)
+    assert unchanged.findings == []  # AWS serves the same report until it is 4 hours old
+    age_credential_report(sandbox, ACCOUNT_ID, hours=5)
+    moved = await scan_sandbox(sandbox, [TakeoverScenario], state=unchanged.state)
 
     [finding] = moved.findings
     assert (finding.kind, finding.severity) == ("key_new_region", Severity.HIGH)
