@@ -320,3 +320,37 @@ def create_public_snapshot(sandbox: Sandbox, account_id: str, region: str, size_
         SnapshotId=snapshot_id, Attribute="createVolumePermission", OperationType="add", GroupNames=["all"]
     )
     return snapshot_id
+
+
+def put_bedrock_usage(
+    sandbox: Sandbox,
+    account_id: str,
+    region: str,
+    model_id: str,
+    invocations: float,
+    tokens: float,
+    *,
+    days_ago: float = 0.1,
+) -> None:
+    """`AWS/Bedrock` Invocations and token counts for one model at one moment, as the runtime
+    endpoint publishes them (dimension ModelId; input and output tokens split evenly)."""
+    cloudwatch = client_for(sandbox, account_id, "cloudwatch", region)
+    moment = datetime.now(UTC) - timedelta(days=days_ago)
+    dimensions = [{"Name": "ModelId", "Value": model_id}]
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Bedrock",
+        MetricData=[
+            {
+                "MetricName": name,
+                "Dimensions": dimensions,
+                "Timestamp": moment,
+                "Value": value,
+                "Unit": "Count",
+            }
+            for name, value in (
+                ("Invocations", invocations),
+                ("InputTokenCount", tokens / 2),
+                ("OutputTokenCount", tokens / 2),
+            )
+        ],
+    )
