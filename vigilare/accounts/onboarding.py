@@ -41,6 +41,7 @@ ADDITIONS_ACTIONS = (
     "account:GetContactInformation",
     "iam:GenerateCredentialReport",
     "iam:GetCredentialReport",
+    "cloudwatch:ListMetrics",
 )
 
 

@@ -212,6 +212,23 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/checklistforunwantedcharges.html",
         "Regions",
     ),
+    ("bedrock", "bedrock_new_region"): StepTemplate(
+        5,
+        "Stop Bedrock use you did not start",
+        "Stolen keys are resold for free access to language models. Find who calls InvokeModel or "
+        "Converse in the regions below (CloudTrail), deactivate those keys, and deny bedrock:InvokeModel* "
+        "where you do not use Bedrock.",
+        "https://docs.aws.amazon.com/bedrock/latest/userguide/monitoring-runtime-metrics.html",
+        "Regions",
+    ),
+    ("bedrock", "bedrock_spike"): StepTemplate(
+        5,
+        "Explain the jump in Bedrock use",
+        "Model calls or tokens are over ten times their busiest day of the last two weeks. Confirm the "
+        "workload is yours; otherwise find the caller in CloudTrail and deactivate its keys.",
+        "https://docs.aws.amazon.com/bedrock/latest/userguide/monitoring-runtime-metrics.html",
+        "Regions",
+    ),
     ("compute", "large_fleet"): StepTemplate(
         5,
         "Check large instance fleets",
@@ -397,6 +414,7 @@ COMPROMISE_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("activity", "left_organization"),
         ("takeover", "contact_changed"),
         ("takeover", "key_new_region"),
+        ("bedrock", "bedrock_new_region"),
         ("root", "root_login_no_mfa"),
         ("root", "trail_deleted"),
         ("root", "cloudtrail_stopped"),

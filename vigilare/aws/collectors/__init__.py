@@ -24,6 +24,8 @@ Data keys (each value as the collector stores it):
 - ``account.contacts``: the primary and alternate contacts, with the fields changed since earlier
   scans (hashes in the scan state); ``iam.access_key_regions``: each active key's last-used region
   and the regions it has been seen used from (scan state).
+- regional ``bedrock.usage``: Bedrock invocations and tokens of the last 24 hours and per day over
+  the 14 days before (``AWS/Bedrock``), refreshed at most hourly.
 - regional ``ses.account``: SESv2 GetAccount; ``ses.reputation``: latest bounce/complaint rates
   (both None in regions without SES).
 - regional ``guardduty.detectors``: GetDetector answers with ``DetectorId``.
@@ -43,6 +45,7 @@ Event handlers that turn pushed events into a collector's data shape live beside
 from __future__ import annotations
 
 from vigilare.aws.collectors.account import ACCOUNT_COLLECTORS
+from vigilare.aws.collectors.bedrock import BEDROCK_COLLECTORS
 from vigilare.aws.collectors.billing import BILLING_COLLECTORS
 from vigilare.aws.collectors.cloudtrail import CLOUDTRAIL_COLLECTORS
 from vigilare.aws.collectors.compute import COMPUTE_COLLECTORS
@@ -75,6 +78,7 @@ def builtin_collectors() -> dict[str, Collector]:
         *TRAIL_WRITE_COLLECTORS,
         *SHARING_COLLECTORS,
         *TAKEOVER_COLLECTORS,
+        *BEDROCK_COLLECTORS,
     ]
     keys = [collector.key for collector in collectors]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
