@@ -106,7 +106,12 @@ class IamScenario(Scenario):
                         "at this scan. Answer the AWS case before the deadline and do not detach the policy."
                     ),
                     resource=f"arn:aws:iam::{account}:{entity_type}/{name}",
-                    details={"policy_arns": policy_arns, "principal_type": entity_type, "principal": name},
+                    details={
+                        "policy_arns": policy_arns,
+                        "principal_type": entity_type,
+                        "principal": name,
+                        "act_on": [f"{entity_type} {name} (and its access keys)"],
+                    },
                 )
             )
         return findings
@@ -197,6 +202,7 @@ class IamScenario(Scenario):
                 "access_key_id": key_id,
                 "created": iso_utc(created),
                 "last_used": iso_utc(last_used),
+                "act_on": [f"access key {key_id} of user {name}"],
             }
             if created is not None and now - created > ACCESS_KEY_MAX_AGE:
                 age = whole_days(created, now)
@@ -255,7 +261,11 @@ class IamScenario(Scenario):
                         "either a rotation left half-done or a key someone else created: keep one."
                     ),
                     resource=arn,
-                    details={"user": name, "access_key_ids": key_ids},
+                    details={
+                        "user": name,
+                        "access_key_ids": key_ids,
+                        "act_on": [f"access key {key_id} of user {name}" for key_id in key_ids],
+                    },
                 )
             )
         return findings
