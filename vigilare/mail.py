@@ -7,6 +7,7 @@ log instead, so links in invitations and alerts are still reachable during devel
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -23,6 +24,7 @@ DEFAULT_SMTP_PORT = 587
 DEFAULT_FROM_ADDRESS = "Vigilare <vigilare@localhost>"
 IMPLICIT_TLS_PORT = 465
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_MESSAGE_ID_KEY = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 class SmtpSettingsLike(Protocol):
@@ -88,18 +90,43 @@ class MailDeliveryError(Exception):
         self.smtp_code = smtp_code
 
 
+def mail_domain(sender: str) -> str:
+    """The domain of the configured sender address (``VIGILARE_SMTP_FROM``): Message-IDs are minted in it."""
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+
+def idempotent_message_id(key: str, sender: str) -> str:
+    """The Message-ID of the message identified by ``key`` (e.g. one alert delivery).
+
+    The same key always gives the same Message-ID, so a message sent again after a crash (the SMTP
+    server accepted it, the sender died before recording that) is a copy that mail systems and
+    clients recognise and drop (RFC 5322 section 3.6.4: a Message-ID names one message).
+    """
+    if not key or not _MESSAGE_ID_KEY.fullmatch(key):
+        raise ValueError("an idempotency key is letters, digits, '.', '_' and '-'")
+    return f"<{key}@{mail_domain(sender)}>"
+
+
 def build_message(
-    sender: str, to: Sequence[str], subject: str, text: str, html: str | None = None
+    sender: str,
+    to: Sequence[str],
+    subject: str,
+    text: str,
+    html: str | None = None,
+    *,
+    message_id: str | None = None,
 ) -> EmailMessage:
-    """A plain-text message, or multipart/alternative (text first, HTML preferred) when html is given."""
+    """A plain-text message, or multipart/alternative (text first, HTML preferred) when html is given.
+
+    ``message_id`` (see :func:`idempotent_message_id`) is used as is; without it, a fresh one.
+    """
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(to)
     # A header is one line: names inside a subject (a tenant's, an account's) never split it.
     message["Subject"] = one_line(subject)
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    message["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = message_id or make_msgid(domain=mail_domain(sender))
     message.set_content(text)
     if html is not None:
         message.add_alternative(html, subtype="html")
@@ -117,8 +144,13 @@ async def send_email(
     subject: str,
     text: str,
     html: str | None = None,
+    *,
+    idempotency_key: str | None = None,
 ) -> MailOutcome:
     """Send one message, or log it when no SMTP host is configured.
+
+    ``idempotency_key`` names the message: sending it again gives the same Message-ID, which the
+    recipients' mail systems take for the copy it is.
 
     Raises :class:`MailDeliveryError` (with ``retryable``) when the server cannot take it.
     """
@@ -126,7 +158,8 @@ async def send_email(
     if not recipients:
         raise ValueError("an email needs at least one recipient")
     sender = getattr(settings_like, "smtp_from", None) or DEFAULT_FROM_ADDRESS
-    message = build_message(sender, recipients, subject, text, html)
+    message_id = idempotent_message_id(idempotency_key, sender) if idempotency_key else None
+    message = build_message(sender, recipients, subject, text, html, message_id=message_id)
     message_id = str(message["Message-ID"])
 
     host = getattr(settings_like, "smtp_host", None)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
 from vigilare.alerts.channels.base import AlertEventType
-from vigilare.alerts.jobs import deliver_alert
+from vigilare.alerts.jobs import deliver_alert, delivery_job_id
 from vigilare.alerts.models import QUEUED, Alert, AlertDelivery, AlertRule
 from vigilare.ids import new_id
 from vigilare.jobs import enqueue_after_commit
@@ -144,6 +144,6 @@ def queue_deliveries(
             created_at=now,
         )
         session.add(row)
-        enqueue_after_commit(session, deliver_alert, row.id, job_id=f"alert-delivery:{row.id}")
+        enqueue_after_commit(session, deliver_alert, row.id, job_id=delivery_job_id(row.id))
         rows.append(row)
     return rows

@@ -3,6 +3,13 @@
 A channel that is down only delays its own job: every channel of an alert has its own delivery.
 A run claims the delivery before sending (``sending_until``), so the same job handed over twice
 (the outbox relay re-hands a job Redis lost while it ran) sends it once.
+
+A run that dies between the send and its record (a worker killed with SIGKILL) leaves its claim;
+the claim lasts just longer than a send may take (:data:`CLAIM_SECONDS`), and
+:func:`recover_deliveries` hands a delivery whose claim lapsed to the queue again, within a
+scheduler tick. The second send carries the same idempotency key as the first (the email's
+Message-ID, PagerDuty's ``dedup_key``), so the recipient sees one notification: the transport is
+at least once, the notification exactly once (Slack has no such key: a copy may show there).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from vigilare import links
 from vigilare.accounts.models import AwsAccount
@@ -33,8 +40,8 @@ from vigilare.alerts.models import DELIVERED, FAILED, RETRYING, Alert, AlertDeli
 from vigilare.auth.models import Tenant
 from vigilare.config import Settings
 from vigilare.crypto import SecretBox, SecretDecryptionError
-from vigilare.ids import utcnow
-from vigilare.jobs import JobContext, Retry, job
+from vigilare.ids import new_id, utcnow
+from vigilare.jobs import JobContext, Retry, enqueue_after_commit, job
 from vigilare.outages import unavailable_dependency
 from vigilare.plugin.model import Severity
 
@@ -42,8 +49,13 @@ logger = logging.getLogger("vigilare.alerts")
 
 MAX_RETRY_DELAY_SECONDS = 3600.0
 HTTP_TIMEOUT_SECONDS = 10.0
-# One run of the job is cut off after this long; its claim on the delivery lasts as long.
-DELIVERY_TIMEOUT_SECONDS = 120.0
+# A send (SMTP with its 30 s per-step timeout, an HTTP call with its 10 s one, slack-sdk's one
+# retry) is cut off after this long.
+SEND_TIMEOUT_SECONDS = 30.0
+# A run's claim on its delivery: the send, and a margin to record what it did. One run of the job
+# is cut off after as long, so a lapsed claim means that run is over.
+CLAIM_SECONDS = SEND_TIMEOUT_SECONDS + 20.0
+DELIVERY_TIMEOUT_SECONDS = CLAIM_SECONDS
 # Recording a sent notification while the database is unreachable: pauses between tries.
 RECORD_RETRY_FIRST_SECONDS = 0.5
 RECORD_RETRY_MAX_SECONDS = 5.0
@@ -51,7 +63,12 @@ _MAX_ERROR = 1000
 
 
 def build_notification(
-    settings: Settings, alert: Alert, account: AwsAccount | None, tenant: Tenant, event: AlertEventType
+    settings: Settings,
+    alert: Alert,
+    account: AwsAccount | None,
+    tenant: Tenant,
+    event: AlertEventType,
+    delivery_id: str | None = None,
 ) -> AlertNotification:
     return AlertNotification(
         alert_id=alert.id,
@@ -74,6 +91,7 @@ def build_notification(
         dashboard_url=links.account_url(settings, alert.aws_account_id),
         alert_url=links.alert_url(settings, alert.id),
         rule_name=alert.rule_name,
+        delivery_id=delivery_id,
     )
 
 
@@ -109,7 +127,7 @@ async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | _Busy | str
         if delivery.sending_until is not None and delivery.sending_until > now:
             return _Busy((delivery.sending_until - now).total_seconds())
         # Committed before anything is sent: a second run of this job waits for this one's outcome.
-        delivery.sending_until = now + timedelta(seconds=DELIVERY_TIMEOUT_SECONDS)
+        delivery.sending_until = now + timedelta(seconds=CLAIM_SECONDS)
         alert = await session.get_one(Alert, delivery.alert_id)
         account = await session.get(AwsAccount, alert.account_id)
         tenant = await session.get_one(Tenant, alert.tenant_id)
@@ -120,7 +138,7 @@ async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | _Busy | str
             config = channel_config(delivery.channel, box)
             token = box.decrypt(installation.bot_token_encrypted) if installation else None
             notification = build_notification(
-                ctx.settings, alert, account, tenant, AlertEventType(delivery.event)
+                ctx.settings, alert, account, tenant, AlertEventType(delivery.event), delivery.id
             )
         except SecretDecryptionError as exc:
             delivery.status, delivery.last_error, delivery.sending_until = FAILED, str(exc), None
@@ -135,6 +153,8 @@ async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | _Busy | str
 
 @job("deliver_alert", timeout=DELIVERY_TIMEOUT_SECONDS)
 async def deliver_alert(ctx: JobContext, delivery_id: str) -> str:
+    # The claim starts after this: recording may take until then, and the run ends by then.
+    claim_over = asyncio.get_running_loop().time() + CLAIM_SECONDS
     prepared = await _prepare(ctx, delivery_id)
     if isinstance(prepared, str):
         return prepared
@@ -157,17 +177,19 @@ async def deliver_alert(ctx: JobContext, delivery_id: str) -> str:
             ok=False,
             error=f"delivery failed: {type(exc).__name__}: {exc}"[:_MAX_ERROR],
         )
-    return await _record_once_sent(ctx, delivery_id, result)
+    return await _record_once_sent(ctx, delivery_id, result, claim_over)
 
 
-async def _record_once_sent(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> str:
+async def _record_once_sent(
+    ctx: JobContext, delivery_id: str, result: DeliveryResult, claim_over: float
+) -> str:
     """Record what the send did, waiting out a database outage (within the run's claim).
 
     The notification has gone out (or been refused): a run that failed here would be run again,
     find the claim lapsed, and send it a second time.
     """
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + DELIVERY_TIMEOUT_SECONDS / 2
+    deadline = claim_over - 1.0
     pause = RECORD_RETRY_FIRST_SECONDS
     while True:
         try:
@@ -198,7 +220,17 @@ async def _send(ctx: JobContext, prepared: _Prepared) -> DeliveryResult:
             pagerduty_events_url=settings.pagerduty_events_url,
             slack_bot_token=prepared.slack_bot_token,
         )
-        return await deliver(prepared.config, prepared.notification, deps)
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                return await deliver(prepared.config, prepared.notification, deps)
+        except TimeoutError:
+            return DeliveryResult(
+                channel_type=ChannelType(str(prepared.config.__struct_config__.tag)),
+                target="(timed out)",
+                ok=False,
+                error=f"no answer within {SEND_TIMEOUT_SECONDS:.0f}s",
+                retryable=True,
+            )
 
 
 async def _record(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> str:
@@ -222,3 +254,43 @@ async def _record(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> 
     if not result.ok:
         logger.warning("alert delivery %s gave up: %s", delivery_id, result.error)
     return delivery.status
+
+
+def delivery_job_id(delivery_id: str) -> str:
+    """The job id of a delivery's first hand-over (a second hand-over of it is the same job)."""
+    return f"alert-delivery:{delivery_id}"
+
+
+@job(
+    "recover_alert_deliveries",
+    max_tries=1,
+    timeout=60,
+    every=lambda settings: settings.scheduler_tick_seconds,
+)
+async def recover_deliveries(ctx: JobContext) -> int:
+    """Hand the queue again every delivery whose run died while it held its claim.
+
+    A claim that lapsed on an unfinished delivery belongs to a run that is over (a run is cut off
+    when its claim ends) without recording its outcome: its worker was killed, mid-send or just
+    after. The queue would re-run that job only after arq's longest job timeout; hand it over now,
+    under a new job id, and release the claim in the same transaction so that it is handed once.
+    The send that follows carries the same idempotency key as the lost one.
+    """
+    now = utcnow()
+    async with ctx.unit_of_work(cross_tenant=True) as session:
+        lapsed = list(
+            await session.scalars(
+                update(AlertDelivery)
+                .where(AlertDelivery.sending_until < now, AlertDelivery.status.not_in((DELIVERED, FAILED)))
+                .values(sending_until=None)
+                .returning(AlertDelivery.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        for delivery_id in lapsed:
+            enqueue_after_commit(
+                session, deliver_alert, delivery_id, job_id=f"{delivery_job_id(delivery_id)}:{new_id()}"
+            )
+    if lapsed:
+        logger.warning("handed over again %d alert deliveries whose run died: %s", len(lapsed), lapsed)
+    return len(lapsed)

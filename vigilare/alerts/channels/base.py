@@ -55,6 +55,9 @@ class AlertNotification(msgspec.Struct, frozen=True, kw_only=True):
     rule_name: str | None = None
     # The console page of this alert, where it is acknowledged.
     alert_url: str | None = None
+    # The delivery this notification is (one alert, one channel, one event): the key that makes a
+    # second send of it a copy the receiver drops (the email's Message-ID).
+    delivery_id: str | None = None
 
     @property
     def account_label(self) -> str:

@@ -9,6 +9,13 @@ from vigilare.alerts.channels.formatting import email_html, email_subject, email
 from vigilare.mail import MailDeliveryError, SmtpSettingsLike, send_email
 
 
+def email_idempotency_key(notification: AlertNotification) -> str | None:
+    """One delivery, one Message-ID: sent again after a crash, the copy is recognised and dropped."""
+    if notification.delivery_id is None:
+        return None
+    return f"vigilare-alert-delivery-{notification.delivery_id}"
+
+
 class EmailChannel:
     channel_type = ChannelType.EMAIL
 
@@ -31,6 +38,7 @@ class EmailChannel:
                 email_subject(notification),
                 email_text(notification),
                 email_html(notification),
+                idempotency_key=email_idempotency_key(notification),
             )
         except MailDeliveryError as exc:
             return DeliveryResult(
