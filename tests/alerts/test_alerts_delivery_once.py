@@ -8,6 +8,7 @@ and when the queue has forgotten a finished job whose outbox row survived."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -113,3 +114,45 @@ async def test_a_delivery_handed_over_twice_is_notified_once(
             stop(worker)
         await queue.close()
         await redis.aclose()
+
+
+async def test_a_delivery_whose_worker_died_is_sent_again_as_the_same_message(
+    settings, db, smtp_sink, fake_slack, redis_flush
+):
+    """A worker killed after the SMTP server accepted the email and before the delivery was recorded
+    leaves the delivery claimed: once the claim lapses it is sent again, within a scheduler tick,
+    and the copy carries the first one's Message-ID, which the recipient's mail system drops."""
+    settings = msgspec.structs.replace(
+        alert_settings(settings, smtp_sink, fake_slack),
+        redis_url=REDIS_URL,
+        scheduler_tick_seconds=1,
+        smtp_from="Vigilare <alerts@mail.acme-alerts.test>",
+    )
+    queue = await ArqQueue.connect(settings)
+    worker = start_worker(settings)
+    try:
+        delivery = await _fire(settings, db, queue)
+
+        async def delivered() -> AlertDelivery | None:
+            found = await _delivery(db, delivery.id)
+            return found if found.status == "delivered" else None
+
+        await eventually(delivered, timeout=30)
+        assert len(smtp_sink.messages) == 1
+        # What a run killed between the send and its record leaves: the delivery still claimed
+        # (the claim now lapsed), nothing recorded.
+        async with db() as session:
+            row = await session.get_one(AlertDelivery, delivery.id)
+            row.status, row.delivered_at, row.attempts = "queued", None, 0
+            row.sending_until = utcnow() - timedelta(seconds=1)
+            await session.commit()
+
+        done = await eventually(delivered, timeout=30)
+        assert (done.attempts, done.sending_until) == (1, None)
+        assert len(smtp_sink.messages) == 2  # at least once on the wire...
+        first, second = (str(message["Message-ID"]).strip() for _rcpt, message in smtp_sink.messages)
+        # ...once for the recipient: one Message-ID, derived from the delivery and the mail domain.
+        assert first == second == f"<vigilare-alert-delivery-{delivery.id}@mail.acme-alerts.test>"
+    finally:
+        stop(worker)
+        await queue.close()
