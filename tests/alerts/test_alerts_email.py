@@ -5,6 +5,7 @@ import logging
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
+import msgspec
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -169,3 +170,21 @@ async def test_required_starttls_is_never_downgraded_to_plain_text(
 
     assert not result.ok
     assert smtp_sink.envelopes == []
+
+
+async def test_one_delivery_sent_twice_is_one_message_id_and_two_deliveries_are_two(
+    smtp_sink: SmtpSink, notification: AlertNotification
+) -> None:
+    """The Message-ID is the delivery's idempotency key: a re-send after a crash is a copy the
+    recipient's mail system drops; another delivery (another alert, channel or event) is not."""
+    channel = EmailChannel(smtp_sink.config, ["alice@example.com"])
+    first = msgspec.structs.replace(notification, delivery_id="01DELIVERYA")
+
+    assert (await channel.deliver(first)).ok
+    assert (await channel.deliver(first)).ok
+    assert (await channel.deliver(msgspec.structs.replace(first, delivery_id="01DELIVERYB"))).ok
+
+    ids = [str(parse(envelope)["Message-ID"]).strip() for envelope in smtp_sink.envelopes]
+    # The domain is the configured sender's (VIGILARE_SMTP_FROM).
+    assert ids[0] == ids[1] == "<vigilare-alert-delivery-01DELIVERYA@vigilare.test>"
+    assert ids[2] == "<vigilare-alert-delivery-01DELIVERYB@vigilare.test>"

@@ -311,13 +311,22 @@ async def wait_until(
         await asyncio.sleep(0.25)
 
 
-def alert_ids_in_emails(smtp: SmtpSink) -> list[str]:
-    """The alert id of every alert email received (one per notification sent)."""
+def alert_emails(smtp: SmtpSink) -> list[tuple[str, str]]:
+    """``(alert id, Message-ID)`` of every alert email the server accepted, copies included."""
     found = []
     for _recipients, message in smtp.messages:
         body = message.get_body(preferencelist=("plain",))
         text = body.get_content() if body is not None else ""
         match = re.search(r"Alert id: (\w+)", text)
         assert match, text
-        found.append(match.group(1))
+        found.append((match.group(1), str(message["Message-ID"]).strip()))
     return found
+
+
+def alert_ids_in_emails(smtp: SmtpSink) -> list[str]:
+    """The alert id of every distinct alert email, as its recipient sees them: a copy carrying a
+    Message-ID already received (a re-send after a crash) is the same message, which mail systems drop."""
+    seen: dict[str, str] = {}
+    for alert_id, message_id in alert_emails(smtp):
+        assert seen.setdefault(message_id, alert_id) == alert_id, f"{message_id} names two alerts"
+    return list(seen.values())
