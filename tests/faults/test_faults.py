@@ -54,7 +54,7 @@ SMTP_DELAY_SECONDS = 1.0
 @pytest.fixture
 async def stack(tmp_path: Path, sandbox_session: Sandbox, smtp_sink: SmtpSink) -> AsyncIterator[FaultStack]:
     await asyncio.to_thread(seed_accounts, sandbox_session)
-    smtp_sink.slow_down(SMTP_DELAY_SECONDS)
+    smtp_sink.slow_down(SMTP_DELAY_SECONDS, keep_first=True)
     fault_stack = FaultStack(tmp_path, sandbox_session, smtp_sink, AWS_LATENCY_MS)
     try:
         await fault_stack.start()
@@ -188,9 +188,19 @@ def _during(probe: Probe, path: str, start: float, end: float) -> list[int | str
 
 async def test_a_worker_killed_mid_scan(stack: FaultStack, record_property: Any) -> None:
     async def kill_worker(stack: FaultStack) -> None:
-        stack.kill_worker(0)
+        # The worker whose alert email the mail server has just taken, before it could record it.
+        async def sending() -> bool:
+            found = stack.worker_sending_email()
+            if found is not None:
+                killed.append(found)
+                stack.kill_worker(found)
+            return found is not None
 
-    await _run(stack, "kill -9 a worker", kill_worker, record_property)
+        await wait_until(sending, SCAN_BOUND_SECONDS, "a worker is sending an alert email", stack, 0.02)
+
+    killed: list[int] = []
+    await _run(stack, "kill -9 a worker mid-send", kill_worker, record_property)
+    assert killed and stack.workers[killed[0]].poll() is not None
 
 
 async def test_redis_restarted_without_persistence(stack: FaultStack, record_property: Any) -> None:

@@ -10,6 +10,8 @@ the fault (of the dependency's return, for an outage).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import signal
 import subprocess
@@ -182,6 +184,15 @@ class FaultStack:
         self.workers[index].send_signal(signal.SIGKILL)
         self.workers[index].wait(timeout=10)
 
+    def worker_sending_email(self) -> int | None:
+        """The index of a worker whose alert email the SMTP server is taking right now, if any."""
+        for _host, port in self.smtp.clients_sending():
+            owner = pid_with_local_port(port)
+            for index, worker in enumerate(self.workers):
+                if worker.pid == owner and worker.poll() is None:
+                    return index
+        return None
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
@@ -266,6 +277,26 @@ class FaultStack:
         return int(rows[0][0])
 
 
+def pid_with_local_port(port: int) -> int | None:
+    """The process (of this user) holding the TCP socket bound to local ``port`` (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        return int(proc.name)
+    return None
+
+
 def seed_accounts(sandbox: Sandbox) -> None:
     """Each of the 20 accounts with an access key AWS quarantined (a critical signal, so an alert).
 
@@ -294,7 +325,11 @@ def customer_role(sandbox: Sandbox, account: str, role_name: str, external_id: s
 
 
 async def wait_until(
-    condition: Callable[[], Awaitable[bool]], timeout: float, what: str, stack: FaultStack
+    condition: Callable[[], Awaitable[bool]],
+    timeout: float,
+    what: str,
+    stack: FaultStack,
+    pause: float = 0.25,
 ) -> float:
     """Poll ``condition`` (errors count as not yet) until it holds; return the seconds it took."""
     started = time.monotonic()
@@ -308,7 +343,7 @@ async def wait_until(
         if time.monotonic() - started > timeout:
             stack.mark(f"{what}: not within {timeout:.0f}s")
             raise AssertionError(f"{what}: not within {timeout:.0f}s\n{stack.logs()}")
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(pause)
 
 
 def alert_emails(smtp: SmtpSink) -> list[tuple[str, str]]:

@@ -24,6 +24,11 @@ class _Handler:
         self.refuse: dict[str, str] = {}
         # Seconds the server takes to accept a message (a send that is in flight meanwhile).
         self.data_delay = 0.0
+        # Keep the message before the delay, not after: a sender that dies meanwhile never learns
+        # that the server has it (the crash that makes a sender send again).
+        self.keep_first = False
+        # The (host, port) of each client whose message is being accepted right now.
+        self.in_data: set[tuple[str, int]] = set()
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -34,8 +39,20 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
-        if self.data_delay:
-            await asyncio.sleep(self.data_delay)
+        peer = tuple(session.peer[:2])
+        self.in_data.add(peer)
+        try:
+            if self.keep_first:
+                self._keep(envelope)
+            if self.data_delay:
+                await asyncio.sleep(self.data_delay)
+            if not self.keep_first:
+                self._keep(envelope)
+        finally:
+            self.in_data.discard(peer)
+        return "250 OK"
+
+    def _keep(self, envelope: Envelope) -> None:
         self.messages.append(
             (
                 list(envelope.rcpt_tos),
@@ -43,7 +60,6 @@ class _Handler:
             )
         )
         self.envelopes.append(envelope)
-        return "250 OK"
 
 
 class SmtpSink:
@@ -68,9 +84,15 @@ class SmtpSink:
         """What arrived, as (recipients, parsed message)."""
         return self._handler.messages
 
-    def slow_down(self, seconds: float) -> None:
-        """Take ``seconds`` to accept each message."""
+    def slow_down(self, seconds: float, *, keep_first: bool = False) -> None:
+        """Take ``seconds`` to accept each message; with ``keep_first``, keep it before the pause
+        (a sender that dies meanwhile never learns the server has it)."""
         self._handler.data_delay = seconds
+        self._handler.keep_first = keep_first
+
+    def clients_sending(self) -> set[tuple[str, int]]:
+        """The (host, port) of each client whose message is being accepted right now."""
+        return set(self._handler.in_data)
 
     def refuse(self, address: str, reply: str = "550 5.1.1 no such mailbox here") -> None:
         self._handler.refuse[address] = reply

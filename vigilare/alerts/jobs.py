@@ -41,7 +41,7 @@ from vigilare.auth.models import Tenant
 from vigilare.config import Settings
 from vigilare.crypto import SecretBox, SecretDecryptionError
 from vigilare.ids import new_id, utcnow
-from vigilare.jobs import JobContext, Retry, enqueue_after_commit, job
+from vigilare.jobs import JobContext, JobState, Retry, enqueue_after_commit, job
 from vigilare.outages import unavailable_dependency
 from vigilare.plugin.model import Severity
 
@@ -56,6 +56,9 @@ SEND_TIMEOUT_SECONDS = 30.0
 # is cut off after as long, so a lapsed claim means that run is over.
 CLAIM_SECONDS = SEND_TIMEOUT_SECONDS + 20.0
 DELIVERY_TIMEOUT_SECONDS = CLAIM_SECONDS
+# A run takes its claim within moments of starting: one whose job has been running unclaimed for
+# longer is gone (see recover_deliveries).
+UNCLAIMED_GRACE_SECONDS = 5.0
 # Recording a sent notification while the database is unreachable: pauses between tries.
 RECORD_RETRY_FIRST_SECONDS = 0.5
 RECORD_RETRY_MAX_SECONDS = 5.0
@@ -268,29 +271,49 @@ def delivery_job_id(delivery_id: str) -> str:
     every=lambda settings: settings.scheduler_tick_seconds,
 )
 async def recover_deliveries(ctx: JobContext) -> int:
-    """Hand the queue again every delivery whose run died while it held its claim.
+    """Hand the queue again every delivery whose run died (its worker killed), now.
 
-    A claim that lapsed on an unfinished delivery belongs to a run that is over (a run is cut off
-    when its claim ends) without recording its outcome: its worker was killed, mid-send or just
-    after. The queue would re-run that job only after arq's longest job timeout; hand it over now,
-    under a new job id, and release the claim in the same transaction so that it is handed once.
-    The send that follows carries the same idempotency key as the lost one.
+    The queue re-runs the job of a dead worker only after arq's longest job timeout (minutes). Two
+    traces tell a dead run here:
+
+    - a claim that lapsed on an unfinished delivery: a run is cut off when its claim ends, so that
+      run is over without recording its outcome (killed mid-send, or just after);
+    - a delivery never attempted, without a claim, whose first job the queue says is running: a
+      live run claims its delivery first thing, so that run died before it could.
+
+    Each is handed over under a new job id, its claim released in the same transaction so that it is
+    handed once. A mistaken hand-over costs nothing: the claim lets one run send at a time. The send
+    that follows carries the lost one's idempotency key (the same Message-ID).
     """
     now = utcnow()
     async with ctx.unit_of_work(cross_tenant=True) as session:
-        lapsed = list(
+        unfinished = AlertDelivery.status.not_in((DELIVERED, FAILED))
+        lapsed = set(
             await session.scalars(
                 update(AlertDelivery)
-                .where(AlertDelivery.sending_until < now, AlertDelivery.status.not_in((DELIVERED, FAILED)))
+                .where(unfinished, AlertDelivery.sending_until < now)
                 .values(sending_until=None)
                 .returning(AlertDelivery.id)
                 .execution_options(synchronize_session=False)
             )
         )
-        for delivery_id in lapsed:
+        unclaimed = list(
+            await session.scalars(
+                select(AlertDelivery.id).where(
+                    unfinished,
+                    AlertDelivery.sending_until.is_(None),
+                    AlertDelivery.attempts == 0,
+                    AlertDelivery.created_at < now - timedelta(seconds=UNCLAIMED_GRACE_SECONDS),
+                    AlertDelivery.id.not_in(lapsed),
+                )
+            )
+        )
+        states = await ctx.queue.states([delivery_job_id(delivery_id) for delivery_id in unclaimed])
+        dead = {d for d in unclaimed if states.get(delivery_job_id(d)) is JobState.RUNNING}
+        for delivery_id in sorted(lapsed | dead):
             enqueue_after_commit(
                 session, deliver_alert, delivery_id, job_id=f"{delivery_job_id(delivery_id)}:{new_id()}"
             )
-    if lapsed:
-        logger.warning("handed over again %d alert deliveries whose run died: %s", len(lapsed), lapsed)
-    return len(lapsed)
+    if lapsed or dead:
+        logger.warning("handed over again %d alert deliveries whose run died", len(lapsed | dead))
+    return len(lapsed | dead)
