@@ -4,7 +4,8 @@ persistence): a worker killed with SIGKILL, Redis restarted, PostgreSQL restarte
 with SIGKILL mid-request.
 
 After each: every scan ends within lease + tick + scan timeout, no signal is open twice for one
-fingerprint, every alert is emailed exactly once, /readyz recovers, and while a dependency was down
+fingerprint, every alert is emailed exactly once as its recipient sees it (one Message-ID per alert;
+a copy re-sent after a crash carries the same one), /readyz recovers, and while a dependency was down
 the API answered (503 with {"error"} where it needed the missing one; never 500, never a hang).
 Each fault's time to recover is printed in pytest's summary.
 """
