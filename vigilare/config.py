@@ -84,6 +84,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Where the browser lands after the Slack install (empty: the console's integrations page,
     # {public_url}/app/settings/integrations).
     slack_install_redirect_url: str = ""
+    # /metrics: the bearer token Prometheus must send (API and workers); without it /metrics is
+    # open in development and not served by the API in production.
+    metrics_token: str = ""
     # Alert deliveries: first retry after this many seconds, doubling each attempt (Retry-After wins).
     alert_retry_base_seconds: float = 30.0
 

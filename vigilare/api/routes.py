@@ -17,6 +17,7 @@ from vigilare.accounts.controllers import AccountController, AccountsController
 from vigilare.alerts.controllers import AlertRulesController, AlertsController, SlackIntegrationController
 from vigilare.api.health import docs, healthz, openapi_json, readyz
 from vigilare.api.middleware import AuthenticationMiddleware
+from vigilare.api.observability import metrics_endpoint
 from vigilare.auth.controllers import AuthController
 from vigilare.billing.controllers import BillingController, StripeWebhookController
 from vigilare.exports.controllers import ExportsController, download_export
@@ -57,6 +58,7 @@ def api_router() -> Router:
             SlackIntegrationController,
             healthz,
             readyz,
+            metrics_endpoint,
             openapi_json,
             docs,
         ],

@@ -26,6 +26,7 @@ from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.loaders import Loader, create_loader
 
+from vigilare.aws.calls import counted_call
 from vigilare.aws.clients import (
     ScanCredentials,
     aio_config,
@@ -85,12 +86,13 @@ async def assume_role(
     """STS AssumeRole's ``Credentials``; a refusal becomes a :class:`RoleAssumptionError` with a reason."""
     arn = role_arn(aws_account_id, role_name)
     try:
-        response = await sts_client.assume_role(
-            RoleArn=arn,
-            RoleSessionName=session_name,
-            ExternalId=external_id,
-            DurationSeconds=duration_seconds,
-        )
+        with counted_call(sts_client, "sts", "assume_role"):
+            response = await sts_client.assume_role(
+                RoleArn=arn,
+                RoleSessionName=session_name,
+                ExternalId=external_id,
+                DurationSeconds=duration_seconds,
+            )
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
@@ -225,7 +227,7 @@ class AccountSession:
     async def call(self, service: str, operation: str, *, region: str | None = None, **params: Any) -> Any:
         client = await self.client(service, region)
         async with self._semaphore:
-            with signing_as(self._credentials):
+            with signing_as(self._credentials), counted_call(client, service, operation):
                 return await getattr(client, operation)(**params)
 
     async def paginate(
@@ -238,7 +240,7 @@ class AccountSession:
             # Bound each page request, not the whole listing: other collectors interleave.
             async with self._semaphore:
                 try:
-                    with signing_as(self._credentials):
+                    with signing_as(self._credentials), counted_call(client, service, operation):
                         page = await pages.__anext__()
                 except StopAsyncIteration:
                     break

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from arq import Retry as ArqRetry
@@ -10,10 +12,11 @@ from arq import Worker
 from arq.cron import cron
 from arq.worker import Function, func
 
-from vigilare import lifecycle
+from vigilare import lifecycle, metrics
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.jobs.context import JobContext
+from vigilare.jobs.periodic import claim_slot
 from vigilare.jobs.queue import ArqQueue, redis_settings
 from vigilare.jobs.registry import DEFAULT_TIMEOUT_SECONDS, JobSpec, Retry, load_jobs
 
@@ -27,13 +30,40 @@ MAX_JOBS = 100
 def _wrap(spec: JobSpec) -> Function:
     async def run(ctx: dict[str, Any], *args: Any) -> Any:
         base: JobContext = ctx["vigilare"]
+        # arq's score is when the job was due (enqueued, or its deferral over), in ms.
+        if "score" in ctx:
+            metrics.JOB_WAIT.labels(spec.name).observe(max(time.time() - ctx["score"] / 1000, 0.0))
         try:
-            return await spec.function(base.for_run(spec, int(ctx.get("job_try", 1))), *args)
+            result = await spec.function(base.for_run(spec, int(ctx.get("job_try", 1))), *args)
         except Retry as retry:
+            metrics.JOBS.labels(spec.name, "retry").inc()
             raise ArqRetry(defer=retry.defer_seconds) from retry
+        except BaseException:
+            metrics.JOBS.labels(spec.name, "failed").inc()
+            raise
+        metrics.JOBS.labels(spec.name, "ok").inc()
+        return result
 
     run.__qualname__ = run.__name__ = spec.name
     return func(run, name=spec.name, max_tries=spec.max_tries, timeout=spec.timeout_seconds)
+
+
+def _periodic(spec: JobSpec, period: float) -> Any:
+    """The cron coroutine of a periodic job: runs only in the process that claims the period."""
+    run = _wrap(spec).coroutine
+
+    async def periodic(ctx: dict[str, Any]) -> Any:
+        base: JobContext = ctx["vigilare"]
+        # The moment the cron fired for (arq's score), not when this worker picked it up.
+        fired = datetime.fromtimestamp(ctx.get("score", time.time() * 1000) / 1000, tz=UTC)
+        if not await claim_slot(base.session_factory, spec.name, period, fired):
+            metrics.PERIODIC_RUNS.labels(spec.name, "skipped").inc()
+            return "skipped: another process ran this period"
+        metrics.PERIODIC_RUNS.labels(spec.name, "ran").inc()
+        return await run(ctx)
+
+    periodic.__qualname__ = periodic.__name__ = spec.name
+    return periodic
 
 
 def create_worker(settings: Settings, **overrides: Any) -> Worker:
@@ -65,7 +95,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         # arq runs a cron job once per matching second across all workers (unique job ids).
         cron_jobs.append(
             cron(
-                _wrap(spec).coroutine,
+                _periodic(spec, period),
                 name=f"cron:{spec.name}",
                 second=set(range(0, 60, period)),
                 unique=True,

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from vigilare import metrics
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.aws.errors import RoleVerificationError
 from vigilare.ids import utcnow
@@ -127,6 +128,9 @@ async def _record(ctx: JobContext, scan_id: str, report: ScanReport | None, erro
             account.scan_state = report.state
             await post_scan.after_scan(session, account, scan, report)
         await release_lease(session, account.id, scan.id)
+    metrics.SCANS.labels(scan.trigger, scan.status).inc()
+    if scan.started_at is not None:
+        metrics.SCAN_DURATION.labels(scan.trigger).observe(max((now - scan.started_at).total_seconds(), 0.0))
     return scan.status
 
 

@@ -14,7 +14,11 @@ FINISHED = (SUCCEEDED, PARTIAL, FAILED)
 
 class Scan(Base, TenantScoped):
     __tablename__ = "scans"
-    __table_args__ = (sa.Index("ix_scans_account_trigger_queued", "account_id", "trigger", "queued_at"),)
+    __table_args__ = (
+        sa.Index("ix_scans_account_trigger_queued", "account_id", "trigger", "queued_at"),
+        # One scheduled scan per slot of an account, whatever the schedulers do.
+        sa.Index("uq_scans_account_slot", "account_id", "scheduled_for", unique=True),
+    )
 
     id: Mapped[str] = id_column()
     account_id: Mapped[str] = mapped_column(sa.ForeignKey("aws_accounts.id", ondelete="CASCADE"), index=True)
@@ -22,6 +26,8 @@ class Scan(Base, TenantScoped):
     trigger: Mapped[str] = mapped_column(sa.String(20))
     status: Mapped[str] = mapped_column(sa.String(20), default=QUEUED, index=True)
     queued_at: Mapped[datetime]
+    # A scheduled scan: the slot of the account's schedule it is for (null for other triggers).
+    scheduled_for: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
