@@ -58,9 +58,7 @@ def _child(settings: Settings, number: int) -> None:
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s %(levelname)s %(name)s[worker {number}]: %(message)s"
     )
-    from vigilare.scans.registry import load_at_startup
-
-    load_at_startup(settings)
+    # The worker's start-up hooks load the scenario plugins (the supervisor checked them already).
     run_one(settings)
 
 
