@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from vigilare import metrics
 from vigilare.config import Settings
+from vigilare.jobs.worker import create_worker
 
 logger = logging.getLogger("vigilare.worker")
 
@@ -49,8 +51,6 @@ def default_processes() -> int:
 
 def run_one(settings: Settings) -> None:
     """One arq worker in this process, until it is told to stop."""
-    from vigilare.jobs.worker import create_worker
-
     create_worker(settings).run()
 
 
@@ -64,8 +64,6 @@ def _child(settings: Settings, number: int) -> None:
 
 def run_workers(settings: Settings, processes: int, metrics_host: str = "", metrics_port: int = 0) -> int:
     """Supervise ``processes`` worker processes until SIGTERM/SIGINT; returns the exit code."""
-    from vigilare import metrics
-
     created = metrics.multiprocess_dir() is None
     folder = metrics.prepare_multiprocess()
     server = (
