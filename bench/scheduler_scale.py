@@ -2,8 +2,8 @@
 
 Seeds N accounts (default 100,000) over T tenants (default 2,000), a share of them (default 60 %)
 on 5-minute plans and the rest on the 15-minute Solo plan, each at its place in the interval, then
-drives the real ``vigilare.scans.scheduler.tick`` on a simulated clock: every tick period (30 s)
-two schedulers, each on its own connection, tick at the same moment, as two worker machines
+drives the real ``vigilare.scans.scheduler.tick`` on a simulated clock: every tick period
+(``VIGILARE_SCHEDULER_TICK_SECONDS``, 10 s by default) two schedulers, each on its own connection, tick at the same moment, as two worker machines
 would. After each tick the scans it created are marked finished (as if workers had run them at
 once), so only the scheduler is measured. Prints:
 
@@ -34,10 +34,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+import msgspec
 from sqlalchemy import insert, text
 
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.auth.models import Tenant
+from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import upgrade_to_head
 from vigilare.ids import new_id, utcnow
@@ -269,7 +271,10 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=2_000)
     parser.add_argument("--fast-share", type=float, default=0.6, help="share of tenants on 5-minute plans")
     parser.add_argument("--minutes", type=float, default=30.0, help="simulated minutes")
-    parser.add_argument("--tick-seconds", type=int, default=30)
+    default_tick = next(
+        f.default for f in msgspec.structs.fields(Settings) if f.name == "scheduler_tick_seconds"
+    )
+    parser.add_argument("--tick-seconds", type=int, default=default_tick, help="the scheduler's period")
     parser.add_argument("--schedulers", type=int, default=2, help="schedulers ticking at once")
     parser.add_argument("--metrics-port", type=int, default=0, help="serve /metrics here while running")
     parser.add_argument("--verbose", action="store_true")

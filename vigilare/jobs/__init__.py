@@ -31,7 +31,12 @@ The job is handed to the queue only after that transaction commits (the request 
 """
 
 from vigilare.jobs.context import JobContext
-from vigilare.jobs.outbox import enqueue_after_commit, flush_after_commit, unit_of_work
+from vigilare.jobs.outbox import (
+    enqueue_after_commit,
+    enqueue_each_after_commit,
+    flush_after_commit,
+    unit_of_work,
+)
 from vigilare.jobs.queue import JobQueue, create_queue
 from vigilare.jobs.registry import Retry, job, load_jobs
 
@@ -41,6 +46,7 @@ __all__ = [
     "Retry",
     "create_queue",
     "enqueue_after_commit",
+    "enqueue_each_after_commit",
     "flush_after_commit",
     "job",
     "load_jobs",

@@ -50,6 +50,20 @@ def enqueue_after_commit(
     session.info.setdefault(_PENDING, []).append(PendingJob(spec.name, args, job_id, defer_seconds))
 
 
+def enqueue_each_after_commit(
+    session: AsyncSession, job: JobFunction, calls: list[tuple[tuple[Any, ...], str | None]]
+) -> None:
+    """``enqueue_after_commit`` for many runs of one job (``(args, job_id)`` each) with arguments
+    of one shape: checked once, not per run (the scheduler queues thousands of scans a tick)."""
+    if not calls:
+        return
+    spec = spec_of(job)
+    spec.check_arguments(calls[0][0])
+    session.info.setdefault(_PENDING, []).extend(
+        PendingJob(spec.name, args, job_id, 0) for args, job_id in calls
+    )
+
+
 def pending_jobs(session: AsyncSession) -> list[PendingJob]:
     return list(session.info.get(_PENDING, []))
 

@@ -31,8 +31,8 @@ from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.auth.models import Tenant
 from vigilare.billing.enforcement import scanning_allowed
 from vigilare.billing.plans import get_plan
-from vigilare.ids import new_id
-from vigilare.jobs import enqueue_after_commit
+from vigilare.ids import new_ids
+from vigilare.jobs import enqueue_each_after_commit
 from vigilare.scans.jobs import run_scan
 from vigilare.scans.models import QUEUED, RUNNING, Scan
 from vigilare.scans.service import SCHEDULED, scan_job_id
@@ -110,6 +110,7 @@ async def _dispatch_batch(session: AsyncSession, now: datetime, batch: int, resu
         return 0
     moves: list[dict[str, Any]] = []
     scans: list[dict[str, Any]] = []
+    ids = iter(new_ids(len(rows)))
     allowed: dict[str, bool] = {}
     for account_id, tenant_id, due, plan, status, trial_ends_at, past_due_since, is_busy in rows:
         assert due is not None  # selected by next_scan_at <= now
@@ -124,7 +125,7 @@ async def _dispatch_batch(session: AsyncSession, now: datetime, batch: int, resu
         elif is_busy:
             result.busy += 1
         else:
-            scans.append(_scan_row(account_id, tenant_id, due, now))
+            scans.append(_scan_row(next(ids), account_id, tenant_id, due, now))
     await _move(session, moves)
     result.statements += 1
     if scans:
@@ -132,16 +133,17 @@ async def _dispatch_batch(session: AsyncSession, now: datetime, batch: int, resu
         result.statements += 1
         result.duplicates += len(scans) - len(inserted)
         slot_of = {row["id"]: row["scheduled_for"] for row in scans}
-        for scan_id in inserted:
-            enqueue_after_commit(session, run_scan, scan_id, job_id=scan_job_id(scan_id))
-            result.lags.append((now - slot_of[scan_id]).total_seconds())
+        enqueue_each_after_commit(
+            session, run_scan, [((scan_id,), scan_job_id(scan_id)) for scan_id in inserted]
+        )
+        result.lags.extend((now - slot_of[scan_id]).total_seconds() for scan_id in inserted)
         result.dispatched += len(inserted)
     return len(rows)
 
 
-def _scan_row(account_id: str, tenant_id: str, due: datetime, now: datetime) -> dict[str, Any]:
+def _scan_row(scan_id: str, account_id: str, tenant_id: str, due: datetime, now: datetime) -> dict[str, Any]:
     return {
-        "id": new_id(),
+        "id": scan_id,
         "tenant_id": tenant_id,
         "account_id": account_id,
         "trigger": SCHEDULED,
