@@ -3,9 +3,10 @@
 Seeds N accounts (default 100,000) over T tenants (default 2,000), a share of them (default 60 %)
 on 5-minute plans and the rest on the 15-minute Solo plan, each at its place in the interval, then
 drives the real ``vigilare.scans.scheduler.tick`` on a simulated clock: every tick period
-(``VIGILARE_SCHEDULER_TICK_SECONDS``, 10 s by default) two schedulers, each on its own
-connection, tick at the same moment, as two worker machines would. After each tick the scans it created are marked finished (as if workers had run them at
-once), so only the scheduler is measured. Prints:
+(``VIGILARE_SCHEDULER_TICK_SECONDS``, 10 s by default) two schedulers, each on its own connection,
+tick at the same moment, as two worker machines would. After each tick the scans it created are
+marked finished (as if workers had run them at once), so only the scheduler is measured.
+Prints:
 
 - per-tick time (wall clock of one scheduler's tick) p50/p99/max (target p99 < 1 s);
 - dispatches per minute against the ideal (the slots that fall in that minute; target +-10 %);
