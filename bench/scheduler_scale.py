@@ -234,9 +234,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
     all_lags = lags + outstanding
 
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(
-        f"machine                   {os.cpu_count()} cores, load average {load} (shared: timings scale with it)"
-    )
+    print(f"machine                   {os.cpu_count()} cores, load average {load} (timings grow with it)")
     print(f"schedulers at once        {args.schedulers}; tick every {args.tick_seconds} s (simulated clock)")
     print(f"simulated                 {args.minutes} minutes, {ticks} ticks each")
     print(
