@@ -13,6 +13,8 @@ it points ``PROMETHEUS_MULTIPROC_DIR`` at a folder of its own before starting th
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
@@ -30,6 +32,7 @@ from vigilare.jobs.worker import create_worker
 logger = logging.getLogger("vigilare.worker")
 
 STOP_GRACE_SECONDS = 30.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 RESTART_DELAY_MAX = 30.0
 
 
@@ -54,7 +57,26 @@ def run_one(settings: Settings) -> None:
     create_worker(settings).run()
 
 
-def _child(settings: Settings, number: int) -> None:
+def _die_with(supervisor: int) -> None:
+    """End this worker when its supervisor ends, however it ends (``kill -9`` included): no
+    worker may outlive the command an operator stopped and go on taking jobs."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: watch for the parent instead
+
+        def watch() -> None:
+            while os.getppid() == supervisor:
+                time.sleep(1)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="vigilare-supervisor-watch", daemon=True).start()
+    if os.getppid() != supervisor:  # it died before the line above took effect
+        os._exit(1)
+
+
+def _child(settings: Settings, number: int, supervisor: int) -> None:
+    _die_with(supervisor)
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s %(levelname)s %(name)s[worker {number}]: %(message)s"
     )
@@ -83,7 +105,9 @@ def run_workers(settings: Settings, processes: int, metrics_host: str = "", metr
     previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def start(number: int, delay: float = 1.0) -> _Slot:
-        process = context.Process(target=_child, args=(settings, number), name=f"vigilare-worker-{number}")
+        process = context.Process(
+            target=_child, args=(settings, number, os.getpid()), name=f"vigilare-worker-{number}"
+        )
         process.start()
         logger.info("worker process %d started (pid %s)", number, process.pid)
         return _Slot(number, process, time.monotonic(), delay)
