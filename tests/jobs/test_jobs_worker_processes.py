@@ -123,3 +123,43 @@ async def test_two_worker_processes_share_the_work_and_the_tick(real_settings, s
     # ...and both worker processes took jobs (the ticks, the scan) from the queue.
     worked = _per_process(metrics_dir, "vigilare_jobs_total", outcome="ok")
     assert len([pid for pid, count in worked.items() if count > 0]) == 2, worked
+
+
+def _children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(child) for child in path.read_text().split()} if path.exists() else set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_no_worker_outlives_its_supervisor_killed_with_sigkill(real_settings, tmp_path):
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    port = free_port()
+    supervisor = _start(real_settings, metrics_dir, port)
+    try:
+
+        async def workers() -> set[int] | None:
+            found = {
+                pid
+                for pid in _children(supervisor.pid)
+                if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()
+            }
+            return found if len(found) == 2 else None
+
+        children = await eventually(workers, timeout=60)
+    finally:
+        supervisor.send_signal(signal.SIGKILL)
+        supervisor.wait(timeout=10)
+
+    async def all_gone() -> bool:
+        return not any(_alive(pid) for pid in children)
+
+    assert await eventually(all_gone, timeout=20)
