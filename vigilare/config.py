@@ -26,6 +26,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     env: str = "development"
     data_dir: str = ".vigilare"
     database_url: str = ""
+    # The URL the API and workers connect with: a role that owns no table and is subject to
+    # row-level security (the migration creates ``vigilare_app``). Empty: ``database_url``, whose
+    # role then only switches, transaction by transaction, to vigilare_app or vigilare_system.
+    database_app_url: str = ""
     redis_url: str = ""
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"
@@ -39,6 +43,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxy_hops: int = 1
     # arq queue name; separate deployments (or test runs) sharing one Redis use different names.
     queue_name: str = "vigilare:queue"
+    # The outbox relay's period: how soon a job the queue did not take at commit time (Redis down,
+    # or the process died right after the commit), or lost (a Redis restart), is handed over again.
+    outbox_relay_seconds: float = 5.0
     # Scans: concurrent AWS calls per account scan, the lease that keeps scans of one account from
     # overlapping (renewed while a scan runs; a dead worker's scan is taken over once it lapses),
     # the scheduler's tick, and the bound on a whole scan.
@@ -114,6 +121,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("VIGILARE_ENV must be 'development' or 'production'")
         if self.trusted_proxy_hops < 1:
             raise ConfigError("VIGILARE_TRUSTED_PROXY_HOPS must be at least 1 (the proxy in front of it)")
+        if self.outbox_relay_seconds <= 0:
+            raise ConfigError("VIGILARE_OUTBOX_RELAY_SECONDS must be positive")
         database_url = self.database_url
         secret_key = self.secret_key
         if self.env == "production":
@@ -128,6 +137,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 )
         if not database_url:
             database_url = f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'vigilare.db'}"
+        if self.database_app_url and (
+            database_url.startswith("sqlite") or self.database_app_url.startswith("sqlite")
+        ):
+            raise ConfigError(
+                "VIGILARE_DATABASE_APP_URL is the application role on PostgreSQL, beside a PostgreSQL "
+                "VIGILARE_DATABASE_URL; SQLite has one connection for everything"
+            )
         if not secret_key:
             secret_key = _development_secret_key(Path(self.data_dir))
         return msgspec.structs.replace(self, database_url=database_url, secret_key=secret_key)
@@ -151,6 +167,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def slack_install_redirect(self) -> str:
         return self.slack_install_redirect_url or f"{self.public_url.rstrip('/')}/app/settings/integrations"
+
+    @property
+    def app_database_url(self) -> str:
+        """Where the API and workers connect (migrations use ``database_url``, the tables' owner)."""
+        return self.database_app_url or self.database_url
 
     @property
     def is_sqlite(self) -> bool:

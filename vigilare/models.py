@@ -9,6 +9,7 @@ from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
 from vigilare.billing.models import StripeEvent
 from vigilare.db.base import Base
 from vigilare.ingest.models import IngestEvent, IngestKey
+from vigilare.jobs.models import OutboxJob
 from vigilare.jobs.periodic import PeriodicRun
 from vigilare.scans.models import Scan
 from vigilare.scoring.models import ScorePoint
@@ -24,6 +25,7 @@ __all__ = [
     "IngestEvent",
     "IngestKey",
     "Invitation",
+    "OutboxJob",
     "PeriodicRun",
     "RefreshToken",
     "Scan",

@@ -66,7 +66,7 @@ async def _run(
     if executor == "in-process":
         queue = InProcessQueue(settings, db)
         try:
-            async with unit_of_work(db, queue) as session:
+            async with unit_of_work(db, queue, cross_tenant=True) as session:
                 enqueue_after_commit(session, function, key)
             await queue.drain(timeout=20)
         finally:
@@ -75,7 +75,7 @@ async def _run(
     configured = msgspec.structs.replace(settings, redis_url=REDIS_URL)
     arq_queue = await ArqQueue.connect(configured)
     try:
-        async with unit_of_work(db, arq_queue) as session:
+        async with unit_of_work(db, arq_queue, cross_tenant=True) as session:
             enqueue_after_commit(session, function, key)
     finally:
         await arq_queue.close()

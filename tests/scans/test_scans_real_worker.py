@@ -28,6 +28,7 @@ ACCOUNT = "210987654321"
 def _worker_env(settings: Any) -> dict[str, str]:
     env = {
         "VIGILARE_DATABASE_URL": settings.database_url,
+        "VIGILARE_DATABASE_APP_URL": settings.database_app_url,
         "VIGILARE_REDIS_URL": settings.redis_url,
         "VIGILARE_QUEUE_NAME": settings.queue_name,
         "VIGILARE_SECRET_KEY": settings.secret_key,

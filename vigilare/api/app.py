@@ -69,7 +69,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     # run first, before any connection: a broken scenario plugin stops start-up with its name.
     load_jobs()
     async with lifecycle.running(settings):
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.app_database_url)
         try:
             await prepare_database(settings, engine)
             session_factory = create_session_factory(engine)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from vigilare.db.tenancy import VigilareSession, tenant_scope
+from vigilare.db.tenancy import VigilareSession, cross_tenant, tenant_scope
 
 SessionFactory = async_sessionmaker[AsyncSession]
 # Anything that opens a session: the factory itself, or ``TenantSessions`` for one tenant's rows.
@@ -50,4 +50,16 @@ class TenantSessions:
     def __call__(self) -> AsyncSession:
         session = self.factory()
         tenant_scope(session, self.tenant_id)
+        return session
+
+
+@dataclass(frozen=True)
+class CrossTenantSessions:
+    """Opens sessions on every tenant's rows: the explicit cross-tenant path (see ``vigilare.db.tenancy``)."""
+
+    factory: SessionFactory
+
+    def __call__(self) -> AsyncSession:
+        session = self.factory()
+        cross_tenant(session)
         return session

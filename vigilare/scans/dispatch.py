@@ -149,6 +149,7 @@ def _scan_row(scan_id: str, account_id: str, tenant_id: str, due: datetime, now:
         "trigger": SCHEDULED,
         "status": QUEUED,
         "queued_at": now,
+        "handed_at": now,
         "scheduled_for": due,
         "attempts": 0,
         "outcomes": {},
@@ -180,10 +181,10 @@ async def _insert_scans(session: AsyncSession, rows: list[dict[str, Any]], now: 
     if session.get_bind().dialect.name == "postgresql":
         inserted = await session.execute(
             text(
-                "INSERT INTO scans (id, tenant_id, account_id, trigger, status, queued_at, scheduled_for, "
-                "attempts, outcomes, collection_errors, evidence, findings_count) "
-                "SELECT new.id, new.tenant_id, new.account_id, :trigger, :status, :now, new.scheduled_for, "
-                "0, '{}', '[]', '{}', 0 "
+                "INSERT INTO scans (id, tenant_id, account_id, trigger, status, queued_at, handed_at, "
+                "scheduled_for, attempts, handoffs, outcomes, collection_errors, evidence, findings_count) "
+                "SELECT new.id, new.tenant_id, new.account_id, :trigger, :status, :now, :now, "
+                "new.scheduled_for, 0, 0, '{}', '[]', '{}', 0 "
                 "FROM unnest(CAST(:ids AS varchar[]), CAST(:tenants AS varchar[]), "
                 "CAST(:accounts AS varchar[]), CAST(:slots AS timestamptz[])) "
                 "AS new(id, tenant_id, account_id, scheduled_for) "

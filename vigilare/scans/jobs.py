@@ -35,7 +35,7 @@ EVIDENCE_DATA = ("iam.credential_report", "ec2.instances")
 @job("scan_account")
 async def run_scan(ctx: JobContext, scan_id: str) -> str:
     settings = ctx.settings
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         scan = await session.get(Scan, scan_id)
         if scan is None or scan.status in FINISHED:
             return "nothing to do"
@@ -94,7 +94,7 @@ async def _renew_lease(ctx: JobContext, account_id: str, scan_id: str) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            async with ctx.unit_of_work() as session:
+            async with ctx.unit_of_work(cross_tenant=True) as session:
                 await acquire_lease(session, account_id, scan_id, ctx.settings.scan_lease_seconds)
         except Exception:  # a missed heartbeat is not fatal; the next one may get through
             logger.warning("could not renew the scan lease of %s", scan_id, exc_info=True)
@@ -102,7 +102,7 @@ async def _renew_lease(ctx: JobContext, account_id: str, scan_id: str) -> None:
 
 async def _record(ctx: JobContext, scan_id: str, report: ScanReport | None, error: str | None) -> str:
     now = utcnow()
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         scan = await session.get_one(Scan, scan_id)
         # Locked (FOR NO KEY UPDATE: new rows referencing the account are not held up): pushed events
         # of this account apply their signals one at a time with the scan's.

@@ -137,7 +137,7 @@ async def schedule_scans(ctx: JobContext) -> dict[str, int]:
         metrics.QUEUE_OLDEST_WAIT.set(oldest_wait)
     except Exception:  # a gauge is not worth a tick
         logger.warning("could not read the queue's backlog", exc_info=True)
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         result = await tick(session)
     if result.scheduled or result.recovered:
         logger.info("scheduled %d scans, recovered %d", result.scheduled, result.recovered)

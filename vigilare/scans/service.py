@@ -34,15 +34,17 @@ def scan_job_id(scan_id: str, attempt: int = 0) -> str:
 def create_scan(
     session: AsyncSession, account: AwsAccount, trigger: str, now: datetime | None = None
 ) -> Scan:
-    """A queued scan (queued at ``now``, the caller's clock); its job is handed to the queue once
-    the transaction commits."""
+    """A queued scan (queued at ``now``, the caller's clock); its job is written to the outbox with
+    the scan, and handed to the queue once the transaction commits."""
+    now = now or utcnow()
     scan = Scan(
         id=new_id(),
         tenant_id=account.tenant_id,
         account_id=account.id,
         trigger=trigger,
         status=QUEUED,
-        queued_at=now or utcnow(),
+        queued_at=now,
+        handed_at=now,
         outcomes={},
         collection_errors=[],
         evidence={},

@@ -1,7 +1,7 @@
 """scan slots: the slot a scheduled scan is for, one scan per slot of an account; periodic job runs
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-29 02:40:00.000000
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import vigilare.db.base
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
