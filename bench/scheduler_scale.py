@@ -43,6 +43,7 @@ from vigilare.auth.models import Tenant
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import upgrade_to_head
+from vigilare.db.tenancy import cross_tenant
 from vigilare.ids import new_id, utcnow
 from vigilare.scans import scheduler
 
@@ -176,6 +177,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
 
     async def one_tick(factory, now: datetime) -> float:  # type: ignore[no-untyped-def]
         async with factory() as session:
+            cross_tenant(session)  # the scheduler's path: every tenant's accounts
             begun = time.perf_counter()
             await scheduler.tick(session, now)
             await session.commit()

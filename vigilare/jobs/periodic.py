@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from vigilare.db.base import Base
 from vigilare.db.engine import SessionFactory
+from vigilare.db.tenancy import cross_tenant
 
 KEEP = timedelta(days=1)
 RUNNER = f"{socket.gethostname()}:{os.getpid()}"
@@ -45,6 +46,7 @@ async def claim_slot(session_factory: SessionFactory, job: str, period_seconds: 
     """True when this process is the one to run ``job`` for the period of ``now``."""
     slot = slot_of(now, period_seconds)
     async with session_factory() as session:
+        cross_tenant(session)  # a row of no tenant's, written by every process
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         claimed = await session.execute(
             insert(PeriodicRun)
