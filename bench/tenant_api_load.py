@@ -27,6 +27,7 @@ import httpx
 from sqlalchemy import insert, text
 
 from bench.console_pages import free_port
+from bench.ingest_throughput import cpu_seconds, load_average
 from bench.scan_throughput import temporary_postgres
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.auth.models import Tenant, User
@@ -142,6 +143,35 @@ def app_url(database_url: str) -> str:
     return f"{scheme}://vigilare_app@{host}"
 
 
+async def backends_cpu(
+    database_url: str, before: tuple[float, dict[int, float]] | None = None
+) -> tuple[float, dict[int, float]]:
+    """CPU seconds of the PostgreSQL backends serving the database (Linux /proc on this machine):
+    with ``before``, what they used since then (backends that started since count from zero)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            pids = list(
+                await connection.scalars(
+                    text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            )
+    finally:
+        await engine.dispose()
+    now: dict[int, float] = {}
+    for pid in pids:
+        try:
+            now[pid] = cpu_seconds(pid)
+        except OSError:
+            continue
+    if before is None:
+        return 0.0, now
+    return sum(value - before[1].get(pid, 0.0) for pid, value in now.items()), now
+
+
 async def wait_ready(base_url: str, server: asyncio.subprocess.Process) -> None:
     async with httpx.AsyncClient(base_url=base_url, timeout=2) as http:
         for _ in range(300):
@@ -186,7 +216,9 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
             token = answer.json()["id_token"]
         path = f"/accounts/{aws_account_id}/signals?limit=50"
         await load(base_url, path, token, 2.0, args.connections)  # warm-up
+        api_cpu, db_cpu = cpu_seconds(server.pid), await backends_cpu(database_url)
         latencies = await load(base_url, path, token, args.seconds, args.connections)
+        api_cpu, db_cpu = cpu_seconds(server.pid) - api_cpu, await backends_cpu(database_url, db_cpu)
     finally:
         server.terminate()
         await asyncio.wait_for(server.wait(), 30)
@@ -197,6 +229,11 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
     role = "the owner's URL" if args.as_owner else "the application role"
     print(f"GET {path} as {role}, {args.connections} connections, {args.seconds:.0f} s:")
     print(f"  {rate:.1f} requests/s  p50 {p50:.1f} ms  p99 {p99:.1f} ms  ({len(latencies)} requests)")
+    count = len(latencies)
+    print(
+        f"  CPU per request: API {api_cpu / count * 1000:.2f} ms, PostgreSQL backends "
+        f"{db_cpu[0] / count * 1000:.2f} ms; load average {load_average()}"
+    )
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ service opens, on the role the service connects as.
 from __future__ import annotations
 
 import ast
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -29,6 +30,7 @@ from vigilare.db.engine import (
     TenantSessions,
     create_engine,
     create_session_factory,
+    owned_tables,
 )
 from vigilare.db.tenancy import APP_ROLE, SYSTEM_ROLE, TENANT_SETTING, UnscopedSession
 from vigilare.ids import new_id, utcnow
@@ -336,6 +338,7 @@ CROSS_TENANT_CALLERS = {
     "vigilare/users/jobs.py",
     "vigilare/scans/jobs.py",
     "vigilare/scans/scheduler.py",
+    "vigilare/scans/recovery.py",
     "vigilare/billing/jobs.py",
     "vigilare/ingest/jobs.py",
     "vigilare/alerts/jobs.py",
@@ -397,3 +400,18 @@ async def test_connected_as_the_owner_each_transaction_still_runs_under_the_poli
         await engine.dispose()
     assert role == APP_ROLE and seen == {two_tenants["a"]}
     assert every == set(two_tenants.values())
+
+
+async def test_start_up_warns_when_the_service_connects_as_the_tables_owner(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    owner, service = create_engine(settings.database_url), create_engine(settings.app_database_url)
+    try:
+        with caplog.at_level(logging.WARNING, logger="vigilare.db"):
+            assert await owned_tables(service) == 0
+            assert caplog.records == []
+            assert await owned_tables(owner) == len(metadata.tables) + 1  # and alembic_version
+    finally:
+        await owner.dispose()
+        await service.dispose()
+    assert "VIGILARE_DATABASE_APP_URL" in caplog.text

@@ -71,9 +71,18 @@ def api_name(client: Any, method: str) -> str:
     return mapping.get(method, method)
 
 
+def service_name(client: Any) -> str:
+    try:
+        return str(client.meta.service_model.service_name)
+    except AttributeError:
+        return "unknown"
+
+
 @contextmanager
-def counted_call(client: Any, service: str, method: str) -> Iterator[None]:
-    """Count the call made inside the block (a ``StopAsyncIteration`` ending a listing is no call)."""
+def counted_call(client: Any, service: str | None, method: str) -> Iterator[None]:
+    """Count the call made inside the block (a ``StopAsyncIteration`` ending a listing is no call).
+    ``service`` None: the client's own service name."""
+    service = service or service_name(client)
     try:
         yield
     except StopAsyncIteration:

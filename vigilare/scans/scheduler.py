@@ -1,4 +1,4 @@
-"""Scheduled scans and recovery of scans whose worker died.
+"""Scheduled scans (recovery of scans whose run is gone is :mod:`vigilare.scans.recovery`).
 
 Every ACTIVE account is scanned on its plan's interval, at its own fixed place in the interval
 (derived from its id), so a thousand accounts do not all start at the top of the minute and the
@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare import metrics
@@ -22,17 +21,12 @@ from vigilare.accounts.models import AwsAccount
 from vigilare.auth.models import Tenant
 from vigilare.billing.plans import get_plan
 from vigilare.ids import utcnow
-from vigilare.jobs import JobContext, enqueue_after_commit, job
+from vigilare.jobs import JobContext, job
 from vigilare.scans.dispatch import DispatchResult, dispatch_due
-from vigilare.scans.jobs import run_scan
-from vigilare.scans.models import QUEUED, RUNNING, Scan
-from vigilare.scans.service import VERIFY, create_scan, scan_job_id
+from vigilare.scans.service import VERIFY, create_scan
 
 logger = logging.getLogger("vigilare.scheduler")
 
-# A queued scan whose job never started (lost between commit and enqueue, or retries exhausted).
-QUEUED_STALE_AFTER = timedelta(minutes=5)
-BATCH = 500
 
 
 def phase_offset(account_id: str, interval: timedelta) -> timedelta:
@@ -66,45 +60,17 @@ def start_monitoring(session: AsyncSession, account: AwsAccount, tenant: Tenant,
 @dataclass
 class TickResult:
     scheduled: int = 0
-    recovered: int = 0
     dispatch: DispatchResult = field(default_factory=DispatchResult)
 
 
-async def _recover_stuck(session: AsyncSession, now: datetime) -> int:
-    """Re-enqueue scans whose worker died (lease lapsed) or whose job never ran."""
-    running = (
-        await session.execute(
-            select(Scan, AwsAccount)
-            .join(AwsAccount, AwsAccount.id == Scan.account_id)
-            .where(Scan.status == RUNNING)
-            .limit(BATCH)
-        )
-    ).all()
-    recovered = 0
-    for scan, account in running:
-        lapsed = account.lease_scan_id != scan.id or account.lease_until is None or account.lease_until < now
-        if lapsed:
-            enqueue_after_commit(session, run_scan, scan.id, job_id=scan_job_id(scan.id, scan.attempts))
-            recovered += 1
-    stale = await session.scalars(
-        select(Scan).where(Scan.status == QUEUED, Scan.queued_at < now - QUEUED_STALE_AFTER).limit(BATCH)
-    )
-    for scan in stale:
-        attempt = int((now - scan.queued_at).total_seconds() // QUEUED_STALE_AFTER.total_seconds())
-        enqueue_after_commit(session, run_scan, scan.id, job_id=scan_job_id(scan.id, 1000 + attempt))
-        recovered += 1
-    return recovered
-
-
 async def tick(session: AsyncSession, now: datetime | None = None) -> TickResult:
-    """One tick at ``now`` (the wall clock unless given): dispatch every due account, recover
-    stuck scans. The caller commits; the scans' jobs are queued after the commit."""
+    """One tick at ``now`` (the wall clock unless given): dispatch every due account. The caller
+    commits; the scans' jobs are written to the outbox with them."""
     now = now or utcnow()
     started = time.perf_counter()
     result = TickResult()
     result.dispatch = await dispatch_due(session, now)
     result.scheduled = result.dispatch.dispatched
-    result.recovered = await _recover_stuck(session, now)
     _record_metrics(result.dispatch, time.perf_counter() - started)
     if result.dispatch.skipped_slots:
         logger.warning(
@@ -139,6 +105,6 @@ async def schedule_scans(ctx: JobContext) -> dict[str, int]:
         logger.warning("could not read the queue's backlog", exc_info=True)
     async with ctx.unit_of_work(cross_tenant=True) as session:
         result = await tick(session)
-    if result.scheduled or result.recovered:
-        logger.info("scheduled %d scans, recovered %d", result.scheduled, result.recovered)
-    return {"scheduled": result.scheduled, "recovered": result.recovered}
+    if result.scheduled:
+        logger.info("scheduled %d scans", result.scheduled)
+    return {"scheduled": result.scheduled}
