@@ -56,6 +56,7 @@ def test_the_jobs_package_knows_no_domain():
         "vigilare.ids",
         "vigilare.lifecycle",
         "vigilare.metrics",
+        "vigilare.outages",
     )
     for module, tree in MODULES.items():
         if _within(module, "vigilare.jobs"):

@@ -28,7 +28,6 @@ from vigilare.scans.service import VERIFY, create_scan
 logger = logging.getLogger("vigilare.scheduler")
 
 
-
 def phase_offset(account_id: str, interval: timedelta) -> timedelta:
     """The account's fixed place in the interval, spread evenly by a hash of its id."""
     digest = int.from_bytes(hashlib.sha256(account_id.encode()).digest()[:8], "big")
