@@ -49,6 +49,7 @@ def test_only_the_jobs_package_imports_arq():
 
 def test_the_jobs_package_knows_no_domain():
     # Infrastructure, not domains: metrics imports nothing of Vigilare.
+    # vigilare.outages tells an unreachable database or Redis from other failures (no domain).
     allowed = (
         "vigilare.jobs",
         "vigilare.config",

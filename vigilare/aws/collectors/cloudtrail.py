@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vigilare.aws.ratelimit import RequestSpacer
+from vigilare.aws.ratelimit import RequestSpacer, shared_spacer
 from vigilare.plugin import Collector, CollectorContext
 
 LOOKUP_EVENTS_RATE_PER_SECOND = 1.8  # AWS allows 2; a margin for clock differences
@@ -75,7 +75,7 @@ async def fetch_trail_events(ctx: CollectorContext) -> dict[str, Any]:
     ``{"console_logins": [record...], "trail_changes": [record...]}`` (records as CloudTrail logs
     them: ``userIdentity``, ``sourceIPAddress``, ``eventTime``, ``additionalEventData``...).
     """
-    spacer = RequestSpacer(LOOKUP_EVENTS_RATE_PER_SECOND)
+    spacer = shared_spacer(ctx.account_id, ctx.region, LOOKUP_EVENTS_RATE_PER_SECOND)
     now = datetime.now(UTC)
     logins = await _lookup(ctx, spacer, "ConsoleLogin", now - CONSOLE_LOGIN_WINDOW, now)
     changes: list[dict[str, Any]] = []
