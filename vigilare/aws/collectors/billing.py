@@ -253,11 +253,13 @@ BILLING_COLLECTORS = [
         fetch=fetch_estimated_charges,
         evidence=True,
         description="cloudwatch:GetMetricStatistics AWS/Billing EstimatedCharges (us-east-1)",
+        freshness=timedelta(hours=1),
     ),
     Collector(
         key="billing.cost_explorer",
         fetch=fetch_cost_explorer,
         evidence=True,
         description="ce:GetCostAndUsage (DAILY by service and region) and ce:GetAnomalies, once a day",
+        freshness=timedelta(days=1),
     ),
 ]

@@ -33,6 +33,11 @@ class HygieneScenario(Scenario):
         "no_multiregion_trail": (Severity.MEDIUM,),
         "guardduty_off": (Severity.MEDIUM,),
     }
+    kind_requires = {
+        "no_security_contact": ("account.security_contact",),
+        "no_multiregion_trail": ("cloudtrail.trails",),
+        "guardduty_off": ("guardduty.detectors",),
+    }
     remediation = (
         "Set a SECURITY alternate contact that reaches your team, create a multi-region CloudTrail trail, "
         "and enable GuardDuty in every enabled region."
@@ -64,7 +69,8 @@ class HygieneScenario(Scenario):
                 )
             )
         trails = data.per_region("cloudtrail.trails")
-        if trails and not data.failed_regions("cloudtrail.trails"):
+        # Only over every region's trails: a multi-region trail is listed in its home region alone.
+        if trails and set(trails) >= set(data.regions) and not data.failed_regions("cloudtrail.trails"):
             findings += self._trails(
                 account, now, [trail for _, trail in data.regional_items("cloudtrail.trails")]
             )
