@@ -89,33 +89,47 @@ def _merge(*groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def fetch_trail_events(ctx: CollectorContext) -> dict[str, Any]:
     """ConsoleLogin events of the last 24 hours and StopLogging / DeleteTrail of the last 7 days.
 
-    ``{"console_logins": [record...], "trail_changes": [record...]}`` (records as CloudTrail logs
-    them: ``userIdentity``, ``sourceIPAddress``, ``eventTime``, ``additionalEventData``...).
+        ``{"console_logins": [record...], "trail_changes": [record...]}`` (records as CloudTrail logs
+        them: ``userIdentity``, ``sourceIPAddress``, ``eventTime``, ``additionalEventData``...).
 
-    Read incrementally: LookupEvents asks only for events since the last poll (its ``StartTime``,
-    less a few minutes of overlap, as CloudTrail delivers events up to ~5 minutes late), and the
-    records still inside their windows are carried in the scan state. CloudTrail records every
-    root sign-in in us-east-1 ("AWS Management Console sign-in events", CloudTrail User Guide), so
-    that region is read every scan; the others (IAM users' regional sign-ins, trail changes) hourly.
+        Read incrementally: LookupEvents asks only for events since the last poll (its ``StartTime``,
+        less a few minutes of overlap, as CloudTrail delivers events up to ~5 minutes late), and the
+        records still inside their windows are carried in the scan state. CloudTrail records every
+        root sign-in in us-east-1 ("AWS Management Console sign-in events", CloudTrail User Guide), so
+        that region's sign-ins are read every scan; the other regions, and trail changes (judged with
+    the trails' status, read hourly), hourly.
     """
     spacer = RequestSpacer(LOOKUP_EVENTS_RATE_PER_SECOND)
     now = datetime.now(UTC)
     previous = {} if ctx.full else (ctx.previous_state or {})
-    polled = _polled_at(previous.get("polled_at"))
     login_since = now - CONSOLE_LOGIN_WINDOW
     change_since = now - TRAIL_CHANGE_WINDOW
-    if polled is not None and polled > change_since:
-        start_logins = max(login_since, polled - POLL_OVERLAP)
-        start_changes = polled - POLL_OVERLAP
+    logins_polled = _polled_at(previous.get("polled_at"))
+    start = login_since if logins_polled is None else max(login_since, logins_polled - POLL_OVERLAP)
+    logins = _merge(
+        _carried(previous.get("console_logins"), login_since),
+        await _lookup(ctx, spacer, "ConsoleLogin", start, now),
+    )
+    # Trail changes are judged with the trails' status, which is read hourly: read them as often.
+    changes_polled = _polled_at(previous.get("changes_polled_at"))
+    carried_changes = _carried(previous.get("trail_changes"), change_since)
+    if changes_polled is not None and now - changes_polled < OTHER_REGIONS_EVERY:
+        changes = carried_changes
     else:
-        start_logins, start_changes = login_since, change_since
-    logins = await _lookup(ctx, spacer, "ConsoleLogin", start_logins, now)
-    changes: list[dict[str, Any]] = []
-    for event_name in TRAIL_CHANGE_EVENTS:
-        changes += await _lookup(ctx, spacer, event_name, start_changes, now)
-    logins = _merge(_carried(previous.get("console_logins"), login_since), logins)
-    changes = _merge(_carried(previous.get("trail_changes"), change_since), changes)
-    ctx.save_state({"polled_at": now.isoformat(), "console_logins": logins, "trail_changes": changes})
+        start = change_since if changes_polled is None else max(change_since, changes_polled - POLL_OVERLAP)
+        fresh: list[dict[str, Any]] = []
+        for event_name in TRAIL_CHANGE_EVENTS:
+            fresh += await _lookup(ctx, spacer, event_name, start, now)
+        changes = _merge(carried_changes, fresh)
+        changes_polled = now
+    ctx.save_state(
+        {
+            "polled_at": now.isoformat(),
+            "changes_polled_at": changes_polled.isoformat(),
+            "console_logins": logins,
+            "trail_changes": changes,
+        }
+    )
     if ctx.region not in ROOT_SIGN_IN_REGIONS:
         ctx.fresh_until(now + OTHER_REGIONS_EVERY)
     return {"console_logins": logins, "trail_changes": changes}
