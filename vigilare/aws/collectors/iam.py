@@ -51,7 +51,11 @@ async def fetch_credential_report(ctx: CollectorContext) -> list[dict[str, str]]
     generated = report.get("GeneratedTime")
     if isinstance(generated, datetime):
         # AWS serves this report until it is 4 hours old: read it again when it can be regenerated.
-        ctx.fresh_until((generated if generated.tzinfo else generated.replace(tzinfo=UTC)) + REPORT_LIFETIME)
+        # (A report already older than that cannot follow a COMPLETE GenerateCredentialReport on
+        # AWS; should a stand-in say so, the declared freshness applies.)
+        renewable = (generated if generated.tzinfo else generated.replace(tzinfo=UTC)) + REPORT_LIFETIME
+        if renewable > datetime.now(UTC):
+            ctx.fresh_until(renewable)
     content = report["Content"]
     text = content.decode() if isinstance(content, bytes) else str(content)
     return list(csv.DictReader(io.StringIO(text)))
