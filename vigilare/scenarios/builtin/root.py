@@ -101,7 +101,9 @@ class RootScenario(Scenario):
         findings: list[Finding] = []
         for region, events in sorted(data.per_region("cloudtrail.events").items()):
             findings += self._root_logins(data.account_id, region, events.get("console_logins", []), now)
-        if "cloudtrail.trails" in data:  # judged with the trails' status (read on its own clock)
+        # Judged with the trails' status where it was read (a scan reads it hourly: a scan without it
+        # does not judge trails); an event gives none, and its record speaks alone.
+        if "cloudtrail.trails" in data:
             findings += self._silenced_trails(data, now)
         return findings
 
@@ -290,8 +292,10 @@ class RootEventHandler(EventHandler):
             return EventResult(rescan=True, note=f"{name}: the account is scanned now")
         else:
             return EventResult(note=f"{name or event.detail_type}: nothing this scenario reports")
-        # The event's region only: without trail statuses the scenario judges from the record itself.
-        findings = await ctx.detect(regional={"cloudtrail.events": {region: trail_data}})
+        # The event's region only: with no trail status read, the scenario judges from the record itself.
+        findings = await ctx.detect(
+            regional={"cloudtrail.events": {region: trail_data}, "cloudtrail.trails": {}}
+        )
         if not findings:
             return EventResult(note=f"{name}: nothing to report (not root, failed, or older than the window)")
         return EventResult(findings=tuple(findings), note=f"{name} in {region}")
