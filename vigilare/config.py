@@ -39,6 +39,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxy_hops: int = 1
     # arq queue name; separate deployments (or test runs) sharing one Redis use different names.
     queue_name: str = "vigilare:queue"
+    # The outbox relay's period: how soon a job the queue did not take at commit time (Redis down,
+    # or the process died right after the commit), or lost (a Redis restart), is handed over again.
+    outbox_relay_seconds: float = 5.0
     # Scans: concurrent AWS calls per account scan, the lease that keeps scans of one account from
     # overlapping (renewed while a scan runs; a dead worker's scan is taken over once it lapses),
     # the scheduler's tick, and the bound on a whole scan.
@@ -109,6 +112,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("VIGILARE_ENV must be 'development' or 'production'")
         if self.trusted_proxy_hops < 1:
             raise ConfigError("VIGILARE_TRUSTED_PROXY_HOPS must be at least 1 (the proxy in front of it)")
+        if self.outbox_relay_seconds <= 0:
+            raise ConfigError("VIGILARE_OUTBOX_RELAY_SECONDS must be positive")
         database_url = self.database_url
         secret_key = self.secret_key
         if self.env == "production":

@@ -9,6 +9,7 @@ from vigilare.auth.models import Invitation, RefreshToken, Tenant, User
 from vigilare.billing.models import StripeEvent
 from vigilare.db.base import Base
 from vigilare.ingest.models import IngestEvent, IngestKey
+from vigilare.jobs.models import OutboxJob
 from vigilare.scans.models import Scan
 from vigilare.scoring.models import ScorePoint
 from vigilare.signals.models import Signal
@@ -23,6 +24,7 @@ __all__ = [
     "IngestEvent",
     "IngestKey",
     "Invitation",
+    "OutboxJob",
     "RefreshToken",
     "Scan",
     "ScorePoint",

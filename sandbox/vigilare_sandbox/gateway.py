@@ -16,10 +16,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+from vigilare_sandbox import field
 from vigilare_sandbox.fake import FakeAws, route
 from vigilare_sandbox.fake_iam import add_root_row
 from vigilare_sandbox.identity import AccountDirectory, RoleTrustGuard
@@ -209,6 +211,11 @@ class Gateway:
         if self.request_log is not None:
             self.request_log.record(request)
 
+        if request.scope is not None:
+            answered = self._field_answer(request)
+            if answered is not None:
+                return answered
+
         fake_route = route(request)
         if fake_route is not None:
             return self.fake.answer(fake_route, request, self.accounts.account_for(request))
@@ -239,17 +246,59 @@ class Gateway:
         if is_caller_identity and request.scope is not None and response.status == 200:
             reported = self.trust.caller_identity(request.scope.access_key_id, response.body)
             response = _with_body(response, reported)
-        is_credential_report = (
-            request.scope is not None
-            and request.scope.service == "iam"
-            and request.form().get("Action") == "GetCredentialReport"
-        )
-        if is_credential_report and response.status == 200:
-            account_id = self.accounts.account_for(request)
-            with self.fake.state.lock:
-                root_state = self.fake.state.account(account_id)
-                body_with_root = add_root_row(response.body, account_id, root_state)
-            response = _with_body(response, body_with_root)
+        if request.scope is not None and response.status == 200:
+            response = self._field_rewrite(request, response)
         if method == "POST" and split.path == _MOTO_RESET_PATH and self._on_moto_reset is not None:
             self._on_moto_reset()
         return response
+
+    def _field_answer(self, request: WireRequest) -> WireResponse | None:
+        """Answers AWS gives where moto would answer otherwise (see `vigilare_sandbox.field`)."""
+        assert request.scope is not None
+        account_id = self.accounts.account_for(request)
+        service = request.scope.service
+        now = datetime.now(UTC)
+        with self.fake.state.lock:
+            account = self.fake.state.account(account_id)
+            denied = field.scp_denial(request, account, self.accounts.principal_arn(request, account_id))
+            if denied is not None:
+                return denied
+            if service == "monitoring":
+                return field.cloudwatch_period_refusal(request, now)
+            if service == "cloudtrail":
+                return field.organization_trail_status(request, account)
+            if service == "iam" and request.form().get("Action") == "GenerateCredentialReport":
+                # moto must know a report was asked for, or it refuses GetCredentialReport.
+                self._upstream_generate_report(request)
+                return field.generate_credential_report(account, now)
+            if service == "ce" and request.target == field.CE_COST_AND_USAGE_TARGET and account.cost_lines:
+                return field.cost_and_usage(account, request.json_body(), now.date())
+        return None
+
+    def _upstream_generate_report(self, request: WireRequest) -> None:
+        headers = [(name, value) for name, value in request.headers.items() if name not in _HOP_BY_HOP]
+        self._upstream.send(request.method, _raw_path(request), headers, request.body)
+
+    def _field_rewrite(self, request: WireRequest, response: WireResponse) -> WireResponse:
+        assert request.scope is not None
+        service = request.scope.service
+        action = request.form().get("Action") if service in ("iam",) else None
+        if service not in ("iam", "cloudtrail"):
+            return response
+        account_id = self.accounts.account_for(request)
+        with self.fake.state.lock:
+            account = self.fake.state.account(account_id)
+            if service == "cloudtrail":
+                body = field.with_organization_trails(request, account, response.body)
+            elif action == "GetAccountSummary":
+                body = field.account_summary(response.body, account)
+            elif action == "GetCredentialReport":
+                body = field.credential_report_copy(account, add_root_row(response.body, account_id, account))
+            else:
+                return response
+        return _with_body(response, body)
+
+
+def _raw_path(request: WireRequest) -> str:
+    query = urlencode([(key, value) for key, values in request.query.items() for value in values])
+    return f"{request.path}?{query}" if query else request.path

@@ -22,6 +22,7 @@ class RecordedRequest:
     path: str
     body: bytes
     params: dict[str, str]  # query-protocol parameters (STS, IAM, EC2...): Action, RoleArn, ExternalId...
+    method: str = "POST"  # HTTP method (REST protocols name the operation by method and path)
 
     @property
     def operation(self) -> str:
@@ -46,7 +47,7 @@ class RequestLog:
         if request.scope is None:
             return  # unsigned: moto's own /moto-api calls, not AWS requests
         recorded = RecordedRequest(
-            request.scope.service, request.target, request.path, request.body, request.form()
+            request.scope.service, request.target, request.path, request.body, request.form(), request.method
         )
         with self._lock:
             self.requests.append(recorded)

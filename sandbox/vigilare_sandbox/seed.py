@@ -219,3 +219,57 @@ def seed_clean_account(sandbox: Sandbox, account_id: str) -> CleanAccount:
 def _steady_month_to_date(monthly_total: float) -> float:
     now = datetime.now(UTC)
     return round(monthly_total * max(now.day - 1 + now.hour / 24, 0.1) / 30, 2)
+
+
+MEMBER_SCP_DENIED_REGION = "ap-east-1"
+
+
+@dataclass
+class MemberAccount:
+    account_id: str
+    management_account: str
+    organization_trail_arn: str
+    scp_denied_region: str
+
+
+def seed_member_account(
+    sandbox: Sandbox,
+    account_id: str,
+    management_account: str = "111100002222",
+    scp_denied_region: str = MEMBER_SCP_DENIED_REGION,
+) -> MemberAccount:
+    """A well-kept member account of an AWS Organization, as it looks from inside:
+
+    - CloudTrail: no trail of its own; the organization's trail (owned by the management account)
+      is a shadow trail, visible only with ``includeShadowTrails``;
+    - root: managed centrally (no password, no access keys, no MFA);
+    - billing alerts are off at the payer, so ``AWS/Billing`` publishes nothing here;
+    - a service control policy denies every action in ``scp_denied_region``;
+    - otherwise clean: GuardDuty on, a SECURITY contact, steady spend in Cost Explorer, healthy SES.
+    """
+    seed_events.set_support_plan(sandbox, account_id, SupportPlan.BUSINESS)
+    trail_arn = seed_events.add_organization_trail(sandbox, account_id, management_account)
+    seed_events.set_root_security(sandbox, account_id, mfa=False, access_keys=False, password=False)
+    regions = client_for(sandbox, account_id, "ec2").describe_regions()["Regions"]
+    for region in (entry["RegionName"] for entry in regions):
+        if region == scp_denied_region:
+            continue
+        try:
+            seed_aws.ensure_guardduty_detector(sandbox, account_id, region)
+        except ClientError:
+            continue  # moto answers some of botocore's newest regions with errors
+    seed_aws.set_security_contact(sandbox, account_id)
+    seed_aws.queue_cost_and_usage(
+        sandbox,
+        account_id,
+        [{"Amazon Elastic Compute Cloud - Compute": 2.4, "Amazon Simple Storage Service": 0.6}] * 14,
+    )
+    seed_aws.put_ses_reputation(sandbox, account_id, "us-east-1", bounce_rate=0.003, complaint_rate=0.0001)
+    # Last: the policy denies the seeder too, as it would anyone in the account.
+    seed_events.deny_region_by_scp(sandbox, account_id, scp_denied_region)
+    return MemberAccount(
+        account_id=account_id,
+        management_account=management_account,
+        organization_trail_arn=trail_arn,
+        scp_denied_region=scp_denied_region,
+    )

@@ -11,8 +11,10 @@ from vigilare_sandbox.sandbox import Sandbox
 from vigilare_sandbox.state import (
     AffectedEntity,
     CostAnomaly,
+    CostLine,
     GuardDutyFinding,
     HealthEvent,
+    OrganizationTrail,
     SesAccount,
     SupportPlan,
     TrailEvent,
@@ -348,8 +350,48 @@ def set_ses_enforcement(sandbox: Sandbox, account_id: str, region: str, status: 
         )
 
 
-def set_root_security(sandbox: Sandbox, account_id: str, *, mfa: bool, access_keys: bool = False) -> None:
-    """The root user's MFA and access keys, as the credential report's root row will show them."""
+def set_root_security(
+    sandbox: Sandbox, account_id: str, *, mfa: bool, access_keys: bool = False, password: bool = True
+) -> None:
+    """The root user's MFA, access keys and password, as the credential report's root row and
+    GetAccountSummary show them. ``password=False, mfa=False`` is a root managed centrally by the
+    organization (or never given a password)."""
     with sandbox.state.lock:
         state = sandbox.state.account(account_id)
-        state.root_mfa, state.root_access_keys = mfa, access_keys
+        state.root_mfa, state.root_access_keys, state.root_password = mfa, access_keys, password
+
+
+def age_credential_report(sandbox: Sandbox, account_id: str, hours: float) -> None:
+    """Make the account's last credential report ``hours`` older (AWS regenerates after 4 hours)."""
+    with sandbox.state.lock:
+        report = sandbox.state.account(account_id).credential_report
+        if report is not None:
+            report.started_at -= timedelta(hours=hours)
+
+
+def add_organization_trail(
+    sandbox: Sandbox,
+    account_id: str,
+    management_account: str,
+    name: str = "aws-controltower-BaselineCloudTrail",
+    home_region: str = "us-east-1",
+    *,
+    logging: bool = True,
+) -> str:
+    """The organization's trail (created in the management account) as member ``account_id`` sees it."""
+    trail = OrganizationTrail(name, management_account, home_region, logging)
+    with sandbox.state.lock:
+        sandbox.state.account(account_id).organization_trails.append(trail)
+    return trail.arn
+
+
+def deny_region_by_scp(sandbox: Sandbox, account_id: str, region: str) -> None:
+    """A service control policy denying every action in ``region`` (a common region guard)."""
+    with sandbox.state.lock:
+        sandbox.state.account(account_id).scp_denied_regions.add(region)
+
+
+def add_cost_lines(sandbox: Sandbox, account_id: str, lines: list[CostLine]) -> None:
+    """Cost and usage lines (with record types: Usage, Credit, Refund...) Cost Explorer answers from."""
+    with sandbox.state.lock:
+        sandbox.state.account(account_id).cost_lines.extend(lines)

@@ -114,6 +114,35 @@ class SesAccount:
 
 
 @dataclass
+class CredentialReport:
+    started_at: datetime
+    content: bytes | None = None  # the GetCredentialReport answer, fixed when first read
+
+
+@dataclass
+class OrganizationTrail:
+    name: str
+    management_account: str
+    home_region: str = "us-east-1"
+    is_logging: bool = True
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:cloudtrail:{self.home_region}:{self.management_account}:trail/{self.name}"
+
+
+@dataclass
+class CostLine:
+    """One day's cost of a service in a region, of one Cost Explorer RECORD_TYPE."""
+
+    day: date
+    service: str
+    region: str
+    amount: float
+    record_type: str = "Usage"  # Usage | Credit | Refund | Tax | ...
+
+
+@dataclass
 class AccountState:
     support_plan: SupportPlan = SupportPlan.BUSINESS
     health_events: dict[str, HealthEvent] = field(default_factory=dict)
@@ -122,9 +151,20 @@ class AccountState:
     findings: dict[str, GuardDutyFinding] = field(default_factory=dict)
     anomalies: list[CostAnomaly] = field(default_factory=list)
     ses_by_region: dict[str, SesAccount] = field(default_factory=dict)
-    # The root user, as the credential report's root row shows it (moto has no root row).
+    # The root user, as the credential report's root row and GetAccountSummary show it (moto has
+    # no root row, and its summary always says MFA off, no keys). A root whose credentials are
+    # managed centrally by the organization has no password, no keys and no MFA.
     root_mfa: bool = True
     root_access_keys: bool = False
+    root_password: bool = True
+    # The credential report as last generated: AWS serves that copy until it is 4 hours old.
+    credential_report: CredentialReport | None = None
+    # Organization trails (the management account's) that this member account sees as shadows.
+    organization_trails: list[OrganizationTrail] = field(default_factory=list)
+    # Regions where a service control policy denies every action (explicit deny).
+    scp_denied_regions: set[str] = field(default_factory=set)
+    # Cost and usage lines with their record type; when set, the fake answers GetCostAndUsage.
+    cost_lines: list[CostLine] = field(default_factory=list)
 
 
 @dataclass

@@ -44,7 +44,8 @@ async def test_connect_returns_a_fresh_external_id_and_working_snippets(aws_clie
     }
     additions = json.loads(_heredoc(resources["aws_iam_role_policy"]["vigilare_additions"]["policy"]))
     actions = additions["Statement"][0]["Action"]
-    assert "sesv2:GetAccount" in actions and "health:Describe*" in actions
+    assert "ses:GetAccount" in actions and "health:DescribeEvents" in actions
+    assert not any(action.startswith("sesv2:") for action in actions)
     assert not any(a.split(":")[1].startswith(("Put", "Create", "Delete", "Update")) for a in actions)
 
     # The CLI script: valid bash, and its heredoc policies are valid JSON.

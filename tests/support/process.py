@@ -9,8 +9,11 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import httpx
+import msgspec
 
 from tests.support.net import free_port
 
@@ -92,3 +95,51 @@ def serve(
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def settings_env(settings: Any) -> dict[str, str]:
+    """The ``VIGILARE_*`` (and AWS sandbox) environment of a subprocess configured as ``settings``."""
+    env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "MOTO_"))}
+    for field in msgspec.structs.fields(settings):
+        value = getattr(settings, field.name)
+        if value is not None and value != "":
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            env[f"VIGILARE_{field.name.upper()}"] = text
+    return env
+
+
+def start_worker(settings: Any, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`vigilare worker` configured as ``settings`` (stop it with terminate or SIGKILL); its output
+    goes to ``log`` when given (see ``wait_for_text``)."""
+    output = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 (the child owns it)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "vigilare", "worker"],
+            env=vigilare_env(settings_env(settings)),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
+
+
+def wait_for_text(path: Path, needle: str, timeout: float = 60) -> None:
+    """Wait until the file at ``path`` (a process's log) contains ``needle``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        if needle in text:
+            return
+        assert time.monotonic() < deadline, f"{needle!r} not in {path}:\n{text[-3000:]}"
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[Any] | None, timeout: float = 20) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import time
@@ -21,6 +22,8 @@ class _Handler:
         self.messages: list[tuple[list[str], Message]] = []
         # Recipients the server refuses, with its reply (e.g. "550 5.1.1 no such mailbox").
         self.refuse: dict[str, str] = {}
+        # Seconds the server takes to accept a message (a send that is in flight meanwhile).
+        self.data_delay = 0.0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -31,6 +34,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Envelope) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         self.messages.append(
             (
                 list(envelope.rcpt_tos),
@@ -62,6 +67,10 @@ class SmtpSink:
     def messages(self) -> list[tuple[list[str], Message]]:
         """What arrived, as (recipients, parsed message)."""
         return self._handler.messages
+
+    def slow_down(self, seconds: float) -> None:
+        """Take ``seconds`` to accept each message."""
+        self._handler.data_delay = seconds
 
     def refuse(self, address: str, reply: str = "550 5.1.1 no such mailbox here") -> None:
         self._handler.refuse[address] = reply

@@ -34,10 +34,12 @@ class AwsAccount(Base, TenantScoped, Timestamps):
     # baselines, GuardDuty poll times): vigilare.plugin.state; replaced after each completed scan.
     scan_state: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict, server_default="{}")
     # Scheduling: when the next scheduled scan is due, and the lease that keeps scans of one account
-    # from overlapping (held by a scan, renewed while it runs, expires if its worker dies).
+    # from overlapping (held by a scan, renewed while it runs, expires if its worker dies). Each
+    # taking of the lease increments its generation: the fencing token a run checks on every write.
     next_scan_at: Mapped[datetime | None] = mapped_column(index=True)
     lease_scan_id: Mapped[str | None] = mapped_column(sa.String(26))
     lease_until: Mapped[datetime | None]
+    lease_generation: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
     @property
     def role_arn(self) -> str:

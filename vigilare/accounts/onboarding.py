@@ -1,8 +1,9 @@
 """The cross-account role a customer creates: trust policy, read-only additions, Terraform and CLI.
 
 The role trusts only Vigilare's sentinel account, and only with the account's own external id (the
-confused-deputy defence); it gets AWS's SecurityAudit and ViewOnlyAccess managed policies plus the
-few read-only calls they lack. No write action, ever.
+confused-deputy defence); it gets AWS's SecurityAudit and ViewOnlyAccess managed policies plus an
+inline policy listing every action the collectors call (so Vigilare does not depend on what AWS
+adds to or removes from those managed policies). No write action, ever.
 """
 
 from __future__ import annotations
@@ -16,17 +17,67 @@ MANAGED_POLICY_ARNS = (
     "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
 )
 ADDITIONS_POLICY_NAME = "VigilareReadOnlyAdditions"
+# Every action the collectors call, listed here rather than left to SecurityAudit/ViewOnlyAccess
+# (which AWS may change). Read-only: tests/accounts/test_accounts_role_policy.py scans the sandbox
+# with every collector, maps each request to its IAM action and fails naming any action missing
+# here; it also refuses write actions and actions AWS does not have. SESv2's actions use the
+# "ses:" prefix (there is no "sesv2:" prefix).
 ADDITIONS_ACTIONS = (
-    "ce:GetCostAndUsage",
-    "ce:GetAnomalies",
-    "cloudwatch:GetMetricStatistics",
-    "cloudwatch:GetMetricData",
-    "ses:GetSendStatistics",
-    "ses:GetSendQuota",
-    "sesv2:GetAccount",
-    "health:Describe*",
-    "support:DescribeServices",
+    # account
     "account:GetAlternateContact",
+    # billing (us-east-1)
+    "ce:GetAnomalies",
+    "ce:GetCostAndUsage",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:ListMetrics",
+    # CloudTrail
+    "cloudtrail:DescribeTrails",
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:LookupEvents",
+    # EC2 (every enabled region)
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeInstances",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeRegions",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSpotInstanceRequests",
+    # GuardDuty
+    "guardduty:GetDetector",
+    "guardduty:GetFindings",
+    "guardduty:ListDetectors",
+    "guardduty:ListFindings",
+    # AWS Health (Business support and above)
+    "health:DescribeAffectedEntities",
+    "health:DescribeEventDetails",
+    "health:DescribeEvents",
+    # IAM
+    "iam:GenerateCredentialReport",
+    "iam:GetAccessKeyLastUsed",
+    "iam:GetAccountSummary",
+    "iam:GetCredentialReport",
+    "iam:GetGroupPolicy",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:GetUserPolicy",
+    "iam:ListAccessKeys",
+    "iam:ListAttachedGroupPolicies",
+    "iam:ListAttachedUserPolicies",
+    "iam:ListEntitiesForPolicy",
+    "iam:ListGroupPolicies",
+    "iam:ListGroupsForUser",
+    "iam:ListUserPolicies",
+    "iam:ListUsers",
+    # S3
+    "s3:GetAccountPublicAccessBlock",
+    "s3:GetBucketAcl",
+    "s3:GetBucketLocation",
+    "s3:GetBucketPolicy",
+    "s3:GetBucketPublicAccessBlock",
+    "s3:ListAllMyBuckets",
+    # SES and SESv2 (both "ses:")
+    "ses:GetAccount",
+    "ses:GetSendQuota",
+    "ses:GetSendStatistics",
 )
 
 

@@ -1,6 +1,8 @@
 """The delivery job: one notification to one channel, retried with backoff, each attempt recorded.
 
 A channel that is down only delays its own job: every channel of an alert has its own delivery.
+A run claims the delivery before sending (``sending_until``), so the same job handed over twice
+(the outbox relay re-hands a job Redis lost while it ran) sends it once.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
@@ -37,6 +40,8 @@ logger = logging.getLogger("vigilare.alerts")
 
 MAX_RETRY_DELAY_SECONDS = 3600.0
 HTTP_TIMEOUT_SECONDS = 10.0
+# One run of the job is cut off after this long; its claim on the delivery lasts as long.
+DELIVERY_TIMEOUT_SECONDS = 120.0
 _MAX_ERROR = 1000
 
 
@@ -81,13 +86,25 @@ class _Prepared:
     slack_bot_token: str | None
 
 
-async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | str:
-    """Read what the delivery needs; a string says why there is nothing (more) to do."""
+@dataclass(frozen=True, slots=True)
+class _Busy:
+    """Another run is sending the delivery now, for at most this long."""
+
+    seconds: float
+
+
+async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | _Busy | str:
+    """Claim the delivery and read what it needs; a string says why there is nothing (more) to do."""
     box = SecretBox(ctx.settings.secret_key)
+    now = utcnow()
     async with ctx.unit_of_work() as session:
-        delivery = await session.get(AlertDelivery, delivery_id)
+        delivery = await session.get(AlertDelivery, delivery_id, with_for_update=True)
         if delivery is None or delivery.status in (DELIVERED, FAILED):
             return "nothing to do"  # deleted, or a duplicate run of a finished delivery
+        if delivery.sending_until is not None and delivery.sending_until > now:
+            return _Busy((delivery.sending_until - now).total_seconds())
+        # Committed before anything is sent: a second run of this job waits for this one's outcome.
+        delivery.sending_until = now + timedelta(seconds=DELIVERY_TIMEOUT_SECONDS)
         alert = await session.get_one(Alert, delivery.alert_id)
         account = await session.get(AwsAccount, alert.account_id)
         tenant = await session.get_one(Tenant, alert.tenant_id)
@@ -101,21 +118,27 @@ async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | str:
                 ctx.settings, alert, account, tenant, AlertEventType(delivery.event)
             )
         except SecretDecryptionError as exc:
-            delivery.status, delivery.last_error = FAILED, str(exc)
+            delivery.status, delivery.last_error, delivery.sending_until = FAILED, str(exc), None
             return "undecryptable secret"
         except Exception as exc:  # stored data no version of this code can send: say so on the delivery
             logger.exception("alert delivery %s cannot be prepared", delivery_id)
-            delivery.status = FAILED
+            delivery.status, delivery.sending_until = FAILED, None
             delivery.last_error = f"delivery failed: {type(exc).__name__}: {exc}"[:_MAX_ERROR]
             return "cannot be prepared"
     return _Prepared(config=config, notification=notification, slack_bot_token=token)
 
 
-@job("deliver_alert")
+@job("deliver_alert", timeout=DELIVERY_TIMEOUT_SECONDS)
 async def deliver_alert(ctx: JobContext, delivery_id: str) -> str:
     prepared = await _prepare(ctx, delivery_id)
     if isinstance(prepared, str):
         return prepared
+    if isinstance(prepared, _Busy):
+        # The same delivery is being sent by another run (a job handed over twice): never send it
+        # twice; look again once that run has recorded its outcome (or died and lost its claim).
+        if ctx.is_last_attempt:
+            return "being sent by another run"
+        raise Retry(defer_seconds=min(prepared.seconds + 1.0, MAX_RETRY_DELAY_SECONDS))
     try:
         result = await _send(ctx, prepared)
     except Exception as exc:
@@ -156,6 +179,7 @@ async def _record(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> 
     now = utcnow()
     async with ctx.unit_of_work() as session:
         delivery = await session.get_one(AlertDelivery, delivery_id)
+        delivery.sending_until = None
         delivery.attempts += 1
         delivery.last_attempt_at = now
         delivery.last_status_code = result.status_code

@@ -77,6 +77,9 @@ class AlertDelivery(Base, TenantScoped):
     created_at: Mapped[datetime]
     last_attempt_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+    # A run of the delivery job is sending it until then: another run (the same job handed over
+    # twice) does not send it a second time.
+    sending_until: Mapped[datetime | None]
 
 
 class SlackInstallation(Base, TenantScoped, Timestamps):

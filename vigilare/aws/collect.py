@@ -2,12 +2,16 @@
 
 A failure (a region answering 500, an access denied, a bug in a collector) becomes a recorded
 :class:`CollectionError` for that key and region, never a finding and never a crashed scan.
+An access denied by a service control policy (an explicit deny the account's organization set,
+e.g. a region guard) is not a failure of the scan: it becomes a ``scp_denied:<region>`` capability
+of the account, the region's data is simply absent, and the scan stays ``ok``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -134,6 +138,45 @@ def describe_error(exc: BaseException) -> str:
     return text if len(text) <= _MAX_ERROR_LENGTH else text[: _MAX_ERROR_LENGTH - 3] + "..."
 
 
+SCP_CAPABILITY_PREFIX = "scp_denied:"
+_SCP_DENY_TEXT = "explicit deny in a service control policy"
+_DENIED_ACTION = re.compile(r"perform: ([\w-]+:[\w*-]+)")
+
+
+def scp_denied_action(exc: BaseException) -> str | None:
+    """The action a service control policy denied (``"cloudtrail:DescribeTrails"``, or ``"*"`` when
+    AWS does not say), or None when ``exc`` is not an SCP's explicit deny.
+
+    AWS answers such a call with an access-denied error whose message says "with an explicit deny in
+    a service control policy" (IAM User Guide, "Troubleshoot access denied error messages"). The
+    denial belongs to the account's organization, not to the scan: it is a capability, not an error.
+    """
+    text = describe_error(exc) if isinstance(exc, ClientError) else str(exc)
+    if _SCP_DENY_TEXT not in text.lower():
+        return None
+    match = _DENIED_ACTION.search(text)
+    return match.group(1) if match else "*"
+
+
+def scp_capabilities(denied: Mapping[str, set[str]]) -> list[Capability]:
+    """One capability per region (``scp_denied:ap-east-1``) naming the actions the SCP denied there."""
+    return [
+        Capability(
+            name=f"{SCP_CAPABILITY_PREFIX}{region}",
+            available=False,
+            reason=(
+                f"denied by SCP in {region}: {', '.join(sorted(actions))} "
+                "(explicit deny in a service control policy); Vigilare cannot read there, and neither can "
+                "anyone else in the account"
+                if region != GLOBAL_REGION
+                else f"denied by SCP: {', '.join(sorted(actions))} "
+                "(explicit deny in a service control policy)"
+            ),
+        )
+        for region, actions in sorted(denied.items())
+    ]
+
+
 def partition_of(region: str) -> str:
     for prefix, partition in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b")):
         if region.startswith(prefix):
@@ -197,6 +240,7 @@ async def collect_planned(
     errors: list[CollectionError] = []
     capabilities: dict[str, Capability] = {}
     notes = _RunNotes(full=full)
+    scp_denied: dict[str, set[str]] = {}
     for key in wanted:
         if key not in collectors:
             errors.append(
@@ -228,6 +272,12 @@ async def collect_planned(
         try:
             value = await collector.fetch(context)
         except Exception as exc:
+            denied_action = scp_denied_action(exc)
+            if denied_action is not None:
+                scp_denied.setdefault(region or GLOBAL_REGION, set()).add(denied_action)
+                # Nothing to read there until the policy changes: looked at again on the key's clock.
+                succeeded[collector.key].add(region or GLOBAL_REGION)
+                return
             logger.info("collecting %s in %s failed: %s", collector.key, region or GLOBAL_REGION, exc)
             errors.append(
                 CollectionError(key=collector.key, region=region or GLOBAL_REGION, error=describe_error(exc))
@@ -246,6 +296,8 @@ async def collect_planned(
         else:
             runs.append(run(collector, None))
     await asyncio.gather(*runs)
+    for capability in scp_capabilities(scp_denied):
+        capabilities[capability.name] = capability
     data = CollectedData(
         account_id=session.account_id,
         collected_at=collected_at,

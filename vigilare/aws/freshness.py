@@ -172,5 +172,9 @@ def coverage(data: CollectedData, collected: Mapping[str, set[str]]) -> dict[str
             covered[key] = set()
             continue
         failed = {error.region for error in data.errors_for(key)}
-        covered[key] = set(places) - failed
+        if data.is_regional(key):
+            read = set(data.per_region(key))
+        else:
+            read = {GLOBAL_REGION} if key in data else set()
+        covered[key] = (set(places) & read) - failed
     return covered

@@ -15,8 +15,11 @@ and queue it by the function itself, never by its name, from inside a transactio
 
     enqueue_after_commit(session, send_invitation, user.id, job_id=f"invite:{user.id}")
 
-The job is handed to the queue only after that transaction commits (the request boundary, or the
-``unit_of_work`` of another job, does it) and dropped when it rolls back. ``job_id`` dedupes.
+The commit writes the job to the outbox (``job_outbox``) in the same transaction, and the boundary
+(the request, or the ``unit_of_work`` of another job) hands it to the queue after the commit; a
+rollback drops it. What the queue did not take then (Redis down, the process killed) or lost later
+(a Redis restart) the relay (``vigilare.jobs.relay``, in every worker) hands over again, under the
+same job id. ``job_id`` dedupes; arguments must be JSON values.
 
 - ``@job(name, max_tries=5, timeout=300, every=None)``: ``max_tries`` counts every run, the first
   included; ``timeout`` bounds one run (exceeded: the run fails, no retry); ``every`` (a function of
@@ -34,10 +37,12 @@ from vigilare.jobs.context import JobContext
 from vigilare.jobs.outbox import enqueue_after_commit, flush_after_commit, unit_of_work
 from vigilare.jobs.queue import JobQueue, create_queue
 from vigilare.jobs.registry import Retry, job, load_jobs
+from vigilare.jobs.state import JobState
 
 __all__ = [
     "JobContext",
     "JobQueue",
+    "JobState",
     "Retry",
     "create_queue",
     "enqueue_after_commit",

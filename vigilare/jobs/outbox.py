@@ -1,35 +1,60 @@
-"""Jobs are handed to the queue only after the transaction that asked for them commits.
+"""The durable outbox: what must run is written in the transaction that needs it.
 
-A job queued inside a transaction that then rolls back must not run, and a job must never run
-before the rows it reads are visible; so services record their jobs on the session, and the
-boundary that owns the transaction (a request, or a job's ``unit_of_work``) commits and then
-releases them to the queue.
+``enqueue_after_commit(session, job, *args)`` records the job on the session; when the session's
+transaction commits, the job is written to ``job_outbox`` *in that transaction* (so it exists if
+and only if the change that needs it committed), and after the commit it is handed to the queue at
+once. When that hand-off fails (Redis unreachable) or the process dies right after the commit, the
+row is still there: the relay (:mod:`vigilare.jobs.relay`) hands it over until the queue has it.
+The row is deleted when its job has run to an end.
+
+Every row has a job id (the caller's, or a new one): the queue dedupes on it, so a row handed over
+twice is one job. A job whose id is already waiting in the outbox is not written again (the same
+rule as the queue's: a job id that is queued or running is not queued twice).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import delete, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from vigilare.db.engine import SessionFactory
-from vigilare.db.tenancy import tenant_scope
+from vigilare.db.tenancy import VigilareSession, tenant_scope
+from vigilare.ids import new_id, utcnow
+from vigilare.jobs.models import OutboxJob
 from vigilare.jobs.registry import JobFunction, spec_of
 
 if TYPE_CHECKING:
     from vigilare.jobs.queue import JobQueue
 
-_PENDING = "vigilare_pending_jobs"
+logger = logging.getLogger("vigilare.jobs")
+
+_PENDING = "vigilare_pending_jobs"  # queued on the session, written when its transaction commits
+_WRITTEN = "vigilare_written_jobs"  # written by the last commit, handed to the queue after it
+
+# The relay looks at a row this long after its commit: by then the commit's own hand-off has
+# normally put it in the queue (or the job has run and the row is gone).
+FIRST_CHECK_AFTER = timedelta(seconds=5)
+# The commit's own hand-off gives up after this long (the relay takes over): a request is not held
+# up by an unreachable queue.
+HANDOFF_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
 class PendingJob:
     name: str
     args: tuple[Any, ...]
-    job_id: str | None
+    job_id: str
     defer_seconds: float
 
 
@@ -42,12 +67,18 @@ def enqueue_after_commit(
 ) -> None:
     """Run ``job(ctx, *args)`` once this session's transaction commits (never if it rolls back).
 
-    ``job`` is a function registered with ``@job``; ``job_id`` dedupes: a job whose id is already
-    queued or running is not queued again.
+    ``job`` is a function registered with ``@job``; its arguments must be JSON values (they are
+    stored in the outbox). ``job_id`` dedupes: a job whose id is already waiting or running is not
+    queued again.
     """
     spec = spec_of(job)
     spec.check_arguments(args)
-    session.info.setdefault(_PENDING, []).append(PendingJob(spec.name, args, job_id, defer_seconds))
+    try:
+        json.dumps(args)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"job {spec.name!r}: arguments must be JSON values: {exc}") from None
+    pending = PendingJob(spec.name, args, job_id or f"job:{new_id()}", max(defer_seconds, 0.0))
+    session.info.setdefault(_PENDING, []).append(pending)
 
 
 def pending_jobs(session: AsyncSession) -> list[PendingJob]:
@@ -55,21 +86,95 @@ def pending_jobs(session: AsyncSession) -> list[PendingJob]:
 
 
 def discard_pending(session: AsyncSession) -> None:
+    """Forget the jobs queued on the session so far (a commit that must not start them)."""
     session.info.pop(_PENDING, None)
 
 
-async def flush_after_commit(session: AsyncSession, queue: JobQueue) -> None:
-    """Hand the jobs queued on ``session`` to ``queue``; call it after a successful commit."""
+@event.listens_for(VigilareSession, "before_commit")
+def _write_outbox(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: the jobs are written when the transaction itself commits
     pending: list[PendingJob] = session.info.pop(_PENDING, [])
-    for item in pending:
-        await queue.enqueue(item.name, *item.args, job_id=item.job_id, defer_seconds=item.defer_seconds)
+    if not pending:
+        return
+    now = utcnow()
+    unique = list({item.job_id: item for item in pending}.values())
+    rows = [
+        {
+            "job_id": item.job_id,
+            "name": item.name,
+            "args": list(item.args),
+            "created_at": now,
+            "available_at": now + timedelta(seconds=item.defer_seconds),
+            "check_at": now + timedelta(seconds=item.defer_seconds) + FIRST_CHECK_AFTER,
+            "handed_at": None,
+            "handoffs": 0,
+        }
+        for item in unique
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(OutboxJob).values(rows).on_conflict_do_nothing(index_elements=["job_id"]))
+    session.info.setdefault(_WRITTEN, []).extend(unique)
+
+
+@event.listens_for(VigilareSession, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None:
+        # The transaction is gone: what it queued, and what its failed commit wrote, never existed.
+        session.info.pop(_PENDING, None)
+        session.info.pop(_WRITTEN, None)
+
+
+@event.listens_for(VigilareSession, "after_transaction_end")
+def _forget_uncommitted(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)  # a transaction that ended without a commit
+
+
+async def flush_after_commit(session: AsyncSession, queue: JobQueue) -> None:
+    """Hand the jobs the last commit wrote to ``queue`` (call it after a successful commit).
+
+    Never raises for the queue: the jobs are in the outbox, and the relay hands over what this
+    could not.
+    """
+    written: list[PendingJob] = session.info.pop(_WRITTEN, [])
+    if not written:
+        return
+    handed = 0
+    try:
+        async with asyncio.timeout(HANDOFF_TIMEOUT_SECONDS):
+            for item in written:
+                await queue.enqueue(
+                    item.name, *item.args, job_id=item.job_id, defer_seconds=item.defer_seconds
+                )
+                handed += 1
+    except Exception as exc:
+        logger.warning(
+            "the queue did not take %d job(s) after the commit (%s: %s); the outbox relay hands them over",
+            len(written) - handed,
+            type(exc).__name__,
+            exc,
+        )
+
+
+async def job_finished(session_factory: SessionFactory, job_id: str) -> None:
+    """The job ran to an end: its outbox row is done. A failure here only means the relay will
+    find the job finished (or hand it once more: jobs are idempotent)."""
+    try:
+        async with session_factory() as session:
+            await session.execute(delete(OutboxJob).where(OutboxJob.job_id == job_id))
+            await session.commit()
+    except Exception:
+        logger.warning("could not mark job %s done in the outbox", job_id, exc_info=True)
 
 
 @asynccontextmanager
 async def unit_of_work(
     session_factory: SessionFactory, queue: JobQueue, *, tenant_id: str | None = None
 ) -> AsyncIterator[AsyncSession]:
-    """One session and one transaction: commit when the block ends, then release its jobs."""
+    """One session and one transaction: commit when the block ends (the jobs queued in it are
+    written to the outbox by that commit), then hand them to the queue."""
     async with session_factory() as session:
         if tenant_id is not None:
             tenant_scope(session, tenant_id)

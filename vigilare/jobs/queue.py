@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
 from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory
 from vigilare.ids import new_id
 from vigilare.jobs.context import JobContext
+from vigilare.jobs.outbox import job_finished
 from vigilare.jobs.registry import JobSpec, Retry, job_named, load_jobs
+from vigilare.jobs.relay import start_relay
+from vigilare.jobs.state import JobState
 
 logger = logging.getLogger("vigilare.jobs")
 
@@ -30,6 +35,10 @@ class JobQueue(Protocol):
     ) -> str | None:
         """Queue a job by its registered name; returns its id, or None when a job with that id is
         already queued. Business code queues jobs with ``enqueue_after_commit`` instead."""
+
+    async def states(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        """What the queue knows of these jobs; a job it does not hold is absent from the answer.
+        Raises when the queue cannot be asked (Redis unreachable)."""
 
     async def ping(self) -> bool:
         """True when the queue can take jobs now (readiness)."""
@@ -63,6 +72,26 @@ class ArqQueue:
         )
         return job.job_id if job is not None else None
 
+    async def states(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        if not job_ids:
+            return {}
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(result_key_prefix + job_id)
+                pipe.exists(in_progress_key_prefix + job_id)
+                pipe.exists(job_key_prefix + job_id)
+            found = await pipe.execute()
+        states: dict[str, JobState] = {}
+        for index, job_id in enumerate(job_ids):
+            finished, running, waiting = found[3 * index : 3 * index + 3]
+            if finished:
+                states[job_id] = JobState.FINISHED
+            elif running:
+                states[job_id] = JobState.RUNNING
+            elif waiting:
+                states[job_id] = JobState.WAITING
+        return states
+
     async def ping(self) -> bool:
         try:
             async with asyncio.timeout(PING_TIMEOUT_SECONDS):
@@ -81,6 +110,7 @@ class InProcessQueue:
     def __init__(self, settings: Settings, session_factory: SessionFactory) -> None:
         self.context = JobContext(settings=settings, session_factory=session_factory, queue=self)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._started: set[str] = set()
         self._periodic: list[asyncio.Task[None]] = []
         self._closed = False
         load_jobs()
@@ -94,13 +124,35 @@ class InProcessQueue:
             return None
         task = asyncio.create_task(self._run(spec, job_id, args, defer_seconds))
         self._tasks[job_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
+        task.add_done_callback(lambda _t: self._forget(job_id))
         return job_id
 
+    def _forget(self, job_id: str) -> None:
+        self._tasks.pop(job_id, None)
+        self._started.discard(job_id)
+
+    async def states(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        # A finished job is forgotten at once (its outbox row was deleted as it ended).
+        return {
+            job_id: JobState.RUNNING if job_id in self._started else JobState.WAITING
+            for job_id in job_ids
+            if job_id in self._tasks
+        }
+
     async def _run(self, spec: JobSpec, job_id: str, args: tuple[Any, ...], defer_seconds: float) -> None:
+        await self._attempts(spec, job_id, args, defer_seconds)
+        # Ran to an end (not cancelled by shutdown): its outbox row, if it came from one, is done.
+        if not job_id.startswith("periodic:"):
+            await job_finished(self.context.session_factory, job_id)
+
+    async def _attempts(
+        self, spec: JobSpec, job_id: str, args: tuple[Any, ...], defer_seconds: float
+    ) -> None:
         for attempt in range(1, spec.max_tries + 1):
             if defer_seconds:
+                self._started.discard(job_id)
                 await asyncio.sleep(defer_seconds)
+            self._started.add(job_id)
             try:
                 async with asyncio.timeout(spec.timeout_seconds):
                     await spec.function(self.context.for_run(spec, attempt), *args)
@@ -115,6 +167,11 @@ class InProcessQueue:
                 logger.exception("job %s (%s) failed", spec.name, job_id)
                 return
         logger.error("job %s (%s) gave up after %d tries", spec.name, job_id, spec.max_tries)
+
+    def start_relay(self) -> None:
+        """Relay the outbox in this process: jobs of an earlier run of it that never ended."""
+        settings = self.context.settings
+        self._periodic.append(start_relay(self.context.session_factory, self, settings.outbox_relay_seconds))
 
     def run_every(self, spec: JobSpec, seconds: float) -> None:
         """Run a job periodically in this process (the embedded default's scheduler)."""
@@ -154,6 +211,7 @@ async def create_queue(
         return await ArqQueue.connect(settings)
     queue = InProcessQueue(settings, session_factory)
     if periodic:
+        queue.start_relay()
         for spec in load_jobs().values():
             if spec.every is not None:
                 queue.run_every(spec, float(spec.every(settings)))

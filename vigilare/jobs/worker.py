@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -14,26 +15,47 @@ from vigilare import lifecycle
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.jobs.context import JobContext
+from vigilare.jobs.outbox import job_finished
 from vigilare.jobs.queue import ArqQueue, redis_settings
 from vigilare.jobs.registry import DEFAULT_TIMEOUT_SECONDS, JobSpec, Retry, load_jobs
+from vigilare.jobs.relay import start_relay, stop_relay
 
 logger = logging.getLogger("vigilare.worker")
 
 # Jobs are I/O bound (AWS, SMTP, HTTP): many run concurrently in one process. arq's defaults
 # (10 jobs, 0.5 s polling) cap a worker near 20 jobs a second; scans wait on AWS, so run more.
 MAX_JOBS = 100
+# The job's own timeout is enforced inside the run (so that a run cut off is known to have ended);
+# arq's, a little later, only backs it up.
+ARQ_TIMEOUT_MARGIN_SECONDS = 5.0
 
 
 def _wrap(spec: JobSpec) -> Function:
     async def run(ctx: dict[str, Any], *args: Any) -> Any:
         base: JobContext = ctx["vigilare"]
+        job_ctx = base.for_run(spec, int(ctx.get("job_try", 1)))
+        job_id = str(ctx.get("job_id", ""))
+        ended = True  # the job will not run again (unless it asked to be retried)
         try:
-            return await spec.function(base.for_run(spec, int(ctx.get("job_try", 1))), *args)
+            async with asyncio.timeout(spec.timeout_seconds):
+                return await spec.function(job_ctx, *args)
         except Retry as retry:
+            ended = job_ctx.is_last_attempt
             raise ArqRetry(defer=retry.defer_seconds) from retry
+        except asyncio.CancelledError:
+            ended = False  # the worker is shutting down: arq runs the job again
+            raise
+        finally:
+            if ended and job_id and not job_id.startswith("cron:"):
+                await job_finished(base.session_factory, job_id)
 
     run.__qualname__ = run.__name__ = spec.name
-    return func(run, name=spec.name, max_tries=spec.max_tries, timeout=spec.timeout_seconds)
+    return func(
+        run,
+        name=spec.name,
+        max_tries=spec.max_tries,
+        timeout=spec.timeout_seconds + ARQ_TIMEOUT_MARGIN_SECONDS,
+    )
 
 
 def create_worker(settings: Settings, **overrides: Any) -> Worker:
@@ -47,8 +69,11 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         queue = ArqQueue(ctx["redis"], settings.queue_name)
         ctx["engine"] = engine
         ctx["vigilare"] = JobContext(settings=settings, session_factory=session_factory, queue=queue)
+        # Every worker relays the outbox (rows are locked, so relays share the work).
+        ctx["outbox_relay"] = start_relay(session_factory, queue, settings.outbox_relay_seconds)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await stop_relay(ctx.get("outbox_relay"))
         await lifecycle.shutdown(settings)
         engine = ctx.get("engine")
         if engine is not None:
@@ -69,7 +94,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
                 name=f"cron:{spec.name}",
                 second=set(range(0, 60, period)),
                 unique=True,
-                timeout=spec.timeout_seconds,
+                timeout=spec.timeout_seconds + ARQ_TIMEOUT_MARGIN_SECONDS,
                 max_tries=spec.max_tries,
             )
         )

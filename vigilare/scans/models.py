@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigilare.db.base import Base, TenantScoped, id_column
+from vigilare.ids import utcnow
 
 QUEUED, RUNNING, SUCCEEDED, PARTIAL, FAILED = "queued", "running", "succeeded", "partial", "failed"
 FINISHED = (SUCCEEDED, PARTIAL, FAILED)
@@ -14,7 +15,16 @@ FINISHED = (SUCCEEDED, PARTIAL, FAILED)
 
 class Scan(Base, TenantScoped):
     __tablename__ = "scans"
-    __table_args__ = (sa.Index("ix_scans_account_trigger_queued", "account_id", "trigger", "queued_at"),)
+    __table_args__ = (
+        sa.Index("ix_scans_account_trigger_queued", "account_id", "trigger", "queued_at"),
+        # Recovery looks at unfinished scans only, longest untouched first.
+        sa.Index(
+            "ix_scans_unfinished_handed_at",
+            "handed_at",
+            postgresql_where=sa.text("status IN ('queued', 'running')"),
+            sqlite_where=sa.text("status IN ('queued', 'running')"),
+        ),
+    )
 
     id: Mapped[str] = id_column()
     account_id: Mapped[str] = mapped_column(sa.ForeignKey("aws_accounts.id", ondelete="CASCADE"), index=True)
@@ -25,6 +35,10 @@ class Scan(Base, TenantScoped):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
+    # The scan's job: handed to the queue this many times after the first (its job id says which),
+    # last handed (or seen waiting in the queue, or taken) at ``handed_at``.
+    handoffs: Mapped[int] = mapped_column(default=0, server_default="0")
+    handed_at: Mapped[datetime] = mapped_column(default=utcnow)
     error: Mapped[str | None] = mapped_column(sa.Text)
     # Per scenario: {"iam": {"status": "ok", "duration_ms": 812, "findings": 3, "error": null}, ...}
     outcomes: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

@@ -32,14 +32,17 @@ def scan_job_id(scan_id: str, attempt: int = 0) -> str:
 
 
 def create_scan(session: AsyncSession, account: AwsAccount, trigger: str) -> Scan:
-    """A queued scan; its job is handed to the queue once the transaction commits."""
+    """A queued scan; its job is written to the outbox with the scan, and handed to the queue once
+    the transaction commits."""
+    now = utcnow()
     scan = Scan(
         id=new_id(),
         tenant_id=account.tenant_id,
         account_id=account.id,
         trigger=trigger,
         status=QUEUED,
-        queued_at=utcnow(),
+        queued_at=now,
+        handed_at=now,
         outcomes={},
         collection_errors=[],
         evidence={},

@@ -1,7 +1,9 @@
 """The recovery checklist: numbered steps tailored to an account's open signals.
 
 One step per kind of signal present, in AWS's recovery order (the phases of ``checklist_catalog``),
-worst first within a phase, each naming the affected resources. A few general steps are added when
+worst first within a phase, each naming what to act on: the concrete access keys, users, instances
+and regions a detector lists in a finding's ``details["act_on"]`` (e.g. the access key an AWS risk
+case names, not the case's ARN), else the signal's resource and region. A few general steps are added when
 the signals suggest a compromise (look for the case, sweep every region, keep the evidence) or come
 with an AWS case (reply to it). With no open signals the checklist is a short hardening list.
 """
@@ -138,6 +140,17 @@ def _generic_template(key: tuple[str, str], worst: Severity, title: str, count: 
     )
 
 
+def _names(signal: LocatedSignal) -> list[str]:
+    """What to act on: the concrete names the signal's detector listed in ``details["act_on"]``
+    (access keys, users, instances with their region...), else the signal's resource and region."""
+    details = getattr(signal, "details", None)
+    act_on = details.get("act_on") if isinstance(details, dict) else None
+    if isinstance(act_on, list) and act_on:
+        return [str(name) for name in act_on if str(name).strip()]
+    label = _label(signal)
+    return [label] if label else []
+
+
 def _label(signal: LocatedSignal) -> str:
     resource = (signal.resource or "").strip()
     region = (signal.region or "").strip()
@@ -147,7 +160,7 @@ def _label(signal: LocatedSignal) -> str:
 
 
 def _affected_sentence(label: str, members: Sequence[tuple[Severity, LocatedSignal]]) -> str:
-    names = list(dict.fromkeys(name for name in (_label(signal) for _, signal in members) if name))
+    names = list(dict.fromkeys(name for _, signal in members for name in _names(signal)))
     if not names:
         return ""
     shown = ", ".join(names[:MAX_NAMED_RESOURCES])

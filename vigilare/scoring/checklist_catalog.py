@@ -42,7 +42,7 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "and the case in Support Center, note the deadline, and answer early: AWS may suspend the account "
         "if nobody replies in time. Do not remove the AWSCompromisedKeyQuarantine policy AWS attached.",
         COMPROMISE_GUIDE,
-        "Events",
+        "Named in the case",
     ),
     ("abuse", "health_abuse_event"): StepTemplate(
         1,
@@ -149,7 +149,7 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "Check large instance fleets",
         "Confirm the fleets below are yours and expected; terminate any you did not launch.",
         "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html",
-        "Fleets",
+        "Instances",
     ),
     ("compute", "spot_requests"): StepTemplate(
         5,

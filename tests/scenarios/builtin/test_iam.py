@@ -111,24 +111,48 @@ async def test_quarantine_policies_present_but_unattached_are_not_findings() -> 
     assert await iam_findings(quarantine={QUARANTINE_V2: empty}) == []
 
 
-async def test_root_access_key_in_the_credential_report_is_critical() -> None:
-    findings = await iam_findings(report=[root_row(key_1=True, key_1_rotated_ago=63 * DAY)])
+async def test_root_access_key_is_critical_and_dated_from_the_credential_report() -> None:
+    findings = await iam_findings(
+        report=[root_row(key_1=True, key_1_rotated_ago=63 * DAY)],
+        summary={"AccountMFAEnabled": 1, "AccountAccessKeysPresent": 1},
+    )
     [finding] = findings
     assert (finding.kind, finding.severity) == ("root_access_keys", Severity.CRITICAL)
     assert "63 days ago" in finding.description
 
 
-async def test_root_without_mfa_in_the_credential_report_is_critical() -> None:
-    findings = await iam_findings(report=[root_row(mfa=False)])
+async def test_root_without_mfa_but_with_a_password_is_critical() -> None:
+    findings = await iam_findings(
+        summary={"AccountMFAEnabled": 0, "AccountAccessKeysPresent": 0, "AccountPasswordPresent": 1}
+    )
     assert [(f.kind, f.severity) for f in findings] == [("root_mfa_disabled", Severity.CRITICAL)]
 
 
-async def test_the_credential_report_root_row_wins_over_the_account_summary() -> None:
-    # The summary says "no MFA, keys present"; the root row says otherwise and is what AWS shows for root.
+async def test_the_live_account_summary_wins_over_a_credential_report_up_to_4_hours_old() -> None:
+    # The report (older) says "MFA on, no keys"; the summary says what is true now.
     findings = await iam_findings(
         report=[root_row(mfa=True)], summary={"AccountMFAEnabled": 0, "AccountAccessKeysPresent": 1}
     )
+    assert kind_names(findings) == ["root_access_keys", "root_mfa_disabled"]
+    keys = next(f for f in findings if f.kind == "root_access_keys")
+    assert "within the last 4 hours" in keys.description
+
+
+async def test_a_root_without_password_or_keys_needs_no_mfa() -> None:
+    # Centrally managed root credentials (AWS Organizations) or a root never given a password.
+    findings = await iam_findings(
+        report=[root_row(mfa=False)],
+        summary={"AccountMFAEnabled": 0, "AccountAccessKeysPresent": 0, "AccountPasswordPresent": 0},
+    )
     assert findings == []
+
+
+async def test_without_the_summary_the_credential_report_decides() -> None:
+    data = collected_data(
+        {"iam.credential_report": [root_row(mfa=False, key_1=True)], "iam.users": {"users": []}}
+    )
+    result = await detect(data, [IamScenario])
+    assert kind_names(result.findings) == ["root_access_keys", "root_mfa_disabled"]
 
 
 @pytest.mark.parametrize(

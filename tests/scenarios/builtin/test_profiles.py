@@ -10,7 +10,7 @@ from vigilare.scenarios.builtin.email import EmailScenario
 from vigilare.scenarios.builtin.hygiene import HygieneScenario
 from vigilare.scenarios.builtin.root import RootScenario
 from vigilare.scenarios.manager import load_registry
-from vigilare_sandbox.seed import seed_clean_account, seed_compromised_account
+from vigilare_sandbox.seed import seed_clean_account, seed_compromised_account, seed_member_account
 
 # The scenarios whose findings these tests check (the others have their own profile tests).
 MY_SCENARIO_IDS = {scenario.id for scenario in (AbuseScenario, RootScenario, EmailScenario, HygieneScenario)}
@@ -53,3 +53,27 @@ async def test_a_compromised_account_reports_each_seeded_signal_once(sandbox):
     assert by_kind["trail_deleted"].resource == seeded.deleted_trail_arn
     assert seeded.gpu_region not in by_kind["guardduty_off"].details["regions"]
     assert all(f.remediation and f.docs_url.startswith("https://") for f in mine)
+
+
+async def test_a_member_account_of_an_organization_scans_clean_with_its_capability_notes(sandbox):
+    # Organization trail, centrally managed root, billing alerts off, a region denied by SCP.
+    member = seed_member_account(sandbox, "350000000003")
+
+    report = await scan_sandbox(
+        sandbox,
+        load_registry().select(),
+        account_id=member.account_id,
+        regions=("us-east-1", "eu-west-1", member.scp_denied_region),
+    )
+
+    assert [f.title for f in report.findings] == []
+    assert report.status == "ok" and report.collection_errors == []
+    notes = {c.name: c for c in report.capabilities if not c.available}
+    assert set(notes) == {"billing_metric", f"scp_denied:{member.scp_denied_region}"}
+    assert notes[f"scp_denied:{member.scp_denied_region}"].reason.startswith(
+        f"denied by SCP in {member.scp_denied_region}"
+    )
+    trails = report.evidence["data"]["cloudtrail.trails"]["us-east-1"]
+    assert [(t["TrailARN"], t["ManagedBy"]) for t in trails] == [
+        (member.organization_trail_arn, member.management_account)
+    ]

@@ -27,6 +27,12 @@ NON_REGIONS = {"", "global", "NoRegion", "No Region"}
 # A region counts as used from the first day it costs at least this much (cents of stray requests
 # do not make a region "used", and do not make it "new" either).
 REGION_SPEND_FLOOR = 0.50
+BILLING_METRIC_CAPABILITY = "billing_metric"
+BILLING_METRIC_UNAVAILABLE = (
+    "AWS publishes no AWS/Billing EstimatedCharges metric for this account: billing alerts are off "
+    "(for a member of an AWS Organization, the management account must turn on 'Receive CloudWatch "
+    "billing alerts'). Month-to-date spend is not watched until they are; Cost Explorer still is."
+)
 # Refusals that last (Cost Explorer not enabled on a new account, the role lacks ce:*): remembered
 # for a day rather than paid for again at every scan. Throttling and outages are retried next scan.
 LASTING_REFUSALS = {"DataUnavailableException", "AccessDeniedException", "AccessDenied"}
@@ -36,11 +42,24 @@ def _month_start(moment: datetime) -> datetime:
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def metric_period(start: datetime, end: datetime, now: datetime) -> int:
+    """One period covering ``start``..``end`` that CloudWatch accepts for a start that old.
+
+    GetMetricStatistics returns no data points unless the period is a multiple of 60 s when the
+    start is up to 15 days ago, of 300 s for 15 to 63 days, and of 3600 s beyond (CloudWatch API
+    reference, GetMetricStatistics, ``Period``). The boundaries are checked with a minute to spare,
+    because AWS measures the age when the request arrives.
+    """
+    age = now - start + timedelta(minutes=1)
+    multiple = 60 if age <= timedelta(days=15) else 300 if age <= timedelta(days=63) else 3600
+    return max(multiple, math.ceil((end - start).total_seconds() / multiple) * multiple)
+
+
 async def _maximum_charges(ctx: CollectorContext, start: datetime, end: datetime) -> float | None:
     """The highest EstimatedCharges (USD, month-to-date) between start and end, in one datapoint."""
     if end <= start:
         return None
-    period = max(60, math.ceil((end - start).total_seconds() / 60) * 60)
+    period = metric_period(start, end, datetime.now(UTC))
     response = await ctx.call(
         "cloudwatch",
         "get_metric_statistics",
@@ -56,11 +75,21 @@ async def _maximum_charges(ctx: CollectorContext, start: datetime, end: datetime
     return max(float(point["Maximum"]) for point in points) if points else None
 
 
-async def fetch_estimated_charges(ctx: CollectorContext) -> dict[str, Any]:
+async def _billing_metric_exists(cloudwatch: CollectorContext) -> bool:
+    response = await cloudwatch.call(
+        "cloudwatch", "list_metrics", Namespace="AWS/Billing", MetricName="EstimatedCharges"
+    )
+    return bool(response.get("Metrics"))
+
+
+async def fetch_estimated_charges(ctx: CollectorContext) -> dict[str, Any] | None:
     """Month-to-date charges and last month's closing total from ``AWS/Billing EstimatedCharges``.
 
     The metric restarts at zero each month, so a month's maximum is its total. Past months' totals
-    are kept in state, so the baseline survives the metric's gaps.
+    are kept in state, so the baseline survives the metric's gaps. AWS publishes the metric only
+    when billing alerts are on (in a member account of an organization: when the payer turned them
+    on); without it the ``billing_metric`` capability is recorded unavailable and the value is None
+    (a gap on the account, not "no spike").
     """
     now = datetime.now(UTC)
     month_start = _month_start(now)
@@ -68,6 +97,10 @@ async def fetch_estimated_charges(ctx: CollectorContext) -> dict[str, Any]:
     cloudwatch = ctx.in_region(BILLING_REGION)
     month_to_date = await _maximum_charges(cloudwatch, month_start, now)
     last_month_total = await _maximum_charges(cloudwatch, last_month_start, month_start)
+    if month_to_date is None and last_month_total is None and not await _billing_metric_exists(cloudwatch):
+        ctx.record_capability(BILLING_METRIC_CAPABILITY, False, BILLING_METRIC_UNAVAILABLE)
+        return None
+    ctx.record_capability(BILLING_METRIC_CAPABILITY, True)
 
     previous = ctx.previous_state or {}
     totals: dict[str, float] = dict(previous.get("month_totals") or {})
@@ -94,9 +127,17 @@ def _parse_moment(value: Any) -> datetime | None:
         return None
 
 
+# Usage before credits: Cost Explorer nets credits and refunds into UnblendedCost unless the request
+# filters on the RECORD_TYPE dimension (Cost Explorer API reference, GetCostAndUsage and
+# GetDimensionValues). An account burning promotional credits would otherwise look free.
+USAGE_BEFORE_CREDITS = {"Not": {"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Credit", "Refund"]}}}
+
+
 async def _cost_and_usage(ctx: CollectorContext, today: date) -> list[dict[str, Any]]:
-    """DAILY unblended cost per (service, region) for the last COST_HISTORY_DAYS days."""
+    """DAILY unblended cost per (service, region) for the last COST_HISTORY_DAYS days, before
+    credits and refunds."""
     params: dict[str, Any] = {
+        "Filter": USAGE_BEFORE_CREDITS,
         "TimePeriod": {
             "Start": (today - timedelta(days=COST_HISTORY_DAYS)).isoformat(),
             "End": today.isoformat(),
@@ -259,7 +300,9 @@ BILLING_COLLECTORS = [
         key="billing.cost_explorer",
         fetch=fetch_cost_explorer,
         evidence=True,
-        description="ce:GetCostAndUsage (DAILY by service and region) and ce:GetAnomalies, once a day",
+        description=(
+            "ce:GetCostAndUsage (DAILY by service and region, before credits) and ce:GetAnomalies, once a day"
+        ),
         freshness=timedelta(days=1),
     ),
 ]

@@ -24,12 +24,28 @@ ROOT_SIGN_IN_REGIONS = frozenset({"us-east-1", "us-gov-west-1", "cn-north-1"})
 OTHER_REGIONS_EVERY = timedelta(hours=1)
 
 
+def _trail_account(trail: dict[str, Any]) -> str:
+    parts = str(trail.get("TrailARN", "")).split(":")
+    return parts[4] if len(parts) > 5 else ""
+
+
 async def fetch_trails(ctx: CollectorContext) -> list[dict[str, Any]]:
-    """The trails whose home is this region (shadows of multi-region trails are left to their home),
-    each with its GetTrailStatus answer under ``Status``."""
-    response = await ctx.call("cloudtrail", "describe_trails", includeShadowTrails=False)
-    trails: list[dict[str, Any]] = response.get("trailList", [])
+    """The trails whose home is this region, each with its GetTrailStatus answer under ``Status``.
+
+    Shadow trails are asked for, because that is the only way a member account of an AWS
+    Organization sees its organization's trail (DescribeTrails ``includeShadowTrails``); each trail
+    is kept once, in its home region. An organization trail (``IsOrganizationTrail``, owned by the
+    management account) is marked ``OrganizationTrail`` with the account that ``ManagedBy`` it.
+    """
+    response = await ctx.call("cloudtrail", "describe_trails", includeShadowTrails=True)
+    trails: list[dict[str, Any]] = [
+        trail for trail in response.get("trailList", []) if trail.get("HomeRegion", ctx.region) == ctx.region
+    ]
     for trail in trails:
+        owner = _trail_account(trail)
+        if trail.get("IsOrganizationTrail") or (owner and owner != ctx.account_id):
+            trail["OrganizationTrail"] = True
+            trail["ManagedBy"] = owner
         trail["Status"] = await ctx.call("cloudtrail", "get_trail_status", Name=trail["TrailARN"])
     return trails
 
@@ -151,7 +167,10 @@ CLOUDTRAIL_COLLECTORS = [
         fetch=fetch_trails,
         regional=True,
         evidence=True,
-        description="cloudtrail:DescribeTrails (own trails of each region) + GetTrailStatus",
+        description=(
+            "cloudtrail:DescribeTrails (trails homed in each region, organization trails included) "
+            "+ GetTrailStatus"
+        ),
         freshness=timedelta(hours=1),
     ),
     Collector(

@@ -81,7 +81,7 @@ SES_COLLECTORS = [
         fetch=fetch_ses_account,
         regional=True,
         evidence=True,
-        description="sesv2:GetAccount (enforcement status, sending enabled)",
+        description="SESv2 GetAccount, IAM action ses:GetAccount (enforcement status, sending enabled)",
     ),
     Collector(
         key="ses.reputation",

@@ -121,8 +121,29 @@ class AbuseScenario(Scenario):
                 "deadline": iso_utc(deadline),
                 "affected_entities": entities,
                 "aws_description": description,
+                "act_on": _act_on(entities, region),
             },
         )
+
+
+_ACCESS_KEY_PREFIXES = ("AKIA", "ASIA")
+
+
+def _act_on(entities: list[str], region: str) -> list[str]:
+    """The concrete things the case names: access keys (exposed-credentials cases), instances and
+    other resources with their region; the case itself only when AWS named nothing."""
+    names = []
+    for entity in entities:
+        if entity.startswith(_ACCESS_KEY_PREFIXES) and entity.isalnum():
+            names.append(f"access key {entity}")
+        elif ":instance/" in entity:
+            instance_region = entity.split(":")[3] or region
+            names.append(f"instance {entity.rsplit('/', 1)[-1]} in {instance_region}")
+        elif region != GLOBAL_REGION and not entity.startswith("arn:"):
+            names.append(f"{entity} in {region}")
+        else:
+            names.append(entity)
+    return names
 
 
 def _deadline_sentence(deadline: datetime | None) -> str:

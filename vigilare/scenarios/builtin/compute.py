@@ -66,6 +66,14 @@ def describe_instance(instance: dict[str, Any]) -> str:
     return f"{instance['InstanceId']} ({instance['InstanceType']}, {hardware})"
 
 
+def _instances_in(region: str, instances: list[dict[str, Any]]) -> list[str]:
+    """Each instance to terminate, by id, type and region (the recovery checklist names these)."""
+    return [
+        f"instance {instance['InstanceId']} ({instance['InstanceType']}) in {region}"
+        for instance in instances
+    ]
+
+
 class ComputeScenario(Scenario):
     id = "compute"
     title = "GPU and large compute capacity that looks like crypto-mining"
@@ -159,6 +167,7 @@ class ComputeScenario(Scenario):
             details={
                 "instances": [instance for _, instance in recent],
                 "region_first_seen": first_seen.isoformat() if first_seen else None,
+                "act_on": _instances_in(region, [instance for _, instance in recent]),
             },
         )
 
@@ -185,7 +194,11 @@ class ComputeScenario(Scenario):
             ),
             resource=f"arn:aws:ec2:{region}:{account}:capacity/large-fleet",
             region=region,
-            details={"instances": [instance for _, instance in recent], "total_vcpus": vcpus},
+            details={
+                "instances": [instance for _, instance in recent],
+                "total_vcpus": vcpus,
+                "act_on": _instances_in(region, [instance for _, instance in recent]),
+            },
         )
 
     def _spot_requests(
@@ -217,7 +230,12 @@ class ComputeScenario(Scenario):
                 "the instances they launched and rotate the keys that created them."
             ),
             docs_url=SPOT_DOCS,
-            details={"spot_requests": requests},
+            details={
+                "spot_requests": requests,
+                "act_on": [
+                    f"spot request {request.get('SpotInstanceRequestId')} in {region}" for request in requests
+                ],
+            },
         )
 
 

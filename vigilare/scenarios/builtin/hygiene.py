@@ -2,7 +2,8 @@
 
 - ``no_security_contact``: no SECURITY alternate contact, so AWS's abuse and compromise notices go
   to the root mailbox only.
-- ``no_multiregion_trail``: no multi-region CloudTrail trail exists. A multi-region trail that is
+- ``no_multiregion_trail``: no multi-region CloudTrail trail exists (an organization trail, which
+  member accounts see as a shadow trail of the management account, counts). A multi-region trail that is
   not logging is the ``root`` scenario's ``cloudtrail_stopped``, not reported twice here. Judged
   only when every region's trails were read (the trail may live in a region that failed).
 - ``guardduty_off``: GuardDuty has no enabled detector in some regions. One summarising finding
@@ -22,6 +23,14 @@ CONTACT_DOCS = (
 TRAIL_DOCS = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/receive-cloudtrail-log-files-from-multiple-regions.html"
 GUARDDUTY_DOCS = "https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_settingup.html"
 _MAX_REGIONS_IN_TITLE = 4
+
+
+def trail_label(trail: dict[str, Any]) -> str:
+    """A trail's name, with "organization trail of <management account>" when it is one."""
+    name = str(trail.get("Name"))
+    if trail.get("OrganizationTrail"):
+        return f"{name} (organization trail of {trail.get('ManagedBy') or 'the management account'})"
+    return name
 
 
 class HygieneScenario(Scenario):
@@ -78,9 +87,10 @@ class HygieneScenario(Scenario):
         return findings
 
     def _trails(self, account: str, now: str, trails: list[dict[str, Any]]) -> list[Finding]:
-        if any(trail.get("IsMultiRegionTrail") for trail in trails):
+        # An organization trail records every region of every member account: it counts.
+        if any(trail.get("IsMultiRegionTrail") or trail.get("OrganizationTrail") for trail in trails):
             return []
-        names = ", ".join(sorted(str(trail.get("Name")) for trail in trails)) or "none"
+        names = ", ".join(sorted(trail_label(trail) for trail in trails)) or "none"
         return [
             self.finding(
                 kind="no_multiregion_trail",
@@ -97,7 +107,7 @@ class HygieneScenario(Scenario):
                     "bucket only a few people can change."
                 ),
                 docs_url=TRAIL_DOCS,
-                details={"trails": sorted(str(trail.get("Name")) for trail in trails)},
+                details={"trails": sorted(trail_label(trail) for trail in trails)},
             )
         ]
 

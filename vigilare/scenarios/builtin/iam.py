@@ -1,8 +1,11 @@
 """Built-in ``iam`` scenario: quarantined keys, root credentials, stale keys, new administrators.
 
-Root state: the credential report's ``<root_account>`` row wins when present (it is what AWS
-itself shows for root); without it, GetAccountSummary's flags are used. moto's report has no root
-row and its summary always says "root MFA off", so on moto every account gets ``root_mfa_disabled``.
+Root state: GetAccountSummary's flags are live and win (the credential report may be up to 4 hours
+old: a root key created since shows only in the summary); the report's ``<root_account>`` row adds
+the keys' dates, and stands in when the summary could not be read. A root with no password and no
+keys (``AccountPasswordPresent`` 0: managed centrally by the organization) needs no MFA. moto's
+summary always says "root MFA off" and has no ``AccountPasswordPresent``, so on moto itself every
+account gets ``root_mfa_disabled`` (the sandbox's gateway answers as AWS does).
 
 :class:`IamEventHandler` reads IAM API calls as EventBridge delivers them via CloudTrail. A
 quarantine policy attached is reported at once, through this scenario (the same signal as the
@@ -115,7 +118,12 @@ class IamScenario(Scenario):
                         "at this scan. Answer the AWS case before the deadline and do not detach the policy."
                     ),
                     resource=f"arn:aws:iam::{account}:{entity_type}/{name}",
-                    details={"policy_arns": policy_arns, "principal_type": entity_type, "principal": name},
+                    details={
+                        "policy_arns": policy_arns,
+                        "principal_type": entity_type,
+                        "principal": name,
+                        "act_on": [f"{entity_type} {name} (and its access keys)"],
+                    },
                 )
             )
         return findings
@@ -123,45 +131,60 @@ class IamScenario(Scenario):
     def _root(
         self, account: str, root_row: dict[str, str] | None, summary: dict[str, int] | None, now: datetime
     ) -> list[Finding]:
+        """Root access keys and MFA as they are now: GetAccountSummary is live; the credential
+        report may be up to 4 hours old, so it only adds the keys' dates (or stands in when the
+        summary could not be read)."""
         resource = f"arn:aws:iam::{account}:root"
-        findings = []
-        if root_row is not None:
-            source = "the credential report"
-            active_keys = [slot for slot in ("1", "2") if root_row.get(f"access_key_{slot}_active") == "true"]
-            has_keys = bool(active_keys)
-            mfa_off = root_row.get("mfa_active") != "true"
-        else:
+        report_slots = (
+            [slot for slot in ("1", "2") if root_row.get(f"access_key_{slot}_active") == "true"]
+            if root_row is not None
+            else []
+        )
+        if summary is not None:
             source = "the IAM account summary"
-            has_keys = bool(summary and summary.get("AccountAccessKeysPresent"))
-            mfa_off = not (summary and summary.get("AccountMFAEnabled"))
-            active_keys = []
+            has_keys = bool(summary.get("AccountAccessKeysPresent"))
+            mfa_off = not summary.get("AccountMFAEnabled")
+            # Absent from the summary (older answers): assume a password, as AWS's default root has.
+            has_password = bool(summary.get("AccountPasswordPresent", 1))
+        else:
+            assert root_row is not None
+            source = "the credential report"
+            has_keys = bool(report_slots)
+            mfa_off = root_row.get("mfa_active") != "true"
+            has_password = True
+        findings = []
         if has_keys:
-            created = (
-                [as_datetime(root_row.get(f"access_key_{slot}_last_rotated")) for slot in active_keys]
-                if root_row
-                else []
-            )
+            row = root_row or {}
+            created = [as_datetime(row.get(f"access_key_{slot}_last_rotated")) for slot in report_slots]
             oldest = min((moment for moment in created if moment is not None), default=None)
-            since = (
-                f", the oldest created on {day_of(oldest)} ({days_text(whole_days(oldest, now))} ago)"
-                if oldest
-                else ""
-            )
+            if oldest:
+                since = f", the oldest created on {day_of(oldest)} ({days_text(whole_days(oldest, now))} ago)"
+            elif root_row is not None and summary is not None:
+                since = " (created after the last credential report, so within the last 4 hours)"
+            else:
+                since = ""
             findings.append(
                 self.finding(
                     kind="root_access_keys",
                     severity=Severity.CRITICAL,
                     title=f"Root user of account {account} has active access keys",
                     description=(
-                        f"According to {source}, the root user of account {account} has active access "
-                        f"keys{since}. A leaked root key gives full, unrestrictable control of the account. "
-                        "Delete the root access keys; use IAM roles instead."
+                        f"According to {source} at this scan ({minute_of(now)}), the root user of account "
+                        f"{account} has active access keys{since}. A leaked root key gives full, "
+                        "unrestrictable control of the account. Delete the root access keys; use IAM "
+                        "roles instead."
                     ),
                     resource=resource,
-                    details={"source": source, "active_key_slots": active_keys},
+                    details={
+                        "source": source,
+                        "active_key_slots": report_slots,
+                        "oldest_key_created": iso_utc(oldest),
+                    },
                 )
             )
-        if mfa_off:
+        # A root without a password and without keys (managed centrally by the organization, or
+        # never given a password) cannot sign in at all: no MFA is needed.
+        if mfa_off and (has_password or has_keys):
             findings.append(
                 self.finding(
                     kind="root_mfa_disabled",
@@ -191,6 +214,7 @@ class IamScenario(Scenario):
                 "access_key_id": key_id,
                 "created": iso_utc(created),
                 "last_used": iso_utc(last_used),
+                "act_on": [f"access key {key_id} of user {name}"],
             }
             if created is not None and now - created > ACCESS_KEY_MAX_AGE:
                 age = whole_days(created, now)
@@ -249,7 +273,11 @@ class IamScenario(Scenario):
                         "either a rotation left half-done or a key someone else created: keep one."
                     ),
                     resource=arn,
-                    details={"user": name, "access_key_ids": key_ids},
+                    details={
+                        "user": name,
+                        "access_key_ids": key_ids,
+                        "act_on": [f"access key {key_id} of user {name}" for key_id in key_ids],
+                    },
                 )
             )
         return findings

@@ -195,16 +195,26 @@ class RootScenario(Scenario):
             if name == "StopLogging" and region not in read_regions and ("DeleteTrail", arn) not in latest:
                 stopped.setdefault(arn, (region, when, record))
         for arn, (region, since, record) in sorted(stopped.items()):
-            findings.append(self._stopped(account, arn, region, since, record))
+            findings.append(
+                self._stopped(account, arn, region, since, record, trails_by_arn.get(arn, (region, {}))[1])
+            )
         for (name, arn), (when, region, record) in sorted(latest.items()):
             if name == "DeleteTrail" and _trail_name(arn) not in existing_names:
                 findings.append(self._deleted(account, arn, region, when, record))
         return findings
 
     def _stopped(
-        self, account: str, arn: str, region: str, since: datetime | None, record: dict[str, Any] | None
+        self,
+        account: str,
+        arn: str,
+        region: str,
+        since: datetime | None,
+        record: dict[str, Any] | None,
+        trail: dict[str, Any] | None = None,
     ) -> Finding:
         name = _trail_name(arn)
+        if trail and trail.get("OrganizationTrail"):
+            name = f"{name} (organization trail of {trail.get('ManagedBy') or 'the management account'})"
         since_text = f" since {minute_of(since)}" if since else ""
         who = (
             f" {_actor(record)} stopped it from {record.get('sourceIPAddress', 'an unknown address')}."
