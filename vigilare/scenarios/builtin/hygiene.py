@@ -78,8 +78,10 @@ class HygieneScenario(Scenario):
                 )
             )
         trails = data.per_region("cloudtrail.trails")
-        # Only over every region's trails: a multi-region trail is listed in its home region alone.
-        if trails and set(trails) >= set(data.regions) and not data.failed_regions("cloudtrail.trails"):
+        # Only over every region's trails (a multi-region trail is listed in its home region alone),
+        # but for regions an SCP closes to Vigilare: there is nothing to read there.
+        unread = {region for region in set(data.regions) - set(trails) if not _closed_by_scp(data, region)}
+        if trails and not unread and not data.failed_regions("cloudtrail.trails"):
             findings += self._trails(
                 account, now, [trail for _, trail in data.regional_items("cloudtrail.trails")]
             )
@@ -149,3 +151,8 @@ class HygieneScenario(Scenario):
 @hookimpl
 def vigilare_scenarios() -> list[type[Scenario]]:
     return [HygieneScenario]
+
+
+def _closed_by_scp(data: CollectedData, region: str) -> bool:
+    capability = data.capability(f"scp_denied:{region}")
+    return capability is not None and not capability.available
