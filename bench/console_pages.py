@@ -36,7 +36,7 @@ from vigilare.api.app import create_app
 from vigilare.auth.models import Tenant, User
 from vigilare.auth.passwords import hash_password
 from vigilare.config import Settings
-from vigilare.db.engine import create_engine, create_session_factory
+from vigilare.db.engine import CrossTenantSessions, create_engine, create_session_factory
 from vigilare.db.migrate import upgrade_to_head
 from vigilare.ids import new_id, utcnow
 from vigilare.scans.models import SUCCEEDED, Scan
@@ -187,7 +187,7 @@ async def seed(settings: Settings, accounts: int) -> dict[str, str]:
             }
         )
     try:
-        async with create_session_factory(engine)() as session:
+        async with CrossTenantSessions(create_session_factory(engine))() as session:
             session.add(Tenant(id=tenant_id, name="Bench Corp", plan="enterprise", status="active"))
             await session.flush()
             session.add(

@@ -37,7 +37,7 @@ from bench.scan_throughput import start_standin, temporary_postgres
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.alerts.models import Alert, AlertDelivery, AlertRule
 from vigilare.auth.models import Tenant
-from vigilare.db.engine import create_engine, create_session_factory
+from vigilare.db.engine import CrossTenantSessions, create_engine, create_session_factory
 from vigilare.db.migrate import upgrade_to_head
 from vigilare.ids import new_id, utcnow
 from vigilare.ingest.keys import HEADER_NAME, new_secret
@@ -69,7 +69,7 @@ async def seed(
     secrets: list[tuple[str, str]] = []
     scanned: list[str] = []
     try:
-        async with create_session_factory(engine)() as session:
+        async with CrossTenantSessions(create_session_factory(engine))() as session:
             tenant = Tenant(id=new_id(), name="bench", plan="agency", status="active")
             session.add(tenant)
             await session.flush()
@@ -134,7 +134,7 @@ async def keep_scanning(settings_env: dict[str, str], account_ids: list[str], st
     started = 0
     try:
         while not stop.is_set():
-            async with unit_of_work(factory, queue) as session:
+            async with unit_of_work(factory, queue, cross_tenant=True) as session:
                 busy = set(
                     await session.scalars(
                         select(Scan.account_id).where(
@@ -229,7 +229,7 @@ async def wait_processed(database_url: str, expected: int, timeout: float) -> fl
     started = time.monotonic()
     try:
         while time.monotonic() - started < timeout:
-            async with create_session_factory(engine)() as session:
+            async with CrossTenantSessions(create_session_factory(engine))() as session:
                 done = await session.scalar(
                     select(func.count()).select_from(IngestEvent).where(IngestEvent.processed_at.is_not(None))
                 )
@@ -245,7 +245,7 @@ async def latencies_from_db(database_url: str) -> tuple[list[float], list[float]
     """event -> signal opened, and event -> its alert's delivery job run, in seconds."""
     engine = create_engine(database_url)
     try:
-        async with create_session_factory(engine)() as session:
+        async with CrossTenantSessions(create_session_factory(engine))() as session:
             received = {
                 (account_id, event_id): at
                 for account_id, event_id, at in (

@@ -44,7 +44,7 @@ from vigilare.auth.models import Tenant
 from vigilare.aws import session as aws_session
 from vigilare.aws.freshness import FreshnessPolicy
 from vigilare.config import Settings
-from vigilare.db.engine import create_engine, create_session_factory
+from vigilare.db.engine import CrossTenantSessions, create_engine, create_session_factory
 from vigilare.db.migrate import upgrade_to_head
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs import unit_of_work
@@ -191,7 +191,7 @@ async def seed(settings: Settings, count: int) -> None:
     engine = create_engine(settings.database_url)
     queue = await ArqQueue.connect(settings)
     try:
-        async with unit_of_work(create_session_factory(engine), queue) as session:
+        async with unit_of_work(create_session_factory(engine), queue, cross_tenant=True) as session:
             tenant = Tenant(id=new_id(), name="bench", plan="agency", status="active")
             session.add(tenant)
             await session.flush()
@@ -218,7 +218,7 @@ async def seed(settings: Settings, count: int) -> None:
 
 async def outcome(settings: Settings) -> tuple[Counter[str], list[str]]:
     engine = create_engine(settings.database_url)
-    async with create_session_factory(engine)() as session:
+    async with CrossTenantSessions(create_session_factory(engine))() as session:
         rows = (await session.execute(select(Scan.status, func.count()).group_by(Scan.status))).all()
         sample = await session.scalar(select(Scan).where(Scan.status != "succeeded").limit(1))
         errors = [] if sample is None else [str(e) for e in (sample.collection_errors or [])][:5]

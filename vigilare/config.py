@@ -26,6 +26,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     env: str = "development"
     data_dir: str = ".vigilare"
     database_url: str = ""
+    # The URL the API and workers connect with: a role that owns no table and is subject to
+    # row-level security (the migration creates ``vigilare_app``). Empty: ``database_url``, whose
+    # role then only switches, transaction by transaction, to vigilare_app or vigilare_system.
+    database_app_url: str = ""
     redis_url: str = ""
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"
@@ -128,6 +132,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 )
         if not database_url:
             database_url = f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'vigilare.db'}"
+        if self.database_app_url and (
+            database_url.startswith("sqlite") or self.database_app_url.startswith("sqlite")
+        ):
+            raise ConfigError(
+                "VIGILARE_DATABASE_APP_URL is the application role on PostgreSQL, beside a PostgreSQL "
+                "VIGILARE_DATABASE_URL; SQLite has one connection for everything"
+            )
         if not secret_key:
             secret_key = _development_secret_key(Path(self.data_dir))
         return msgspec.structs.replace(self, database_url=database_url, secret_key=secret_key)
@@ -151,6 +162,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def slack_install_redirect(self) -> str:
         return self.slack_install_redirect_url or f"{self.public_url.rstrip('/')}/app/settings/integrations"
+
+    @property
+    def app_database_url(self) -> str:
+        """Where the API and workers connect (migrations use ``database_url``, the tables' owner)."""
+        return self.database_app_url or self.database_url
 
     @property
     def is_sqlite(self) -> bool:

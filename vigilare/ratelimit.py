@@ -1,17 +1,32 @@
 """Fixed-window counters for rate limits, in Redis when configured and in memory otherwise.
 
 Every API process shares the Redis counters, so limits hold across a fleet; the in-memory counter
-serves the single-process embedded default.
+serves the single-process embedded default. While Redis cannot be reached, ``FallbackCounter``
+counts in the process instead (each API process then limits on its own), so a Redis outage slows
+nobody down and fails no request that needs only the database.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger("vigilare.ratelimit")
+
+T = TypeVar("T")
+
+# How long one Redis command of a counter may take before the process counts alone.
+REDIS_TIMEOUT_SECONDS = 1.0
+# After a failure, how long the process counts alone before it asks Redis again: one slow or
+# refused connection per this period, not one per request.
+REDIS_RETRY_AFTER_SECONDS = 2.0
 
 
 @runtime_checkable
@@ -121,3 +136,73 @@ class RedisCounter:
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def redis_client(url: str) -> Redis:
+    """A Redis client for counters: every command bounded, so an outage is noticed, not waited out."""
+    return Redis.from_url(
+        url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+    )
+
+
+class FallbackCounter:
+    """Redis's shared counters while Redis answers, this process's own counters while it does not.
+
+    A limit keeps holding during an outage, per process instead of fleet-wide; the process goes
+    back to Redis by itself once Redis answers again (asked at most every few seconds meanwhile).
+    Counts made in the process are not carried over to Redis, nor back.
+    """
+
+    def __init__(
+        self,
+        shared: Counter,
+        local: Counter | None = None,
+        *,
+        retry_after_seconds: float = REDIS_RETRY_AFTER_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._shared = shared
+        self._local = local or MemoryCounter(clock)
+        self._retry_after = retry_after_seconds
+        self._clock = clock
+        self._down_until = 0.0
+
+    @property
+    def degraded(self) -> bool:
+        """True while the process counts alone (Redis failed lately)."""
+        return self._clock() < self._down_until
+
+    async def _either(self, shared: Callable[[], Awaitable[T]], local: Callable[[], Awaitable[T]]) -> T:
+        if self.degraded:
+            return await local()
+        try:
+            result = await shared()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            if not self._down_until:
+                logger.warning("rate limits count in this process: Redis is unreachable (%s)", exc)
+            self._down_until = self._clock() + self._retry_after
+            return await local()
+        if self._down_until:
+            logger.info("rate limits count in Redis again")
+            self._down_until = 0.0
+        return result
+
+    async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
+        return await self._either(
+            lambda: self._shared.hit(key, window_seconds), lambda: self._local.hit(key, window_seconds)
+        )
+
+    async def undo(self, key: str) -> None:
+        await self._either(lambda: self._shared.undo(key), lambda: self._local.undo(key))
+
+    async def claim(self, key: str, seconds: float) -> int:
+        return await self._either(
+            lambda: self._shared.claim(key, seconds), lambda: self._local.claim(key, seconds)
+        )
+
+    async def reset(self, key: str) -> None:
+        await self._either(lambda: self._shared.reset(key), lambda: self._local.reset(key))
+
+    async def close(self) -> None:
+        await self._shared.close()
+        await self._local.close()

@@ -31,7 +31,7 @@ async def _fire(settings: Any, db: Any, queue: ArqQueue) -> AlertDelivery:
     """A CRITICAL signal and an email rule: the alert's delivery, committed and handed over."""
     tenant, account = new_tenant_and_account(srs=10)
     box = SecretBox(settings.secret_key)
-    async with unit_of_work(db, queue) as session:
+    async with unit_of_work(db, queue, cross_tenant=True) as session:
         session.add(tenant)
         await session.flush()
         session.add(account)

@@ -325,7 +325,9 @@ async def test_the_webhook_needs_no_bearer_token(billing_client, settings, custo
 
 async def test_webhooks_on_the_embedded_sqlite_default(tmp_path, billing_settings):
     """Storing events once uses SQLite's own insert-or-nothing on the embedded default."""
-    settings = msgspec.structs.replace(billing_settings, database_url=f"sqlite+aiosqlite:///{tmp_path}/v.db")
+    settings = msgspec.structs.replace(
+        billing_settings, database_url=f"sqlite+aiosqlite:///{tmp_path}/v.db", database_app_url=""
+    )
     async with AsyncTestClient(app=create_app(settings)) as client:
         headers = await owner_headers(client)
         await update_tenant(settings, await tenant_id_of(client, headers), stripe_customer_id=CUSTOMER)

@@ -63,6 +63,7 @@ def console_server(settings: Settings, sandbox: Sandbox, smtp_sink: SmtpSink) ->
     port = free_port()
     env = {
         "VIGILARE_DATABASE_URL": settings.database_url,
+        "VIGILARE_DATABASE_APP_URL": settings.database_app_url,
         "VIGILARE_SECRET_KEY": settings.secret_key,
         "VIGILARE_DATA_DIR": settings.data_dir,
         "VIGILARE_QUEUE_NAME": settings.queue_name,

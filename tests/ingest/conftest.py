@@ -23,7 +23,7 @@ from tests.fixtures.app import _truncate
 from tests.support.accounts import all_signals, connect_and_verify, wait_for_scan
 from tests.support.api import owner_headers
 from tests.support.aws import SENTINEL_ACCOUNT_ID, TEST_REGIONS
-from tests.support.db import db_session
+from tests.support.db import app_role_url, db_session
 from tests.support.process import ServerProcess, serve
 from tests.support.waiting import eventually
 from vigilare.accounts.models import AwsAccount
@@ -41,6 +41,7 @@ _accounts = itertools.count(1)
 def server_env(pg_url: str, sandbox: Sandbox, data_dir: Path, **extra: str) -> dict[str, str]:
     return {
         "VIGILARE_DATABASE_URL": pg_url,
+        "VIGILARE_DATABASE_APP_URL": app_role_url(pg_url),
         "VIGILARE_DATA_DIR": str(data_dir),
         "VIGILARE_SECRET_KEY": SECRET_KEY,
         "VIGILARE_AWS_ENDPOINT_URL": sandbox.endpoint_url,

@@ -12,9 +12,10 @@ from collections import defaultdict
 import msgspec
 import pytest
 
+from tests.support.net import free_port
 from tests.support.services import REDIS_URL
 from vigilare.config import Settings
-from vigilare.db.engine import SessionFactory
+from vigilare.db.engine import SessionFactory, create_engine
 from vigilare.jobs import JobContext, Retry, enqueue_after_commit, job, unit_of_work
 from vigilare.jobs.queue import ArqQueue, InProcessQueue
 from vigilare.jobs.registry import JobFunction
@@ -59,6 +60,25 @@ async def too_slow(ctx: JobContext, key: str) -> None:
         raise
 
 
+@job("tests.jobs.database_down_once", max_tries=3)
+async def database_down_once(ctx: JobContext, key: str) -> str:
+    _record(ctx, key)
+    if ctx.attempt == 1:  # a real connection refused by a database that is not there
+        engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/down")
+        try:
+            async with engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+    return "done"
+
+
+@job("tests.jobs.a_bug", max_tries=3)
+async def a_bug(ctx: JobContext, key: str) -> None:
+    _record(ctx, key)
+    raise ValueError("a bug, not an outage")
+
+
 async def _run(
     executor: str, settings: Settings, db: SessionFactory, function: JobFunction, key: str
 ) -> None:
@@ -66,7 +86,7 @@ async def _run(
     if executor == "in-process":
         queue = InProcessQueue(settings, db)
         try:
-            async with unit_of_work(db, queue) as session:
+            async with unit_of_work(db, queue, cross_tenant=True) as session:
                 enqueue_after_commit(session, function, key)
             await queue.drain(timeout=20)
         finally:
@@ -75,7 +95,7 @@ async def _run(
     configured = msgspec.structs.replace(settings, redis_url=REDIS_URL)
     arq_queue = await ArqQueue.connect(configured)
     try:
-        async with unit_of_work(db, arq_queue) as session:
+        async with unit_of_work(db, arq_queue, cross_tenant=True) as session:
             enqueue_after_commit(session, function, key)
     finally:
         await arq_queue.close()
@@ -114,4 +134,19 @@ async def test_a_run_past_its_timeout_is_cancelled_and_not_retried(executor, set
     await _run(executor, settings, db, too_slow, key)
     assert time.monotonic() - started < 10  # cut off at 0.3 s, not the 30 s the job wanted
     assert key in CANCELLED
+    assert RUNS[key] == [(1, 3, False)]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_a_job_that_failed_on_a_database_outage_runs_again(executor, settings, db, redis_flush):
+    key = uuid.uuid4().hex
+    await _run(executor, settings, db, database_down_once, key)
+    # The database was unreachable on the first run: it ran again (a few seconds later) and ended.
+    assert RUNS[key] == [(1, 3, False), (2, 3, False)]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_a_job_that_failed_on_a_bug_is_not_run_again(executor, settings, db, redis_flush):
+    key = uuid.uuid4().hex
+    await _run(executor, settings, db, a_bug, key)
     assert RUNS[key] == [(1, 3, False)]

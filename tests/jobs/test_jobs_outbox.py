@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.fixtures.app import make_settings
+from tests.support.db import cross_tenant_factory
 from tests.support.private_services import PrivateRedis
 from tests.support.waiting import eventually
 from vigilare.auth.models import Tenant
 from vigilare.config import Settings
-from vigilare.db.engine import SessionFactory, create_engine, create_session_factory
+from vigilare.db.engine import SessionFactory, create_engine
 from vigilare.db.migrate import upgrade_to_head
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs import JobContext, enqueue_after_commit, job, unit_of_work
@@ -74,7 +75,7 @@ class _DeadQueue:
 
 async def _commit_with_job(db: SessionFactory, queue: object, key: str) -> str:
     tenant_id = new_id()
-    async with unit_of_work(db, queue) as session:  # type: ignore[arg-type]
+    async with unit_of_work(db, queue, cross_tenant=True) as session:  # type: ignore[arg-type]
         session.add(Tenant(id=tenant_id, name=key, plan="team", status="active"))
         enqueue_after_commit(session, count_run, key, job_id=f"count:{key}")
     return tenant_id
@@ -105,7 +106,7 @@ async def test_a_job_is_written_with_the_change_that_needs_it_and_not_without(se
         assert rows[f"count:{key}"].name == "tests.outbox.count_run" and rows[f"count:{key}"].args == [key]
 
         with pytest.raises(RuntimeError):
-            async with unit_of_work(db, queue) as session:
+            async with unit_of_work(db, queue, cross_tenant=True) as session:
                 session.add(Tenant(id=new_id(), name="rolled back", plan="team", status="active"))
                 enqueue_after_commit(session, count_run, "never", job_id="count:never")
                 raise RuntimeError("the change fails")
@@ -216,7 +217,7 @@ async def sqlite_settings(tmp_path: Path) -> AsyncIterator[Settings]:
 
 async def test_the_embedded_executor_runs_what_a_dead_process_left_in_the_outbox(sqlite_settings):
     engine = create_engine(sqlite_settings.database_url)
-    db = create_session_factory(engine)
+    db = cross_tenant_factory(engine)
     key = uuid.uuid4().hex
     try:
         await _commit_with_job(db, _DeadQueue(), key)  # the last API process died after the commit

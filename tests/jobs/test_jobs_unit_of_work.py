@@ -61,7 +61,7 @@ def _tenant(name: str) -> Tenant:
 async def test_commits_then_hands_the_jobs_to_the_queue(settings, db):
     ctx, queue = _context(settings, db)
     tenant = _tenant("committed")
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         session.add(tenant)
         enqueue_after_commit(session, greet_tenant, tenant.id, "hi", job_id=f"greet:{tenant.id}")
         assert queue.jobs == []  # nothing leaves before the commit
@@ -73,7 +73,7 @@ async def test_a_failed_block_commits_nothing_and_queues_nothing(settings, db):
     ctx, queue = _context(settings, db)
     tenant = _tenant("rolled back")
     with pytest.raises(RuntimeError, match="changed my mind"):
-        async with ctx.unit_of_work() as session:
+        async with ctx.unit_of_work(cross_tenant=True) as session:
             session.add(tenant)
             await session.flush()
             enqueue_after_commit(session, greet_tenant, tenant.id)
@@ -86,7 +86,7 @@ async def test_a_failed_block_commits_nothing_and_queues_nothing(settings, db):
 
 async def test_a_job_is_queued_by_its_function_and_its_arguments_are_checked(settings, db):
     ctx, queue = _context(settings, db)
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         with pytest.raises(TypeError, match="is not a job"):
             enqueue_after_commit(session, not_a_job, "t")
         with pytest.raises(TypeError, match=r"job .tests\.jobs\.greet_tenant. cannot take"):
@@ -116,7 +116,7 @@ async def _account(session, tenant: Tenant, aws_account_id: str) -> AwsAccount:
 async def test_a_tenant_scoped_unit_of_work_sees_and_writes_one_tenant(settings, db):
     ctx, queue = _context(settings, db)
     mine, theirs = _tenant("mine"), _tenant("theirs")
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         session.add_all([mine, theirs])
         await session.flush()
         await _account(session, mine, "111111111111")

@@ -28,6 +28,7 @@ ACCOUNT = "210987654321"
 def _worker_env(settings: Any) -> dict[str, str]:
     env = {
         "VIGILARE_DATABASE_URL": settings.database_url,
+        "VIGILARE_DATABASE_APP_URL": settings.database_app_url,
         "VIGILARE_REDIS_URL": settings.redis_url,
         "VIGILARE_QUEUE_NAME": settings.queue_name,
         "VIGILARE_SECRET_KEY": settings.secret_key,
@@ -61,8 +62,10 @@ async def _wait_status(client, headers, scan_id: str, wanted: set[str], timeout:
 
 @pytest.fixture
 async def real_settings(aws_settings, redis_flush):
+    # A lease a run can renew on a machine whose cores are busy (one that cannot renew in time
+    # stops itself and is recovered: another attempt).
     return msgspec.structs.replace(
-        aws_settings, redis_url=REDIS_URL, scan_lease_seconds=3, scheduler_tick_seconds=1
+        aws_settings, redis_url=REDIS_URL, scan_lease_seconds=10, scheduler_tick_seconds=1
     )
 
 

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from tests.support.accounts import all_signals, connect_and_verify, rescan, wait_for_scan
 from tests.support.api import owner_headers
 from tests.support.aws import SENTINEL_ACCOUNT_ID
+from tests.support.db import cross_tenant_factory
 from vigilare.accounts.models import AwsAccount
-from vigilare.db.engine import create_engine, create_session_factory
+from vigilare.db.engine import create_engine
 from vigilare_sandbox import RequestLog, Sandbox
 from vigilare_sandbox.seed import seed_compromised_account
 
@@ -22,7 +23,7 @@ ACCOUNT = "210987654321"
 async def stored_state(client: Any) -> dict[str, Any]:
     engine = create_engine(client.app.state["settings"].database_url)
     try:
-        async with create_session_factory(engine)() as session:
+        async with cross_tenant_factory(engine)() as session:
             account = await session.scalar(select(AwsAccount).where(AwsAccount.aws_account_id == ACCOUNT))
             assert account is not None
             return dict(account.scan_state)

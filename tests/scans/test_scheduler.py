@@ -1,4 +1,5 @@
-"""Scheduled scans: each account on its plan's interval, spread over it, once, and stuck scans recovered."""
+"""Scheduled scans: each account on its plan's interval, spread over it, once (recovery of stuck scans:
+test_scans_recovery.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.auth.models import Tenant
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs import flush_after_commit
-from vigilare.scans.models import RUNNING, Scan
+from vigilare.scans.models import Scan
 from vigilare.scans.scheduler import first_scan_at, tick
 
 
@@ -107,35 +108,3 @@ def test_accounts_are_spread_evenly_over_the_interval():
     buckets = Counter(min(int(offset // 30), 9) for offset in offsets)  # ten 30-second buckets
     assert len(buckets) == 10
     assert all(120 <= count <= 280 for count in buckets.values()), buckets
-
-
-async def test_a_scan_whose_worker_died_is_handed_out_again(db):
-    now = utcnow()
-    queue = RecordingQueue()
-    async with db() as session:
-        (account,) = await _tenant_with_accounts(session, "team", "active", 1, now + timedelta(minutes=5))
-        scan = Scan(
-            id=new_id(),
-            tenant_id=account.tenant_id,
-            account_id=account.id,
-            trigger="manual",
-            status=RUNNING,
-            queued_at=now - timedelta(minutes=2),
-            started_at=now - timedelta(minutes=2),
-            attempts=1,
-            outcomes={},
-            collection_errors=[],
-            evidence={},
-        )
-        session.add(scan)
-        account.lease_scan_id, account.lease_until = scan.id, now + timedelta(seconds=30)
-        await session.commit()
-
-        assert (await tick(session, now)).recovered == 0  # lease still held: its worker is alive
-        account.lease_until = now - timedelta(seconds=1)
-        await session.commit()
-        result = await tick(session, now)
-        await session.commit()
-        await flush_after_commit(session, queue)
-        assert result.recovered == 1
-        assert queue.jobs == [("scan_account", (scan.id,), f"scan:{scan.id}:recover:1")]

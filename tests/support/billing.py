@@ -13,9 +13,10 @@ import httpx
 import stripe
 from sqlalchemy import select
 
+from tests.support.db import cross_tenant_factory
 from vigilare.billing.models import StripeEvent
 from vigilare.config import Settings
-from vigilare.db.engine import create_engine, create_session_factory
+from vigilare.db.engine import create_engine
 
 STRIPE_API_BASE = "https://api.stripe.test"
 STRIPE_KEY = "sk_test_vigilare_" + "k" * 24
@@ -105,7 +106,7 @@ async def deliver(
 async def stored_events(settings: Settings) -> list[StripeEvent]:
     engine = create_engine(settings.database_url)
     try:
-        async with create_session_factory(engine)() as session:
+        async with cross_tenant_factory(engine)() as session:
             return list(await session.scalars(select(StripeEvent).order_by(StripeEvent.received_at)))
     finally:
         await engine.dispose()

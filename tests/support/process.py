@@ -61,11 +61,10 @@ class ServerProcess:
         return self.text()
 
 
-@contextmanager
-def serve(
+def start_server(
     env: Mapping[str, str], *extra_args: str, timeout: float = 60, port: int | None = None
-) -> Iterator[ServerProcess]:
-    """`vigilare serve` on ``port`` (a free one by default), until the block ends."""
+) -> ServerProcess:
+    """`vigilare serve` on ``port`` (a free one by default), answering /healthz when this returns."""
     port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "vigilare", "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args],
@@ -88,13 +87,22 @@ def serve(
                 pass
             assert time.monotonic() < deadline, f"server did not start:\n{server.text()}"
             time.sleep(0.1)
+    except BaseException:
+        stop(server.process)
+        raise
+    return server
+
+
+@contextmanager
+def serve(
+    env: Mapping[str, str], *extra_args: str, timeout: float = 60, port: int | None = None
+) -> Iterator[ServerProcess]:
+    """`vigilare serve` on ``port`` (a free one by default), until the block ends."""
+    server = start_server(env, *extra_args, timeout=timeout, port=port)
+    try:
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(server.process)
 
 
 def settings_env(settings: Any) -> dict[str, str]:

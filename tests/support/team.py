@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import select
 
 from tests.support.api import DEFAULT_PASSWORD, login
+from tests.support.db import cross_tenant_factory
 from vigilare.auth.models import User
-from vigilare.db.engine import create_engine, create_session_factory
+from vigilare.db.engine import create_engine
 from vigilare.users.invitations import create_invitation
 
 
@@ -27,7 +28,7 @@ async def add_member(client: Any, owner_headers: dict[str, str], email: str, rol
     # The test client runs the app on its own event loop: use an engine of this loop.
     engine = create_engine(client.app.state["settings"].database_url)
     try:
-        async with create_session_factory(engine)() as session:
+        async with cross_tenant_factory(engine)() as session:
             user = await session.scalar(select(User).where(User.email == email))
             assert user is not None
             token = await create_invitation(session, user, None)

@@ -7,6 +7,7 @@ A run claims the delivery before sending (``sending_until``), so the same job ha
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from vigilare.config import Settings
 from vigilare.crypto import SecretBox, SecretDecryptionError
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext, Retry, job
+from vigilare.outages import unavailable_dependency
 from vigilare.plugin.model import Severity
 
 logger = logging.getLogger("vigilare.alerts")
@@ -42,6 +44,9 @@ MAX_RETRY_DELAY_SECONDS = 3600.0
 HTTP_TIMEOUT_SECONDS = 10.0
 # One run of the job is cut off after this long; its claim on the delivery lasts as long.
 DELIVERY_TIMEOUT_SECONDS = 120.0
+# Recording a sent notification while the database is unreachable: pauses between tries.
+RECORD_RETRY_FIRST_SECONDS = 0.5
+RECORD_RETRY_MAX_SECONDS = 5.0
 _MAX_ERROR = 1000
 
 
@@ -97,7 +102,7 @@ async def _prepare(ctx: JobContext, delivery_id: str) -> _Prepared | _Busy | str
     """Claim the delivery and read what it needs; a string says why there is nothing (more) to do."""
     box = SecretBox(ctx.settings.secret_key)
     now = utcnow()
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         delivery = await session.get(AlertDelivery, delivery_id, with_for_update=True)
         if delivery is None or delivery.status in (DELIVERED, FAILED):
             return "nothing to do"  # deleted, or a duplicate run of a finished delivery
@@ -152,7 +157,28 @@ async def deliver_alert(ctx: JobContext, delivery_id: str) -> str:
             ok=False,
             error=f"delivery failed: {type(exc).__name__}: {exc}"[:_MAX_ERROR],
         )
-    return await _record(ctx, delivery_id, result)
+    return await _record_once_sent(ctx, delivery_id, result)
+
+
+async def _record_once_sent(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> str:
+    """Record what the send did, waiting out a database outage (within the run's claim).
+
+    The notification has gone out (or been refused): a run that failed here would be run again,
+    find the claim lapsed, and send it a second time.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_TIMEOUT_SECONDS / 2
+    pause = RECORD_RETRY_FIRST_SECONDS
+    while True:
+        try:
+            return await _record(ctx, delivery_id, result)
+        except Exception as exc:
+            reason = unavailable_dependency(exc)
+            if reason is None or loop.time() + pause > deadline:
+                raise
+            logger.warning("alert delivery %s sent, not yet recorded: %s", delivery_id, reason)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RECORD_RETRY_MAX_SECONDS)
 
 
 async def _send(ctx: JobContext, prepared: _Prepared) -> DeliveryResult:
@@ -177,7 +203,7 @@ async def _send(ctx: JobContext, prepared: _Prepared) -> DeliveryResult:
 
 async def _record(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> str:
     now = utcnow()
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         delivery = await session.get_one(AlertDelivery, delivery_id)
         delivery.sending_until = None
         delivery.attempts += 1

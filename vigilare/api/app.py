@@ -11,7 +11,6 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from redis.asyncio import Redis
 
 import vigilare
 from vigilare import lifecycle
@@ -26,11 +25,11 @@ from vigilare.api.state import AppServices
 from vigilare.auth.tokens import TokenIssuer
 from vigilare.billing.gateway import open_stripe_gateway
 from vigilare.config import Settings
-from vigilare.db.engine import create_engine, create_session_factory
+from vigilare.db.engine import create_engine, create_session_factory, owned_tables
 from vigilare.db.migrate import schema_is_current, upgrade_to_head
 from vigilare.errors import ServiceUnavailable
 from vigilare.jobs import create_queue, load_jobs
-from vigilare.ratelimit import Counter, MemoryCounter, RedisCounter
+from vigilare.ratelimit import Counter, FallbackCounter, MemoryCounter, RedisCounter, redis_client
 
 logger = logging.getLogger("vigilare.api")
 
@@ -56,7 +55,10 @@ async def prepare_database(settings: Settings, engine: Any) -> None:
 
 def _counter(settings: Settings) -> Counter:
     if settings.redis_url:
-        return RedisCounter(Redis.from_url(settings.redis_url), prefix=f"{settings.queue_name}:rl:")
+        # Shared by every API process; this process's own while Redis is unreachable.
+        return FallbackCounter(
+            RedisCounter(redis_client(settings.redis_url), prefix=f"{settings.queue_name}:rl:")
+        )
     return MemoryCounter()
 
 
@@ -68,9 +70,10 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     # run first, before any connection: a broken scenario plugin stops start-up with its name.
     load_jobs()
     async with lifecycle.running(settings):
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.app_database_url)
         try:
             await prepare_database(settings, engine)
+            await owned_tables(engine)
             session_factory = create_session_factory(engine)
             queue = await create_queue(settings, session_factory)
             counter = _counter(settings)

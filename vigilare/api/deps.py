@@ -1,10 +1,11 @@
 """Request-scoped dependencies: the caller, the database session (the commit boundary), app resources.
 
 A handler declares only what it uses, by name (``NamedDependency``). Authenticated routes get
-``db_session``, always scoped to the caller's tenant; public routes get ``unscoped_db_session``,
-which sees every tenant. The two names differ so that neither is picked up by accident: asking for
-``db_session`` on a public route fails (there is no caller), and a test keeps authenticated handlers
-away from ``unscoped_db_session``.
+``db_session``, always scoped to the caller's tenant (the ORM filter, and PostgreSQL's row-level
+security behind it); public routes get ``unscoped_db_session``, the explicit cross-tenant path
+(``vigilare.db.tenancy.cross_tenant``), which sees every tenant. The two names differ so that
+neither is picked up by accident: asking for ``db_session`` on a public route fails (there is no
+caller), and a test keeps authenticated handlers away from ``unscoped_db_session``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from vigilare.auth.tokens import TokenIssuer
 from vigilare.billing.gateway import StripeGateway
 from vigilare.config import Settings
 from vigilare.db.engine import TenantSessions
-from vigilare.db.tenancy import tenant_scope
+from vigilare.db.tenancy import cross_tenant, tenant_scope
 from vigilare.ingest.service import push_status
 from vigilare.jobs import flush_after_commit
 from vigilare.jobs.outbox import discard_pending
@@ -48,6 +49,8 @@ async def request_transaction(app: AppServices, tenant_id: str | None) -> AsyncI
     async with app.session_factory() as session:
         if tenant_id is not None:
             tenant_scope(session, tenant_id)
+        else:
+            cross_tenant(session)
         try:
             yield session
         except Exception:

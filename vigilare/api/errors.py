@@ -7,11 +7,15 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
 from vigilare.errors import VigilareError
+from vigilare.outages import unavailable_dependency
 
 logger = logging.getLogger("vigilare.api")
+
+# What an answer of 503 for an outage suggests to the client (seconds).
+OUTAGE_RETRY_AFTER = "5"
 
 
 def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -55,6 +59,10 @@ def handle_http_exception(_request: Request[Any, Any, Any], exc: HTTPException) 
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    reason = unavailable_dependency(exc)
+    if reason is not None:
+        logger.warning("%s %s answered 503: %s (%r)", request.method, request.url.path, reason, exc)
+        return error_response(HTTP_503_SERVICE_UNAVAILABLE, reason, {"Retry-After": OUTAGE_RETRY_AFTER})
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal server error")
 

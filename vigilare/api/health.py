@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import MediaType, Request, Response, get
@@ -10,6 +11,9 @@ from sqlalchemy import text
 
 from vigilare.api.errors import error_response
 from vigilare.api.state import AppServices
+
+# A load balancer's probe must get an answer in time, whatever the database does.
+READY_DATABASE_TIMEOUT_SECONDS = 3.0
 
 
 @get("/healthz", tags=["Operations"], summary="The process is alive", opt={"public": True})
@@ -20,8 +24,9 @@ async def healthz() -> dict[str, str]:
 @get("/readyz", tags=["Operations"], summary="Database and queue are reachable", opt={"public": True})
 async def readyz(app_services: NamedDependency[AppServices]) -> Response[Any]:
     try:
-        async with app_services.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(READY_DATABASE_TIMEOUT_SECONDS):
+            async with app_services.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
     except Exception:
         return error_response(503, "database unreachable")
     if not await app_services.queue.ping():

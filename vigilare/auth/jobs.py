@@ -20,7 +20,7 @@ async def notify_signup_attempt(ctx: JobContext, email: str) -> None:
     Sign-up answers such an attempt exactly as a new account, so this email is how the owner (and
     only the owner) learns of it.
     """
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         user = await session.scalar(select(User).where(User.email == email))
     if user is None:
         return  # removed meanwhile

@@ -23,6 +23,7 @@ import aiohttp
 from aiobotocore.client import AioClientCreator
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
+from botocore.credentials import CredentialProvider
 from botocore.exceptions import NoCredentialsError
 from botocore.httpsession import create_urllib3_context, get_cert_path
 
@@ -84,12 +85,35 @@ class ScanCredentials:
 
     method = "vigilare-assume-role"
 
-    async def get_frozen_credentials(self) -> Any:
+    @staticmethod
+    def _current() -> Any:
         try:
-            credentials = _SCAN_CREDENTIALS.get()
+            return _SCAN_CREDENTIALS.get()
         except LookupError:
             raise NoCredentialsError() from None
-        return await credentials.get_frozen_credentials()
+
+    async def get_frozen_credentials(self) -> Any:
+        return await self._current().get_frozen_credentials()
+
+    async def get_account_id(self) -> str | None:
+        """The endpoint rules' ``AWS::Auth::AccountId`` (aiobotocore asks for it asynchronously)."""
+        getter = getattr(self._current(), "get_account_id", None)
+        return await getter() if getter is not None else None
+
+    def get_deferred_property(self, name: str) -> Callable[[], Any]:
+        return lambda: None  # replaced by get_account_id in aiobotocore's endpoint builtins
+
+
+class ScanCredentialProvider(CredentialProvider):
+    """botocore's supported hook for where a session's credentials come from (the session's
+    ``credential_provider`` component): the shared clients' session gets :class:`ScanCredentials`,
+    so each call is signed with the calling scan's credentials, no private attribute set."""
+
+    METHOD = ScanCredentials.method
+    CANONICAL_NAME = "VigilareScan"
+
+    async def load(self) -> ScanCredentials:
+        return ScanCredentials()
 
 
 def sign_as(credentials: Any) -> contextvars.Token[Any]:
@@ -111,7 +135,11 @@ def signing_as(credentials: Any) -> Iterator[None]:
 
 
 class SharedClients:
-    """AWS clients per (service, region, endpoint) shared by every scan on one event loop."""
+    """AWS clients per (service, region, endpoint) shared by every scan on one event loop.
+
+    Made from a session whose credential provider is :class:`ScanCredentialProvider` (see
+    ``vigilare.aws.session.scan_signing_session``): they sign as whichever scan calls them.
+    """
 
     def __init__(self) -> None:
         self._stack = contextlib.AsyncExitStack()
@@ -130,7 +158,6 @@ class SharedClients:
                 created = await self._stack.enter_async_context(
                     session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
                 )
-                created._request_signer._credentials = ScanCredentials()
                 if service == "s3control" and endpoint_url:
                     created.meta.events.register(
                         "before-send.s3-control", _strip_account_prefix(endpoint_url)

@@ -21,12 +21,15 @@ from typing import Any, Self
 
 import aioboto3
 from aiobotocore.config import AioConfig
-from aiobotocore.credentials import AioRefreshableCredentials
+from aiobotocore.credentials import AioCredentialResolver, AioRefreshableCredentials
+from aiobotocore.paginate import AioPaginator
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.loaders import Loader, create_loader
+from botocore.paginate import PaginatorModel
 
 from vigilare.aws.clients import (
+    ScanCredentialProvider,
     ScanCredentials,
     aio_config,
     share_client_classes,
@@ -37,6 +40,7 @@ from vigilare.aws.clients import (
 )
 from vigilare.aws.errors import RoleAssumptionError
 from vigilare.aws.naming import role_arn
+from vigilare.aws.retries import DEFAULT_RETRY_POLICY, RetryBudget, RetryPolicy, retry_kind
 
 DEFAULT_HOME_REGION = "us-east-1"
 DEFAULT_MAX_CONCURRENCY = 8
@@ -46,10 +50,16 @@ SHARED_POOL_SIZE = 200
 ROLE_SESSION_SECONDS = 3600
 
 
-def client_config(service: str, *, endpoint_url: str | None, max_pool_connections: int) -> AioConfig:
-    """botocore's ``standard`` retries: a throttled call is retried, never reported as a finding."""
+def client_config(
+    service: str, *, endpoint_url: str | None, max_pool_connections: int, retries: bool = True
+) -> AioConfig:
+    """botocore's ``standard`` retries (a throttled call is retried, never reported as a finding),
+    except on the shared scan clients (``retries=False``): their retries are each scan's own
+    (vigilare.aws.retries), because botocore's retry quota is per client."""
     options: dict[str, Any] = {
-        "retries": {"mode": "standard", "max_attempts": 5},
+        "retries": {"mode": "standard", "max_attempts": 5}
+        if retries
+        else {"mode": "standard", "total_max_attempts": 1},
         "connect_timeout": 10,
         "read_timeout": 30,
         "max_pool_connections": max_pool_connections,
@@ -109,6 +119,13 @@ async def assume_role(
 
 
 @functools.cache
+def _pagination_config(service: str, api_name: str) -> dict[str, Any]:
+    model = PaginatorModel(shared_loader().load_service_model(service, "paginators-1"))
+    config: dict[str, Any] = model.get_paginator(api_name)
+    return config
+
+
+@functools.cache
 def shared_loader() -> Loader:
     """One botocore data loader per process.
 
@@ -121,6 +138,19 @@ def shared_loader() -> Loader:
 
 BaseSession = aioboto3.Session
 """The process's base AWS session (Vigilare's own identity) that scans assume customer roles from."""
+
+
+@functools.cache
+def scan_signing_session() -> aioboto3.Session:
+    """The session the shared clients are made from: its only credential provider hands out
+    :class:`ScanCredentials`, which sign as the calling scan (botocore's ``credential_provider``
+    component, the supported way to choose where a session's credentials come from)."""
+    botocore_session = AioSession()
+    botocore_session.register_component("data_loader", shared_loader())
+    botocore_session.register_component(
+        "credential_provider", AioCredentialResolver([ScanCredentialProvider()])
+    )
+    return aioboto3.Session(botocore_session=botocore_session)
 
 
 @functools.cache
@@ -145,6 +175,7 @@ class AccountSession:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         home_region: str = DEFAULT_HOME_REGION,
         base_session: aioboto3.Session | None = None,
+        retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
     ) -> None:
         self.account_id = aws_account_id
         self.home_region = home_region
@@ -156,6 +187,8 @@ class AccountSession:
         self._base_session = base_session or vigilare_base_session()
         share_client_classes()
         self._semaphore = asyncio.Semaphore(max_concurrency)
+        # This scan's own retry quota and throttling pause, whatever other scans share the clients.
+        self.retry_budget = RetryBudget(retry_policy)
         self._stack = AsyncExitStack()
         self._sts: Any = None
         self._credentials: AioRefreshableCredentials | None = None
@@ -217,30 +250,57 @@ class AccountSession:
         credentials when called through :meth:`call` or :meth:`paginate`."""
         if self._credentials is None:
             raise RuntimeError("AccountSession.start() was not awaited")
-        config = client_config(service, endpoint_url=self.endpoint_url, max_pool_connections=SHARED_POOL_SIZE)
+        config = client_config(
+            service, endpoint_url=self.endpoint_url, max_pool_connections=SHARED_POOL_SIZE, retries=False
+        )
         return await shared_clients().get(
-            self._base_session, service, region or self.home_region, self.endpoint_url, config
+            scan_signing_session(), service, region or self.home_region, self.endpoint_url, config
         )
 
     async def call(self, service: str, operation: str, *, region: str | None = None, **params: Any) -> Any:
         client = await self.client(service, region)
-        async with self._semaphore:
-            with signing_as(self._credentials):
-                return await getattr(client, operation)(**params)
+        return await self._attempt(client, operation, params)
+
+    async def _attempt(self, client: Any, operation: str, params: dict[str, Any]) -> Any:
+        """One call, signed as this scan, retried on this scan's own budget (vigilare.aws.retries)."""
+        attempt, paid = 0, 0
+        while True:
+            await self.retry_budget.wait_out_throttling()
+            try:
+                # Bound each request, not the retries' waits: other calls of the scan go on.
+                async with self._semaphore:
+                    with signing_as(self._credentials):
+                        response = await getattr(client, operation)(**params)
+            except Exception as exc:
+                kind = retry_kind(exc)
+                attempt += 1
+                cost = None
+                if kind is not None and attempt < self.retry_budget.policy.max_attempts:
+                    cost = self.retry_budget.take(kind)
+                if kind is None or cost is None:
+                    raise
+                paid += cost
+                await asyncio.sleep(self.retry_budget.backoff(kind, attempt))
+                continue
+            self.retry_budget.succeeded(paid)
+            return response
 
     async def paginate(
         self, service: str, operation: str, result_key: str, *, region: str | None = None, **params: Any
     ) -> list[Any]:
         client = await self.client(service, region)
-        pages = client.get_paginator(operation).paginate(**params).__aiter__()
+        api_name = client.meta.method_to_api_mapping[operation]
+
+        async def request_page(**page_params: Any) -> Any:
+            return await self._attempt(client, operation, page_params)
+
+        paginator = AioPaginator(
+            request_page,
+            _pagination_config(service, api_name),
+            client.meta.service_model.operation_model(api_name),
+        )
         items: list[Any] = []
-        while True:
-            # Bound each page request, not the whole listing: other collectors interleave.
-            async with self._semaphore:
-                try:
-                    with signing_as(self._credentials):
-                        page = await pages.__anext__()
-                except StopAsyncIteration:
-                    break
+        # Each page is one retried call (a throttled page is asked again, not the whole listing).
+        async for page in paginator.paginate(**params):
             items.extend(page.get(result_key, []))
         return items

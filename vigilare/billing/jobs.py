@@ -17,7 +17,7 @@ logger = logging.getLogger("vigilare.billing")
 @job("process_stripe_event")
 async def process_stripe_event(ctx: JobContext, event_id: str) -> str | None:
     """Apply a stored event once: a second run finds it processed and does nothing."""
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         event = await session.scalar(select(StripeEvent).where(StripeEvent.id == event_id).with_for_update())
         if event is None or event.processed_at is not None:
             return None

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from vigilare.db.tenancy import VigilareSession, tenant_scope
+from vigilare.db.tenancy import VigilareSession, cross_tenant, tenant_scope
+
+logger = logging.getLogger("vigilare.db")
 
 SessionFactory = async_sessionmaker[AsyncSession]
 # Anything that opens a session: the factory itself, or ``TenantSessions`` for one tenant's rows.
 SessionOpener = Callable[[], AsyncSession]
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 10.0
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -24,7 +31,11 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_async_engine(database_url, **kwargs)
+    # Bounded waits, so an unreachable database is an error in seconds (503 to API clients), never
+    # a hung request: for a new connection, and for a free one from the pool.
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
+    connect_args = {"timeout": CONNECT_TIMEOUT_SECONDS, **kwargs.pop("connect_args", {})}
+    return create_async_engine(database_url, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -51,3 +62,45 @@ class TenantSessions:
         session = self.factory()
         tenant_scope(session, self.tenant_id)
         return session
+
+
+@dataclass(frozen=True)
+class CrossTenantSessions:
+    """Opens sessions on every tenant's rows: the explicit cross-tenant path (see ``vigilare.db.tenancy``)."""
+
+    factory: SessionFactory
+
+    def __call__(self) -> AsyncSession:
+        session = self.factory()
+        cross_tenant(session)
+        return session
+
+
+async def owned_tables(engine: AsyncEngine) -> int:
+    """How many tables of the schema the engine's login role owns (PostgreSQL; 0 on SQLite).
+
+    The service should own none: connected as the owner, a statement run outside the sessions'
+    role switch (a bug, an injection) is not held by row-level security. Logged as a warning at
+    start-up, naming the setting that fixes it.
+    """
+    if engine.dialect.name != "postgresql":
+        return 0
+    try:
+        async with engine.connect() as connection:
+            owned = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_tables "
+                    "WHERE schemaname = current_schema() AND tableowner = current_user"
+                )
+            )
+    except (OSError, SQLAlchemyError) as exc:
+        # Only advice: a worker starting while the database is down must still start.
+        logger.info("could not tell who owns the tables (%s: %s)", type(exc).__name__, exc)
+        return 0
+    count = int(owned or 0)
+    if count:
+        logger.warning(
+            "connected to the database as the owner of its tables: set VIGILARE_DATABASE_APP_URL to the "
+            "vigilare_app role (row-level security still holds each session's transactions)"
+        )
+    return count

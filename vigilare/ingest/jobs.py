@@ -52,7 +52,7 @@ async def process_aws_event(ctx: JobContext, row_id: str) -> str | None:
     one alert evaluation: a burst costs one pass, and the other events' jobs find them done.
     """
     registry = scenario_registry(ctx)
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         account_id = await session.scalar(select(IngestEvent.account_id).where(IngestEvent.id == row_id))
         if account_id is None:
             return None
@@ -160,7 +160,7 @@ async def requeue_lost(session: AsyncSession, now: datetime, retry_after: timede
 
 @job("recover_aws_events", max_tries=1, timeout=60, every=lambda settings: settings.scheduler_tick_seconds)
 async def recover_events(ctx: JobContext) -> int:
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         recovered = await requeue_lost(
             session, utcnow(), timedelta(seconds=ctx.settings.ingest_retry_seconds)
         )

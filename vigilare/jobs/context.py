@@ -40,11 +40,15 @@ class JobContext:
         """The context of one run of ``spec`` (the process-wide parts are shared)."""
         return dataclasses.replace(self, job_name=spec.name, attempt=attempt, max_tries=spec.max_tries)
 
-    def unit_of_work(self, tenant_id: str | None = None) -> AbstractAsyncContextManager[AsyncSession]:
+    def unit_of_work(
+        self, tenant_id: str | None = None, *, cross_tenant: bool = False
+    ) -> AbstractAsyncContextManager[AsyncSession]:
         """A session whose transaction commits when the block ends, then releases its jobs.
 
         Jobs queued with ``enqueue_after_commit`` inside the block go to the queue after the
         commit; when the block raises, nothing is committed and they are dropped. With
-        ``tenant_id`` the session sees and writes that tenant's rows only.
+        ``tenant_id`` the session sees and writes that tenant's rows only (and PostgreSQL's
+        row-level security holds it there); a job that acts across tenants, or finds its tenant
+        from its own rows, says so with ``cross_tenant=True``.
         """
-        return unit_of_work(self.session_factory, self.queue, tenant_id=tenant_id)
+        return unit_of_work(self.session_factory, self.queue, tenant_id=tenant_id, cross_tenant=cross_tenant)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from vigilare.db.engine import SessionFactory
 from vigilare.db.tenancy import VigilareSession, tenant_scope
+from vigilare.db.tenancy import cross_tenant as open_cross_tenant
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs.models import OutboxJob
 from vigilare.jobs.registry import JobFunction, spec_of
@@ -163,6 +164,7 @@ async def job_finished(session_factory: SessionFactory, job_id: str) -> None:
     find the job finished (or hand it once more: jobs are idempotent)."""
     try:
         async with session_factory() as session:
+            open_cross_tenant(session)  # the outbox is every tenant's
             await session.execute(delete(OutboxJob).where(OutboxJob.job_id == job_id))
             await session.commit()
     except Exception:
@@ -171,13 +173,25 @@ async def job_finished(session_factory: SessionFactory, job_id: str) -> None:
 
 @asynccontextmanager
 async def unit_of_work(
-    session_factory: SessionFactory, queue: JobQueue, *, tenant_id: str | None = None
+    session_factory: SessionFactory,
+    queue: JobQueue,
+    *,
+    tenant_id: str | None = None,
+    cross_tenant: bool = False,
 ) -> AsyncIterator[AsyncSession]:
     """One session and one transaction: commit when the block ends (the jobs queued in it are
-    written to the outbox by that commit), then hand them to the queue."""
+    written to the outbox by that commit), then hand them to the queue.
+
+    The session is either one tenant's (``tenant_id``) or, said explicitly, every tenant's
+    (``cross_tenant=True``; see ``vigilare.db.tenancy``).
+    """
+    if (tenant_id is None) == (not cross_tenant):
+        raise ValueError("a unit of work is one tenant's (tenant_id=...) or cross_tenant=True, not both")
     async with session_factory() as session:
         if tenant_id is not None:
             tenant_scope(session, tenant_id)
+        else:
+            open_cross_tenant(session)
         try:
             yield session
             await session.commit()

@@ -23,10 +23,13 @@ from vigilare.jobs.outbox import job_finished
 from vigilare.jobs.registry import JobSpec, Retry, job_named, load_jobs
 from vigilare.jobs.relay import start_relay
 from vigilare.jobs.state import JobState
+from vigilare.outages import outage_retry_delay, unavailable_dependency
 
 logger = logging.getLogger("vigilare.jobs")
 
 PING_TIMEOUT_SECONDS = 2.0
+# A Redis that hangs must not hang the request or job that queues: it fails, and is retried.
+ENQUEUE_TIMEOUT_SECONDS = 5.0
 
 
 class JobQueue(Protocol):
@@ -63,13 +66,14 @@ class ArqQueue:
     async def enqueue(
         self, name: str, *args: Any, job_id: str | None = None, defer_seconds: float = 0
     ) -> str | None:
-        job = await self.pool.enqueue_job(
-            name,
-            *args,
-            _job_id=job_id,
-            _queue_name=self.queue_name,
-            _defer_by=defer_seconds or None,
-        )
+        async with asyncio.timeout(ENQUEUE_TIMEOUT_SECONDS):
+            job = await self.pool.enqueue_job(
+                name,
+                *args,
+                _job_id=job_id,
+                _queue_name=self.queue_name,
+                _defer_by=defer_seconds or None,
+            )
         return job.job_id if job is not None else None
 
     async def states(self, job_ids: Sequence[str]) -> dict[str, JobState]:
@@ -163,9 +167,20 @@ class InProcessQueue:
             except TimeoutError:
                 logger.error("job %s (%s) timed out after %.1fs", spec.name, job_id, spec.timeout_seconds)
                 return
-            except Exception:
-                logger.exception("job %s (%s) failed", spec.name, job_id)
-                return
+            except Exception as exc:
+                reason = unavailable_dependency(exc)
+                if reason is None or attempt == spec.max_tries:
+                    logger.exception("job %s (%s) failed", spec.name, job_id)
+                    return
+                # The database was unreachable: run it again once it may be back.
+                defer_seconds = outage_retry_delay(attempt)
+                logger.warning(
+                    "job %s (%s) failed: %s; running it again in %.0fs",
+                    spec.name,
+                    job_id,
+                    reason,
+                    defer_seconds,
+                )
         logger.error("job %s (%s) gave up after %d tries", spec.name, job_id, spec.max_tries)
 
     def start_relay(self) -> None:

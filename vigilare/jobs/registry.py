@@ -24,6 +24,7 @@ JOB_MODULES = (
     "vigilare.users.jobs",
     "vigilare.scans.jobs",
     "vigilare.scans.scheduler",
+    "vigilare.scans.recovery",
     "vigilare.billing.jobs",
     "vigilare.alerts.jobs",
     "vigilare.ingest.jobs",

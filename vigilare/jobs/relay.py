@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 
 from vigilare.db.engine import SessionFactory
+from vigilare.db.tenancy import cross_tenant
 from vigilare.ids import utcnow
 from vigilare.jobs.models import OutboxJob
 from vigilare.jobs.state import JobState
@@ -67,6 +68,7 @@ async def relay_once(
     now = now or utcnow()
     result = RelayPass()
     async with session_factory() as session:
+        cross_tenant(session)  # the outbox holds every tenant's jobs
         rows = list(
             await session.scalars(
                 select(OutboxJob)

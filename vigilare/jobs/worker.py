@@ -1,24 +1,36 @@
-"""The arq worker: runs the registered job functions with the same context the API uses."""
+"""The arq worker: runs the registered job functions with the same context the API uses.
+
+A Redis outage does not stop it: jobs in flight go on (they work on the database), the worker
+waits for Redis with a growing pause between tries, and picks up where it was once Redis answers
+(a Redis restarted without persistence has lost its queue: the database's own records bring the
+work back). Left to itself, arq's worker exits on the first Redis error.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import Retry as ArqRetry
 from arq import Worker
+from arq.connections import ArqRedis, create_pool
 from arq.cron import cron
 from arq.worker import Function, func
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from vigilare import lifecycle
 from vigilare.config import Settings
-from vigilare.db.engine import create_engine, create_session_factory
+from vigilare.db.engine import create_engine, create_session_factory, owned_tables
 from vigilare.jobs.context import JobContext
 from vigilare.jobs.outbox import job_finished
 from vigilare.jobs.queue import ArqQueue, redis_settings
 from vigilare.jobs.registry import DEFAULT_TIMEOUT_SECONDS, JobSpec, Retry, load_jobs
 from vigilare.jobs.relay import start_relay, stop_relay
+from vigilare.outages import outage_retry_delay, unavailable_dependency
 
 logger = logging.getLogger("vigilare.worker")
 
@@ -28,6 +40,108 @@ MAX_JOBS = 100
 # The job's own timeout is enforced inside the run (so that a run cut off is known to have ended);
 # arq's, a little later, only backs it up.
 ARQ_TIMEOUT_MARGIN_SECONDS = 5.0
+
+# What Redis being unreachable looks like (refused, reset, timed out, restarting).
+REDIS_OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+# Pauses between tries while Redis is unreachable: from the first to the longest, doubling.
+RECONNECT_FIRST_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 5.0
+# How long a finished job keeps trying to record its end in Redis before it gives up (the job's
+# work is done and committed; only arq's bookkeeping is lost, and the job is idempotent).
+FINISH_PATIENCE_SECONDS = 300.0
+
+
+class ResilientWorker(Worker):
+    """arq's worker, riding out Redis outages instead of exiting on the first connection error."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._redis_down_since: float | None = None
+        self._reconnect_pause = RECONNECT_FIRST_SECONDS
+
+    def _redis_failed(self, exc: BaseException) -> float:
+        """Note the outage; return how long to wait before the next try."""
+        if self._redis_down_since is None:
+            self._redis_down_since = time.monotonic()
+            self._reconnect_pause = RECONNECT_FIRST_SECONDS
+            logger.warning(
+                "Redis is unreachable (%s); %d job(s) in flight go on, waiting for Redis",
+                exc,
+                sum(not t.done() for t in self.tasks.values()),
+            )
+        pause = self._reconnect_pause
+        self._reconnect_pause = min(self._reconnect_pause * 2, RECONNECT_MAX_SECONDS)
+        return pause
+
+    def _redis_answered(self) -> None:
+        if self._redis_down_since is not None:
+            logger.warning(
+                "Redis answers again after %.1fs; taking jobs", time.monotonic() - self._redis_down_since
+            )
+            self._redis_down_since = None
+
+    async def main(self) -> None:
+        if self._pool is None:
+            self._pool = await self._connect()
+        await super().main()
+
+    async def _connect(self) -> ArqRedis:
+        assert self.redis_settings is not None
+        while True:
+            try:
+                pool = await create_pool(
+                    self.redis_settings,
+                    job_deserializer=self.job_deserializer,
+                    job_serializer=self.job_serializer,
+                    default_queue_name=self.queue_name,
+                    expires_extra_ms=self.expires_extra_ms,
+                )
+            except REDIS_OUTAGE_ERRORS as exc:
+                await asyncio.sleep(self._redis_failed(exc))
+                continue
+            self._redis_answered()
+            return pool
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except REDIS_OUTAGE_ERRORS as exc:
+            await asyncio.sleep(self._redis_failed(exc))
+        else:
+            self._redis_answered()
+
+    async def _patiently(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
+        deadline = time.monotonic() + FINISH_PATIENCE_SECONDS
+        pause = RECONNECT_FIRST_SECONDS
+        while True:
+            try:
+                await step()
+                return
+            except REDIS_OUTAGE_ERRORS as exc:
+                if time.monotonic() > deadline:
+                    logger.error("gave up recording %s in Redis: %s", what, exc)
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RECONNECT_MAX_SECONDS)
+
+    async def finish_job(self, job_id: str, *args: Any, **kwargs: Any) -> None:
+        await self._patiently(
+            f"the end of job {job_id}", lambda: Worker.finish_job(self, job_id, *args, **kwargs)
+        )
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        except REDIS_OUTAGE_ERRORS as exc:
+            # Stopping while Redis is down: arq's own clean-up failed; ours still runs.
+            logger.warning("stopping while Redis is unreachable: %s", exc)
+            if self.on_shutdown:
+                await self.on_shutdown(self.ctx)
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        await self._patiently(
+            f"the failure of job {job_id}", lambda: Worker.finish_failed_job(self, job_id, result_data)
+        )
 
 
 def _wrap(spec: JobSpec) -> Function:
@@ -42,6 +156,18 @@ def _wrap(spec: JobSpec) -> Function:
         except Retry as retry:
             ended = job_ctx.is_last_attempt
             raise ArqRetry(defer=retry.defer_seconds) from retry
+        except Exception as exc:
+            # The database or Redis was unreachable: the job may well succeed once it is back
+            # (jobs are idempotent), so it runs again rather than failing for good.
+            reason = unavailable_dependency(exc)
+            if reason is None or job_ctx.is_last_attempt:
+                raise
+            delay = outage_retry_delay(job_ctx.attempt)
+            logger.warning(
+                "job %s (%s) failed: %s; running it again in %.0fs", spec.name, job_id, reason, delay
+            )
+            ended = False
+            raise ArqRetry(defer=delay) from exc
         except asyncio.CancelledError:
             ended = False  # the worker is shutting down: arq runs the job again
             raise
@@ -58,19 +184,21 @@ def _wrap(spec: JobSpec) -> Function:
     )
 
 
-def create_worker(settings: Settings, **overrides: Any) -> Worker:
+def create_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
     """An arq Worker for this configuration (``burst=True`` in tests runs the queue dry and stops)."""
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         # Start-up hooks first: a broken scenario plugin stops the worker before it takes a job.
         await lifecycle.startup(settings)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.app_database_url)
+        await owned_tables(engine)
         session_factory = create_session_factory(engine)
         queue = ArqQueue(ctx["redis"], settings.queue_name)
         ctx["engine"] = engine
         ctx["vigilare"] = JobContext(settings=settings, session_factory=session_factory, queue=queue)
         # Every worker relays the outbox (rows are locked, so relays share the work).
         ctx["outbox_relay"] = start_relay(session_factory, queue, settings.outbox_relay_seconds)
+        logger.info("ready: taking jobs from %s", settings.queue_name)
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await stop_relay(ctx.get("outbox_relay"))
@@ -112,4 +240,4 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         "handle_signals": True,
     }
     options.update(overrides)
-    return Worker(**options)
+    return ResilientWorker(**options)

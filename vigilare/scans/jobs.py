@@ -1,15 +1,19 @@
 """The scan job: lease the account, scan it through the scenario plugins, apply the findings.
 
-arq may run a job twice, and a worker may die mid-scan: the job is idempotent (a finished scan is
-not run again, findings are matched by fingerprint) and the account lease, renewed while the scan
-runs, lapses quickly when its worker dies so the scheduler can hand the scan to another worker.
+A scan runs at most once at a time, always: a run takes the account's lease (a fencing token, see
+:mod:`vigilare.scans.lease`) in the transaction that marks the scan running, stops as soon as it
+loses the lease, and records its results only while the lease is still its own. A scan job may
+run more than once (arq may, the outbox relay and recovery hand jobs over again): a finished scan
+is not run again, and a second run of a scan whose first run holds the lease leaves it alone.
+Anything that fails before the scan is marked running (a database blip) is retried at once; a
+worker that dies before or during the scan leaves it to recovery (:mod:`vigilare.scans.recovery`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +29,15 @@ from vigilare.jobs import JobContext, Retry, job
 from vigilare.plugin import Scenario
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scans import post_scan
-from vigilare.scans.lease import acquire_lease, lease_remaining, release_lease
+from vigilare.scans.lease import (
+    Lease,
+    LeaseLost,
+    acquire_lease,
+    lease_holder,
+    release_lease,
+    renew_lease,
+    run_leased,
+)
 from vigilare.scans.models import FAILED, FINISHED, PARTIAL, RUNNING, SUCCEEDED, Scan
 from vigilare.scans.registry import scenario_registry
 from vigilare.scenarios.manager import PluginLoadError
@@ -34,6 +46,10 @@ from vigilare.signals.lifecycle import apply_findings
 logger = logging.getLogger("vigilare.scans")
 
 EVIDENCE_DATA = ("iam.credential_report", "ec2.instances")
+# A run that could not start (the database did not answer) tries again after this many seconds
+# times its attempt, at most this long.
+START_RETRY_SECONDS = 2.0
+START_RETRY_MAX_SECONDS = 10.0
 PARTIAL_TRIGGERS = ("scheduled",)
 """Scans that collect only the due keys; every other trigger (verify, manual, event) collects all."""
 PUSH_LIVE_WITHIN = timedelta(hours=2)
@@ -74,34 +90,31 @@ def freshness_policy(trigger: str, account: AwsAccount, now: datetime, pushed: b
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Started:
+    lease: Lease
+    # Event loop time by which the lease lapses unless renewed (from before it was taken).
+    valid_until: float
+    target: ScanTarget
+    previous_state: dict[str, Any]
+    policy: FreshnessPolicy
+
+
 @job("scan_account")
 async def run_scan(ctx: JobContext, scan_id: str) -> str:
+    try:
+        started = await _start(ctx, scan_id)
+    except Retry:
+        raise
+    except Exception as exc:
+        # Nothing has run yet: a transient failure (the database) must not leave the scan queued.
+        if ctx.is_last_attempt:
+            raise
+        logger.warning("scan %s could not start (%s: %s); trying again", scan_id, type(exc).__name__, exc)
+        raise Retry(defer_seconds=min(START_RETRY_SECONDS * ctx.attempt, START_RETRY_MAX_SECONDS)) from exc
+    if isinstance(started, str):
+        return started
     settings = ctx.settings
-    async with ctx.unit_of_work() as session:
-        scan = await session.get(Scan, scan_id)
-        if scan is None or scan.status in FINISHED:
-            return "nothing to do"
-        account = await session.get_one(AwsAccount, scan.account_id)
-        if account.status != ACTIVE:
-            scan.status, scan.finished_at, scan.error = FAILED, utcnow(), f"account is {account.status}"
-            return "account not active"
-        if not await acquire_lease(session, account.id, scan.id, settings.scan_lease_seconds):
-            wait = await lease_remaining(session, account.id)
-            # Another scan of this account is running: never two at once. Come back when it ends.
-            raise Retry(defer_seconds=min(max(wait, 2.0), 30.0))
-        scan.status, scan.started_at, scan.attempts = RUNNING, utcnow(), scan.attempts + 1
-        target = ScanTarget.for_scan(
-            aws_account_id=account.aws_account_id,
-            role_name=account.role_name,
-            external_id=account.external_id,
-            tenant_id=account.tenant_id,
-            scan_id=scan.id,
-        )
-        previous_state = dict(account.scan_state or {})
-        now = utcnow()
-        policy = freshness_policy(scan.trigger, account, now, await push_live(session, account, now))
-
-    heartbeat = asyncio.create_task(_renew_lease(ctx, scan.account_id, scan_id))
     report: ScanReport | None = None
     error: str | None = None
     scenarios: list[type[Scenario]] = []
@@ -109,18 +122,26 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
         registry = scenario_registry(ctx)
         scenarios = list(registry.select())
         async with asyncio.timeout(settings.scan_timeout_seconds):
-            report = await scan_account(
-                target,
-                scenarios,
-                collectors=registry.collectors,
-                endpoint_url=settings.aws_endpoint_url or None,
-                max_concurrency=settings.scan_max_concurrency,
-                regions=settings.scan_region_list,
-                # Instances per region are evidence for the panic package even when no scenario needs them.
-                extra_data=EVIDENCE_DATA,
-                state=previous_state,
-                policy=policy,
+            report = await run_leased(
+                scan_account(
+                    started.target,
+                    scenarios,
+                    collectors=registry.collectors,
+                    endpoint_url=settings.aws_endpoint_url or None,
+                    max_concurrency=settings.scan_max_concurrency,
+                    regions=settings.scan_region_list,
+                    # Instances per region are evidence for the panic package, needed or not.
+                    extra_data=EVIDENCE_DATA,
+                    state=started.previous_state,
+                    policy=started.policy,
+                ),
+                renew=lambda: _renew(ctx, started.lease),
+                seconds=settings.scan_lease_seconds,
+                valid_until=started.valid_until,
             )
+    except LeaseLost as exc:
+        logger.warning("scan %s stopped: %s", scan_id, exc)
+        return "stopped: lease lost"
     except RoleVerificationError as exc:
         error = f"cannot assume the Vigilare role: {exc.reason}"
     except PluginLoadError as exc:
@@ -129,37 +150,69 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
         error = f"the scenario plugins could not be loaded: {exc}"
     except TimeoutError:
         error = f"scan did not finish within {settings.scan_timeout_seconds} seconds"
-    finally:
-        heartbeat.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await heartbeat
-    return await _record(ctx, scan_id, report, error, scenarios)
+    return await _record(ctx, started.lease, report, error, scenarios)
 
 
-async def _renew_lease(ctx: JobContext, account_id: str, scan_id: str) -> None:
-    interval = max(ctx.settings.scan_lease_seconds / 3, 0.5)
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            async with ctx.unit_of_work() as session:
-                await acquire_lease(session, account_id, scan_id, ctx.settings.scan_lease_seconds)
-        except Exception:  # a missed heartbeat is not fatal; the next one may get through
-            logger.warning("could not renew the scan lease of %s", scan_id, exc_info=True)
+async def _start(ctx: JobContext, scan_id: str) -> _Started | str:
+    """Take the lease and mark the scan running, in one transaction; a string says why not."""
+    settings = ctx.settings
+    before = asyncio.get_running_loop().time()
+    async with ctx.unit_of_work(cross_tenant=True) as session:
+        # The scan's row first, then its account's: the order every writer of both locks them in.
+        scan = await session.get(Scan, scan_id, with_for_update={"key_share": True})
+        if scan is None or scan.status in FINISHED:
+            return "nothing to do"
+        account = await session.get_one(AwsAccount, scan.account_id)
+        if account.status != ACTIVE:
+            scan.status, scan.finished_at, scan.error = FAILED, utcnow(), f"account is {account.status}"
+            return "account not active"
+        now = utcnow()
+        lease = await acquire_lease(session, account.id, scan.id, settings.scan_lease_seconds, now)
+        if lease is None:
+            holder, remaining = await lease_holder(session, account.id)
+            if holder == scan.id:
+                # This scan is running elsewhere (its job was handed over twice): never twice at once.
+                # If that run dies, its lease lapses and recovery hands the scan over again.
+                return "already running"
+            # Another scan of this account is running: come back when it ends.
+            raise Retry(defer_seconds=min(max(remaining, 2.0), 30.0))
+        scan.status, scan.started_at, scan.attempts = RUNNING, now, scan.attempts + 1
+        scan.handed_at = now
+        target = ScanTarget.for_scan(
+            aws_account_id=account.aws_account_id,
+            role_name=account.role_name,
+            external_id=account.external_id,
+            tenant_id=account.tenant_id,
+            scan_id=scan.id,
+        )
+        previous_state = dict(account.scan_state or {})
+        policy = freshness_policy(scan.trigger, account, now, await push_live(session, account, now))
+    return _Started(lease, before + settings.scan_lease_seconds, target, previous_state, policy)
+
+
+async def _renew(ctx: JobContext, lease: Lease) -> bool:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
+        return await renew_lease(session, lease, ctx.settings.scan_lease_seconds)
 
 
 async def _record(
     ctx: JobContext,
-    scan_id: str,
+    lease: Lease,
     report: ScanReport | None,
     error: str | None,
     scenarios: list[type[Scenario]],
 ) -> str:
     now = utcnow()
-    async with ctx.unit_of_work() as session:
-        scan = await session.get_one(Scan, scan_id)
+    async with ctx.unit_of_work(cross_tenant=True) as session:
+        scan = await session.get_one(Scan, lease.scan_id, with_for_update={"key_share": True})
         # Locked (FOR NO KEY UPDATE: new rows referencing the account are not held up): pushed events
-        # of this account apply their signals one at a time with the scan's.
-        account = await session.get_one(AwsAccount, scan.account_id, with_for_update={"key_share": True})
+        # of this account apply their signals one at a time with the scan's, and no run can take
+        # the lease until this transaction ends.
+        account = await session.get_one(AwsAccount, lease.account_id, with_for_update={"key_share": True})
+        if not lease.held_on(account):
+            # Fenced: this run lost its lease while it scanned, and another run owns the scan now.
+            logger.warning("scan %s: this run lost its lease; its results are dropped", scan.id)
+            return "stopped: lease lost"
         scan.finished_at = now
         account.last_scan_at = now
         if report is None:
@@ -181,7 +234,7 @@ async def _record(
             # Only a completed scan moves caches and baselines forward; a failed one keeps the old.
             account.scan_state = report.state
             await post_scan.after_scan(session, account, scan, report)
-        await release_lease(session, account.id, scan.id)
+        await release_lease(session, lease)
     return scan.status
 
 

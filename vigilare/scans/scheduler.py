@@ -1,4 +1,4 @@
-"""Scheduled scans and recovery of scans whose worker died.
+"""Scheduled scans (recovery of scans whose run is gone is :mod:`vigilare.scans.recovery`).
 
 Every ACTIVE account is scanned on its plan's interval. Each account has its own phase in the
 interval (derived from its id) plus a little jitter, so a thousand accounts do not all start at
@@ -22,16 +22,12 @@ from vigilare.auth.models import Tenant
 from vigilare.billing.enforcement import scanning_allowed
 from vigilare.billing.plans import get_plan
 from vigilare.ids import utcnow
-from vigilare.jobs import JobContext, enqueue_after_commit, job
-from vigilare.scans.jobs import run_scan
-from vigilare.scans.models import QUEUED, RUNNING, Scan
-from vigilare.scans.service import SCHEDULED, VERIFY, create_scan, scan_job_id, unfinished_scan_exists
+from vigilare.jobs import JobContext, job
+from vigilare.scans.service import SCHEDULED, VERIFY, create_scan, unfinished_scan_exists
 
 logger = logging.getLogger("vigilare.scheduler")
 
 JITTER_FRACTION = 0.05
-# A queued scan whose job never started (lost between commit and enqueue, or retries exhausted).
-QUEUED_STALE_AFTER = timedelta(minutes=5)
 BATCH = 500
 
 
@@ -74,7 +70,6 @@ def following_slot(account_id: str, interval: timedelta, due: datetime, now: dat
 @dataclass
 class TickResult:
     scheduled: int = 0
-    recovered: int = 0
 
 
 async def _schedule_due(session: AsyncSession, now: datetime) -> int:
@@ -107,44 +102,17 @@ async def _schedule_due(session: AsyncSession, now: datetime) -> int:
     return scheduled
 
 
-async def _recover_stuck(session: AsyncSession, now: datetime) -> int:
-    """Re-enqueue scans whose worker died (lease lapsed) or whose job never ran."""
-    running = (
-        await session.execute(
-            select(Scan, AwsAccount)
-            .join(AwsAccount, AwsAccount.id == Scan.account_id)
-            .where(Scan.status == RUNNING)
-            .limit(BATCH)
-        )
-    ).all()
-    recovered = 0
-    for scan, account in running:
-        lapsed = account.lease_scan_id != scan.id or account.lease_until is None or account.lease_until < now
-        if lapsed:
-            enqueue_after_commit(session, run_scan, scan.id, job_id=scan_job_id(scan.id, scan.attempts))
-            recovered += 1
-    stale = await session.scalars(
-        select(Scan).where(Scan.status == QUEUED, Scan.queued_at < now - QUEUED_STALE_AFTER).limit(BATCH)
-    )
-    for scan in stale:
-        attempt = int((now - scan.queued_at).total_seconds() // QUEUED_STALE_AFTER.total_seconds())
-        enqueue_after_commit(session, run_scan, scan.id, job_id=scan_job_id(scan.id, 1000 + attempt))
-        recovered += 1
-    return recovered
-
-
 async def tick(session: AsyncSession, now: datetime | None = None) -> TickResult:
     now = now or utcnow()
     result = TickResult()
     result.scheduled = await _schedule_due(session, now)
-    result.recovered = await _recover_stuck(session, now)
     return result
 
 
 @job("schedule_scans", max_tries=1, timeout=60, every=lambda settings: settings.scheduler_tick_seconds)
 async def schedule_scans(ctx: JobContext) -> dict[str, int]:
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         result = await tick(session)
-    if result.scheduled or result.recovered:
-        logger.info("scheduled %d scans, recovered %d", result.scheduled, result.recovered)
-    return {"scheduled": result.scheduled, "recovered": result.recovered}
+    if result.scheduled:
+        logger.info("scheduled %d scans", result.scheduled)
+    return {"scheduled": result.scheduled}

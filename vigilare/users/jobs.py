@@ -25,7 +25,7 @@ async def send_invitation(ctx: JobContext, user_id: str, invited_by: str | None)
     When the email cannot be sent, the reason is recorded on the invitation (``GET /users`` shows
     it on the invited user) instead of vanishing with the job.
     """
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         user = await session.scalar(select(User).where(User.id == user_id))
         if user is None or user.status != "invited":
             return  # removed or already accepted meanwhile: nothing to send
@@ -55,7 +55,7 @@ async def send_invitation(ctx: JobContext, user_id: str, invited_by: str | None)
 
 
 async def _record_send_error(ctx: JobContext, token: str, error: str) -> None:
-    async with ctx.unit_of_work() as session:
+    async with ctx.unit_of_work(cross_tenant=True) as session:
         await session.execute(
             update(Invitation)
             .where(Invitation.token_hash == hash_token(token))

@@ -17,8 +17,10 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Permissio
 
 from vigilare.api.console.pages import PageAnswer, redirect, render, settings_of
 from vigilare.api.console.session import cleared_session_cookies
+from vigilare.api.errors import OUTAGE_RETRY_AFTER
 from vigilare.errors import VigilareError
 from vigilare.links import CONSOLE
+from vigilare.outages import unavailable_dependency
 
 logger = logging.getLogger("vigilare.api.console")
 
@@ -77,6 +79,9 @@ def _status_and_message(exc: Exception) -> tuple[int, str]:
         if status >= 500:
             return status, "Something went wrong on our side."
         return status, exc.detail or _TITLES.get(status, "That request could not be used")
+    reason = unavailable_dependency(exc)
+    if reason is not None:
+        return 503, reason[0].upper() + reason[1:] + "."
     return 500, "Something went wrong on our side."
 
 
@@ -95,13 +100,17 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     if isinstance(exc, NotAuthorizedException) or (isinstance(exc, VigilareError) and exc.status_code == 401):
         return login_redirect(request)
     status, message = _status_and_message(exc)
-    if status >= 500:
+    if status == 503 and not isinstance(exc, VigilareError | HTTPException):
+        logger.warning("%s %s answered 503: %r", request.method, request.url.path, exc)
+    elif status >= 500:
         logger.error("error on %s %s", request.method, request.url.path, exc_info=exc)
     advice = _ADVICE.get(status, "Try again in a minute. If it keeps happening, contact support.")
     headers = {}
     retry_after = getattr(exc, "headers", None) or {}
     if isinstance(retry_after, dict) and "Retry-After" in retry_after:
         headers["Retry-After"] = retry_after["Retry-After"]
+    elif status == 503:
+        headers["Retry-After"] = OUTAGE_RETRY_AFTER
     page = render(
         request,
         "error.html",

@@ -11,15 +11,17 @@ Data keys (each value as the collector stores it):
 - ``health.events``: open RISK/ABUSE Health events with ``description``, ``metadata``, ``entities``;
   None when the support plan has no Health API (capability ``health_api`` recorded unavailable).
 - ``account.security_contact``: the SECURITY alternate contact, or None when there is none.
-- regional ``cloudtrail.trails``: trails homed in the region, each with its ``Status``.
+- regional ``cloudtrail.trails``: trails homed in the region (organization trails included, marked
+  ``OrganizationTrail`` and ``ManagedBy``), each with its ``Status``.
 - regional ``cloudtrail.events``: ``{"console_logins": [...], "trail_changes": [...]}`` records.
 - regional ``ses.account``: SESv2 GetAccount; ``ses.reputation``: latest bounce/complaint rates
   (both None in regions without SES).
 - regional ``guardduty.detectors``: GetDetector answers with ``DetectorId``.
 - regional ``ec2.security_groups``, ``ec2.network_interfaces``, ``ec2.instances``: lists per region.
-- ``billing.estimated_charges``: month-to-date and last month's total (``AWS/Billing EstimatedCharges``).
-- ``billing.cost_explorer``: daily costs per service and region, anomalies, and the spend baselines
-  (cached in the scan state; Cost Explorer is asked at most once a day).
+- ``billing.estimated_charges``: month-to-date and last month's total (``AWS/Billing EstimatedCharges``);
+  None when the account publishes no billing metric (capability ``billing_metric`` unavailable).
+- ``billing.cost_explorer``: daily costs (before credits and refunds) per service and region,
+  anomalies, and the spend baselines (cached in the scan state; asked at most once a day).
 - regional ``ec2.compute_capacity``: instances with vCPUs and accelerators, spot requests, and the
   region's first use (scan state).
 - regional ``guardduty.findings``: detectors with their status and open high-risk findings (polled
