@@ -169,7 +169,7 @@ async def schedule_all(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     queue = await ArqQueue.connect(settings)
     try:
-        async with unit_of_work(create_session_factory(engine), queue) as session:
+        async with unit_of_work(create_session_factory(engine), queue, cross_tenant=True) as session:
             for account in await session.scalars(select(AwsAccount)):
                 create_scan(session, account, SCHEDULED)
     finally:

@@ -64,7 +64,7 @@ async def own_services(client: Any) -> AsyncIterator[tuple[SessionFactory, InPro
 async def scheduled_scan(client: Any, headers: dict[str, str]) -> dict[str, Any]:
     """A scan as the scheduler starts one, run by the scan job, waited for through the API."""
     async with own_services(client) as (factory, queue):
-        async with unit_of_work(factory, queue) as session:
+        async with unit_of_work(factory, queue, cross_tenant=True) as session:
             account = await session.scalar(select(AwsAccount).where(AwsAccount.aws_account_id == ACCOUNT))
             assert account is not None
             scan = create_scan(session, account, SCHEDULED)
@@ -141,7 +141,10 @@ async def test_what_push_delivers_is_not_polled_while_push_is_connected(
     aws_client: Any, sandbox: Sandbox, aws_requests: RequestLog
 ) -> None:
     headers = await connected(aws_client, sandbox)
-    async with own_services(aws_client) as (factory, queue), unit_of_work(factory, queue) as session:
+    async with (
+        own_services(aws_client) as (factory, queue),
+        unit_of_work(factory, queue, cross_tenant=True) as session,
+    ):
         account = await session.scalar(select(AwsAccount).where(AwsAccount.aws_account_id == ACCOUNT))
         assert account is not None
         now = utcnow()
