@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from vigilare.config import ConfigError, Settings, get_settings
 
@@ -17,16 +18,36 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from vigilare.scans.registry import load_at_startup
 
     load_at_startup(settings)  # here too, so a broken plugin is one clear line, not uvicorn's traceback
-
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        proxy_headers=False,
-        log_level="info",
-        lifespan="on",
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "proxy_headers": False,
+        "log_level": "info",
+        "access_log": not args.no_access_log,
+        "lifespan": "on",
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    check_workers(settings, args.workers)
+    # Each worker process builds its own app (its own pool, Redis and queue clients) from the same
+    # environment; they share the listening socket.
+    uvicorn.run("vigilare.api.app:create_app_from_environment", factory=True, workers=args.workers, **options)
     return 0
+
+
+def check_workers(settings: Settings, workers: int) -> None:
+    """Several API processes need what they share to live outside them."""
+    if workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if not settings.redis_url:
+        raise ConfigError(
+            "`vigilare serve --workers N` (N > 1) needs VIGILARE_REDIS_URL: rate limits and login "
+            "throttling are counted in Redis so that they hold across the processes, and jobs run in "
+            "`vigilare worker` processes"
+        )
+    if settings.is_sqlite:
+        raise ConfigError("`vigilare serve --workers N` (N > 1) needs PostgreSQL (VIGILARE_DATABASE_URL)")
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -98,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes sharing the port (one per core; needs Redis and PostgreSQL when > 1)",
+    )
+    serve.add_argument("--no-access-log", action="store_true", help="do not log a line per request")
     serve.set_defaults(handler=_serve)
     migrate = commands.add_parser("migrate", help="bring the database schema to head")
     migrate.set_defaults(handler=_migrate)

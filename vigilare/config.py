@@ -33,6 +33,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     redis_url: str = ""
     secret_key: str = ""
     public_url: str = "http://127.0.0.1:8000"
+    # PostgreSQL connections per process: kept open (pool size) and opened beyond it at peaks (closed
+    # when returned). With `vigilare serve --workers N`, N x (pool + overflow), plus the workers',
+    # must stay under the server's max_connections.
+    db_pool_size: int = 20
+    db_max_overflow: int = 10
     # Requests per minute per client on the whole API; 0 turns the limit off.
     rate_limit_per_minute: int = 600
     # Failed logins allowed per email (and per client address, x4) in a 15-minute window.

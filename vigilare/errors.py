@@ -49,3 +49,16 @@ class RateLimited(VigilareError):
 
 class ServiceUnavailable(VigilareError):
     status_code = 503
+
+
+# A route's ``opt`` key listing the statuses its service can answer beyond those that follow from the
+# route itself (validation, authentication, role, path parameters, rate limit, database): the OpenAPI
+# schema documents them (``vigilare.api.openapi``).
+ANSWERS = "answers"
+# A route's ``opt`` key for routes that never touch the database (no 503 to document).
+NO_DATABASE = "no_database"
+
+
+def answers(*statuses: int, **opt: object) -> dict[str, object]:
+    """A route's ``opt``: the error statuses its service raises (``answers(404, 409)``), plus ``opt``."""
+    return {ANSWERS: tuple(statuses), **opt}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from vigilare_sandbox import fake_ce_ses, fake_cloudtrail, fake_guardduty, fake_health
+from vigilare_sandbox import fake_account, fake_ce_ses, fake_cloudtrail, fake_guardduty, fake_health
 from vigilare_sandbox.fake_guardduty import DetectorLookup
 from vigilare_sandbox.state import FakeState
 from vigilare_sandbox.wire import WireRequest, WireResponse, json11_error, rest_json_error
@@ -40,6 +40,8 @@ def route(request: WireRequest) -> FakeRoute | None:
         operation = fake_guardduty.operation_for(request.path)
         if operation is not None:
             return FakeRoute(service, operation)
+    if service == "account" and request.method == "POST" and request.path == fake_account.PATH:
+        return FakeRoute(service, "GetContactInformation")
     # SESv2 signs as "ses" (like SES v1); only GetAccount's path is ours.
     if service == "ses" and request.method == "GET" and request.path == fake_ce_ses.SES_ACCOUNT_PATH:
         return FakeRoute(service, "GetAccount")
@@ -83,6 +85,8 @@ class FakeAws:
                 return fake_cloudtrail.lookup_events(account, region, body)
             if fake_route.service == "ce":
                 return fake_ce_ses.get_anomalies(account, body)
+            if fake_route.service == "account":
+                return fake_account.get_contact_information(account, account_id, body)
             if fake_route.service == "ses":
                 return fake_ce_ses.get_ses_account(account, region)
             if fake_route.operation == "ListFindings":

@@ -5,8 +5,9 @@ answer go to the fake (routed by the SigV4 service name and X-Amz-Target or path
 on a role registered with the trust guard is refused unless ExternalId and caller account match (and
 its answer adjusted by the role's test knobs); everything else is forwarded to moto unchanged
 (method, path, query, headers including Host, body) and moto's status, headers and body come back
-unchanged. The upstream is always moto's address, whatever the Host header says (s3control puts the
-account id in front of the host name).
+unchanged, except where moto departs from AWS's documented answer (the credential report's root row
+and key-use columns, DescribeSnapshots' owner and permission filters). The upstream is always moto's
+address, whatever the Host header says (s3control puts the account id in front of the host name).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from vigilare_sandbox import field
+from vigilare_sandbox.ec2_sharing import filter_describe_snapshots
 from vigilare_sandbox.fake import FakeAws, route
 from vigilare_sandbox.fake_iam import add_root_row
 from vigilare_sandbox.identity import AccountDirectory, RoleTrustGuard
+from vigilare_sandbox.key_usage import fill_key_use
 from vigilare_sandbox.recording import RequestLog
 from vigilare_sandbox.wire import WireRequest, WireResponse, credential_scope
 
@@ -248,6 +251,16 @@ class Gateway:
             response = _with_body(response, reported)
         if request.scope is not None and response.status == 200:
             response = self._field_rewrite(request, response)
+        is_describe_snapshots = (
+            request.scope is not None
+            and request.scope.service == "ec2"
+            and request.form().get("Action") == "DescribeSnapshots"
+        )
+        if is_describe_snapshots and request.scope is not None and response.status == 200:
+            filtered = filter_describe_snapshots(
+                response.body, request.form(), self.accounts.account_for(request), request.scope.region
+            )
+            response = _with_body(response, filtered)
         if method == "POST" and split.path == _MOTO_RESET_PATH and self._on_moto_reset is not None:
             self._on_moto_reset()
         return response
@@ -293,7 +306,8 @@ class Gateway:
             elif action == "GetAccountSummary":
                 body = field.account_summary(response.body, account)
             elif action == "GetCredentialReport":
-                body = field.credential_report_copy(account, add_root_row(response.body, account_id, account))
+                fresh = fill_key_use(add_root_row(response.body, account_id, account), account_id)
+                body = field.credential_report_copy(account, fresh)
             else:
                 return response
         return _with_body(response, body)

@@ -86,6 +86,10 @@ class CompromisedAccount:
     guardduty_low_finding_id: str
     cost_anomaly_id: str
     ses_region: str
+    backdoor_role_arn: str = ""
+    identity_provider_arn: str = ""
+    persistence_user_arn: str = ""
+    public_snapshot_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -161,6 +165,30 @@ def seed_compromised_account(sandbox: Sandbox, account_id: str) -> CompromisedAc
         sandbox, account_id, COMPROMISED_GPU_REGION, detector, "Recon:EC2/PortProbeUnprotectedPort", 2.0
     )
     seed_aws.remove_security_contact(sandbox, account_id)
+    backdoor_role = seed_aws.create_backdoor_role(sandbox, account_id, "aws-support-access")
+    identity_provider = seed_aws.create_saml_provider(sandbox, account_id, "sso-okta")
+    public_snapshot = seed_aws.create_public_snapshot(sandbox, account_id, COMPROMISED_GPU_REGION)
+    # The leaked key making itself at home: a new admin user with its own key, GuardDuty deleted in
+    # a region nobody watches (event history records IAM calls in us-east-1, as AWS does).
+    iam_source, admin = "iam.amazonaws.com", "arn:aws:iam::aws:policy/AdministratorAccess"
+    persistence_user = "svc-backup"
+    for event_name, parameters in (
+        ("CreateUser", {"userName": persistence_user}),
+        ("AttachUserPolicy", {"userName": persistence_user, "policyArn": admin}),
+        ("CreateAccessKey", {"userName": persistence_user}),
+    ):
+        seed_events.add_write_call(
+            sandbox, account_id, event_name, iam_source, parameters, access_key_id=exposed.access_key_id
+        )
+    seed_events.add_write_call(
+        sandbox,
+        account_id,
+        "DeleteDetector",
+        "guardduty.amazonaws.com",
+        {"detectorId": "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"},
+        region="eu-west-1",
+        access_key_id=exposed.access_key_id,
+    )
 
     return CompromisedAccount(
         account_id=account_id,
@@ -181,6 +209,10 @@ def seed_compromised_account(sandbox: Sandbox, account_id: str) -> CompromisedAc
         guardduty_low_finding_id=low_finding,
         cost_anomaly_id=anomaly_id,
         ses_region=COMPROMISED_SES_REGION,
+        backdoor_role_arn=backdoor_role,
+        identity_provider_arn=identity_provider,
+        persistence_user_arn=f"arn:aws:iam::{account_id}:user/{persistence_user}",
+        public_snapshot_id=public_snapshot,
     )
 
 

@@ -272,3 +272,85 @@ def set_security_contact(sandbox: Sandbox, account_id: str, email: str = "securi
 def remove_security_contact(sandbox: Sandbox, account_id: str) -> None:
     """No SECURITY alternate contact (moto has none until one is put; this makes it explicit)."""
     client_for(sandbox, account_id, "account").delete_alternate_contact(AlternateContactType="SECURITY")
+
+
+ATTACKER_ACCOUNT = "666655554444"
+
+
+def create_backdoor_role(
+    sandbox: Sandbox, account_id: str, role_name: str, trusted_account: str = ATTACKER_ACCOUNT
+) -> str:
+    """A role any principal of `trusted_account` may assume (the usual persistence); returns its ARN."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{trusted_account}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_arn: str = client_for(sandbox, account_id, "iam").create_role(
+        RoleName=role_name, AssumeRolePolicyDocument=json.dumps(document)
+    )["Role"]["Arn"]
+    return role_arn
+
+
+def create_saml_provider(sandbox: Sandbox, account_id: str, name: str) -> str:
+    """A SAML identity provider created now (IAM requires metadata of at least 1000 characters)."""
+    metadata = (
+        '<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example">'
+        + "<!-- "
+        + "x" * 1000
+        + " --></EntityDescriptor>"
+    )
+    provider_arn: str = client_for(sandbox, account_id, "iam").create_saml_provider(
+        Name=name, SAMLMetadataDocument=metadata
+    )["SAMLProviderArn"]
+    return provider_arn
+
+
+def create_public_snapshot(sandbox: Sandbox, account_id: str, region: str, size_gib: int = 8) -> str:
+    """An EBS snapshot any AWS account may create a volume from (group `all`); returns its id."""
+    ec2 = client_for(sandbox, account_id, "ec2", region)
+    volume = ec2.create_volume(Size=size_gib, AvailabilityZone=f"{region}a")
+    snapshot_id: str = ec2.create_snapshot(VolumeId=volume["VolumeId"], Description="db backup")["SnapshotId"]
+    ec2.modify_snapshot_attribute(
+        SnapshotId=snapshot_id, Attribute="createVolumePermission", OperationType="add", GroupNames=["all"]
+    )
+    return snapshot_id
+
+
+def put_bedrock_usage(
+    sandbox: Sandbox,
+    account_id: str,
+    region: str,
+    model_id: str,
+    invocations: float,
+    tokens: float,
+    *,
+    days_ago: float = 0.1,
+) -> None:
+    """`AWS/Bedrock` Invocations and token counts for one model at one moment, as the runtime
+    endpoint publishes them (dimension ModelId; input and output tokens split evenly)."""
+    cloudwatch = client_for(sandbox, account_id, "cloudwatch", region)
+    moment = datetime.now(UTC) - timedelta(days=days_ago)
+    dimensions = [{"Name": "ModelId", "Value": model_id}]
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Bedrock",
+        MetricData=[
+            {
+                "MetricName": name,
+                "Dimensions": dimensions,
+                "Timestamp": moment,
+                "Value": value,
+                "Unit": "Count",
+            }
+            for name, value in (
+                ("Invocations", invocations),
+                ("InputTokenCount", tokens / 2),
+                ("OutputTokenCount", tokens / 2),
+            )
+        ],
+    )

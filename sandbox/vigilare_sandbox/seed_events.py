@@ -395,3 +395,67 @@ def add_cost_lines(sandbox: Sandbox, account_id: str, lines: list[CostLine]) -> 
     """Cost and usage lines (with record types: Usage, Credit, Refund...) Cost Explorer answers from."""
     with sandbox.state.lock:
         sandbox.state.account(account_id).cost_lines.extend(lines)
+
+
+def add_write_call(
+    sandbox: Sandbox,
+    account_id: str,
+    event_name: str,
+    event_source: str,
+    request_parameters: dict[str, Any] | None = None,
+    *,
+    region: str = "us-east-1",
+    user_name: str = "ci-deploy",
+    access_key_id: str = "AKIAIOSFODNN7EXAMPLE",
+    root: bool = False,
+    error_code: str | None = None,
+    when: datetime | None = None,
+    source_ip: str = "203.0.113.77",
+) -> str:
+    """A write call as CloudTrail event history records it (global-service calls such as IAM's in
+    us-east-1, as AWS records them); returns its EventId."""
+    if root:
+        identity: dict[str, Any] = {
+            "type": "Root",
+            "principalId": account_id,
+            "arn": f"arn:aws:iam::{account_id}:root",
+            "accountId": account_id,
+            "accessKeyId": access_key_id,
+        }
+    else:
+        identity = {
+            "type": "IAMUser",
+            "principalId": "AIDA" + uuid.uuid4().hex[:17].upper(),
+            "arn": f"arn:aws:iam::{account_id}:user/{user_name}",
+            "accountId": account_id,
+            "accessKeyId": access_key_id,
+            "userName": user_name,
+        }
+    extra: dict[str, Any] = {"requestParameters": request_parameters}
+    if error_code is not None:
+        extra["errorCode"] = error_code
+        extra["errorMessage"] = f"{error_code} for {event_name}"
+    return add_trail_event(
+        sandbox,
+        account_id,
+        region,
+        event_name,
+        event_source,
+        identity,
+        source_ip,
+        when=when or _now() - timedelta(hours=2),
+        extra=extra,
+        username=None if root else user_name,
+    )
+
+
+def set_contact_information(sandbox: Sandbox, account_id: str, **fields: str) -> None:
+    """Change the account's primary contact (GetContactInformation's fields), as PutContactInformation
+    would; unset fields keep the default contact's values."""
+    from vigilare_sandbox.fake_account import DEFAULT_CONTACT
+
+    with sandbox.state.lock:
+        account = sandbox.state.account(account_id)
+        current = dict(account.contact_information or DEFAULT_CONTACT)
+        current.update(fields)
+        account.contact_information = current

@@ -151,6 +151,8 @@ class AccountState:
     findings: dict[str, GuardDutyFinding] = field(default_factory=dict)
     anomalies: list[CostAnomaly] = field(default_factory=list)
     ses_by_region: dict[str, SesAccount] = field(default_factory=dict)
+    # Account Management's primary contact; None answers the default one (fake_account).
+    contact_information: dict[str, str] | None = None
     # The root user, as the credential report's root row and GetAccountSummary show it (moto has
     # no root row, and its summary always says MFA off, no keys). A root whose credentials are
     # managed centrally by the organization has no password, no keys and no MFA.

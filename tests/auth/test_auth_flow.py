@@ -211,8 +211,12 @@ async def test_authentication_reads_the_database_once_per_request(client):
         assert (await client.get("/me", headers=headers)).status_code == 200
     finally:
         event.remove(VigilareSession, "do_orm_execute", remember)
-    authentication_session = statements[0][0]
-    assert [sql for session, sql in statements if session is authentication_session] == [statements[0][1]]
+    # The first statement of the request is the lookup: the user and whether its login has ended,
+    # together. The handler's own statements follow in the same session (one per request).
+    first = statements[0][1]
+    assert "FROM users" in first and "refresh_tokens" in first
+    assert [sql for _session, sql in statements if "refresh_tokens" in sql] == [first]
+    assert {session for session, _sql in statements} == {statements[0][0]}
 
 
 async def test_profile_rename(client):

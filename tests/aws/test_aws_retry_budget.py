@@ -46,26 +46,50 @@ async def _describe_events(session: AccountSession) -> dict:
 
 
 async def test_a_throttled_account_does_not_spend_the_retries_of_another(
-    sandbox: Sandbox, base_session: aioboto3.Session
+    sandbox: Sandbox, base_session: aioboto3.Session, monkeypatch: pytest.MonkeyPatch
 ):
+    # Backoff waits shortened (only they): the test is about who may retry, not how long they wait.
+    real_sleep = asyncio.sleep
+    monkeypatch.setattr(asyncio, "sleep", lambda delay, *args, **kwargs: real_sleep(0, *args, **kwargs))
     sandbox.inject_throttling("health", 10_000, operation="DescribeEvents", account_id=THROTTLED)
-    async with (
-        _session(THROTTLED, sandbox, base_session) as throttled,
-        _session(NEIGHBOUR, sandbox, base_session) as neighbour,
-    ):
-        # The throttled account retries until its own quota is spent (500 tokens, 5 per retry).
+
+    def scan_of(account: str) -> AccountSession:
+        # Default retry policy: botocore's standard one.
+        return AccountSession(
+            aws_account_id=account,
+            role_name=ROLE_NAME,
+            external_id="ext-retries",
+            session_name="vigilare-retries",
+            endpoint_url=sandbox.endpoint_url,
+            base_session=base_session,
+        )
+
+    async with scan_of(THROTTLED) as throttled, scan_of(NEIGHBOUR) as neighbour:
+        # The throttled account retries until the quota it retries from is spent (500 tokens, 5 a retry).
         results = await asyncio.gather(
             *(_describe_events(throttled) for _ in range(40)), return_exceptions=True
         )
         assert all(isinstance(result, ClientError) for result in results)
-        assert throttled.retry_budget.available < FAST.retry_cost
-        assert throttled.retry_budget.retries == FAST.quota // FAST.retry_cost
 
         # The other tenant, on the same shared client, still has every retry it needs.
         sandbox.inject_throttling("health", 3, operation="DescribeEvents", account_id=NEIGHBOUR)
         answer = await _describe_events(neighbour)
         assert answer["events"] == []
+
+
+async def test_each_scan_spends_only_its_own_budget(sandbox: Sandbox, base_session: aioboto3.Session):
+    sandbox.inject_throttling("health", 10_000, operation="DescribeEvents", account_id=THROTTLED)
+    async with (
+        _session(THROTTLED, sandbox, base_session) as throttled,
+        _session(NEIGHBOUR, sandbox, base_session) as neighbour,
+    ):
+        await asyncio.gather(*(_describe_events(throttled) for _ in range(40)), return_exceptions=True)
+        assert throttled.retry_budget.available < FAST.retry_cost
+        assert throttled.retry_budget.retries == FAST.quota // FAST.retry_cost
+        sandbox.inject_throttling("health", 3, operation="DescribeEvents", account_id=NEIGHBOUR)
+        await _describe_events(neighbour)
         assert neighbour.retry_budget.retries == 3
+        assert neighbour.retry_budget.available == FAST.quota  # paid back on success
 
 
 async def test_a_throttled_page_is_asked_again_not_the_whole_listing(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import vigilare
+from tests.support.api import owner_headers
 from vigilare.config import Settings
+from vigilare.db import tenancy
 from vigilare.db.engine import (
     CrossTenantSessions,
     SessionFactory,
@@ -32,7 +34,7 @@ from vigilare.db.engine import (
     create_session_factory,
     owned_tables,
 )
-from vigilare.db.tenancy import APP_ROLE, SYSTEM_ROLE, TENANT_SETTING, UnscopedSession
+from vigilare.db.tenancy import APP_ROLE, SYSTEM_ROLE, TENANT_SETTING, UnscopedSession, VigilareSession
 from vigilare.ids import new_id, utcnow
 from vigilare.models import metadata
 
@@ -415,3 +417,33 @@ async def test_start_up_warns_when_the_service_connects_as_the_tables_owner(
         await owner.dispose()
         await service.dispose()
     assert "VIGILARE_DATABASE_APP_URL" in caplog.text
+
+
+@pytest.fixture
+def without_the_orm_filter() -> Iterator[None]:
+    """The first wall taken down: sessions scoped to a tenant no longer filter ORM statements."""
+    sa.event.remove(VigilareSession, "do_orm_execute", tenancy._restrict_to_tenant)
+    try:
+        yield
+    finally:
+        sa.event.listen(VigilareSession, "do_orm_execute", tenancy._restrict_to_tenant)
+
+
+async def test_the_api_keeps_tenants_apart_on_row_level_security_alone(
+    client: Any, without_the_orm_filter: None
+) -> None:
+    a = await owner_headers(client, "owner@a.test")
+    b = await owner_headers(client, "owner@b.test")
+    for headers, aws_account_id in ((a, "111111111111"), (b, "222222222222")):
+        created = await client.post("/accounts", headers=headers, json={"aws_account_id": aws_account_id})
+        assert created.status_code == 201, created.text
+    listed = await client.get("/accounts", headers=a)
+    assert [item["aws_account_id"] for item in listed.json()["accounts"]] == ["111111111111"]
+    assert (await client.get("/accounts/222222222222", headers=a)).status_code == 404
+    assert (await client.delete("/accounts/222222222222", headers=a)).status_code == 404
+    me_a, me_b = (await client.get("/me", headers=a)).json(), (await client.get("/me", headers=b)).json()
+    assert me_a["tenant"]["tenant_id"] != me_b["tenant"]["tenant_id"]
+    users = await client.get("/users", headers=a)
+    assert [user["email"] for user in users.json()["users"]] == ["owner@a.test"]
+    # And B still has its account: A's delete found nothing to delete.
+    assert (await client.get("/accounts/222222222222", headers=b)).status_code == 200

@@ -102,7 +102,15 @@ def test_compromised_account_is_exposed_and_its_trails_were_silenced(
     assert policy["Statement"][0]["Principal"] == "*"
     assert group["SecurityGroups"][0]["IpPermissions"][0]["IpRanges"] == [{"CidrIp": "0.0.0.0/0"}]
     assert trail_status["IsLogging"] is False
-    assert {event["EventName"] for event in history} == {"ConsoleLogin", "StopLogging", "DeleteTrail"}
+    # Sign-in and trail tampering, then the leaked key's persistence (IAM calls are recorded in us-east-1).
+    assert {event["EventName"] for event in history} == {
+        "ConsoleLogin",
+        "StopLogging",
+        "DeleteTrail",
+        "CreateUser",
+        "AttachUserPolicy",
+        "CreateAccessKey",
+    }
     root_login = next(event for event in history if event["EventName"] == "ConsoleLogin")
     assert json.loads(root_login["CloudTrailEvent"])["additionalEventData"]["MFAUsed"] == "No"
 

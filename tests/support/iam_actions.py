@@ -21,8 +21,8 @@ from vigilare_sandbox.recording import RecordedRequest
 IAM_PREFIX = {"cloudwatch": "cloudwatch", "sesv2": "ses", "s3control": "s3"}
 # The services whose IAM prefix is known (an action with another prefix does not exist).
 KNOWN_PREFIXES = {
-    "account", "ce", "cloudtrail", "cloudwatch", "ec2", "guardduty", "health", "iam", "s3", "ses", "sts",
-    "support",
+    "account", "ce", "cloudtrail", "cloudwatch", "ec2", "guardduty", "health", "iam", "organizations", "s3",
+    "ses", "sts", "support",
 }  # fmt: skip
 # Operations whose IAM action is not named after them (Service Authorization Reference, Amazon S3).
 IAM_ACTION_FOR_OPERATION = {

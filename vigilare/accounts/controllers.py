@@ -21,6 +21,7 @@ from vigilare.accounts.schemas import (
 from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import ADMIN, VIEWER, Principal
 from vigilare.config import Settings
+from vigilare.errors import answers
 from vigilare.ids import isoformat, utcnow
 
 
@@ -49,7 +50,13 @@ class AccountsController(Controller):
     path = "/accounts"
     tags = ["Accounts"]
 
-    @post("", status_code=201, summary="Connect an AWS account", guards=[requires_role(ADMIN)])
+    @post(
+        "",
+        status_code=201,
+        summary="Connect an AWS account",
+        guards=[requires_role(ADMIN)],
+        opt=answers(409),
+    )
     async def connect(
         self,
         data: JSONBody[AccountIn],
@@ -132,6 +139,7 @@ class AccountController(Controller):
         status_code=200,
         summary="Verify IAM role and activate monitoring",
         guards=[requires_role(ADMIN)],
+        opt=answers(409, 422),
     )
     async def verify(
         self,

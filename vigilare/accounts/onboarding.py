@@ -25,6 +25,7 @@ ADDITIONS_POLICY_NAME = "VigilareReadOnlyAdditions"
 ADDITIONS_ACTIONS = (
     # account
     "account:GetAlternateContact",
+    "account:GetContactInformation",
     # billing (us-east-1)
     "ce:GetAnomalies",
     "ce:GetCostAndUsage",
@@ -37,9 +38,13 @@ ADDITIONS_ACTIONS = (
     # EC2 (every enabled region)
     "ec2:DescribeInstanceTypes",
     "ec2:DescribeInstances",
+    "ec2:DescribeImageAttribute",
+    "ec2:DescribeImages",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeRegions",
     "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSnapshotAttribute",
+    "ec2:DescribeSnapshots",
     "ec2:DescribeSpotInstanceRequests",
     # GuardDuty
     "guardduty:GetDetector",
@@ -53,9 +58,11 @@ ADDITIONS_ACTIONS = (
     # IAM
     "iam:GenerateCredentialReport",
     "iam:GetAccessKeyLastUsed",
+    "iam:GetAccountAuthorizationDetails",
     "iam:GetAccountSummary",
     "iam:GetCredentialReport",
     "iam:GetGroupPolicy",
+    "iam:GetOpenIDConnectProvider",
     "iam:GetPolicy",
     "iam:GetPolicyVersion",
     "iam:GetUserPolicy",
@@ -65,8 +72,13 @@ ADDITIONS_ACTIONS = (
     "iam:ListEntitiesForPolicy",
     "iam:ListGroupPolicies",
     "iam:ListGroupsForUser",
+    "iam:ListOpenIDConnectProviders",
+    "iam:ListSAMLProviders",
     "iam:ListUserPolicies",
     "iam:ListUsers",
+    # Organizations (which accounts a role may trust)
+    "organizations:DescribeOrganization",
+    "organizations:ListAccounts",
     # S3
     "s3:GetAccountPublicAccessBlock",
     "s3:GetBucketAcl",

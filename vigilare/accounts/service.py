@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -41,6 +41,21 @@ async def get_account(session: AsyncSession, aws_account_id: str) -> AwsAccount:
     if account is None:
         raise NotFound("account not found")
     return account
+
+
+def is_aws_account_id(value: str) -> bool:
+    """12 digits: anything else names no account (404 without a query)."""
+    return _ACCOUNT_ID.match(value) is not None
+
+
+async def account_row_id(session: AsyncSession, aws_account_id: str) -> str:
+    """The row id of the caller's account, for listings that need nothing else of it (one column)."""
+    if not _ACCOUNT_ID.match(aws_account_id):
+        raise NotFound("account not found")
+    found = await session.scalar(select(AwsAccount.id).where(AwsAccount.aws_account_id == aws_account_id))
+    if found is None:
+        raise NotFound("account not found")
+    return str(found)
 
 
 async def connected_count(session: AsyncSession) -> int:
@@ -110,9 +125,23 @@ async def connect(
     return account
 
 
-async def list_accounts(session: AsyncSession, tag: str | None) -> list[AwsAccount]:
+# What the account listing shows, read as rows: never the whole entity (``scan_state`` can be large).
+LISTED_COLUMNS = (
+    AwsAccount.aws_account_id,
+    AwsAccount.display_name,
+    AwsAccount.status,
+    AwsAccount.current_srs,
+    AwsAccount.last_scan_at,
+    AwsAccount.tags,
+)
+
+
+async def list_accounts(session: AsyncSession, tag: str | None) -> list[Row[*tuple[Any, ...]]]:
+    """The tenant's accounts in the order they were connected: rows of ``LISTED_COLUMNS``."""
     accounts = list(
-        await session.scalars(select(AwsAccount).order_by(AwsAccount.connected_at, AwsAccount.id))
+        (
+            await session.execute(select(*LISTED_COLUMNS).order_by(AwsAccount.connected_at, AwsAccount.id))
+        ).all()
     )
     if tag:
         # Tags are a small JSON list per account; filtering here works the same on every database.

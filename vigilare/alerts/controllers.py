@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import CookieParameter, FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.alerts import rules, service, slack_install
@@ -30,7 +31,7 @@ from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import ADMIN, MEMBER, VIEWER, Principal
 from vigilare.config import Settings
 from vigilare.crypto import SecretBox
-from vigilare.db.pagination import DEFAULT_LIMIT, CursorCodec
+from vigilare.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorCodec
 from vigilare.ids import isoformat
 
 
@@ -62,7 +63,8 @@ def delivery_out(delivery: AlertDelivery, box: SecretBox) -> DeliveryOut:
     )
 
 
-def alert_out(alert: Alert, deliveries: list[AlertDelivery], box: SecretBox) -> AlertOut:
+def alert_out(alert: Alert | Row[Any], deliveries: list[AlertDelivery], box: SecretBox) -> AlertOut:
+    """An alert (or a listed row of it, ``service.LISTED_COLUMNS``) as the API shows it."""
     return AlertOut(
         alert_id=alert.id,
         aws_account_id=alert.aws_account_id,
@@ -136,7 +138,7 @@ class AlertsController(Controller):
         settings: NamedDependency[Settings],
         account_id: FromQuery[str | None] = None,
         acknowledged: FromQuery[bool | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         next_token: FromQuery[str | None] = None,
     ) -> AlertsOut:
         found, token = await service.list_alerts(

@@ -9,7 +9,9 @@ import msgspec
 from vigilare.alerts.channels.dispatch import ChannelConfig
 
 
-class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
+class RuleIn(msgspec.Struct):
+    # Like every body of the API, unknown fields are ignored (README, API conventions).
+
     name: str
     # Channel objects are validated by hand so each error names the channel and field at fault.
     channels: list[dict[str, Any]]
@@ -19,7 +21,7 @@ class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool = True
 
 
-class RulePatch(msgspec.Struct, forbid_unknown_fields=True):
+class RulePatch(msgspec.Struct):
     name: str | msgspec.UnsetType = msgspec.UNSET
     channels: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET
     min_srs: int | msgspec.UnsetType = msgspec.UNSET

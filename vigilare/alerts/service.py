@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.alerts.channels.base import AlertEventType
@@ -15,6 +16,22 @@ from vigilare.db.pagination import CursorCodec, newest_first_page
 from vigilare.errors import NotFound
 from vigilare.ids import utcnow
 
+# What a listing reads of each alert: what the API and the console show, as rows (not the entity,
+# and never the signals snapshot kept for notifications).
+LISTED_COLUMNS = (
+    Alert.id,
+    Alert.rule_id,
+    Alert.rule_name,
+    Alert.aws_account_id,
+    Alert.srs_at_trigger,
+    Alert.scenarios_triggered,
+    Alert.signal_ids,
+    Alert.fired_at,
+    Alert.acknowledged_at,
+    Alert.acknowledged_by,
+    Alert.resolved_at,
+)
+
 
 async def list_alerts(
     session: AsyncSession,
@@ -24,9 +41,9 @@ async def list_alerts(
     acknowledged: bool | None,
     limit: int,
     next_token: str | None,
-) -> tuple[list[Alert], str | None]:
-    """Newest first, keyset-paginated on (fired_at, id)."""
-    query = select(Alert)
+) -> tuple[list[Row[Any]], str | None]:
+    """Newest first, keyset-paginated on (fired_at, id): rows of ``LISTED_COLUMNS``."""
+    query = select(*LISTED_COLUMNS)
     if aws_account_id is not None:
         query = query.where(Alert.aws_account_id == aws_account_id)
     if acknowledged is not None:

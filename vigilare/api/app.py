@@ -20,6 +20,7 @@ from vigilare.api.console.routes import console_routes
 from vigilare.api.deps import dependencies
 from vigilare.api.errors import EXCEPTION_HANDLERS
 from vigilare.api.middleware import RateLimitMiddleware
+from vigilare.api.openapi import SECURITY_SCHEME, document
 from vigilare.api.routes import api_router
 from vigilare.api.state import AppServices
 from vigilare.auth.tokens import TokenIssuer
@@ -70,7 +71,11 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     # run first, before any connection: a broken scenario plugin stops start-up with its name.
     load_jobs()
     async with lifecycle.running(settings):
-        engine = create_engine(settings.app_database_url)
+        engine = create_engine(
+            settings.app_database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         try:
             await prepare_database(settings, engine)
             await owned_tables(engine)
@@ -99,7 +104,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
 
 
 def create_app(settings: Settings) -> Litestar:
-    return Litestar(
+    app = Litestar(
         # The API at the root, as the reference has it; the web console under /app.
         route_handlers=[api_router(), *console_routes(settings)],
         dependencies=dependencies(),
@@ -119,14 +124,23 @@ def create_app(settings: Settings) -> Litestar:
             render_plugins=[],
             components=Components(
                 security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                    SECURITY_SCHEME: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
                 }
             ),
-            security=[{"BearerToken": []}],
         ),
         cors_config=CORSConfig(allow_origins=[]),
         debug=False,
     )
+    # Error bodies, security per operation and every status each operation answers.
+    document(app)
+    return app
+
+
+def create_app_from_environment() -> Litestar:
+    """The app of one `vigilare serve --workers N` process, configured from ``VIGILARE_*``."""
+    from vigilare.config import get_settings
+
+    return create_app(get_settings())
 
 
 def _attach_settings(config: Any, settings: Settings) -> Any:

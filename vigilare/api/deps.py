@@ -10,6 +10,7 @@ caller), and a test keeps authenticated handlers away from ``unscoped_db_session
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,7 +21,7 @@ from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.service import PushStatusReader, StartMonitoring
-from vigilare.api.middleware import client_address
+from vigilare.api.middleware import REQUEST_SESSION, client_address
 from vigilare.api.state import AppServices
 from vigilare.auth.roles import Principal
 from vigilare.auth.tokens import TokenIssuer
@@ -41,12 +42,17 @@ def services(state: State) -> AppServices:
 
 
 @asynccontextmanager
-async def request_transaction(app: AppServices, tenant_id: str | None) -> AsyncIterator[AsyncSession]:
+async def request_transaction(
+    app: AppServices, tenant_id: str | None, opened: AsyncSession | None = None
+) -> AsyncIterator[AsyncSession]:
     """One session and one transaction per request: committed when the handler succeeds.
 
-    Jobs the handler queued are handed to the queue after the commit, never before.
+    ``opened`` is the session authentication already read the caller in (closed by its opener);
+    without it, a new session is opened and closed here. Jobs the handler queued are handed to the
+    queue after the commit, never before.
     """
-    async with app.session_factory() as session:
+    async with contextlib.AsyncExitStack() as stack:
+        session = opened if opened is not None else await stack.enter_async_context(app.session_factory())
         if tenant_id is not None:
             tenant_scope(session, tenant_id)
         else:
@@ -73,10 +79,16 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
 
 
 async def provide_db_session(
-    principal: NamedDependency[Principal], state: State
+    principal: NamedDependency[Principal], request: Request[Any, Any, Any], state: State
 ) -> AsyncGenerator[AsyncSession, None]:
-    """The session of an authenticated route: every query and write is limited to the caller's tenant."""
-    async with request_transaction(services(state), principal.tenant_id) as session:
+    """The session of an authenticated route: every query and write is limited to the caller's tenant.
+
+    It is the session the caller was authenticated in (``AuthenticationMiddleware``): one pooled
+    connection and one transaction for the whole request.
+    """
+    opened = request.scope.get(REQUEST_SESSION)
+    assert opened is None or isinstance(opened, AsyncSession)
+    async with request_transaction(services(state), principal.tenant_id, opened) as session:
         yield session
 
 

@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from litestar import MediaType, Request, Response, get
+from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from vigilare.api.errors import error_response
 from vigilare.api.state import AppServices
+from vigilare.errors import answers
 
 # A load balancer's probe must get an answer in time, whatever the database does.
 READY_DATABASE_TIMEOUT_SECONDS = 3.0
 
 
-@get("/healthz", tags=["Operations"], summary="The process is alive", opt={"public": True})
+@get(
+    "/healthz",
+    tags=["Operations"],
+    summary="The process is alive",
+    opt=answers(public=True, no_database=True),
+)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -44,24 +50,3 @@ async def readyz(app_services: NamedDependency[AppServices]) -> Response[Any]:
 )
 async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return request.app.openapi_schema.to_schema()
-
-
-_DOCS_PAGE = """<!doctype html>
-<html><head><title>Vigilare API</title><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><script id="api-reference" data-url="/openapi.json"></script>
-<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
-<noscript>The interactive reference needs JavaScript; the schema is at
-<a href="/openapi.json">/openapi.json</a>.</noscript></body></html>"""
-
-
-@get(
-    "/docs",
-    tags=["Operations"],
-    summary="Interactive API documentation",
-    opt={"public": True},
-    include_in_schema=False,
-    media_type=MediaType.HTML,
-)
-async def docs() -> str:
-    return _DOCS_PAGE

@@ -11,7 +11,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from vigilare.api.state import AppServices
 from vigilare.auth.service import authenticate
@@ -22,6 +22,8 @@ from vigilare.errors import RateLimited
 RATE_LIMIT_EXEMPT = frozenset({"/healthz", "/readyz"})
 # Routes marked ``opt={"public": True}`` are served without a token.
 PUBLIC = "public"
+# Where the authenticated request's session waits for the route (``vigilare.api.deps``).
+REQUEST_SESSION = "vigilare.session"
 # Routes marked ``opt={"own_rate_limit": True}`` limit themselves, not per client address: the
 # push ingest route, which EventBridge calls from AWS's shared addresses for every customer alike,
 # limits per account and counts refused keys per client.
@@ -73,21 +75,55 @@ class RateLimitMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
+def allowed_methods(app: Any, path_template: str) -> list[str]:
+    """Every method the route table answers on ``path_template``, OPTIONS included."""
+    methods = {"OPTIONS"}
+    for route in app.routes:
+        if path_template in (route.path, getattr(route, "path_format", None)):
+            methods.update(getattr(route, "methods", ()))
+    return sorted(methods)
+
+
+async def answer_options(scope: Scope, send: Send) -> None:
+    """204 with ``Allow`` listing every method of the path.
+
+    Litestar's own OPTIONS answer lists only the methods of the controller that registered the path
+    first (``/accounts`` answered ``OPTIONS, POST``, without ``GET``); this reads the route table.
+    """
+    allow = ", ".join(allowed_methods(scope["litestar_app"], scope.get("path_template", scope["path"])))
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 204,
+        "headers": [(b"allow", allow.encode()), (b"content-length", b"0")],
+    }
+    body: HTTPResponseBodyEvent = {"type": "http.response.body", "body": b"", "more_body": False}
+    await send(start)
+    await send(body)
+
+
 class AuthenticationMiddleware(ASGIMiddleware):
     """Authenticates the Bearer id token once per request and sets ``scope["user"]`` to the caller.
 
-    Public routes (``opt={"public": True}``) and CORS preflights are let through without a token.
-    The user is read in a short session of its own: the route's session is opened later, already
-    scoped to the caller's tenant.
+    Public routes (``opt={"public": True}``) are let through without a token; OPTIONS is answered
+    here, without one (:func:`answer_options`).
+    The user is read in the request's own session, scoped to the token's tenant from its first
+    statement: the route's ``db_session`` is that session (one connection, one transaction per
+    request), and it is closed once the answer has been sent.
     """
 
     scopes = (ScopeType.HTTP,)
     exclude_opt_key = PUBLIC
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if scope.get("method") != "OPTIONS":
-            services = services_of(scope)
-            authorization = ASGIConnection(scope).headers.get("authorization", "")
-            async with services.session_factory() as session:
-                scope["user"] = await authenticate(session, services.issuer, authorization)
-        await next_app(scope, receive, send)
+        if scope.get("method") == "OPTIONS":
+            await answer_options(scope, send)
+            return
+        services = services_of(scope)
+        authorization = ASGIConnection(scope).headers.get("authorization", "")
+        async with services.session_factory() as session:
+            scope["user"] = await authenticate(session, services.issuer, authorization)
+            scope[REQUEST_SESSION] = session  # type: ignore[literal-required]
+            try:
+                await next_app(scope, receive, send)
+            finally:
+                scope.pop(REQUEST_SESSION, None)  # type: ignore[misc]

@@ -15,7 +15,8 @@ from litestar import Router
 
 from vigilare.accounts.controllers import AccountController, AccountsController
 from vigilare.alerts.controllers import AlertRulesController, AlertsController, SlackIntegrationController
-from vigilare.api.health import docs, healthz, openapi_json, readyz
+from vigilare.api.docs import docs_router
+from vigilare.api.health import healthz, openapi_json, readyz
 from vigilare.api.middleware import AuthenticationMiddleware
 from vigilare.auth.controllers import AuthController
 from vigilare.billing.controllers import BillingController, StripeWebhookController
@@ -58,7 +59,7 @@ def api_router() -> Router:
             healthz,
             readyz,
             openapi_json,
-            docs,
+            docs_router(),
         ],
         # On this router, not the app: Litestar's own /schema pages stay as they were, untouched.
         middleware=[AuthenticationMiddleware()],

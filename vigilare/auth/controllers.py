@@ -21,6 +21,7 @@ from vigilare.auth.schemas import (
 from vigilare.auth.throttle import LoginThrottle
 from vigilare.auth.tokens import TokenIssuer, TokenSet
 from vigilare.config import Settings
+from vigilare.errors import answers
 from vigilare.ratelimit import Counter
 
 
@@ -49,7 +50,9 @@ class AuthController(Controller):
             message="Account created successfully. You can now log in.",
         )
 
-    @post("/login", status_code=200, summary="Authenticate and obtain JWT tokens", opt={"public": True})
+    @post(
+        "/login", status_code=200, summary="Authenticate and obtain JWT tokens", opt=answers(401, public=True)
+    )
     async def login(
         self,
         data: JSONBody[LoginIn],
@@ -73,7 +76,7 @@ class AuthController(Controller):
         "/refresh",
         status_code=200,
         summary="Exchange a refresh token for a new token set",
-        opt={"public": True},
+        opt=answers(401, public=True),
     )
     async def refresh(
         self,

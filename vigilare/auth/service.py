@@ -246,22 +246,24 @@ async def authenticate(session: AsyncSession, issuer: TokenIssuer, authorization
         .where(RefreshToken.family_id == claims.family_id, RefreshToken.revoked_at.is_not(None))
         .exists()
     )
+    # Columns, not the entity: nothing of the user is kept in the session, and no object is built.
     row = (
         await session.execute(
-            select(User, login_ended).where(User.id == claims.user_id, User.tenant_id == claims.tenant_id)
+            select(User.role, User.email, User.name, User.status, User.token_version, login_ended).where(
+                User.id == claims.user_id, User.tenant_id == claims.tenant_id
+            )
         )
     ).first()
-    user, ended = (row[0], bool(row[1])) if row is not None else (None, True)
-    if user is None or user.status != "active" or user.token_version != claims.token_version:
+    if row is None or row.status != "active" or row.token_version != claims.token_version:
         raise Unauthorized("token no longer valid")
-    if ended:
+    if row[-1]:
         raise Unauthorized("this login has ended (logged out or revoked); log in again")
     return Principal(
-        user_id=user.id,
-        tenant_id=user.tenant_id,
-        role=user.role,
-        email=user.email,
-        name=user.name,
+        user_id=claims.user_id,
+        tenant_id=claims.tenant_id,
+        role=row.role,
+        email=row.email,
+        name=row.name,
         family_id=claims.family_id,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -38,3 +39,17 @@ class RequestSpacer:
                 yield
             finally:
                 self._next_start = self._clock() + self.interval
+
+
+_LOOKUP_SPACERS: weakref.WeakValueDictionary[tuple[str, str], RequestSpacer] = weakref.WeakValueDictionary()
+
+
+def shared_spacer(account_id: str, region: str, rate_per_second: float) -> RequestSpacer:
+    """The one spacer of an account and region while anything holds it: collectors that call the same
+    rate-limited API in one scan (CloudTrail LookupEvents for sign-ins and for risky writes) share it,
+    so together they stay under the account's rate. Dropped once no collector holds it."""
+    spacer = _LOOKUP_SPACERS.get((account_id, region))
+    if spacer is None:
+        spacer = RequestSpacer(rate_per_second)
+        _LOOKUP_SPACERS[(account_id, region)] = spacer
+    return spacer

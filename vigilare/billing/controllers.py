@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody
+from litestar.params import FromQuery, HeaderParameter, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.auth.guards import requires_role
@@ -21,13 +23,14 @@ from vigilare.billing.schemas import (
     WebhookReceivedOut,
 )
 from vigilare.config import Settings
+from vigilare.errors import answers
 
 
 class BillingController(Controller):
     path = "/billing"
     tags = ["Billing"]
 
-    @get("/plans", summary="List available plans", opt={"public": True})
+    @get("/plans", summary="List available plans", opt=answers(public=True, no_database=True))
     async def plans(self) -> PlansOut:
         return PlansOut(
             plans=[
@@ -48,6 +51,7 @@ class BillingController(Controller):
         status_code=200,
         summary="Create a Stripe checkout session",
         guards=[requires_role(OWNER)],
+        opt=answers(409),
     )
     async def checkout(
         self,
@@ -68,7 +72,12 @@ class BillingController(Controller):
         )
         return CheckoutOut(checkout_url=url)
 
-    @get("/portal", summary="Get Stripe customer portal URL", guards=[requires_role(OWNER)])
+    @get(
+        "/portal",
+        summary="Get Stripe customer portal URL",
+        guards=[requires_role(OWNER)],
+        opt=answers(409),
+    )
     async def portal(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -97,9 +106,17 @@ class StripeWebhookController(Controller):
         request: Request,
         unscoped_db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
+        stripe_signature: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Stripe-Signature",
+                required=True,
+                description="Stripe's signature of the raw body (t=<timestamp>,v1=<HMAC-SHA256>)",
+            ),
+        ] = None,
     ) -> WebhookReceivedOut:
         # The signature covers the exact bytes Stripe sent: read them raw, never re-serialised.
         payload = await request.body()
-        event = webhooks.verify_signature(settings, payload, request.headers.get("stripe-signature"))
+        event = webhooks.verify_signature(settings, payload, stripe_signature)
         stored = await webhooks.store_event(unscoped_db_session, event)
         return WebhookReceivedOut(received=True, duplicate=not stored)

@@ -23,19 +23,33 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 POOL_TIMEOUT_SECONDS = 10.0
 
 
-def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, pool_size: int = 20, max_overflow: int = 10, **kwargs: Any
+) -> AsyncEngine:
+    """The engine of ``database_url``; on a server database, a pool of ``pool_size`` connections.
+
+    The pool is sized for the process's concurrency: a connection opened beyond it (overflow) is
+    closed when it is returned, and opening one costs several round trips, so a pool smaller than the
+    requests in flight opens and closes connections all the time.
+
+    No ping before each checkout (``pool_pre_ping``): that is a round trip on every request. A
+    connection the server closed (restart, failover) fails its next statement instead; SQLAlchemy
+    then recognises the disconnect and invalidates the whole pool, so that one statement is the only
+    one to fail (the API answers it 503) and the next requests get fresh connections. Connections
+    are also replaced after ``pool_recycle`` seconds.
+    """
     if database_url.startswith("sqlite"):
         engine = create_async_engine(database_url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_recycle", 1800)
     # Bounded waits, so an unreachable database is an error in seconds (503 to API clients), never
     # a hung request: for a new connection, and for a free one from the pool.
     kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
     connect_args = {"timeout": CONNECT_TIMEOUT_SECONDS, **kwargs.pop("connect_args", {})}
-    return create_async_engine(database_url, connect_args=connect_args, **kwargs)
+    return create_async_engine(
+        database_url, pool_size=pool_size, max_overflow=max_overflow, connect_args=connect_args, **kwargs
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -52,7 +52,7 @@ def check_limit(limit: int) -> int:
 
 async def newest_first_page(
     session: AsyncSession,
-    query: Select[Any],
+    query: Select[*tuple[Any, ...]],
     time_column: InstrumentedAttribute[datetime],
     id_column: InstrumentedAttribute[str],
     *,
@@ -62,6 +62,9 @@ async def newest_first_page(
     next_token: str | None,
 ) -> tuple[list[Any], str | None]:
     """One page of ``query``, newest first, keyset-paginated on (time, id).
+
+    A query of one entity pages entities; a query of columns pages rows (each with ``time_column``
+    and ``id_column`` under their own names).
 
     ``scope`` binds a token to the listing (and filters) it came from, so it cannot continue another.
     """
@@ -76,7 +79,10 @@ async def newest_first_page(
             or_(time_column < last_time, and_(time_column == last_time, id_column < str(last_id)))
         )
     ordered = query.order_by(time_column.desc(), id_column.desc()).limit(limit + 1)
-    rows = list(await session.scalars(ordered))
+    if len(ordered.column_descriptions) == 1:
+        rows: list[Any] = list(await session.scalars(ordered))
+    else:
+        rows = list((await session.execute(ordered)).all())
     token = None
     if len(rows) > limit:
         rows = rows[:limit]

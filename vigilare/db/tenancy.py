@@ -24,6 +24,7 @@ anyway). SQLite has no row-level security: there the ORM wall stands alone.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import event, text
@@ -99,14 +100,15 @@ def _set_database_scope(session: Session, _transaction: Any, connection: Any) ->
         connection.execute(_BEGIN, {"role": role, "tenant": tenant})
 
 
-@event.listens_for(VigilareSession, "do_orm_execute")
-def _restrict_to_tenant(state: ORMExecuteState) -> None:
-    tenant_id = state.session.info.get(TENANT_KEY)
-    if tenant_id is None or state.is_column_load:
-        return
-    if not (state.is_select or state.is_update or state.is_delete):
-        return
-    state.statement = state.statement.options(
+@functools.lru_cache(maxsize=4096)
+def _tenant_criteria(tenant_id: str) -> tuple[Any, Any]:
+    """The two criteria options of one tenant, built once per tenant and process.
+
+    Building them analyses their lambdas (SQLAlchemy's lambda tracking), which cost more than the
+    rest of a small request's statement; the options are immutable, so one pair serves every
+    statement of that tenant. (The tenant id is a bound parameter of the cached SQL either way.)
+    """
+    return (
         with_loader_criteria(
             TenantScoped,
             lambda cls: cls.tenant_id == tenant_id,
@@ -115,6 +117,16 @@ def _restrict_to_tenant(state: ORMExecuteState) -> None:
         # The tenant row is scoped by its own id.
         with_loader_criteria(TenantRoot, lambda cls: cls.id == tenant_id, include_aliases=True),
     )
+
+
+@event.listens_for(VigilareSession, "do_orm_execute")
+def _restrict_to_tenant(state: ORMExecuteState) -> None:
+    tenant_id = state.session.info.get(TENANT_KEY)
+    if tenant_id is None or state.is_column_load:
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    state.statement = state.statement.options(*_tenant_criteria(str(tenant_id)))
 
 
 @event.listens_for(VigilareSession, "before_flush")

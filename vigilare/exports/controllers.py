@@ -13,6 +13,7 @@ from vigilare.auth.roles import MEMBER, Principal
 from vigilare.billing.enforcement import require_csv_export
 from vigilare.config import Settings
 from vigilare.db.engine import TenantSessions
+from vigilare.errors import answers
 from vigilare.exports.panic import publish_panic_package
 from vigilare.exports.schemas import PanicOut
 from vigilare.exports.signals_csv import stream_signals_csv
@@ -77,7 +78,7 @@ class ExportsController(Controller):
     "/exports/{export_id:str}",
     tags=["Accounts"],
     summary="Download a panic package (signed link)",
-    opt={"public": True},
+    opt=answers(403, 404, public=True, no_database=True),
     media_type="application/zip",
 )
 async def download_export(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import ADMIN, Principal
 from vigilare.config import Settings
+from vigilare.errors import answers
 from vigilare.ingest import service
 from vigilare.ingest.envelope import MAX_BODY_BYTES
 from vigilare.ingest.keys import HEADER_NAME
@@ -36,6 +37,7 @@ class PushSetupController(Controller):
             "customer's EventBridge and a command that sends a test event."
         ),
         guards=[requires_role(ADMIN)],
+        opt=answers(409),
     )
     async def set_up(
         self,
@@ -62,7 +64,7 @@ class IngestController(Controller):
             "event is stored once by its `id` (a redelivery gets the same answer) and processed "
             "within seconds; 429 with Retry-After past the account's rate limit."
         ),
-        opt={"public": True, "own_rate_limit": True},
+        opt=answers(401, 409, 413, 429, public=True, own_rate_limit=True),
         security=[],
         request_max_body_size=MAX_BODY_BYTES,
     )

@@ -190,7 +190,11 @@ def create_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
     async def on_startup(ctx: dict[str, Any]) -> None:
         # Start-up hooks first: a broken scenario plugin stops the worker before it takes a job.
         await lifecycle.startup(settings)
-        engine = create_engine(settings.app_database_url)
+        engine = create_engine(
+            settings.app_database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         await owned_tables(engine)
         session_factory = create_session_factory(engine)
         queue = ArqQueue(ctx["redis"], settings.queue_name)

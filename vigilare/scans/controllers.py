@@ -1,21 +1,24 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import MEMBER, VIEWER, Principal
 from vigilare.config import Settings
-from vigilare.db.pagination import DEFAULT_LIMIT, CursorCodec
+from vigilare.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorCodec
+from vigilare.errors import answers
 from vigilare.ids import isoformat
 from vigilare.scans import service
 from vigilare.scans.models import Scan
 from vigilare.scans.schemas import ScanOut, ScanStartedOut
 from vigilare.signals.schemas import SignalsOut
 from vigilare.signals.service import list_signals
-from vigilare.signals.view import signal_view
+from vigilare.signals.view import signal_out
 
 
 def scan_out(scan: Scan, aws_account_id: str) -> ScanOut:
@@ -41,7 +44,13 @@ class ScansController(Controller):
     path = "/"
     tags = ["Accounts"]
 
-    @post("/scan", status_code=202, summary="Trigger a manual scan", guards=[requires_role(MEMBER)])
+    @post(
+        "/scan",
+        status_code=202,
+        summary="Trigger a manual scan",
+        guards=[requires_role(MEMBER)],
+        opt=answers(409),
+    )
     async def scan(
         self,
         account_id: FromPath[str],
@@ -67,7 +76,7 @@ class ScansController(Controller):
         severity: FromQuery[str | None] = None,
         scenario: FromQuery[str | None] = None,
         since: FromQuery[str | None] = None,
-        limit: FromQuery[int] = DEFAULT_LIMIT,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         next_token: FromQuery[str | None] = None,
     ) -> SignalsOut:
         rows, token = await list_signals(
@@ -80,4 +89,4 @@ class ScansController(Controller):
             limit=limit,
             next_token=next_token,
         )
-        return SignalsOut(signals=[signal_view(s).api() for s in rows], count=len(rows), next_token=token)
+        return SignalsOut(signals=[signal_out(row) for row in rows], count=len(rows), next_token=token)

@@ -62,6 +62,15 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSCompromisedKeyQuarantineV2.html",
         "Quarantined",
     ),
+    ("takeover", "contact_changed"): StepTemplate(
+        1,
+        "Restore the account contacts someone changed",
+        "AWS sends its abuse and compromise notices, with their deadlines, and account recovery to these "
+        "contacts. Unless your team changed them, restore them now, change the root password and its "
+        "mailbox's, and find in CloudTrail who called PutContactInformation or PutAlternateContact.",
+        "https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-update-contact.html",
+        "Contacts",
+    ),
     # 2. Root.
     ("root", "root_login_no_mfa"): StepTemplate(
         2,
@@ -94,6 +103,14 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "Sign-ins",
     ),
     # 3. Access keys.
+    ("takeover", "key_new_region"): StepTemplate(
+        3,
+        "Check access keys used from new regions",
+        "These keys were used from a region they never used before. Ask their owners; deactivate any key "
+        "nobody can account for, see in CloudTrail what it did, and issue a new one.",
+        f"{_IAM}/id_credentials_access-keys.html",
+        "Keys",
+    ),
     ("iam", "access_keys_duplicate"): StepTemplate(
         3,
         "Keep one active access key per user",
@@ -126,6 +143,57 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         f"{_IAM}/id_users_remove.html",
         "Users",
     ),
+    ("persistence", "foreign_role_trust"): StepTemplate(
+        4,
+        "Remove role trusts to accounts you do not know",
+        "These roles can be assumed from outside your accounts, a back door that survives key rotation. "
+        "For each, confirm the outside account is a vendor you use; otherwise delete the role or remove the "
+        "account from its trust policy, and find who changed it (CreateRole, UpdateAssumeRolePolicy).",
+        f"{_IAM}/id_roles_update-role-trust-policy.html",
+        "Roles",
+    ),
+    ("persistence", "new_identity_provider"): StepTemplate(
+        4,
+        "Verify new SAML and OIDC identity providers",
+        "Whoever controls a trusted identity provider signs in without any key of yours. Delete the "
+        "providers below unless your team added them, with the roles that trust them.",
+        f"{_IAM}/id_roles_providers.html",
+        "Providers",
+    ),
+    ("activity", "left_organization"): StepTemplate(
+        2,
+        "Secure the account that left its organization",
+        "The account left its AWS Organization, escaping its service control policies and central logging. "
+        "Unless it was planned, secure the root user and every credential now, then have the management "
+        "account invite it back.",
+        "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_leave-as-member.html",
+        "Account",
+    ),
+    ("activity", "iam_persistence_change"): StepTemplate(
+        4,
+        "Undo IAM changes nobody on your team made",
+        "CloudTrail shows users, keys, console passwords, admin grants, MFA removals or role trust changes "
+        "in the last 24 hours. Confirm each with its author; undo the rest and rotate the credentials that "
+        "made them.",
+        f"{_IAM}/id_users_remove.html",
+        "Changed",
+    ),
+    ("activity", "region_enabled"): StepTemplate(
+        5,
+        "Check the regions enabled today",
+        "Attackers enable opt-in regions to run capacity where nobody looks. List what runs in each region "
+        "below, terminate what you did not create, and disable the region if you do not need it.",
+        "https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html",
+        "Regions",
+    ),
+    ("activity", "detection_disabled"): StepTemplate(
+        6,
+        "Turn detection back on and find who turned it off",
+        "GuardDuty detectors or VPC flow logs were deleted or disabled. Re-create them, then look in "
+        "CloudTrail for who did it and what they did next.",
+        f"{_GUARDDUTY}/guardduty_settingup.html",
+        "Removed",
+    ),
     # 5. Every region.
     ("compute", "gpu_capacity_new_region"): StepTemplate(
         5,
@@ -142,6 +210,23 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "Charges started in a new region. List everything running there (EC2, spot requests, Lambda, "
         "ECS, SageMaker) and terminate what you did not create.",
         "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/checklistforunwantedcharges.html",
+        "Regions",
+    ),
+    ("bedrock", "bedrock_new_region"): StepTemplate(
+        5,
+        "Stop Bedrock use you did not start",
+        "Stolen keys are resold for free access to language models. Find who calls InvokeModel or "
+        "Converse in the regions below (CloudTrail), deactivate those keys, and deny bedrock:InvokeModel* "
+        "where you do not use Bedrock.",
+        "https://docs.aws.amazon.com/bedrock/latest/userguide/monitoring-runtime-metrics.html",
+        "Regions",
+    ),
+    ("bedrock", "bedrock_spike"): StepTemplate(
+        5,
+        "Explain the jump in Bedrock use",
+        "Model calls or tokens are over ten times their busiest day of the last two weeks. Confirm the "
+        "workload is yours; otherwise find the caller in CloudTrail and deactivate its keys.",
+        "https://docs.aws.amazon.com/bedrock/latest/userguide/monitoring-runtime-metrics.html",
         "Regions",
     ),
     ("compute", "large_fleet"): StepTemplate(
@@ -270,6 +355,22 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/security-group-rules.html",
         "Security groups",
     ),
+    ("sharing", "public_snapshot"): StepTemplate(
+        9,
+        "Make public EBS snapshots private",
+        "Anyone can create a volume from these snapshots and read the disk. Remove the `all` create-volume "
+        "permission, check whether the data was meant to be public, and turn on EBS block public access.",
+        "https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modifying-snapshot-permissions.html",
+        "Snapshots",
+    ),
+    ("sharing", "public_ami"): StepTemplate(
+        9,
+        "Make public AMIs private",
+        "Anyone can launch these images and read their disks. Remove the `all` launch permission and turn on "
+        "block public access for AMIs; rotate any secret baked into them.",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/sharingamis-intro.html",
+        "Images",
+    ),
     ("threat", "guardduty_disabled"): StepTemplate(
         9,
         "Turn GuardDuty back on",
@@ -305,6 +406,15 @@ COMPROMISE_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("abuse", "health_abuse_event"),
         ("iam", "quarantine_policy"),
         ("iam", "new_admin_user"),
+        ("persistence", "foreign_role_trust"),
+        ("persistence", "new_identity_provider"),
+        ("activity", "iam_persistence_change"),
+        ("activity", "detection_disabled"),
+        ("activity", "region_enabled"),
+        ("activity", "left_organization"),
+        ("takeover", "contact_changed"),
+        ("takeover", "key_new_region"),
+        ("bedrock", "bedrock_new_region"),
         ("root", "root_login_no_mfa"),
         ("root", "trail_deleted"),
         ("root", "cloudtrail_stopped"),

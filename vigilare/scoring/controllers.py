@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from typing import cast
+from typing import Annotated, cast
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.service import get_account
@@ -25,6 +25,8 @@ from vigilare.scoring.schemas import (
 from vigilare.scoring.service import current_checklist, current_score, score_history
 from vigilare.signals.models import Signal
 
+MAX_HISTORY_DAYS = 365
+
 
 class ScoreController(Controller):
     """An account's score, its history and the recovery checklist.
@@ -40,10 +42,10 @@ class ScoreController(Controller):
         self,
         account_id: FromPath[str],
         db_session: NamedDependency[AsyncSession],
-        days: FromQuery[int] = 30,
+        days: Annotated[int, QueryParameter(ge=1, le=MAX_HISTORY_DAYS)] = 30,
     ) -> HistoryOut:
-        if not 1 <= days <= 365:
-            raise BadRequest("days: must be between 1 and 365")
+        if not 1 <= days <= MAX_HISTORY_DAYS:
+            raise BadRequest(f"days: must be between 1 and {MAX_HISTORY_DAYS}")
         account = await get_account(db_session, account_id)
         points = await score_history(db_session, account.id, days, utcnow().date())
         return HistoryOut(history=[HistoryPointOut(date=p.day.isoformat(), srs=p.srs) for p in points])

@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Row, and_, func, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.accounts.service import get_account
+from vigilare.accounts.models import AwsAccount
+from vigilare.accounts.service import account_row_id, is_aws_account_id
 from vigilare.db.engine import SessionOpener
 from vigilare.db.pagination import CursorCodec, check_limit, newest_first_page
 from vigilare.db.tenancy import tenant_scope
-from vigilare.errors import BadRequest
+from vigilare.errors import BadRequest, NotFound
 from vigilare.plugin.model import Severity
 from vigilare.signals.models import Signal
 
@@ -38,6 +40,28 @@ def parse_severity_filter(value: str) -> Severity:
         raise BadRequest(f"severity: must be one of {Severity.choices()}") from None
 
 
+# What a listing reads of each signal: the columns a page shows (``StoredSignal``), as rows, never
+# whole entities (no identity map, no change tracking, no JSON ``details`` decoded for nothing).
+LISTED_COLUMNS = (
+    Signal.id,
+    Signal.id.label("signal_id"),
+    Signal.scenario,
+    Signal.kind,
+    Signal.severity,
+    Signal.title,
+    Signal.description,
+    Signal.region,
+    Signal.resource,
+    Signal.remediation,
+    Signal.docs_url,
+    null().label("details"),  # listings never show a signal's details
+    Signal.detected_at,
+    Signal.last_seen_at,
+    Signal.resolved_at,
+    Signal.detected_by,
+)
+
+
 async def list_signals(
     session: AsyncSession,
     cursors: CursorCodec,
@@ -48,10 +72,17 @@ async def list_signals(
     since: str | None,
     limit: int,
     next_token: str | None,
-) -> tuple[list[Signal], str | None]:
-    account = await get_account(session, aws_account_id)
+) -> tuple[list[Row[Any]], str | None]:
+    """One page of the account's signals, newest first: rows with the fields of ``StoredSignal``.
+
+    The account is found in the page's own statement (a subquery, tenant-scoped like the rest), so a
+    page is one round trip; only an empty page asks whether the account exists at all (404).
+    """
+    if not is_aws_account_id(aws_account_id):
+        raise NotFound("account not found")
     check_limit(limit)
-    query = select(Signal).where(Signal.account_id == account.id)
+    account = select(AwsAccount.id).where(AwsAccount.aws_account_id == aws_account_id).scalar_subquery()
+    query = select(*LISTED_COLUMNS).where(Signal.account_id == account)
     if severity is not None:
         query = query.where(Signal.severity == parse_severity_filter(severity).value)
     if scenario is not None:
@@ -61,16 +92,19 @@ async def list_signals(
     since_at = parse_since(since)
     if since_at is not None:
         query = query.where(Signal.detected_at > since_at)
-    return await newest_first_page(
+    rows, token = await newest_first_page(
         session,
         query,
         Signal.detected_at,
         Signal.id,
         cursors=cursors,
-        scope=f"signals:{account.id}",
+        scope=f"signals:{aws_account_id}",
         limit=limit,
         next_token=next_token,
     )
+    if not rows:
+        await account_row_id(session, aws_account_id)  # NotFound for another tenant's, or none
+    return rows, token
 
 
 async def open_signals(session: AsyncSession, account_id: str) -> list[Signal]:

@@ -109,7 +109,16 @@ class SignalView(SignalOut, frozen=True):
 
 
 def signal_view(signal: StoredSignal) -> SignalView:
-    return SignalView(
+    return SignalView(**_api_fields(signal), details=dict(signal.details or {}))
+
+
+def signal_out(signal: StoredSignal) -> SignalOut:
+    """The API's signal straight from a stored one (what ``signal_view(signal).api()`` answers)."""
+    return SignalOut(**_api_fields(signal))
+
+
+def _api_fields(signal: StoredSignal) -> dict[str, Any]:
+    return dict(
         signal_id=str(signal.signal_id),
         scenario=signal.scenario,
         severity=str(signal.severity),
@@ -124,5 +133,4 @@ def signal_view(signal: StoredSignal) -> SignalView:
         docs_url=signal.docs_url or "",
         last_seen_at=isoformat(signal.last_seen_at) or "",
         detected_by=signal.detected_by or SCAN,
-        details=dict(signal.details or {}),
     )

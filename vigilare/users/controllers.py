@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vigilare.auth.guards import requires_role
 from vigilare.auth.models import Tenant, User
 from vigilare.auth.roles import ADMIN, OWNER, VIEWER, Principal
+from vigilare.errors import answers
 from vigilare.ids import isoformat
 from vigilare.users import service
 from vigilare.users.schemas import (
@@ -84,7 +85,13 @@ class UsersController(Controller):
         ]
         return UsersOut(users=members, total=len(users))
 
-    @post("/invite", status_code=201, summary="Invite a new team member", guards=[requires_role(ADMIN)])
+    @post(
+        "/invite",
+        status_code=201,
+        summary="Invite a new team member",
+        guards=[requires_role(ADMIN)],
+        opt=answers(409),
+    )
     async def invite(
         self,
         data: JSONBody[InviteIn],

@@ -10,10 +10,23 @@ Data keys (each value as the collector stores it):
 - ``s3.buckets``: buckets with ``Region``, ``PublicAccessBlock``, ``Grants``, ``Policy``.
 - ``health.events``: open RISK/ABUSE Health events with ``description``, ``metadata``, ``entities``;
   None when the support plan has no Health API (capability ``health_api`` recorded unavailable).
+- ``iam.role_trusts``: roles with their trust policies and the accounts the customer knows (this
+  account, Vigilare's sentinel, the organization's); ``iam.identity_providers``: SAML and OIDC
+  providers with their creation dates.
 - ``account.security_contact``: the SECURITY alternate contact, or None when there is none.
 - regional ``cloudtrail.trails``: trails homed in the region (organization trails included, marked
   ``OrganizationTrail`` and ``ManagedBy``), each with its ``Status``.
 - regional ``cloudtrail.events``: ``{"console_logins": [...], "trail_changes": [...]}`` records.
+- regional ``cloudtrail.write_events``: ``{"events": [...], "checked_until"}``: risky write calls of
+  the last 24 hours (IAM, account and organization calls in us-east-1, GuardDuty and flow-log
+  deletions in each region), refreshed at most hourly through the scan state.
+- regional ``ec2.public_images``: ``{"snapshots": [...], "images": [...]}``, the region's snapshots
+  and AMIs shared with everyone.
+- ``account.contacts``: the primary and alternate contacts, with the fields changed since earlier
+  scans (hashes in the scan state); ``iam.access_key_regions``: each active key's last-used region
+  and the regions it has been seen used from (scan state).
+- regional ``bedrock.usage``: Bedrock invocations and tokens of the last 24 hours and per day over
+  the 14 days before (``AWS/Bedrock``), refreshed at most hourly.
 - regional ``ses.account``: SESv2 GetAccount; ``ses.reputation``: latest bounce/complaint rates
   (both None in regions without SES).
 - regional ``guardduty.detectors``: GetDetector answers with ``DetectorId``.
@@ -34,6 +47,7 @@ Event handlers that turn pushed events into a collector's data shape live beside
 from __future__ import annotations
 
 from vigilare.aws.collectors.account import ACCOUNT_COLLECTORS
+from vigilare.aws.collectors.bedrock import BEDROCK_COLLECTORS
 from vigilare.aws.collectors.billing import BILLING_COLLECTORS
 from vigilare.aws.collectors.cloudtrail import CLOUDTRAIL_COLLECTORS
 from vigilare.aws.collectors.compute import COMPUTE_COLLECTORS
@@ -41,8 +55,12 @@ from vigilare.aws.collectors.ec2 import EC2_COLLECTORS
 from vigilare.aws.collectors.guardduty import GUARDDUTY_COLLECTORS, GUARDDUTY_EVENT_HANDLERS
 from vigilare.aws.collectors.health import HEALTH_COLLECTORS
 from vigilare.aws.collectors.iam import IAM_COLLECTORS
+from vigilare.aws.collectors.persistence import PERSISTENCE_COLLECTORS
 from vigilare.aws.collectors.s3 import S3_COLLECTORS
 from vigilare.aws.collectors.ses import SES_COLLECTORS
+from vigilare.aws.collectors.sharing import SHARING_COLLECTORS
+from vigilare.aws.collectors.takeover import TAKEOVER_COLLECTORS
+from vigilare.aws.collectors.trail_writes import TRAIL_WRITE_COLLECTORS
 from vigilare.plugin import Collector, EventHandler, hookimpl
 
 
@@ -58,6 +76,11 @@ def builtin_collectors() -> dict[str, Collector]:
         *CLOUDTRAIL_COLLECTORS,
         *SES_COLLECTORS,
         *ACCOUNT_COLLECTORS,
+        *PERSISTENCE_COLLECTORS,
+        *TRAIL_WRITE_COLLECTORS,
+        *SHARING_COLLECTORS,
+        *TAKEOVER_COLLECTORS,
+        *BEDROCK_COLLECTORS,
     ]
     keys = [collector.key for collector in collectors]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vigilare.aws.ratelimit import RequestSpacer
+from vigilare.aws.ratelimit import RequestSpacer, shared_spacer
 from vigilare.plugin import Collector, CollectorContext
 
 LOOKUP_EVENTS_RATE_PER_SECOND = 1.8  # AWS allows 2; a margin for clock differences
@@ -115,7 +115,7 @@ async def fetch_trail_events(ctx: CollectorContext) -> dict[str, Any]:
         that region's sign-ins are read every scan; the other regions, and trail changes (judged with
     the trails' status, read hourly), hourly.
     """
-    spacer = RequestSpacer(LOOKUP_EVENTS_RATE_PER_SECOND)
+    spacer = shared_spacer(ctx.account_id, ctx.region, LOOKUP_EVENTS_RATE_PER_SECOND)
     now = datetime.now(UTC)
     previous = {} if ctx.full else (ctx.previous_state or {})
     login_since = now - CONSOLE_LOGIN_WINDOW
