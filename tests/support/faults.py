@@ -36,7 +36,7 @@ from vigilare_sandbox.seed_aws import client_for, create_quarantined_user
 
 LEASE_SECONDS = 15
 TICK_SECONDS = 5
-SCAN_TIMEOUT_SECONDS = 40
+SCAN_TIMEOUT_SECONDS = 60
 # The issue's bound: a scan ends within lease + tick + scan timeout of the fault.
 SCAN_BOUND_SECONDS = LEASE_SECONDS + TICK_SECONDS + SCAN_TIMEOUT_SECONDS
 ACCOUNT_COUNT = 20
@@ -50,7 +50,8 @@ UNFINISHED = ("queued", "running")
 
 @dataclass
 class Answer:
-    at: float
+    at: float  # asked
+    answered: float
     path: str
     outcome: int | str  # the status code, or "timeout" / "no connection"
 
@@ -75,7 +76,7 @@ class Probe:
             outcome = "timeout"
         except httpx.TransportError:
             outcome = "no connection"
-        self.answers.append(Answer(started, path, outcome))
+        self.answers.append(Answer(started, time.monotonic(), path, outcome))
 
     async def _run(self) -> None:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=PROBE_TIMEOUT_SECONDS) as client:
@@ -92,7 +93,8 @@ class Probe:
         await asyncio.gather(self._task, return_exceptions=True)
 
     def between(self, start: float, end: float, path: str) -> list[int | str]:
-        return [a.outcome for a in self.answers if a.path == path and start <= a.at <= end]
+        """What ``path`` answered to requests asked and answered between ``start`` and ``end``."""
+        return [a.outcome for a in self.answers if a.path == path and start <= a.at and a.answered <= end]
 
 
 class FaultStack:
@@ -255,7 +257,8 @@ class FaultStack:
 
     async def scans(self) -> list[asyncpg.Record]:
         return await self.sql(
-            "SELECT id, account_id, trigger, status, attempts, queued_at, started_at, finished_at FROM scans"
+            "SELECT id, account_id, trigger, status, attempts, error, queued_at, started_at, finished_at "
+            "FROM scans"
         )
 
     async def count(self, query: str, *args: Any) -> int:

@@ -21,6 +21,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vigilare import metrics
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.aws.errors import RoleVerificationError
 from vigilare.aws.freshness import FRESHNESS_KEY, FreshnessPolicy
@@ -235,6 +236,9 @@ async def _record(
             account.scan_state = report.state
             await post_scan.after_scan(session, account, scan, report)
         await release_lease(session, lease)
+    metrics.SCANS.labels(scan.trigger, scan.status).inc()
+    if scan.started_at is not None:
+        metrics.SCAN_DURATION.labels(scan.trigger).observe(max((now - scan.started_at).total_seconds(), 0.0))
     return scan.status
 
 
