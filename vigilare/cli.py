@@ -30,6 +30,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings), **options)
         return 0
     check_workers(settings, args.workers)
+    from vigilare.metrics import prepare_multiprocess
+
+    # Before the processes start: each records its samples in this folder, and /metrics (whichever
+    # process answers) adds them all up.
+    prepare_multiprocess()
     # Each worker process builds its own app (its own pool, Redis and queue clients) from the same
     # environment; they share the listening socket.
     uvicorn.run("vigilare.api.app:create_app_from_environment", factory=True, workers=args.workers, **options)
@@ -58,14 +63,30 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.redis_url:
         raise ConfigError("`vigilare worker` needs VIGILARE_REDIS_URL (without it the API runs jobs itself)")
-    from vigilare.jobs.worker import create_worker
+    if args.processes < 0:
+        raise ConfigError("--processes must be at least 1 (0: one per core)")
+    from vigilare.jobs.processes import default_processes, run_one, run_workers
     from vigilare.scans.registry import load_at_startup
 
-    load_at_startup(settings)  # before connecting: a broken plugin is one clear line
-    create_worker(settings).run()
+    load_at_startup(settings)  # before connecting or starting processes: a broken plugin is one clear line
+    processes = args.processes or default_processes()
+    if processes > 1:
+        return run_workers(settings, processes, args.metrics_host, args.metrics_port)
+    from vigilare.metrics import serve_metrics
+
+    server = (
+        serve_metrics(args.metrics_host, args.metrics_port, settings.metrics_token)
+        if args.metrics_port
+        else None
+    )
+    try:
+        run_one(settings)
+    finally:
+        if server is not None:
+            server.shutdown()
     return 0
 
 
@@ -129,7 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
     migrate = commands.add_parser("migrate", help="bring the database schema to head")
     migrate.set_defaults(handler=_migrate)
-    worker = commands.add_parser("worker", help="run an arq worker (needs VIGILARE_REDIS_URL)")
+    worker = commands.add_parser("worker", help="run arq worker processes (needs VIGILARE_REDIS_URL)")
+    worker.add_argument(
+        "--processes", type=int, default=0, help="worker processes to run (default 0: one per core)"
+    )
+    worker.add_argument(
+        "--metrics-port", type=int, default=0, help="serve /metrics of all its processes here (default: off)"
+    )
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="address of the metrics port")
     worker.set_defaults(handler=_worker)
     plugins = commands.add_parser("plugins", help="list the scenario plugins found, with version and origin")
     plugins.set_defaults(handler=_plugins)

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import UTC, datetime
 
 from ulid import ULID
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def new_id() -> str:
     """A new ULID as its 26-character string: sortable by creation time."""
     return str(ULID())
+
+
+def new_ids(count: int) -> list[str]:
+    """``count`` new ULIDs at once (the scheduler creates thousands a tick): the same format as
+    ``new_id``, a tenth of its cost. Ids made in one call share their millisecond and are not
+    ordered among themselves."""
+    milliseconds = int(time.time() * 1000) & ((1 << 48) - 1)
+    randomness = os.urandom(10 * count)
+    ids = []
+    for index in range(count):
+        value = (milliseconds << 80) | int.from_bytes(randomness[index * 10 : index * 10 + 10], "big")
+        chars = []
+        for _ in range(26):
+            chars.append(_CROCKFORD[value & 31])
+            value >>= 5
+        ids.append("".join(reversed(chars)))
+    return ids
 
 
 def utcnow() -> datetime:

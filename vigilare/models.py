@@ -10,6 +10,7 @@ from vigilare.billing.models import StripeEvent
 from vigilare.db.base import Base
 from vigilare.ingest.models import IngestEvent, IngestKey
 from vigilare.jobs.models import OutboxJob
+from vigilare.jobs.periodic import PeriodicRun
 from vigilare.scans.models import Scan
 from vigilare.scoring.models import ScorePoint
 from vigilare.signals.models import Signal
@@ -25,6 +26,7 @@ __all__ = [
     "IngestKey",
     "Invitation",
     "OutboxJob",
+    "PeriodicRun",
     "RefreshToken",
     "Scan",
     "ScorePoint",

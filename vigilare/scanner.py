@@ -13,11 +13,20 @@ from typing import Any, Literal
 
 import msgspec
 
-from vigilare.aws.collect import collect
+from vigilare.aws import freshness
+from vigilare.aws.collect import collect_planned
 from vigilare.aws.collectors import builtin_collectors
 from vigilare.aws.naming import role_session_name
 from vigilare.aws.session import DEFAULT_HOME_REGION, DEFAULT_MAX_CONCURRENCY, AccountSession, BaseSession
-from vigilare.plugin import Capability, CollectedData, CollectionError, Collector, Finding, Scenario
+from vigilare.plugin import (
+    GLOBAL_REGION,
+    Capability,
+    CollectedData,
+    CollectionError,
+    Collector,
+    Finding,
+    Scenario,
+)
 from vigilare.plugin.state import ScanState, StateStore
 from vigilare.scenarios.runner import DetectionResult, ScenarioOutcome, run_detectors
 
@@ -62,6 +71,32 @@ class ScanReport(msgspec.Struct, frozen=True, kw_only=True):
     and pass it back as ``scan_account(..., state=...)``. See :mod:`vigilare.plugin.state`."""
     capabilities: list[Capability] = msgspec.field(default_factory=list)
     """What the account's AWS plan allows, as collectors found out (e.g. Health API on Basic support)."""
+    full: bool = True
+    """Whether the scan collected every key (a first, manual or event scan) or only the due ones."""
+    coverage: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Per data key collected by this scan, the places (regions, or ``"global"``) read completely.
+    A key this scan did not collect is absent: its scenarios' signals are left as they are."""
+    regional_keys: list[str] = msgspec.field(default_factory=list)
+    """The regional keys among the evidence (``{region: value}``)."""
+
+    def resolves(self, scenario: type[Scenario], kind: str, region: str) -> bool:
+        """Whether this scan looked at everything a signal of ``kind`` in ``region`` is read from.
+
+        True only when the scenario ran cleanly and every key of the kind was read completely in
+        the signal's region (every region, for a signal of a regional key placed in "global")."""
+        outcome = self.outcomes.get(scenario.id)
+        if outcome is None or outcome.status != "ok":
+            return False
+        for key in scenario.keys_of_kind(kind):
+            covered = self.coverage.get(key)
+            if not covered:
+                return False
+            if GLOBAL_REGION in covered:
+                continue
+            places = [region] if region in self.regions else self.regions
+            if not places or not all(place in covered for place in places):
+                return False
+        return True
 
 
 def overall_status(outcomes: Mapping[str, ScenarioOutcome], errors: Sequence[CollectionError]) -> ScanStatus:
@@ -91,6 +126,7 @@ async def scan_account(
     extra_data: Collection[str] = (),
     base_session: BaseSession | None = None,
     state: Mapping[str, Any] | None = None,
+    policy: freshness.FreshnessPolicy | None = None,
 ) -> ScanReport:
     """Scan one account with ``scenarios`` and return everything found.
 
@@ -101,10 +137,22 @@ async def scan_account(
     no findings. Every other failure (a region, a collector, a scenario) is recorded in the report.
     ``state`` is the account's :attr:`ScanReport.state` from its last completed scan (None the first
     time): collectors read their slice of it (caches, baselines, poll times) and the report carries
-    the new state.
+    the new state. ``policy`` decides which keys are due (:mod:`vigilare.aws.freshness`); without
+    one the scan is full: every key, everywhere. Only scenarios that got at least one of their keys
+    run, over the keys collected.
     """
     started_at = datetime.now(UTC)
-    state_store = StateStore(state)
+    policy = policy or freshness.FreshnessPolicy(now=started_at, full=True)
+    previous_state = dict(state or {})
+    state_store = StateStore(previous_state)
+    available = builtin_collectors() if collectors is None else collectors
+    wanted = sorted({*required_data(scenarios), *extra_data})
+    groups = [group for scenario in scenarios for group in scenario.key_groups()]
+    groups += [((key,), True) for key in extra_data]
+
+    def planner(regions: Sequence[str]) -> dict[str, set[str]]:
+        return freshness.plan(available, wanted, groups, previous_state, regions, policy)
+
     async with AccountSession(
         aws_account_id=target.aws_account_id,
         role_name=target.role_name,
@@ -115,17 +163,30 @@ async def scan_account(
         home_region=home_region,
         base_session=base_session,
     ) as session:
-        data = await collect(
+        collection = await collect_planned(
             session,
-            builtin_collectors() if collectors is None else collectors,
-            sorted({*required_data(scenarios), *extra_data}),
+            available,
+            wanted,
+            planner,
             regions=regions,
             state=state_store,
+            collected_at=policy.now,
+            full=policy.full,
         )
-    detection = await run_detectors(data, scenarios)
-    evidence_keys = [
-        key for key, collector in (collectors or builtin_collectors()).items() if collector.evidence
+    data = collection.data
+    # A scenario runs when it got any of its keys (one that reads no AWS data, always).
+    running = [
+        scenario
+        for scenario in scenarios
+        if not scenario.requires or any(key in collection.attempted for key in scenario.requires)
     ]
+    detection = await run_detectors(data, running)
+    evidence_keys = [key for key, collector in available.items() if collector.evidence]
+    new_state = state_store.result()
+    freshness.record_collection(
+        new_state, available, collection.succeeded, collection.fresh_until, policy.now
+    )
+    covered = freshness.coverage(data, collection.attempted)
     return ScanReport(
         aws_account_id=target.aws_account_id,
         status=overall_status(detection.outcomes, data.errors),
@@ -136,8 +197,11 @@ async def scan_account(
         collection_errors=list(data.errors),
         regions=list(data.regions),
         evidence=build_evidence(data, evidence_keys),
-        state=state_store.result(),
+        state=new_state,
         capabilities=list(data.capabilities),
+        full=policy.full,
+        coverage={key: sorted(places) for key, places in covered.items()},
+        regional_keys=sorted(key for key in evidence_keys if available[key].regional),
     )
 
 

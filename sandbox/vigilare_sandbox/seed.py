@@ -225,7 +225,8 @@ class CleanAccount:
 
 def seed_clean_account(sandbox: Sandbox, account_id: str) -> CleanAccount:
     """A well-kept account: multi-region CloudTrail logging, GuardDuty on everywhere with no
-    findings, a SECURITY contact, steady modest spend, healthy SES, nothing public or open."""
+    findings, EBS encrypted by default, a SECURITY contact, steady modest spend, healthy SES,
+    nothing public or open."""
     seed_events.set_support_plan(sandbox, account_id, SupportPlan.BUSINESS)
     trail_arn = seed_aws.create_logging_trail(sandbox, account_id, "org-trail")
     detectors: dict[str, str] = {}
@@ -233,6 +234,7 @@ def seed_clean_account(sandbox: Sandbox, account_id: str) -> CleanAccount:
     for region in (entry["RegionName"] for entry in regions):
         try:
             detectors[region] = seed_aws.ensure_guardduty_detector(sandbox, account_id, region)
+            client_for(sandbox, account_id, "ec2", region).enable_ebs_encryption_by_default()
         except ClientError:
             continue  # moto answers some of botocore's newest regions with errors; AWS would too, there
     seed_aws.set_security_contact(sandbox, account_id)

@@ -43,6 +43,8 @@ PUBLIC_ROUTES = {
     ("GET", "/exports/{export_id:str}"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    # Prometheus scrapes it; a token setting guards it (tests/api/test_metrics.py).
+    ("GET", "/metrics"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     # The docs page's own script and Swagger UI's files from the installed swagger-ui-py.

@@ -42,8 +42,10 @@ def _worker_env(settings: Any) -> dict[str, str]:
 
 
 def _start_worker(settings: Any) -> subprocess.Popen[bytes]:
+    # One worker process, the signalled one itself (tests/jobs/test_jobs_worker_processes.py runs
+    # several under a supervisor): its 3-second lease is renewed by the process that runs the scan.
     return subprocess.Popen(
-        [sys.executable, "-m", "vigilare", "worker"],
+        [sys.executable, "-m", "vigilare", "worker", "--processes", "1"],
         env=_worker_env(settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -33,6 +33,7 @@ def test_the_public_plugin_surface_is_explicit() -> None:
         "Capability",
         "CollectedData",
         "CollectionError",
+        "EVERY_SCAN",
         "Collector",
         "CollectorContext",
         "CollectorFunction",

@@ -8,6 +8,7 @@ from typing import Any
 import aioboto3
 
 from tests.support.findings import ACCOUNT_ID
+from vigilare.aws.freshness import FreshnessPolicy
 from vigilare.plugin import Scenario
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scenarios.manager import load_registry
@@ -36,6 +37,7 @@ async def scan_sandbox(
     account_id: str = ACCOUNT_ID,
     regions: Sequence[str] = TEST_REGIONS,
     state: Mapping[str, Any] | None = None,
+    policy: FreshnessPolicy | None = None,
 ) -> ScanReport:
     """A scan of `account_id` through the sandbox with the scenarios named (ids or classes) and every
     registered collector, as the scan job runs it."""
@@ -52,4 +54,5 @@ async def scan_sandbox(
         regions=list(regions),
         base_session=sentinel_session(),
         state=state,
+        policy=policy,
     )

@@ -117,12 +117,12 @@ def settings_env(settings: Any) -> dict[str, str]:
 
 
 def start_worker(settings: Any, log: Path | None = None) -> subprocess.Popen[bytes]:
-    """`vigilare worker` configured as ``settings`` (stop it with terminate or SIGKILL); its output
-    goes to ``log`` when given (see ``wait_for_text``)."""
+    """`vigilare worker` configured as ``settings``, one worker process (stop it with terminate or
+    SIGKILL); its output goes to ``log`` when given (see ``wait_for_text``)."""
     output = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 (the child owns it)
     try:
         return subprocess.Popen(
-            [sys.executable, "-m", "vigilare", "worker"],
+            [sys.executable, "-m", "vigilare", "worker", "--processes", "1"],
             env=vigilare_env(settings_env(settings)),
             stdout=output,
             stderr=subprocess.STDOUT,

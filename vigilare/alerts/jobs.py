@@ -23,7 +23,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select, update
 
-from vigilare import links
+from vigilare import links, metrics
 from vigilare.accounts.models import AwsAccount
 from vigilare.alerts.channel_configs import channel_config
 from vigilare.alerts.channels import (
@@ -250,6 +250,8 @@ async def _record(ctx: JobContext, delivery_id: str, result: DeliveryResult) -> 
             delivery.status, delivery.delivered_at = DELIVERED, now
         else:
             delivery.status = RETRYING if retry else FAILED
+    outcome = "delivered" if result.ok else "retry" if retry else "failed"
+    metrics.DELIVERIES.labels(str(result.channel_type), outcome).inc()
     if retry:
         delay = retry_delay(ctx.settings, ctx.attempt, result)
         logger.info("alert delivery %s failed (%s); retrying in %.1fs", delivery_id, result.error, delay)

@@ -20,6 +20,7 @@ from vigilare.api.console.routes import console_routes
 from vigilare.api.deps import dependencies
 from vigilare.api.errors import EXCEPTION_HANDLERS
 from vigilare.api.middleware import RateLimitMiddleware
+from vigilare.api.observability import HttpMetricsMiddleware, count_unrouted
 from vigilare.api.openapi import SECURITY_SCHEME, document
 from vigilare.api.routes import api_router
 from vigilare.api.state import AppServices
@@ -112,7 +113,9 @@ def create_app(settings: Settings) -> Litestar:
         exception_handlers=pages_for_browsers(EXCEPTION_HANDLERS),
         template_config=template_config(),
         # Before authentication: a flood is refused before any token is looked at.
-        middleware=[RateLimitMiddleware()],
+        # Outermost: every routed request is counted, the refused ones too.
+        middleware=[HttpMetricsMiddleware(), RateLimitMiddleware()],
+        after_exception=[count_unrouted],
         lifespan=[_lifespan],
         state=None,
         on_app_init=[lambda config: _attach_settings(config, settings)],

@@ -19,7 +19,7 @@ from vigilare.config import Settings
 from vigilare.errors import RateLimited
 
 # Load balancers poll these; they must answer even when a client floods the API.
-RATE_LIMIT_EXEMPT = frozenset({"/healthz", "/readyz"})
+RATE_LIMIT_EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
 # Routes marked ``opt={"public": True}`` are served without a token.
 PUBLIC = "public"
 # Where the authenticated request's session waits for the route (``vigilare.api.deps``).

@@ -18,6 +18,7 @@ from vigilare.alerts.controllers import AlertRulesController, AlertsController, 
 from vigilare.api.docs import docs_router
 from vigilare.api.health import healthz, openapi_json, readyz
 from vigilare.api.middleware import AuthenticationMiddleware
+from vigilare.api.observability import metrics_endpoint
 from vigilare.auth.controllers import AuthController
 from vigilare.billing.controllers import BillingController, StripeWebhookController
 from vigilare.exports.controllers import ExportsController, download_export
@@ -58,6 +59,7 @@ def api_router() -> Router:
             SlackIntegrationController,
             healthz,
             readyz,
+            metrics_endpoint,
             openapi_json,
             docs_router(),
         ],

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from vigilare.aws.freshness import REGIONS_FRESHNESS, REGIONS_STATE_KEY
 from vigilare.aws.session import AccountSession
 from vigilare.plugin import GLOBAL_REGION, Capability, CollectedData, CollectionError, Collector, JsonValue
 from vigilare.plugin.state import StateStore
@@ -39,6 +41,7 @@ class _Context:
         errors: list[CollectionError],
         state: StateStore,
         capabilities: dict[str, Capability],
+        run: _RunNotes | None = None,
     ) -> None:
         self._session = session
         self._key = key
@@ -49,6 +52,7 @@ class _Context:
         # State belongs to the run's own region (None for a global collector), even after in_region().
         self._state_region = region
         self._capabilities = capabilities
+        self._run = run if run is not None else _RunNotes(full=True)
 
     @property
     def account_id(self) -> str:
@@ -66,7 +70,9 @@ class _Context:
         return await self._session.paginate(service, operation, result_key, region=self._region, **params)
 
     def in_region(self, region: str) -> _Context:
-        other = _Context(self._session, self._key, region, self._errors, self._state, self._capabilities)
+        other = _Context(
+            self._session, self._key, region, self._errors, self._state, self._capabilities, self._run
+        )
         other._error_region = self._error_region
         other._state_region = self._state_region
         return other
@@ -83,11 +89,38 @@ class _Context:
     def save_state(self, value: JsonValue) -> None:
         self._state.save(self._key, self._state_region, value)
 
+    @property
+    def full(self) -> bool:
+        return self._run.full
+
+    def fresh_until(self, moment: datetime) -> None:
+        place = self._state_region or GLOBAL_REGION
+        self._run.fresh_until[(self._key, place)] = moment
+
     def record_capability(self, name: str, available: bool, reason: str = "") -> None:
         known = self._capabilities.get(name)
         if known is not None and not known.available:
             return  # one region saying "unavailable" is not undone by another saying "available"
         self._capabilities[name] = Capability(name=name, available=available, reason=reason, key=self._key)
+
+
+@dataclass
+class _RunNotes:
+    """What collectors said about one scan's collection besides their data."""
+
+    full: bool
+    fresh_until: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """One scan's collection: the data, where each key was asked for (``attempted``), where its run
+    did not fail (``succeeded``), and the collectors' own freshness deadlines."""
+
+    data: CollectedData
+    attempted: dict[str, set[str]]
+    succeeded: dict[str, set[str]]
+    fresh_until: dict[tuple[str, str], datetime]
 
 
 _MAX_ERROR_LENGTH = 300
@@ -176,12 +209,38 @@ async def collect(
 
     ``state`` holds the account's previous scan state and receives what collectors save.
     """
+    wanted = sorted(set(required_keys))
+    run = await collect_planned(
+        session,
+        collectors,
+        wanted,
+        lambda scan_regions: None,
+        regions=regions,
+        collected_at=collected_at,
+        state=state,
+    )
+    return run.data
+
+
+async def collect_planned(
+    session: AccountSession,
+    collectors: Mapping[str, Collector],
+    wanted: Sequence[str],
+    planner: Callable[[Sequence[str]], Mapping[str, set[str]] | None],
+    *,
+    regions: Sequence[str] | None = None,
+    collected_at: datetime | None = None,
+    state: StateStore | None = None,
+    full: bool = True,
+) -> Collection:
+    """Fetch the keys of ``wanted`` that ``planner`` (given the scan's regions) says are due, in the
+    places it names (``"global"`` for global keys); a planner answering None collects everything."""
     state = state if state is not None else StateStore(None)
     collected_at = collected_at or datetime.now(UTC)
     errors: list[CollectionError] = []
     capabilities: dict[str, Capability] = {}
+    notes = _RunNotes(full=full)
     scp_denied: dict[str, set[str]] = {}
-    wanted = sorted(set(required_keys))
     for key in wanted:
         if key not in collectors:
             errors.append(
@@ -191,25 +250,40 @@ async def collect(
 
     scan_regions: list[str] = []
     if any(collector.regional for collector in selected):
-        scan_regions = list(regions) if regions is not None else await _regions_or_home(session, errors)
+        scan_regions = (
+            list(regions)
+            if regions is not None
+            else await _regions_or_home(session, errors, state, full, collected_at)
+        )
+    due = planner(scan_regions)
+    if due is None:
+        due = {
+            collector.key: set(scan_regions) if collector.regional else {GLOBAL_REGION}
+            for collector in selected
+        }
+    selected = [collector for collector in selected if due.get(collector.key)]
 
     values: dict[str, Any] = {}
     regional: dict[str, dict[str, Any]] = {collector.key: {} for collector in selected if collector.regional}
+    succeeded: dict[str, set[str]] = {collector.key: set() for collector in selected}
 
     async def run(collector: Collector, region: str | None) -> None:
-        context = _Context(session, collector.key, region, errors, state, capabilities)
+        context = _Context(session, collector.key, region, errors, state, capabilities, notes)
         try:
             value = await collector.fetch(context)
         except Exception as exc:
             denied_action = scp_denied_action(exc)
             if denied_action is not None:
                 scp_denied.setdefault(region or GLOBAL_REGION, set()).add(denied_action)
+                # Nothing to read there until the policy changes: looked at again on the key's clock.
+                succeeded[collector.key].add(region or GLOBAL_REGION)
                 return
             logger.info("collecting %s in %s failed: %s", collector.key, region or GLOBAL_REGION, exc)
             errors.append(
                 CollectionError(key=collector.key, region=region or GLOBAL_REGION, error=describe_error(exc))
             )
             return
+        succeeded[collector.key].add(region or GLOBAL_REGION)
         if region is None:
             values[collector.key] = value
         else:
@@ -218,13 +292,13 @@ async def collect(
     runs = []
     for collector in selected:
         if collector.regional:
-            runs += [run(collector, region) for region in scan_regions]
+            runs += [run(collector, region) for region in scan_regions if region in due[collector.key]]
         else:
             runs.append(run(collector, None))
     await asyncio.gather(*runs)
     for capability in scp_capabilities(scp_denied):
         capabilities[capability.name] = capability
-    return CollectedData(
+    data = CollectedData(
         account_id=session.account_id,
         collected_at=collected_at,
         values=values,
@@ -233,11 +307,27 @@ async def collect(
         regions=scan_regions,
         capabilities=[capabilities[name] for name in sorted(capabilities)],
     )
+    attempted = {collector.key: set(due[collector.key]) for collector in selected}
+    return Collection(data=data, attempted=attempted, succeeded=succeeded, fresh_until=notes.fresh_until)
 
 
-async def _regions_or_home(session: AccountSession, errors: list[CollectionError]) -> list[str]:
+async def _regions_or_home(
+    session: AccountSession, errors: list[CollectionError], state: StateStore, full: bool, now: datetime
+) -> list[str]:
+    """The enabled regions: listed again hourly (and on a full scan), remembered in the state."""
+    known = state.previous(REGIONS_STATE_KEY, None)
+    if (
+        not full
+        and isinstance(known, dict)
+        and isinstance(known.get("regions"), list)
+        and isinstance(known.get("listed_at"), int | float)
+        and now.timestamp() - known["listed_at"] < REGIONS_FRESHNESS.total_seconds()
+    ):
+        return [str(region) for region in known["regions"]]
     try:
-        return await enabled_regions(session)
+        listed = await enabled_regions(session)
+        state.save(REGIONS_STATE_KEY, None, {"regions": listed, "listed_at": round(now.timestamp(), 3)})
+        return listed
     except Exception as exc:
         # Without the region list, still read the home region rather than nothing.
         errors.append(CollectionError(key=REGIONS_KEY, region=GLOBAL_REGION, error=describe_error(exc)))

@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.loaders import Loader, create_loader
 from botocore.paginate import PaginatorModel
 
+from vigilare.aws.calls import counted_call
 from vigilare.aws.clients import (
     ScanCredentialProvider,
     ScanCredentials,
@@ -95,12 +96,13 @@ async def assume_role(
     """STS AssumeRole's ``Credentials``; a refusal becomes a :class:`RoleAssumptionError` with a reason."""
     arn = role_arn(aws_account_id, role_name)
     try:
-        response = await sts_client.assume_role(
-            RoleArn=arn,
-            RoleSessionName=session_name,
-            ExternalId=external_id,
-            DurationSeconds=duration_seconds,
-        )
+        with counted_call(sts_client, "sts", "assume_role"):
+            response = await sts_client.assume_role(
+                RoleArn=arn,
+                RoleSessionName=session_name,
+                ExternalId=external_id,
+                DurationSeconds=duration_seconds,
+            )
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
@@ -269,7 +271,7 @@ class AccountSession:
             try:
                 # Bound each request, not the retries' waits: other calls of the scan go on.
                 async with self._semaphore:
-                    with signing_as(self._credentials):
+                    with signing_as(self._credentials), counted_call(client, None, operation):
                         response = await getattr(client, operation)(**params)
             except Exception as exc:
                 kind = retry_kind(exc)

@@ -7,6 +7,7 @@ from typing import Any
 import aioboto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from vigilare.aws.calls import counted_call
 from vigilare.aws.errors import AccountMismatchError, RoleAssumptionError
 from vigilare.aws.naming import role_arn
 from vigilare.aws.session import (
@@ -64,7 +65,8 @@ async def _caller_identity(
     config = client_config("sts", endpoint_url=endpoint_url, max_pool_connections=1)
     try:
         async with assumed.client("sts", region_name=region, endpoint_url=endpoint_url, config=config) as sts:
-            response = await sts.get_caller_identity()
+            with counted_call(sts, "sts", "get_caller_identity"):
+                response = await sts.get_caller_identity()
     except ClientError as exc:
         error = exc.response.get("Error", {})
         raise RoleAssumptionError(

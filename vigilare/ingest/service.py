@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vigilare import metrics
 from vigilare.accounts.models import ACTIVE, DISCONNECTED, AwsAccount
 from vigilare.accounts.schemas import PushStatusOut
 from vigilare.accounts.service import get_account
@@ -172,6 +173,37 @@ async def receive_event(
     body: bytes,
 ) -> EventAcceptedOut:
     """Check the key and the event, apply the account's rate limit, store the event and queue it."""
+    outcome = "refused"
+    try:
+        accepted = await _receive(session, counter, settings, client, header_value, body)
+        outcome = "accepted" if accepted.new else "duplicate"
+        return accepted.answer
+    except RateLimited:
+        outcome = "rate_limited"
+        raise
+    except Unauthorized:
+        raise
+    except Exception:
+        outcome = "invalid"
+        raise
+    finally:
+        metrics.INGEST_EVENTS.labels(outcome).inc()
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    answer: EventAcceptedOut
+    new: bool
+
+
+async def _receive(
+    session: AsyncSession,
+    counter: Counter,
+    settings: Settings,
+    client: str,
+    header_value: str | None,
+    body: bytes,
+) -> _Accepted:
     now = utcnow()
     try:
         account = await authenticate(session, settings, header_value, now)
@@ -190,8 +222,8 @@ async def receive_event(
                 f"more than {limit} events a minute for account {account.aws_account_id}: retry later",
                 retry_after=retry_after,
             )
-    await store_event(session, account, event, payload, now)
-    return EventAcceptedOut(event_id=event.id)
+    new = await store_event(session, account, event, payload, now)
+    return _Accepted(EventAcceptedOut(event_id=event.id), new)
 
 
 async def _count_refusal(counter: Counter, client: str) -> None:
@@ -204,11 +236,12 @@ async def _count_refusal(counter: Counter, client: str) -> None:
 
 async def store_event(
     session: AsyncSession, account: IngestAccount, event: AwsEvent, payload: dict[str, object], now: datetime
-) -> None:
+) -> bool:
     """Store the event once by its EventBridge id and queue its processing after the commit.
 
     A redelivery of an event already processed changes nothing; one stored but not processed yet
     (its job lost or still waiting) queues it again: the queue ignores a job id still waiting.
+    Returns False for a redelivery.
     """
     row_id = new_id()
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -240,9 +273,11 @@ async def store_event(
             )
         ).first()
         if existing is None or existing.processed_at is not None:
-            return
-        row_id = existing.id
+            return False
+        enqueue_after_commit(session, process_aws_event, existing.id, job_id=event_job_id(existing.id))
+        return False
     enqueue_after_commit(session, process_aws_event, row_id, job_id=event_job_id(row_id))
+    return True
 
 
 async def push_status(session: AsyncSession, account: AwsAccount, now: datetime) -> PushStatusOut:

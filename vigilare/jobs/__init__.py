@@ -36,7 +36,12 @@ same job id. ``job_id`` dedupes; arguments must be JSON values.
 """
 
 from vigilare.jobs.context import JobContext
-from vigilare.jobs.outbox import enqueue_after_commit, flush_after_commit, unit_of_work
+from vigilare.jobs.outbox import (
+    enqueue_after_commit,
+    enqueue_each_after_commit,
+    flush_after_commit,
+    unit_of_work,
+)
 from vigilare.jobs.queue import JobQueue, create_queue
 from vigilare.jobs.registry import Retry, job, load_jobs
 from vigilare.jobs.state import JobState
@@ -48,6 +53,7 @@ __all__ = [
     "Retry",
     "create_queue",
     "enqueue_after_commit",
+    "enqueue_each_after_commit",
     "flush_after_commit",
     "job",
     "load_jobs",

@@ -49,6 +49,7 @@ FIRST_CHECK_AFTER = timedelta(seconds=5)
 # The commit's own hand-off gives up after this long (the relay takes over): a request is not held
 # up by an unreachable queue.
 HANDOFF_TIMEOUT_SECONDS = 2.0
+OUTBOX_ROWS_PER_STATEMENT = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,23 @@ def enqueue_after_commit(
         raise TypeError(f"job {spec.name!r}: arguments must be JSON values: {exc}") from None
     pending = PendingJob(spec.name, args, job_id or f"job:{new_id()}", max(defer_seconds, 0.0))
     session.info.setdefault(_PENDING, []).append(pending)
+
+
+def enqueue_each_after_commit(
+    session: AsyncSession, job: JobFunction, calls: list[tuple[tuple[Any, ...], str | None]]
+) -> None:
+    """``enqueue_after_commit`` for many runs of one job (``(args, job_id)`` each) with arguments
+    of one shape: checked once, not per run (the scheduler queues thousands of scans a tick)."""
+    if not calls:
+        return
+    spec = spec_of(job)
+    spec.check_arguments(calls[0][0])
+    try:
+        json.dumps(calls[0][0])
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"job {spec.name!r}: arguments must be JSON values: {exc}") from None
+    pending = session.info.setdefault(_PENDING, [])
+    pending.extend(PendingJob(spec.name, args, job_id or f"job:{new_id()}", 0.0) for args, job_id in calls)
 
 
 def pending_jobs(session: AsyncSession) -> list[PendingJob]:
@@ -115,7 +133,11 @@ def _write_outbox(session: Session) -> None:
     ]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(OutboxJob).values(rows).on_conflict_do_nothing(index_elements=["job_id"]))
+    # In chunks: one statement's parameters stay under PostgreSQL's 32,767 (a scheduler tick after
+    # downtime queues tens of thousands of scans).
+    for start in range(0, len(rows), OUTBOX_ROWS_PER_STATEMENT):
+        chunk = rows[start : start + OUTBOX_ROWS_PER_STATEMENT]
+        session.execute(insert(OutboxJob).values(chunk).on_conflict_do_nothing(index_elements=["job_id"]))
     session.info.setdefault(_WRITTEN, []).extend(unique)
 
 

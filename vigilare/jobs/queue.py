@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -15,11 +16,13 @@ from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
+from vigilare import metrics
 from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory
-from vigilare.ids import new_id
+from vigilare.ids import new_id, utcnow
 from vigilare.jobs.context import JobContext
 from vigilare.jobs.outbox import job_finished
+from vigilare.jobs.periodic import claim_slot, seconds_to_next_boundary
 from vigilare.jobs.registry import JobSpec, Retry, job_named, load_jobs
 from vigilare.jobs.relay import start_relay
 from vigilare.jobs.state import JobState
@@ -45,6 +48,9 @@ class JobQueue(Protocol):
 
     async def ping(self) -> bool:
         """True when the queue can take jobs now (readiness)."""
+
+    async def backlog(self) -> tuple[int, float]:
+        """Jobs due and waiting to start, and how long (seconds) the oldest of them has waited."""
 
     async def close(self) -> None: ...
 
@@ -104,6 +110,15 @@ class ArqQueue:
             logger.warning("the job queue on Redis does not answer", exc_info=True)
             return False
 
+    async def backlog(self) -> tuple[int, float]:
+        now_ms = time.time() * 1000
+        depth = int(await self.pool.zcount(self.queue_name, "-inf", now_ms))
+        oldest = await self.pool.zrangebyscore(
+            self.queue_name, "-inf", now_ms, start=0, num=1, withscores=True
+        )
+        wait = (now_ms - float(oldest[0][1])) / 1000 if oldest else 0.0
+        return depth, max(wait, 0.0)
+
     async def close(self) -> None:
         await self.pool.aclose()
 
@@ -126,7 +141,7 @@ class InProcessQueue:
         job_id = job_id or new_id()
         if job_id in self._tasks:
             return None
-        task = asyncio.create_task(self._run(spec, job_id, args, defer_seconds))
+        task = asyncio.create_task(self._run(spec, job_id, args, defer_seconds, time.monotonic()))
         self._tasks[job_id] = task
         task.add_done_callback(lambda _t: self._forget(job_id))
         return job_id
@@ -143,35 +158,56 @@ class InProcessQueue:
             if job_id in self._tasks
         }
 
-    async def _run(self, spec: JobSpec, job_id: str, args: tuple[Any, ...], defer_seconds: float) -> None:
-        await self._attempts(spec, job_id, args, defer_seconds)
+    async def _run(
+        self,
+        spec: JobSpec,
+        job_id: str,
+        args: tuple[Any, ...],
+        defer_seconds: float,
+        queued: float | None = None,
+    ) -> None:
+        await self._attempts(spec, job_id, args, defer_seconds, queued)
         # Ran to an end (not cancelled by shutdown): its outbox row, if it came from one, is done.
         if not job_id.startswith("periodic:"):
             await job_finished(self.context.session_factory, job_id)
 
     async def _attempts(
-        self, spec: JobSpec, job_id: str, args: tuple[Any, ...], defer_seconds: float
+        self,
+        spec: JobSpec,
+        job_id: str,
+        args: tuple[Any, ...],
+        defer_seconds: float,
+        queued: float | None = None,
     ) -> None:
         for attempt in range(1, spec.max_tries + 1):
             if defer_seconds:
                 self._started.discard(job_id)
                 await asyncio.sleep(defer_seconds)
+            if queued is not None and attempt == 1:
+                metrics.JOB_WAIT.labels(spec.name).observe(
+                    max(time.monotonic() - queued - defer_seconds, 0.0)
+                )
             self._started.add(job_id)
             try:
                 async with asyncio.timeout(spec.timeout_seconds):
                     await spec.function(self.context.for_run(spec, attempt), *args)
+                metrics.JOBS.labels(spec.name, "ok").inc()
                 return
             except Retry as retry:
+                metrics.JOBS.labels(spec.name, "retry").inc()
                 defer_seconds = retry.defer_seconds
                 logger.info("job %s (%s) asked to retry in %.1fs", spec.name, job_id, defer_seconds)
             except TimeoutError:
+                metrics.JOBS.labels(spec.name, "failed").inc()
                 logger.error("job %s (%s) timed out after %.1fs", spec.name, job_id, spec.timeout_seconds)
                 return
             except Exception as exc:
                 reason = unavailable_dependency(exc)
                 if reason is None or attempt == spec.max_tries:
+                    metrics.JOBS.labels(spec.name, "failed").inc()
                     logger.exception("job %s (%s) failed", spec.name, job_id)
                     return
+                metrics.JOBS.labels(spec.name, "retry").inc()
                 # The database was unreachable: run it again once it may be back.
                 defer_seconds = outage_retry_delay(attempt)
                 logger.warning(
@@ -189,17 +225,29 @@ class InProcessQueue:
         self._periodic.append(start_relay(self.context.session_factory, self, settings.outbox_relay_seconds))
 
     def run_every(self, spec: JobSpec, seconds: float) -> None:
-        """Run a job periodically in this process (the embedded default's scheduler)."""
+        """Run a job periodically (the embedded default's scheduler): at each multiple of the
+        period, once across every process sharing the database (see ``vigilare.jobs.periodic``)."""
 
         async def loop() -> None:
             while True:
-                await asyncio.sleep(seconds)
-                await self._run(spec, f"periodic:{spec.name}", (), 0)
+                await asyncio.sleep(seconds_to_next_boundary(utcnow(), seconds))
+                try:
+                    won = await claim_slot(self.context.session_factory, spec.name, seconds, utcnow())
+                except Exception:
+                    logger.exception("periodic job %s: could not claim its period", spec.name)
+                    continue
+                metrics.PERIODIC_RUNS.labels(spec.name, "ran" if won else "skipped").inc()
+                if won:
+                    await self._run(spec, f"periodic:{spec.name}", (), 0)
 
         self._periodic.append(asyncio.create_task(loop()))
 
     async def ping(self) -> bool:
         return not self._closed
+
+    async def backlog(self) -> tuple[int, float]:
+        # Jobs run as soon as they are queued here: waiting ones are only those deferred.
+        return 0, 0.0
 
     async def drain(self, timeout: float = 60) -> None:
         """Wait until every queued job (and the jobs they queue) has finished."""

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from arq import Retry as ArqRetry
@@ -22,11 +23,12 @@ from arq.worker import Function, func
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from vigilare import lifecycle
+from vigilare import lifecycle, metrics
 from vigilare.config import Settings
 from vigilare.db.engine import create_engine, create_session_factory, owned_tables
 from vigilare.jobs.context import JobContext
 from vigilare.jobs.outbox import job_finished
+from vigilare.jobs.periodic import claim_slot
 from vigilare.jobs.queue import ArqQueue, redis_settings
 from vigilare.jobs.registry import DEFAULT_TIMEOUT_SECONDS, JobSpec, Retry, load_jobs
 from vigilare.jobs.relay import start_relay, stop_relay
@@ -149,12 +151,19 @@ def _wrap(spec: JobSpec) -> Function:
         base: JobContext = ctx["vigilare"]
         job_ctx = base.for_run(spec, int(ctx.get("job_try", 1)))
         job_id = str(ctx.get("job_id", ""))
+        # arq's score is when the job was due (enqueued, or its deferral over), in ms.
+        if "score" in ctx:
+            metrics.JOB_WAIT.labels(spec.name).observe(max(time.time() - ctx["score"] / 1000, 0.0))
         ended = True  # the job will not run again (unless it asked to be retried)
+        outcome = "failed"
         try:
             async with asyncio.timeout(spec.timeout_seconds):
-                return await spec.function(job_ctx, *args)
+                result = await spec.function(job_ctx, *args)
+            outcome = "ok"
+            return result
         except Retry as retry:
             ended = job_ctx.is_last_attempt
+            outcome = "retry"
             raise ArqRetry(defer=retry.defer_seconds) from retry
         except Exception as exc:
             # The database or Redis was unreachable: the job may well succeed once it is back
@@ -170,8 +179,10 @@ def _wrap(spec: JobSpec) -> Function:
             raise ArqRetry(defer=delay) from exc
         except asyncio.CancelledError:
             ended = False  # the worker is shutting down: arq runs the job again
+            outcome = "cancelled"
             raise
         finally:
+            metrics.JOBS.labels(spec.name, outcome).inc()
             if ended and job_id and not job_id.startswith("cron:"):
                 await job_finished(base.session_factory, job_id)
 
@@ -182,6 +193,24 @@ def _wrap(spec: JobSpec) -> Function:
         max_tries=spec.max_tries,
         timeout=spec.timeout_seconds + ARQ_TIMEOUT_MARGIN_SECONDS,
     )
+
+
+def _periodic(spec: JobSpec, period: float) -> Any:
+    """The cron coroutine of a periodic job: runs only in the process that claims the period."""
+    run = _wrap(spec).coroutine
+
+    async def periodic(ctx: dict[str, Any]) -> Any:
+        base: JobContext = ctx["vigilare"]
+        # The moment the cron fired for (arq's score), not when this worker picked it up.
+        fired = datetime.fromtimestamp(ctx.get("score", time.time() * 1000) / 1000, tz=UTC)
+        if not await claim_slot(base.session_factory, spec.name, period, fired):
+            metrics.PERIODIC_RUNS.labels(spec.name, "skipped").inc()
+            return "skipped: another process ran this period"
+        metrics.PERIODIC_RUNS.labels(spec.name, "ran").inc()
+        return await run(ctx)
+
+    periodic.__qualname__ = periodic.__name__ = spec.name
+    return periodic
 
 
 def create_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
@@ -222,7 +251,7 @@ def create_worker(settings: Settings, **overrides: Any) -> ResilientWorker:
         # arq runs a cron job once per matching second across all workers (unique job ids).
         cron_jobs.append(
             cron(
-                _wrap(spec).coroutine,
+                _periodic(spec, period),
                 name=f"cron:{spec.name}",
                 second=set(range(0, 60, period)),
                 unique=True,

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import pluggy
 
-from vigilare.plugin.collector import Collector, CollectorContext, CollectorFunction
+from vigilare.plugin.collector import EVERY_SCAN, Collector, CollectorContext, CollectorFunction
 from vigilare.plugin.data import Capability, CollectedData, CollectionError
 from vigilare.plugin.events import AwsEvent, EventContext, EventHandler, EventResult
 from vigilare.plugin.helpers.deadlines import find_deadline
@@ -88,6 +88,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 """Marks a plugin's implementation of a Vigilare hook."""
 
 __all__ = [
+    "EVERY_SCAN",
     "GLOBAL_REGION",
     "RESTRICTING_CONDITION_KEYS",
     "AwsEvent",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from vigilare.plugin.state import JsonValue
@@ -50,6 +51,17 @@ class CollectorContext(Protocol):
         """Remember plain JSON ``value`` for the next scan of this account (kept only if this scan
         completes). Not calling it keeps the previous value."""
 
+    @property
+    def full(self) -> bool:
+        """True on a scan that collects everything (an account's first scan, a manual scan, a scan an
+        event asked for): read everything, without the cursors and caches kept in the state."""
+        ...
+
+    def fresh_until(self, moment: datetime) -> None:
+        """This run's data (in this region) stays fresh until ``moment``, instead of the collector's
+        declared ``freshness`` from now: e.g. the credential report until AWS can regenerate it, or a
+        region with nothing to watch for an hour. Scans before then do not collect it again."""
+
     def record_capability(self, name: str, available: bool, reason: str = "") -> None:
         """Note whether the account's AWS plan or settings allow an API (e.g. ``"health_api"``).
 
@@ -62,6 +74,9 @@ class CollectorContext(Protocol):
 
 CollectorFunction = Callable[[CollectorContext], Awaitable[Any]]
 
+EVERY_SCAN = timedelta(0)
+"""The default freshness: the key is collected at every scan."""
+
 
 @dataclass(frozen=True, slots=True)
 class Collector:
@@ -70,6 +85,19 @@ class Collector:
     ``fetch`` raises on failure (botocore ``ClientError`` or anything else): the scanner records a
     :class:`CollectionError` for the key (and region) and carries on. ``evidence`` marks data worth
     keeping in the scan's evidence export (credential report, instances, ...).
+
+    ``freshness`` is how old the data may get: a scheduled scan collects the key (in a region) only
+    once its last collection there is that old, and the scenarios' signals that depend on it stay
+    as they are (open, never resolved by a scan that did not look) in between. The default,
+    :data:`EVERY_SCAN`, collects it at every scan. A first scan, a manual scan and a scan an event
+    asked for collect every key. A region that failed is collected again at the next scan.
+
+    ``push_freshness``: when the account's push ingest (EventBridge) is connected, the events it
+    delivers keep this key current, and the scan collects it only this often (a slow
+    reconciliation); None (the default) when push delivers nothing of this key.
+    ``push_capability`` names the account capability push delivery of this key depends on (e.g.
+    ``"cloudtrail_events"``: CloudTrail-delivered events need a logging trail); while a scan has
+    recorded it unavailable, ``freshness`` applies.
     """
 
     key: str
@@ -77,3 +105,14 @@ class Collector:
     regional: bool = False
     evidence: bool = False
     description: str = ""
+    freshness: timedelta = EVERY_SCAN
+    push_freshness: timedelta | None = None
+    push_capability: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.freshness, timedelta) or self.freshness < EVERY_SCAN:
+            raise ValueError(f"collector {self.key!r}: freshness must be a timedelta >= 0")
+        if self.push_freshness is not None and (
+            not isinstance(self.push_freshness, timedelta) or self.push_freshness < EVERY_SCAN
+        ):
+            raise ValueError(f"collector {self.key!r}: push_freshness must be a timedelta >= 0 or None")

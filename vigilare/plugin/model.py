@@ -103,12 +103,23 @@ class Scenario(abc.ABC):
 
     A finding of a kind not declared there, or with a severity not declared for its kind, is refused
     when the scan runs: it is not stored, and the scenario's outcome records it as an error.
+
+    ``kind_requires`` says which of ``requires`` each kind is read from, when a kind needs fewer
+    than all of them; a kind not listed reads all of ``requires``. Data keys are collected on their
+    own clocks (:attr:`Collector.freshness`). Without ``kind_requires``, all of ``requires`` are
+    collected together whenever one is due. With it, a scan runs the scenario when it collected any
+    of its keys, with only the keys it collected in ``data``: ``detect`` must then report a kind
+    only when that kind's keys are in ``data``. Either way a signal is resolved only by a scan that
+    read every key of its kind, in the signal's region, without error::
+
+        kind_requires = {"quarantine_policy": ("iam.quarantine_attachments",)}
     """
 
     id: ClassVar[str]
     title: ClassVar[str]
     requires: ClassVar[tuple[str, ...]] = ()
     emits: ClassVar[Mapping[str, tuple[Severity, ...]]] = {}
+    kind_requires: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     remediation: ClassVar[str] = ""
     docs_url: ClassVar[str] = ""
     time_budget_seconds: ClassVar[float] = 30.0
@@ -117,6 +128,23 @@ class Scenario(abc.ABC):
     def declared_kinds(cls) -> list[tuple[str, Severity]]:
         """Every ``(kind, severity)`` pair the scenario declares in ``emits``."""
         return [(kind, severity) for kind, severities in cls.emits.items() for severity in severities]
+
+    @classmethod
+    def keys_of_kind(cls, kind: str) -> tuple[str, ...]:
+        """The data keys findings of ``kind`` are read from (all of ``requires`` unless declared)."""
+        return tuple(cls.kind_requires.get(kind, cls.requires))
+
+    @classmethod
+    def key_groups(cls) -> list[tuple[tuple[str, ...], bool]]:
+        """The keys collected together, each group with ``strict``: without ``kind_requires``, all of
+        ``requires`` at once (strict); with it, the keys of each kind kept in step."""
+        if not cls.kind_requires:
+            return [(tuple(cls.requires), True)]
+        groups = [(tuple(keys), False) for keys in cls.kind_requires.values()]
+        undeclared = [kind for kind in cls.emits if kind not in cls.kind_requires]
+        if undeclared:
+            groups.append((tuple(cls.requires), False))
+        return groups
 
     @abc.abstractmethod
     async def detect(self, data: CollectedData) -> list[Finding]:
@@ -164,4 +192,17 @@ def emits_error(scenario: type[Scenario]) -> str | None:
             or not all(isinstance(severity, Severity) for severity in severities)
         ):
             return f"`emits[{kind!r}]` must be a non-empty tuple of Severity, not {severities!r}"
+    return kind_requires_error(scenario)
+
+
+def kind_requires_error(scenario: type[Scenario]) -> str | None:
+    """What is wrong with ``scenario.kind_requires`` (checked when its plugin loads), or None."""
+    declared: object = scenario.kind_requires
+    if not isinstance(declared, Mapping):
+        return "`kind_requires` must map kinds (str) to tuples of data keys"
+    for kind, keys in declared.items():
+        if kind not in scenario.emits:
+            return f"`kind_requires` names the kind {kind!r}, which `emits` does not declare"
+        if not isinstance(keys, tuple) or not keys or not all(key in scenario.requires for key in keys):
+            return f"`kind_requires[{kind!r}]` must be a non-empty tuple of `requires` keys, not {keys!r}"
     return None

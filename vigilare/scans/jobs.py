@@ -14,14 +14,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from vigilare import metrics
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.aws.errors import RoleVerificationError
+from vigilare.aws.freshness import FRESHNESS_KEY, FreshnessPolicy
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext, Retry, job
+from vigilare.plugin import Scenario
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scans import post_scan
 from vigilare.scans.lease import (
@@ -45,6 +51,44 @@ EVIDENCE_DATA = ("iam.credential_report", "ec2.instances")
 # times its attempt, at most this long.
 START_RETRY_SECONDS = 2.0
 START_RETRY_MAX_SECONDS = 10.0
+PARTIAL_TRIGGERS = ("scheduled",)
+"""Scans that collect only the due keys; every other trigger (verify, manual, event) collects all."""
+PUSH_LIVE_WITHIN = timedelta(hours=2)
+"""Push counts as delivering while an event (at least the hourly heartbeat) arrived this recently."""
+# The ingest package depends on this one: its table is named here, not imported.
+_INGEST_EVENTS = sa.table("ingest_events", sa.column("account_id"), sa.column("received_at"))
+
+
+async def push_live(session: AsyncSession, account: AwsAccount, now: datetime) -> bool:
+    """Whether the account's EventBridge delivered an event to Vigilare lately (on its current
+    connection): then what push delivers needs polling only for reconciliation."""
+    since = (
+        max(now - PUSH_LIVE_WITHIN, account.connected_at) if account.connected_at else now - PUSH_LIVE_WITHIN
+    )
+    found = await session.scalar(
+        sa.select(sa.literal(1))
+        .select_from(_INGEST_EVENTS)
+        .where(_INGEST_EVENTS.c.account_id == account.id, _INGEST_EVENTS.c.received_at >= since)
+        .limit(1)
+    )
+    return found is not None
+
+
+def freshness_policy(trigger: str, account: AwsAccount, now: datetime, pushed: bool) -> FreshnessPolicy:
+    """A scheduled scan of an account scanned before collects what is due; any other scan, all."""
+    state = account.scan_state or {}
+    capabilities = account.capabilities or {}
+    unavailable = frozenset(
+        name
+        for name, value in capabilities.items()
+        if isinstance(value, dict) and value.get("available") is False
+    )
+    return FreshnessPolicy(
+        now=now,
+        full=trigger not in PARTIAL_TRIGGERS or FRESHNESS_KEY not in state,
+        push_live=pushed,
+        unavailable_capabilities=unavailable,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +98,7 @@ class _Started:
     valid_until: float
     target: ScanTarget
     previous_state: dict[str, Any]
+    policy: FreshnessPolicy
 
 
 @job("scan_account")
@@ -73,13 +118,15 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
     settings = ctx.settings
     report: ScanReport | None = None
     error: str | None = None
+    scenarios: list[type[Scenario]] = []
     try:
         registry = scenario_registry(ctx)
+        scenarios = list(registry.select())
         async with asyncio.timeout(settings.scan_timeout_seconds):
             report = await run_leased(
                 scan_account(
                     started.target,
-                    registry.select(),
+                    scenarios,
                     collectors=registry.collectors,
                     endpoint_url=settings.aws_endpoint_url or None,
                     max_concurrency=settings.scan_max_concurrency,
@@ -87,6 +134,7 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
                     # Instances per region are evidence for the panic package, needed or not.
                     extra_data=EVIDENCE_DATA,
                     state=started.previous_state,
+                    policy=started.policy,
                 ),
                 renew=lambda: _renew(ctx, started.lease),
                 seconds=settings.scan_lease_seconds,
@@ -103,7 +151,7 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
         error = f"the scenario plugins could not be loaded: {exc}"
     except TimeoutError:
         error = f"scan did not finish within {settings.scan_timeout_seconds} seconds"
-    return await _record(ctx, started.lease, report, error)
+    return await _record(ctx, started.lease, report, error, scenarios)
 
 
 async def _start(ctx: JobContext, scan_id: str) -> _Started | str:
@@ -139,7 +187,8 @@ async def _start(ctx: JobContext, scan_id: str) -> _Started | str:
             scan_id=scan.id,
         )
         previous_state = dict(account.scan_state or {})
-    return _Started(lease, before + settings.scan_lease_seconds, target, previous_state)
+        policy = freshness_policy(scan.trigger, account, now, await push_live(session, account, now))
+    return _Started(lease, before + settings.scan_lease_seconds, target, previous_state, policy)
 
 
 async def _renew(ctx: JobContext, lease: Lease) -> bool:
@@ -147,7 +196,13 @@ async def _renew(ctx: JobContext, lease: Lease) -> bool:
         return await renew_lease(session, lease, ctx.settings.scan_lease_seconds)
 
 
-async def _record(ctx: JobContext, lease: Lease, report: ScanReport | None, error: str | None) -> str:
+async def _record(
+    ctx: JobContext,
+    lease: Lease,
+    report: ScanReport | None,
+    error: str | None,
+    scenarios: list[type[Scenario]],
+) -> str:
     now = utcnow()
     async with ctx.unit_of_work(cross_tenant=True) as session:
         scan = await session.get_one(Scan, lease.scan_id, with_for_update={"key_share": True})
@@ -164,23 +219,53 @@ async def _record(ctx: JobContext, lease: Lease, report: ScanReport | None, erro
         if report is None:
             scan.status, scan.error = FAILED, error
         else:
-            complete = {
-                sid
-                for sid, outcome in report.outcomes.items()
-                if outcome.status == "ok" and outcome.data_complete
-            }
-            await apply_findings(session, account, scan.id, report.findings, complete, now)
+            by_id = {scenario.id: scenario for scenario in scenarios}
+
+            def resolvable(scenario_id: str, kind: str, region: str) -> bool:
+                scenario = by_id.get(scenario_id)
+                return scenario is not None and report.resolves(scenario, kind, region)
+
+            await apply_findings(session, account, scan.id, report.findings, resolvable, now)
             scan.status = SUCCEEDED if report.status == "ok" else PARTIAL
             scan.outcomes = {sid: _outcome(o) for sid, o in report.outcomes.items()}
             scan.collection_errors = [_plain(e) for e in report.collection_errors]
-            scan.evidence = report.evidence
+            scan.evidence = report.evidence if report.full else await _carried_evidence(session, scan, report)
             scan.findings_count = len(report.findings)
             account.last_successful_scan_at = now
             # Only a completed scan moves caches and baselines forward; a failed one keeps the old.
             account.scan_state = report.state
             await post_scan.after_scan(session, account, scan, report)
         await release_lease(session, lease)
+    metrics.SCANS.labels(scan.trigger, scan.status).inc()
+    if scan.started_at is not None:
+        metrics.SCAN_DURATION.labels(scan.trigger).observe(max((now - scan.started_at).total_seconds(), 0.0))
     return scan.status
+
+
+async def _carried_evidence(session: AsyncSession, scan: Scan, report: ScanReport) -> dict[str, Any]:
+    """The evidence of a scan that collected only the due keys: the previous completed scan's,
+    overlaid with what this one collected (per region for regional keys), so the last scan's
+    evidence always holds the latest data of every key."""
+    previous = await session.scalar(
+        sa.select(Scan.evidence)
+        .where(
+            Scan.account_id == scan.account_id,
+            Scan.id != scan.id,
+            Scan.status.in_((SUCCEEDED, PARTIAL)),
+        )
+        .order_by(Scan.finished_at.desc())
+        .limit(1)
+    )
+    merged = dict(report.evidence)
+    data: dict[str, Any] = dict((previous or {}).get("data") or {})
+    for key, value in (report.evidence.get("data") or {}).items():
+        earlier = data.get(key)
+        if isinstance(value, dict) and isinstance(earlier, dict) and key in report.regional_keys:
+            data[key] = {**earlier, **value}
+        else:
+            data[key] = value
+    merged["data"] = data
+    return merged
 
 
 def _outcome(outcome: Any) -> dict[str, Any]:

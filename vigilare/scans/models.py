@@ -17,6 +17,8 @@ class Scan(Base, TenantScoped):
     __tablename__ = "scans"
     __table_args__ = (
         sa.Index("ix_scans_account_trigger_queued", "account_id", "trigger", "queued_at"),
+        # One scheduled scan per slot of an account, whatever the schedulers do.
+        sa.Index("uq_scans_account_slot", "account_id", "scheduled_for", unique=True),
         # Recovery looks at unfinished scans only, longest untouched first.
         sa.Index(
             "ix_scans_unfinished_handed_at",
@@ -32,6 +34,8 @@ class Scan(Base, TenantScoped):
     trigger: Mapped[str] = mapped_column(sa.String(20))
     status: Mapped[str] = mapped_column(sa.String(20), default=QUEUED, index=True)
     queued_at: Mapped[datetime]
+    # A scheduled scan: the slot of the account's schedule it is for (null for other triggers).
+    scheduled_for: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)

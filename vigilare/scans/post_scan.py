@@ -50,10 +50,14 @@ def capabilities_from(report: ScanReport, previous: dict[str, Any], checked_at: 
 
 def trail_events_capability(report: ScanReport) -> tuple[bool, str] | None:
     """Whether CloudTrail-delivered events can reach EventBridge (and so Vigilare's push ingest):
-    only while a trail logs. None when the scan could not read every region's trails."""
+    only while a trail logs. None when the scan did not read every region's trails (it failed
+    somewhere, or the trails were not due)."""
     trails_by_region = (report.evidence.get("data") or {}).get("cloudtrail.trails")
-    if not isinstance(trails_by_region, dict) or any(
-        error.key == "cloudtrail.trails" for error in report.collection_errors
+    read = set(report.coverage.get("cloudtrail.trails", ()))
+    if (
+        not isinstance(trails_by_region, dict)
+        or any(error.key == "cloudtrail.trails" for error in report.collection_errors)
+        or not set(report.regions) <= read
     ):
         return None
     logging_trails = [

@@ -1,34 +1,31 @@
 """Scheduled scans (recovery of scans whose run is gone is :mod:`vigilare.scans.recovery`).
 
-Every ACTIVE account is scanned on its plan's interval. Each account has its own phase in the
-interval (derived from its id) plus a little jitter, so a thousand accounts do not all start at
-the top of the minute. A tick claims an account's due slot with a compare-and-set on
-``next_scan_at``, so two ticks running at once (two workers, or a slow one) schedule it once.
+Every ACTIVE account is scanned on its plan's interval, at its own fixed place in the interval
+(derived from its id), so a thousand accounts do not all start at the top of the minute and the
+schedule never drifts. Dispatch is set-based, bounded only by how many accounts are due, and safe
+with several schedulers at once: see ``vigilare.scans.dispatch``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import random
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigilare.accounts.models import ACTIVE, AwsAccount
+from vigilare import metrics
+from vigilare.accounts.models import AwsAccount
 from vigilare.auth.models import Tenant
-from vigilare.billing.enforcement import scanning_allowed
 from vigilare.billing.plans import get_plan
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext, job
-from vigilare.scans.service import SCHEDULED, VERIFY, create_scan, unfinished_scan_exists
+from vigilare.scans.dispatch import DispatchResult, dispatch_due
+from vigilare.scans.service import VERIFY, create_scan
 
 logger = logging.getLogger("vigilare.scheduler")
-
-JITTER_FRACTION = 0.05
-BATCH = 500
 
 
 def phase_offset(account_id: str, interval: timedelta) -> timedelta:
@@ -56,61 +53,55 @@ def start_monitoring(session: AsyncSession, account: AwsAccount, tenant: Tenant,
     """Scans of an account that just became active: its place in the schedule and a first scan
     now (queued after the commit). Returns the first scan's id."""
     account.next_scan_at = first_scan_at(account.id, interval_for(tenant), now)
-    return create_scan(session, account, VERIFY).id
-
-
-def following_slot(account_id: str, interval: timedelta, due: datetime, now: datetime) -> datetime:
-    jitter = timedelta(seconds=random.uniform(0, interval.total_seconds() * JITTER_FRACTION))
-    candidate = due + interval
-    if candidate <= now:  # we were down for a while: rejoin the phase instead of catching up
-        candidate = first_scan_at(account_id, interval, now)
-    return candidate + jitter
+    return create_scan(session, account, VERIFY, now).id
 
 
 @dataclass
 class TickResult:
     scheduled: int = 0
-
-
-async def _schedule_due(session: AsyncSession, now: datetime) -> int:
-    due = (
-        await session.execute(
-            select(AwsAccount, Tenant)
-            .join(Tenant, Tenant.id == AwsAccount.tenant_id)
-            .where(AwsAccount.status == ACTIVE, AwsAccount.next_scan_at <= now)
-            .order_by(AwsAccount.next_scan_at)
-            .limit(BATCH)
-        )
-    ).all()
-    scheduled = 0
-    for account, tenant in due:
-        interval = interval_for(tenant)
-        old_due = account.next_scan_at
-        assert old_due is not None
-        claimed = await session.execute(
-            update(AwsAccount)
-            .where(AwsAccount.id == account.id, AwsAccount.next_scan_at == old_due)
-            .values(next_scan_at=following_slot(account.id, interval, old_due, now))
-            .execution_options(synchronize_session=False)
-        )
-        if not claimed.rowcount:  # type: ignore[attr-defined]
-            continue  # another tick took this slot
-        if not scanning_allowed(tenant, now) or await unfinished_scan_exists(session, account.id):
-            continue
-        create_scan(session, account, SCHEDULED)
-        scheduled += 1
-    return scheduled
+    dispatch: DispatchResult = field(default_factory=DispatchResult)
 
 
 async def tick(session: AsyncSession, now: datetime | None = None) -> TickResult:
+    """One tick at ``now`` (the wall clock unless given): dispatch every due account. The caller
+    commits; the scans' jobs are written to the outbox with them."""
     now = now or utcnow()
+    started = time.perf_counter()
     result = TickResult()
-    result.scheduled = await _schedule_due(session, now)
+    result.dispatch = await dispatch_due(session, now)
+    result.scheduled = result.dispatch.dispatched
+    _record_metrics(result.dispatch, time.perf_counter() - started)
+    if result.dispatch.skipped_slots:
+        logger.warning(
+            "the scheduler is late: %d slots passed without their scan (one scan dispatched each)",
+            result.dispatch.skipped_slots,
+        )
     return result
+
+
+def _record_metrics(dispatch: DispatchResult, seconds: float) -> None:
+    metrics.SCHEDULER_TICK.observe(seconds)
+    metrics.SCHEDULER_DISPATCHED.inc(dispatch.dispatched)
+    metrics.SCHEDULER_SKIPPED_SLOTS.inc(dispatch.skipped_slots)
+    for reason, count in (
+        ("busy", dispatch.busy),
+        ("blocked", dispatch.blocked),
+        ("duplicate", dispatch.duplicates),
+    ):
+        if count:
+            metrics.SCHEDULER_NOT_DISPATCHED.labels(reason).inc(count)
+    for lag in dispatch.lags:
+        metrics.SCHEDULER_START_LAG.observe(lag)
 
 
 @job("schedule_scans", max_tries=1, timeout=60, every=lambda settings: settings.scheduler_tick_seconds)
 async def schedule_scans(ctx: JobContext) -> dict[str, int]:
+    try:
+        depth, oldest_wait = await ctx.queue.backlog()
+        metrics.QUEUE_DEPTH.set(depth)
+        metrics.QUEUE_OLDEST_WAIT.set(oldest_wait)
+    except Exception:  # a gauge is not worth a tick
+        logger.warning("could not read the queue's backlog", exc_info=True)
     async with ctx.unit_of_work(cross_tenant=True) as session:
         result = await tick(session)
     if result.scheduled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,10 +31,12 @@ def scan_job_id(scan_id: str, attempt: int = 0) -> str:
     return f"scan:{scan_id}" if attempt == 0 else f"scan:{scan_id}:recover:{attempt}"
 
 
-def create_scan(session: AsyncSession, account: AwsAccount, trigger: str) -> Scan:
-    """A queued scan; its job is written to the outbox with the scan, and handed to the queue once
-    the transaction commits."""
-    now = utcnow()
+def create_scan(
+    session: AsyncSession, account: AwsAccount, trigger: str, now: datetime | None = None
+) -> Scan:
+    """A queued scan (queued at ``now``, the caller's clock); its job is written to the outbox with
+    the scan, and handed to the queue once the transaction commits."""
+    now = now or utcnow()
     scan = Scan(
         id=new_id(),
         tenant_id=account.tenant_id,

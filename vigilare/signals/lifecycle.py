@@ -1,13 +1,14 @@
 """The signal lifecycle: a finding seen again updates its open occurrence, one no longer seen in a
 complete scan of its scenario is resolved, one that comes back opens a new occurrence.
 
-A scan speaks for every finding of its complete scenarios (:func:`apply_findings`); a pushed event
+A scan speaks for the findings whose data it read completely (:func:`apply_findings`: data keys
+are collected on their own clocks, and a signal whose data a scan did not collect stays open); a pushed event
 speaks only for the findings it names (:func:`apply_event_findings`): it opens, updates or resolves
 those and leaves every other signal as it is."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,10 +53,13 @@ async def apply_findings(
     account: AwsAccount,
     scan_id: str,
     findings: Iterable[Finding],
-    complete_scenarios: set[str],
+    resolvable: Callable[[str, str, str], bool],
     now: datetime,
 ) -> LifecycleChange:
-    """Apply one scan's findings. Idempotent: applying the same scan twice changes nothing more."""
+    """Apply one scan's findings. Idempotent: applying the same scan twice changes nothing more.
+
+    An open signal the scan did not see is resolved only when ``resolvable(scenario, kind,
+    region)``: the scan read completely every data key that kind of signal is read from."""
     seen = _by_fingerprint(findings, account.aws_account_id)
     open_rows = {
         row.fingerprint: row
@@ -86,7 +90,7 @@ async def apply_findings(
             row.last_seen_at, row.last_scan_id = now, scan_id
             change.updated.append(row)
     for fingerprint, row in open_rows.items():
-        if fingerprint not in seen and row.scenario in complete_scenarios:
+        if fingerprint not in seen and resolvable(row.scenario, row.kind, row.region):
             row.resolved_at = now
             change.resolved.append(row)
     await session.flush()

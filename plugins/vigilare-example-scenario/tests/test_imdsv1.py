@@ -6,7 +6,7 @@ every project that has Vigilare installed: it runs the scenario through the scan
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -63,5 +63,16 @@ async def test_a_failed_region_marks_the_outcome_incomplete(run_scenario: RunSce
     assert run.outcome.data_complete is False
 
 
-def test_the_hook_registers_the_scenario() -> None:
-    assert plugin.vigilare_scenarios() == [plugin.Imdsv1Instances]
+def test_the_hooks_register_the_scenarios_and_the_collector() -> None:
+    assert plugin.vigilare_scenarios() == [plugin.Imdsv1Instances, plugin.UnencryptedEbsDefault]
+    [collector] = plugin.vigilare_collectors()
+    assert collector.key == "example.ebs_default_encryption" and collector.regional
+    assert collector.freshness == timedelta(hours=6)
+
+
+async def test_unencrypted_default_is_reported_per_region(run_scenario: RunScenario) -> None:
+    [finding] = await run_scenario(
+        plugin.UnencryptedEbsDefault,
+        regional={"example.ebs_default_encryption": {"eu-west-1": False, "us-east-1": True}},
+    )
+    assert finding.region == "eu-west-1" and finding.severity is Severity.LOW

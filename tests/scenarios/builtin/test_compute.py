@@ -235,7 +235,8 @@ async def test_terminated_gpu_capacity_is_no_longer_reported(sandbox: Sandbox) -
     assert second.outcomes["compute"].data_complete
     assert second.findings == []
     # The region stays known as used from the first sighting on.
-    assert (
-        second.state["ec2.compute_capacity"]["ap-southeast-2"]
-        == first.state["ec2.compute_capacity"]["ap-southeast-2"]
-    )
+    for remembered in ("first_seen", "watched_since"):
+        assert (
+            second.state["ec2.compute_capacity"]["ap-southeast-2"][remembered]
+            == first.state["ec2.compute_capacity"]["ap-southeast-2"][remembered]
+        )

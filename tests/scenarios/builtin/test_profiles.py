@@ -61,7 +61,8 @@ async def test_a_member_account_of_an_organization_scans_clean_with_its_capabili
 
     report = await scan_sandbox(
         sandbox,
-        load_registry().select(),
+        # The built-in scenarios (not a third-party plugin that happens to be installed).
+        [scenario for scenario in load_registry().select() if scenario.__module__.startswith("vigilare.")],
         account_id=member.account_id,
         regions=("us-east-1", "eu-west-1", member.scp_denied_region),
     )

@@ -3,7 +3,7 @@ incrementally (only what changed since the last poll) without losing findings th
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from tests.support.aws import scan_sandbox
 from tests.support.findings import ACCOUNT_ID, NOW, one_per_kind
 from vigilare.aws.collectors.guardduty import is_critical_type, is_reportable
+from vigilare.aws.freshness import FreshnessPolicy
 from vigilare.plugin import Finding, Severity
 from vigilare.scenarios.builtin.threat import ThreatScenario
 from vigilare.testing import collected_data
@@ -103,6 +104,11 @@ async def test_suspended_detector_is_a_finding(status: str, fires: bool) -> None
 # --- through the sandbox --------------------------------------------------------------------------
 
 
+def steady() -> FreshnessPolicy:
+    """A scheduled scan of an account scanned before: only what is due."""
+    return FreshnessPolicy(now=datetime.now(UTC), full=False)
+
+
 def list_requests(log: RequestLog) -> list[dict[str, Any]]:
     return [request.json()["findingCriteria"]["criterion"] for request in log.to("guardduty", "/findings")]
 
@@ -131,9 +137,9 @@ async def test_findings_are_found_and_polled_incrementally_keeping_open_ones(
     new = add_guardduty_finding(
         sandbox, ACCOUNT_ID, REGION, detector, "CryptoCurrency:EC2/BitcoinTool.B!DNS", 8.0
     )
-    second = await scan_sandbox(sandbox, ["threat"], state=first.state)
-    criteria = list_requests(aws_requests)
-    assert criteria and all(c["updatedAt"] == {"greaterThanOrEqual": polled_at} for c in criteria)
+    second = await scan_sandbox(sandbox, ["threat"], state=first.state, policy=steady())
+    # One ListFindings, for whatever changed since the last poll (any severity, archived or not).
+    assert list_requests(aws_requests) == [{"updatedAt": {"greaterThanOrEqual": polled_at}}]
     assert {f.details["finding_id"]: f.severity for f in second.findings} == {
         high: Severity.HIGH,
         root: Severity.CRITICAL,
@@ -150,6 +156,10 @@ async def test_archived_finding_is_resolved_on_the_next_scan(sandbox: Sandbox) -
     detector = ensure_guardduty_detector(sandbox, ACCOUNT_ID, REGION)
     kept = add_guardduty_finding(sandbox, ACCOUNT_ID, REGION, detector, "Backdoor:EC2/C&CActivity.B", 8.0)
     gone = add_guardduty_finding(sandbox, ACCOUNT_ID, REGION, detector, "Trojan:EC2/DNSDataExfiltration", 8.0)
+    with sandbox.state.lock:  # both last updated yesterday, long before the polls below
+        for finding_id in (kept, gone):
+            finding = sandbox.state.account(ACCOUNT_ID).findings[finding_id]
+            finding.updated_at = finding.updated_at - timedelta(days=1)
     first = await scan_sandbox(sandbox, ["threat"])
     assert {f.details["finding_id"] for f in first.findings} == {kept, gone}
 
@@ -157,11 +167,16 @@ async def test_archived_finding_is_resolved_on_the_next_scan(sandbox: Sandbox) -
     with sandbox.state.lock:
         sandbox.state.account(ACCOUNT_ID).findings[gone].archived = True
     touch_guardduty_finding(sandbox, ACCOUNT_ID, kept)
-    second = await scan_sandbox(sandbox, ["threat"], state=first.state)
-    assert second.outcomes["threat"].data_complete
-    assert [f.details["finding_id"] for f in second.findings] == [kept]
-    assert second.findings[0].details["count"] == 2
-    assert second.state["guardduty.findings"][REGION]["detectors"][detector]["open_ids"] == [kept]
+    # A scheduled scan reads only what changed: the archived one is carried until the hourly full read.
+    second = await scan_sandbox(sandbox, ["threat"], state=first.state, policy=steady())
+    assert {f.details["finding_id"]: f.details["count"] for f in second.findings} == {kept: 2, gone: 1}
+    # A full read (a manual scan; hourly on schedule) reads every open finding again.
+    third = await scan_sandbox(sandbox, ["threat"], state=second.state)
+    assert third.outcomes["threat"].data_complete
+    assert [f.details["finding_id"] for f in third.findings] == [kept]
+    assert third.findings[0].details["count"] == 2
+    open_ = third.state["guardduty.findings"][REGION]["detectors"][detector]["open"]
+    assert [finding["Id"] for finding in open_] == [kept]
 
 
 async def test_throttled_guardduty_is_retried_and_never_a_finding(sandbox: Sandbox) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -38,6 +39,7 @@ ACCOUNT_COLLECTORS = [
         fetch=fetch_security_contact,
         evidence=True,
         description="account:GetAlternateContact (SECURITY)",
+        freshness=timedelta(hours=1),
     ),
     Collector(
         key="guardduty.detectors",
@@ -45,5 +47,6 @@ ACCOUNT_COLLECTORS = [
         regional=True,
         evidence=True,
         description="guardduty:ListDetectors + GetDetector",
+        freshness=timedelta(hours=1),
     ),
 ]

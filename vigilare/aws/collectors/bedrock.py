@@ -114,5 +114,6 @@ BEDROCK_COLLECTORS = [
             "cloudwatch:ListMetrics + GetMetricData on AWS/Bedrock Invocations and token counts per model, "
             "last 24 h against the 14 days before, at most hourly"
         ),
+        freshness=timedelta(hours=1),
     ),
 ]

@@ -294,6 +294,7 @@ BILLING_COLLECTORS = [
         fetch=fetch_estimated_charges,
         evidence=True,
         description="cloudwatch:GetMetricStatistics AWS/Billing EstimatedCharges (us-east-1)",
+        freshness=timedelta(hours=1),
     ),
     Collector(
         key="billing.cost_explorer",
@@ -302,5 +303,6 @@ BILLING_COLLECTORS = [
         description=(
             "ce:GetCostAndUsage (DAILY by service and region, before credits) and ce:GetAnomalies, once a day"
         ),
+        freshness=timedelta(days=1),
     ),
 ]

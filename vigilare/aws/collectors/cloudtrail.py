@@ -18,6 +18,10 @@ CONSOLE_LOGIN_WINDOW = timedelta(hours=24)
 TRAIL_CHANGE_WINDOW = timedelta(days=7)
 TRAIL_CHANGE_EVENTS = ("StopLogging", "DeleteTrail")
 _PAGE_SIZE = 50
+POLL_OVERLAP = timedelta(minutes=10)
+# Where CloudTrail records root console sign-ins (per partition's first region).
+ROOT_SIGN_IN_REGIONS = frozenset({"us-east-1", "us-gov-west-1", "cn-north-1"})
+OTHER_REGIONS_EVERY = timedelta(hours=1)
 
 
 def _trail_account(trail: dict[str, Any]) -> str:
@@ -69,19 +73,92 @@ async def _lookup(
         params["NextToken"] = page["NextToken"]
 
 
+def _carried(records: Any, since: datetime) -> list[dict[str, Any]]:
+    """Records kept from earlier polls that are still inside their window."""
+    kept = []
+    for record in records if isinstance(records, list) else []:
+        when = _event_time(record)
+        if isinstance(record, dict) and when is not None and when >= since:
+            kept.append(record)
+    return kept
+
+
+def _event_time(record: Any) -> datetime | None:
+    if not isinstance(record, dict) or not isinstance(record.get("eventTime"), str):
+        return None
+    try:
+        moment = datetime.fromisoformat(record["eventTime"].replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _merge(*groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per CloudTrail ``eventID`` (an overlap between two polls reads some twice)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for records in groups:
+        for record in records:
+            merged[str(record.get("eventID") or id(record))] = record
+    return sorted(merged.values(), key=lambda record: str(record.get("eventTime", "")))
+
+
 async def fetch_trail_events(ctx: CollectorContext) -> dict[str, Any]:
     """ConsoleLogin events of the last 24 hours and StopLogging / DeleteTrail of the last 7 days.
 
-    ``{"console_logins": [record...], "trail_changes": [record...]}`` (records as CloudTrail logs
-    them: ``userIdentity``, ``sourceIPAddress``, ``eventTime``, ``additionalEventData``...).
+        ``{"console_logins": [record...], "trail_changes": [record...]}`` (records as CloudTrail logs
+        them: ``userIdentity``, ``sourceIPAddress``, ``eventTime``, ``additionalEventData``...).
+
+        Read incrementally: LookupEvents asks only for events since the last poll (its ``StartTime``,
+        less a few minutes of overlap, as CloudTrail delivers events up to ~5 minutes late), and the
+        records still inside their windows are carried in the scan state. CloudTrail records every
+        root sign-in in us-east-1 ("AWS Management Console sign-in events", CloudTrail User Guide), so
+        that region's sign-ins are read every scan; the other regions, and trail changes (judged with
+    the trails' status, read hourly), hourly.
     """
     spacer = shared_spacer(ctx.account_id, ctx.region, LOOKUP_EVENTS_RATE_PER_SECOND)
     now = datetime.now(UTC)
-    logins = await _lookup(ctx, spacer, "ConsoleLogin", now - CONSOLE_LOGIN_WINDOW, now)
-    changes: list[dict[str, Any]] = []
-    for event_name in TRAIL_CHANGE_EVENTS:
-        changes += await _lookup(ctx, spacer, event_name, now - TRAIL_CHANGE_WINDOW, now)
+    previous = {} if ctx.full else (ctx.previous_state or {})
+    login_since = now - CONSOLE_LOGIN_WINDOW
+    change_since = now - TRAIL_CHANGE_WINDOW
+    logins_polled = _polled_at(previous.get("polled_at"))
+    start = login_since if logins_polled is None else max(login_since, logins_polled - POLL_OVERLAP)
+    logins = _merge(
+        _carried(previous.get("console_logins"), login_since),
+        await _lookup(ctx, spacer, "ConsoleLogin", start, now),
+    )
+    # Trail changes are judged with the trails' status, which is read hourly: read them as often.
+    changes_polled = _polled_at(previous.get("changes_polled_at"))
+    carried_changes = _carried(previous.get("trail_changes"), change_since)
+    if changes_polled is not None and now - changes_polled < OTHER_REGIONS_EVERY:
+        changes = carried_changes
+    else:
+        start = change_since if changes_polled is None else max(change_since, changes_polled - POLL_OVERLAP)
+        fresh: list[dict[str, Any]] = []
+        for event_name in TRAIL_CHANGE_EVENTS:
+            fresh += await _lookup(ctx, spacer, event_name, start, now)
+        changes = _merge(carried_changes, fresh)
+        changes_polled = now
+    ctx.save_state(
+        {
+            "polled_at": now.isoformat(),
+            "changes_polled_at": changes_polled.isoformat(),
+            "console_logins": logins,
+            "trail_changes": changes,
+        }
+    )
+    if ctx.region not in ROOT_SIGN_IN_REGIONS:
+        ctx.fresh_until(now + OTHER_REGIONS_EVERY)
     return {"console_logins": logins, "trail_changes": changes}
+
+
+def _polled_at(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 CLOUDTRAIL_COLLECTORS = [
@@ -94,6 +171,7 @@ CLOUDTRAIL_COLLECTORS = [
             "cloudtrail:DescribeTrails (trails homed in each region, organization trails included) "
             "+ GetTrailStatus"
         ),
+        freshness=timedelta(hours=1),
     ),
     Collector(
         key="cloudtrail.events",
@@ -101,5 +179,7 @@ CLOUDTRAIL_COLLECTORS = [
         regional=True,
         evidence=True,
         description="cloudtrail:LookupEvents for ConsoleLogin, StopLogging and DeleteTrail (≤ 2 req/s)",
+        push_freshness=timedelta(hours=1),  # root sign-ins and trail changes are pushed
+        push_capability="cloudtrail_events",
     ),
 ]

@@ -3,7 +3,7 @@ and since when the account has used the region (its baseline, kept in the scan s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -12,6 +12,12 @@ from vigilare.plugin import Collector, CollectorContext, as_datetime
 
 _TYPES_PER_CALL = 100  # DescribeInstanceTypes accepts at most 100 names
 _USED_STATES = {"pending", "running", "stopping", "stopped"}
+
+SPOT_EVERY = timedelta(hours=1)
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _accelerators(info: dict[str, Any]) -> str | None:
@@ -83,7 +89,31 @@ async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
     raw_instances = [
         instance for reservation in reservations for instance in reservation.get("Instances", [])
     ]
-    spot_requests = await ctx.paginate("ec2", "describe_spot_instance_requests", "SpotInstanceRequests")
+    previous_state = ctx.previous_state or {}
+    spot_requests = previous_state.get("spot_requests")
+    spot_read_at = as_datetime(previous_state.get("spot_read_at"))
+    now = datetime.now(UTC)
+    # Open spot requests are intent, not use (a fulfilled one is an instance above): read hourly.
+    if (
+        ctx.full
+        or not isinstance(spot_requests, list)
+        or spot_read_at is None
+        or now - spot_read_at >= SPOT_EVERY
+    ):
+        spot_requests = await ctx.paginate("ec2", "describe_spot_instance_requests", "SpotInstanceRequests")
+        spot_requests = [
+            {
+                "SpotInstanceRequestId": request["SpotInstanceRequestId"],
+                "State": request.get("State", ""),
+                "LaunchSpecification": {
+                    "InstanceType": (request.get("LaunchSpecification") or {}).get("InstanceType")
+                },
+                "InstanceId": request.get("InstanceId"),
+                "CreateTime": iso_or_none(as_datetime(request.get("CreateTime"))),
+            }
+            for request in spot_requests
+        ]
+        spot_read_at = now
     types = await _instance_types(ctx, sorted({instance["InstanceType"] for instance in raw_instances}))
 
     instances = []
@@ -121,7 +151,6 @@ async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
     # The region's baseline starts at the earliest instance ever seen there: remembered, since
     # instances that ran here last month may be gone today. (Spot requests do not count: an open
     # request is intent, not use.)
-    previous_state = ctx.previous_state or {}
     previous = as_datetime(previous_state.get("first_seen"))
     candidates = [moment for moment in (previous, *used_since) if moment is not None]
     first_seen = min(candidates) if candidates else None
@@ -131,6 +160,8 @@ async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
         {
             "first_seen": first_seen.isoformat() if first_seen else None,
             "watched_since": watched_since.isoformat(),
+            "spot_requests": spot_requests,
+            "spot_read_at": spot_read_at.isoformat(),
         }
     )
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from vigilare.plugin import Collector, CollectorContext
@@ -28,12 +29,14 @@ EC2_COLLECTORS = [
         regional=True,
         evidence=True,
         description="ec2:DescribeSecurityGroups",
+        freshness=timedelta(hours=1),
     ),
     Collector(
         key="ec2.network_interfaces",
         fetch=fetch_network_interfaces,
         regional=True,
         description="ec2:DescribeNetworkInterfaces (which security groups are in use)",
+        freshness=timedelta(hours=1),
     ),
     Collector(
         key="ec2.instances",
@@ -41,5 +44,6 @@ EC2_COLLECTORS = [
         regional=True,
         evidence=True,
         description="ec2:DescribeInstances",
+        freshness=timedelta(hours=1),
     ),
 ]

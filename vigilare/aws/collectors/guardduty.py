@@ -46,6 +46,8 @@ CRITICAL_TYPES = (
 )
 # Ask again a little before the last poll: a finding updated while that poll ran is not missed.
 POLL_OVERLAP = timedelta(minutes=5)
+# Detectors are listed, and every open finding read again, this often; incremental polls between.
+RECONCILE_EVERY = timedelta(hours=1)
 _GET_FINDINGS_LIMIT = 50
 
 
@@ -89,6 +91,7 @@ def _plain_finding(finding: dict[str, Any]) -> dict[str, Any]:
         "InstanceId": instance.get("InstanceId"),
         "AccessKeyId": access_key.get("AccessKeyId"),
         "UserName": access_key.get("UserName"),
+        "Archived": bool(service.get("Archived", False)),
     }
 
 
@@ -103,55 +106,84 @@ async def _list_ids(ctx: CollectorContext, detector_id: str, criterion: dict[str
     return ids
 
 
-async def _poll_detector(
-    ctx: CollectorContext, detector_id: str, previous: dict[str, Any], now: datetime
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The detector's open reportable findings, and the state to keep for its next poll."""
-    not_archived = {"service.archived": {"Equals": ["false"]}}
-    since: dict[str, Any] = {}
-    polled_at = previous.get("polled_at_ms")
-    if isinstance(polled_at, int):
-        since = {"updatedAt": {"GreaterThanOrEqual": polled_at}}
-    changed = await _list_ids(
-        ctx, detector_id, {**not_archived, **since, "severity": {"GreaterThanOrEqual": HIGH_SEVERITY}}
-    )
-    changed += await _list_ids(
-        ctx,
-        detector_id,
-        {
-            **not_archived,
-            **since,
-            "severity": {"LessThan": HIGH_SEVERITY},
-            "type": {"Equals": list(CRITICAL_TYPES)},
-        },
-    )
-    carried = [finding_id for finding_id in previous.get("open_ids") or [] if isinstance(finding_id, str)]
-    wanted = list(dict.fromkeys([*changed, *carried]))
+async def _get_findings(ctx: CollectorContext, detector_id: str, ids: list[str]) -> list[dict[str, Any]]:
+    """The findings of ``ids`` that Vigilare reports (not archived; high severity or critical type)."""
     findings: list[dict[str, Any]] = []
-    for start in range(0, len(wanted), _GET_FINDINGS_LIMIT):
+    for start in range(0, len(ids), _GET_FINDINGS_LIMIT):
         response = await ctx.call(
             "guardduty",
             "get_findings",
             DetectorId=detector_id,
-            FindingIds=wanted[start : start + _GET_FINDINGS_LIMIT],
+            FindingIds=ids[start : start + _GET_FINDINGS_LIMIT],
         )
-        findings += [
-            _plain_finding(finding) for finding in response.get("Findings", []) if is_reportable(finding)
-        ]
-    findings.sort(key=lambda finding: finding["Id"])
+        findings += [_plain_finding(finding) for finding in response.get("Findings", [])]
+    return findings
+
+
+async def _poll_detector(
+    ctx: CollectorContext, detector_id: str, previous: dict[str, Any], now: datetime
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The detector's open reportable findings, and the state to keep for its next poll.
+
+    A full read (the first, a full scan, and hourly) lists every open reportable finding and reads
+    them all. In between, one ListFindings asks for the findings updated since the last poll
+    (GuardDuty's ``updatedAt`` criterion, in milliseconds: ListFindings, "FindingCriteria" in the
+    GuardDuty API reference), any severity and archived or not, so a finding archived since is
+    seen too; only those are read with GetFindings, the others are carried from the state.
+    """
+    polled_at = previous.get("polled_at_ms")
+    reconciled_at = previous.get("reconciled_at_ms")
+    carried = [
+        finding for finding in previous.get("open") or [] if isinstance(finding, dict) and "Id" in finding
+    ]
+    incremental = (
+        not ctx.full
+        and isinstance(polled_at, int)
+        and isinstance(reconciled_at, int)
+        and now.timestamp() * 1000 - reconciled_at < RECONCILE_EVERY.total_seconds() * 1000
+    )
     next_poll = int((now - POLL_OVERLAP).timestamp() * 1000)
-    return findings, {"polled_at_ms": next_poll, "open_ids": [finding["Id"] for finding in findings]}
+    if incremental:
+        changed = await _list_ids(ctx, detector_id, {"updatedAt": {"GreaterThanOrEqual": polled_at}})
+        updated = {finding["Id"]: finding for finding in await _get_findings(ctx, detector_id, changed)}
+        kept = {finding["Id"]: finding for finding in carried if finding["Id"] not in updated}
+        kept.update({fid: finding for fid, finding in updated.items() if _reportable_plain(finding)})
+        findings = sorted(kept.values(), key=lambda finding: finding["Id"])
+        return findings, {"polled_at_ms": next_poll, "reconciled_at_ms": reconciled_at, "open": findings}
+    not_archived = {"service.archived": {"Equals": ["false"]}}
+    wanted = await _list_ids(
+        ctx, detector_id, {**not_archived, "severity": {"GreaterThanOrEqual": HIGH_SEVERITY}}
+    )
+    wanted += await _list_ids(
+        ctx,
+        detector_id,
+        {**not_archived, "severity": {"LessThan": HIGH_SEVERITY}, "type": {"Equals": list(CRITICAL_TYPES)}},
+    )
+    wanted = list(dict.fromkeys([*wanted, *(finding["Id"] for finding in carried)]))
+    found = await _get_findings(ctx, detector_id, wanted)
+    findings = sorted((finding for finding in found if _reportable_plain(finding)), key=lambda f: f["Id"])
+    return findings, {"polled_at_ms": next_poll, "reconciled_at_ms": next_poll, "open": findings}
 
 
-async def fetch_guardduty(ctx: CollectorContext) -> dict[str, Any]:
-    """``{"detectors": [{"DetectorId", "Status", "UpdatedAt"}], "findings": [...], "incremental"}``."""
-    now = datetime.now(UTC)
-    previous_detectors: dict[str, Any] = (ctx.previous_state or {}).get("detectors") or {}
+def _reportable_plain(finding: dict[str, Any]) -> bool:
+    return not finding.get("Archived") and (
+        float(finding.get("Severity", 0)) >= HIGH_SEVERITY or bool(finding.get("CriticalType"))
+    )
+
+
+async def _detectors(ctx: CollectorContext, previous: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """The region's detectors with their status: listed again hourly (and on a full scan)."""
+    known = previous.get("detector_list")
+    listed_at = previous.get("detectors_listed_at")
+    if (
+        not ctx.full
+        and isinstance(known, list)
+        and isinstance(listed_at, int | float)
+        and now.timestamp() - listed_at < RECONCILE_EVERY.total_seconds()
+    ):
+        return [detector for detector in known if isinstance(detector, dict)]
     detector_ids: list[str] = await ctx.paginate("guardduty", "list_detectors", "DetectorIds")
-    detectors: list[dict[str, Any]] = []
-    findings: list[dict[str, Any]] = []
-    state: dict[str, Any] = {}
-    incremental = False
+    detectors = []
     for detector_id in detector_ids:
         detector = await ctx.call("guardduty", "get_detector", DetectorId=detector_id)
         detectors.append(
@@ -161,12 +193,39 @@ async def fetch_guardduty(ctx: CollectorContext) -> dict[str, Any]:
                 "UpdatedAt": _iso(detector.get("UpdatedAt")),
             }
         )
-        previous = previous_detectors.get(detector_id) or {}
-        incremental = incremental or "polled_at_ms" in previous
+    return detectors
+
+
+async def fetch_guardduty(ctx: CollectorContext) -> dict[str, Any]:
+    """``{"detectors": [{"DetectorId", "Status", "UpdatedAt"}], "findings": [...], "incremental"}``.
+
+    Detectors are listed hourly; findings are read incrementally in between (see
+    :func:`_poll_detector`). A region without a detector is looked at again in an hour.
+    """
+    now = datetime.now(UTC)
+    previous: dict[str, Any] = ctx.previous_state or {}
+    previous_detectors: dict[str, Any] = previous.get("detectors") or {}
+    detectors = await _detectors(ctx, previous, now)
+    findings: list[dict[str, Any]] = []
+    state: dict[str, Any] = {}
+    incremental = False
+    for detector in detectors:
+        detector_id = detector["DetectorId"]
+        before = previous_detectors.get(detector_id) or {}
+        incremental = incremental or "polled_at_ms" in before
         # A suspended detector's findings can still be read, and the old ones still matter.
-        detector_findings, state[detector_id] = await _poll_detector(ctx, detector_id, previous, now)
+        detector_findings, state[detector_id] = await _poll_detector(ctx, detector_id, before, now)
         findings += [{**finding, "DetectorId": detector_id} for finding in detector_findings]
-    ctx.save_state({"detectors": state})
+    listed_at = previous.get("detectors_listed_at")
+    if (
+        ctx.full
+        or not isinstance(listed_at, int | float)
+        or now.timestamp() - listed_at >= RECONCILE_EVERY.total_seconds()
+    ):
+        listed_at = round(now.timestamp(), 3)
+    ctx.save_state({"detectors": state, "detector_list": detectors, "detectors_listed_at": listed_at})
+    if not detectors:
+        ctx.fresh_until(now + RECONCILE_EVERY)  # nothing to poll here until the next listing
     return {"detectors": detectors, "findings": findings, "incremental": incremental}
 
 
@@ -180,6 +239,7 @@ GUARDDUTY_COLLECTORS = [
             "guardduty:ListDetectors, GetDetector, ListFindings (updated since the last poll) and "
             "GetFindings for new and still-open findings"
         ),
+        push_freshness=timedelta(hours=1),  # high-severity and critical-type findings are pushed
     ),
 ]
 

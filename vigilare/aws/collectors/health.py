@@ -9,6 +9,7 @@ the ``iam`` scenario's quarantine-policy check (free on every plan) stands in.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -79,5 +80,6 @@ HEALTH_COLLECTORS = [
         fetch=fetch_health_events,
         evidence=True,
         description="health:DescribeEvents (RISK, ABUSE; open, upcoming) with details and affected entities",
+        push_freshness=timedelta(hours=1),  # AWS Health events are pushed on every support plan
     ),
 ]

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,6 +18,7 @@ QUARANTINE_POLICY_ARNS = tuple(
 )
 AWS_MANAGED_POLICY_PREFIX = "arn:aws:iam::aws:policy/"
 CREDENTIAL_REPORT_WAIT_SECONDS = 60.0
+REPORT_LIFETIME = timedelta(hours=4)
 
 
 def _error_code(exc: ClientError) -> str:
@@ -45,7 +47,16 @@ async def fetch_credential_report(ctx: CollectorContext) -> list[dict[str, str]]
         # AWS needs a few seconds to build a fresh report: ask again, less and less often.
         await asyncio.sleep(pause)
         pause = min(pause * 2, 4.0)
-    content = (await ctx.call("iam", "get_credential_report"))["Content"]
+    report = await ctx.call("iam", "get_credential_report")
+    generated = report.get("GeneratedTime")
+    if isinstance(generated, datetime):
+        # AWS serves this report until it is 4 hours old: read it again when it can be regenerated.
+        # (A report already older than that cannot follow a COMPLETE GenerateCredentialReport on
+        # AWS; should a stand-in say so, the declared freshness applies.)
+        renewable = (generated if generated.tzinfo else generated.replace(tzinfo=UTC)) + REPORT_LIFETIME
+        if renewable > datetime.now(UTC):
+            ctx.fresh_until(renewable)
+    content = report["Content"]
     text = content.decode() if isinstance(content, bytes) else str(content)
     return list(csv.DictReader(io.StringIO(text)))
 
@@ -169,23 +180,28 @@ IAM_COLLECTORS = [
         fetch=fetch_account_summary,
         evidence=True,
         description="iam:GetAccountSummary (root MFA and root access keys flags)",
+        freshness=timedelta(hours=4),  # read with the credential report it stands in for
     ),
     Collector(
         key="iam.credential_report",
         fetch=fetch_credential_report,
         evidence=True,
         description="iam:GenerateCredentialReport + GetCredentialReport, parsed into rows",
+        freshness=timedelta(hours=4),  # AWS regenerates it at most every 4 hours
     ),
     Collector(
         key="iam.quarantine_attachments",
         fetch=fetch_quarantine_attachments,
         evidence=True,
         description="iam:ListEntitiesForPolicy for each AWSCompromisedKeyQuarantine policy",
+        push_freshness=timedelta(hours=1),  # the attachment is pushed (CloudTrail)
+        push_capability="cloudtrail_events",
     ),
     Collector(
         key="iam.users",
         fetch=fetch_users,
         evidence=True,
         description="iam:ListUsers with access keys, last use, policies and groups",
+        freshness=timedelta(hours=1),
     ),
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -165,11 +166,13 @@ PERSISTENCE_COLLECTORS = [
             "iam:GetAccountAuthorizationDetails (roles and trust policies), sts:GetCallerIdentity, "
             "organizations:DescribeOrganization + ListAccounts (the accounts the customer knows)"
         ),
+        freshness=timedelta(hours=1),
     ),
     Collector(
         key="iam.identity_providers",
         fetch=fetch_identity_providers,
         evidence=True,
         description="iam:ListSAMLProviders, ListOpenIDConnectProviders + GetOpenIDConnectProvider",
+        freshness=timedelta(hours=1),
     ),
 ]

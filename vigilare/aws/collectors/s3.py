@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -84,11 +85,13 @@ S3_COLLECTORS = [
         fetch=fetch_account_public_access_block,
         evidence=True,
         description="s3control:GetPublicAccessBlock for the account",
+        freshness=timedelta(hours=1),
     ),
     Collector(
         key="s3.buckets",
         fetch=fetch_buckets,
         evidence=True,
         description="s3:ListBuckets with each bucket's location, public access block, ACL and policy",
+        freshness=timedelta(hours=1),
     ),
 ]

@@ -14,6 +14,8 @@ REPUTATION_METRICS = {"bounce_rate": "Reputation.BounceRate", "complaint_rate": 
 REPUTATION_WINDOW = timedelta(hours=24)
 REPUTATION_PERIOD_SECONDS = 3600
 
+IDLE_REGION_EVERY = timedelta(hours=1)
+
 
 @functools.cache
 def ses_regions() -> frozenset[str]:
@@ -27,7 +29,19 @@ async def fetch_ses_account(ctx: CollectorContext) -> dict[str, Any] | None:
         return None
     response = await ctx.call("sesv2", "get_account")
     response.pop("ResponseMetadata", None)
+    if _idle(response):
+        # Sandboxed, nothing sent, in good standing: nothing to enforce against here; look hourly.
+        ctx.fresh_until(datetime.now(UTC) + IDLE_REGION_EVERY)
     return response
+
+
+def _idle(account: dict[str, Any]) -> bool:
+    sent = (account.get("SendQuota") or {}).get("SentLast24Hours") or 0
+    return (
+        not account.get("ProductionAccessEnabled")
+        and float(sent) == 0
+        and account.get("EnforcementStatus", "HEALTHY") == "HEALTHY"
+    )
 
 
 async def _latest(
@@ -75,5 +89,6 @@ SES_COLLECTORS = [
         regional=True,
         evidence=True,
         description="cloudwatch:GetMetricStatistics AWS/SES Reputation.BounceRate and ComplaintRate",
+        freshness=timedelta(hours=1),
     ),
 ]

@@ -12,6 +12,7 @@ https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImageAttribut
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from vigilare.plugin import Collector, CollectorContext, as_datetime
@@ -79,5 +80,6 @@ SHARING_COLLECTORS = [
             "ec2:DescribeSnapshots (self, restorable by all) + DescribeSnapshotAttribute, "
             "DescribeImages (self, executable by all) + DescribeImageAttribute"
         ),
+        freshness=timedelta(hours=1),
     ),
 ]

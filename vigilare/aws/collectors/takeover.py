@@ -153,11 +153,13 @@ TAKEOVER_COLLECTORS = [
             "account:GetContactInformation and GetAlternateContact (BILLING, OPERATIONS, SECURITY), "
             "compared with the last scan through hashes kept in the scan state"
         ),
+        freshness=timedelta(hours=1),
     ),
     Collector(
         key="iam.access_key_regions",
         fetch=fetch_access_key_regions,
         evidence=True,
         description="iam:GetCredentialReport's access_key_N_last_used_region, with each key's regions kept",
+        freshness=timedelta(hours=1),
     ),
 ]

@@ -116,5 +116,6 @@ TRAIL_WRITE_COLLECTORS = [
             "MFA, admin policies, role trust, GuardDuty, flow logs, regions, organization), "
             "at most hourly, sharing the 2 req/s budget"
         ),
+        freshness=timedelta(hours=1),
     ),
 ]

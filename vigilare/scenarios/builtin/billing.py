@@ -49,6 +49,12 @@ class BillingScenario(Scenario):
         "new_region_spend": (Severity.CRITICAL,),
         "cost_anomaly": (Severity.HIGH,),
     }
+    kind_requires = {
+        "spend_runrate_spike": ("billing.estimated_charges",),
+        "daily_spend_spike": ("billing.cost_explorer",),
+        "new_region_spend": ("billing.cost_explorer",),
+        "cost_anomaly": ("billing.cost_explorer",),
+    }
     remediation = (
         "Open Cost Explorer, group the charges by region and usage type, and find what you did not "
         "launch; terminate it in every region. If the charges come from unauthorised use, say so in an "

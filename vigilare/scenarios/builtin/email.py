@@ -48,6 +48,12 @@ class EmailScenario(Scenario):
     id = "email"
     title = "Amazon SES under review, paused, or close to it"
     requires = ("ses.account", "ses.reputation")
+    kind_requires = {
+        "ses_shutdown": ("ses.account",),
+        "ses_probation": ("ses.account",),
+        "ses_bounce_rate": ("ses.reputation",),
+        "ses_complaint_rate": ("ses.reputation",),
+    }
     emits = {
         "ses_shutdown": (Severity.CRITICAL,),
         "ses_probation": (Severity.HIGH,),

@@ -64,6 +64,11 @@ class ExposureScenario(Scenario):
         "public_bucket_read": (Severity.HIGH,),
         "open_security_group": (Severity.HIGH,),
     }
+    kind_requires = {
+        "public_bucket_write": ("s3.buckets", "s3.account_public_access_block"),
+        "public_bucket_read": ("s3.buckets", "s3.account_public_access_block"),
+        "open_security_group": ("ec2.security_groups", "ec2.network_interfaces"),
+    }
     remediation = (
         "Turn on S3 Block Public Access for the account; remove public ACL grants and public bucket "
         "policy statements; restrict security group rules to known addresses or use Session Manager."
@@ -72,7 +77,7 @@ class ExposureScenario(Scenario):
 
     async def detect(self, data: CollectedData) -> list[Finding]:
         findings: list[Finding] = []
-        if "s3.buckets" in data:
+        if "s3.buckets" in data and "s3.account_public_access_block" in data:
             account_block = data.get("s3.account_public_access_block") or {}
             for bucket in data["s3.buckets"]:
                 if not bucket.get("Incomplete"):

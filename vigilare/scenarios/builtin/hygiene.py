@@ -42,6 +42,11 @@ class HygieneScenario(Scenario):
         "no_multiregion_trail": (Severity.MEDIUM,),
         "guardduty_off": (Severity.MEDIUM,),
     }
+    kind_requires = {
+        "no_security_contact": ("account.security_contact",),
+        "no_multiregion_trail": ("cloudtrail.trails",),
+        "guardduty_off": ("guardduty.detectors",),
+    }
     remediation = (
         "Set a SECURITY alternate contact that reaches your team, create a multi-region CloudTrail trail, "
         "and enable GuardDuty in every enabled region."
@@ -73,7 +78,10 @@ class HygieneScenario(Scenario):
                 )
             )
         trails = data.per_region("cloudtrail.trails")
-        if trails and not data.failed_regions("cloudtrail.trails"):
+        # Only over every region's trails (a multi-region trail is listed in its home region alone),
+        # but for regions an SCP closes to Vigilare: there is nothing to read there.
+        unread = {region for region in set(data.regions) - set(trails) if not _closed_by_scp(data, region)}
+        if trails and not unread and not data.failed_regions("cloudtrail.trails"):
             findings += self._trails(
                 account, now, [trail for _, trail in data.regional_items("cloudtrail.trails")]
             )
@@ -143,3 +151,8 @@ class HygieneScenario(Scenario):
 @hookimpl
 def vigilare_scenarios() -> list[type[Scenario]]:
     return [HygieneScenario]
+
+
+def _closed_by_scp(data: CollectedData, region: str) -> bool:
+    capability = data.capability(f"scp_denied:{region}")
+    return capability is not None and not capability.available

@@ -82,6 +82,13 @@ class RootScenario(Scenario):
         "cloudtrail_stopped": (Severity.HIGH,),
         "trail_deleted": (Severity.HIGH,),
     }
+    # Root sign-ins are read every scan; a silenced trail is judged with the trails' status.
+    kind_requires = {
+        "root_login": ("cloudtrail.events",),
+        "root_login_no_mfa": ("cloudtrail.events",),
+        "cloudtrail_stopped": ("cloudtrail.trails", "cloudtrail.events"),
+        "trail_deleted": ("cloudtrail.trails", "cloudtrail.events"),
+    }
     remediation = (
         "If nobody on your team signed in as root: change the root password (and the root mailbox's), "
         "enable root MFA, delete root access keys and review what was done in the CloudTrail event history. "
@@ -94,7 +101,10 @@ class RootScenario(Scenario):
         findings: list[Finding] = []
         for region, events in sorted(data.per_region("cloudtrail.events").items()):
             findings += self._root_logins(data.account_id, region, events.get("console_logins", []), now)
-        findings += self._silenced_trails(data, now)
+        # Judged with the trails' status where it was read (a scan reads it hourly: a scan without it
+        # does not judge trails); an event gives none, and its record speaks alone.
+        if "cloudtrail.trails" in data:
+            findings += self._silenced_trails(data, now)
         return findings
 
     def _root_logins(
@@ -292,8 +302,10 @@ class RootEventHandler(EventHandler):
             return EventResult(rescan=True, note=f"{name}: the account is scanned now")
         else:
             return EventResult(note=f"{name or event.detail_type}: nothing this scenario reports")
-        # The event's region only: without trail statuses the scenario judges from the record itself.
-        findings = await ctx.detect(regional={"cloudtrail.events": {region: trail_data}})
+        # The event's region only: with no trail status read, the scenario judges from the record itself.
+        findings = await ctx.detect(
+            regional={"cloudtrail.events": {region: trail_data}, "cloudtrail.trails": {}}
+        )
         if not findings:
             return EventResult(note=f"{name}: nothing to report (not root, failed, or older than the window)")
         return EventResult(findings=tuple(findings), note=f"{name} in {region}")

@@ -5,10 +5,18 @@ Everything comes from :mod:`vigilare.plugin`, the only module a plugin should im
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vigilare.plugin import CollectedData, Finding, Scenario, Severity, hookimpl
+from vigilare.plugin import (
+    CollectedData,
+    Collector,
+    CollectorContext,
+    Finding,
+    Scenario,
+    Severity,
+    hookimpl,
+)
 
 LIVE_STATES = {"pending", "running", "stopping", "stopped"}
 
@@ -64,6 +72,54 @@ def _day(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d")
 
 
+async def fetch_ebs_default_encryption(ctx: CollectorContext) -> bool:
+    """Whether new EBS volumes in the region are encrypted by default (ec2:GetEbsEncryptionByDefault)."""
+    response = await ctx.call("ec2", "get_ebs_encryption_by_default")
+    return bool(response.get("EbsEncryptionByDefault"))
+
+
+EBS_DEFAULT_ENCRYPTION = Collector(
+    key="example.ebs_default_encryption",
+    fetch=fetch_ebs_default_encryption,
+    regional=True,
+    description="ec2:GetEbsEncryptionByDefault",
+    # A setting that rarely changes: a scheduled scan reads it again once it is 6 hours old (a
+    # manual scan always does). Without `freshness`, it would be read at every scan.
+    freshness=timedelta(hours=6),
+)
+
+
+class UnencryptedEbsDefault(Scenario):
+    id = "ebs-default-encryption"
+    title = "New EBS volumes not encrypted by default"
+    requires = (EBS_DEFAULT_ENCRYPTION.key,)
+    emits = {"ebs_default_unencrypted": (Severity.LOW,)}
+    remediation = "aws ec2 enable-ebs-encryption-by-default --region <region>"
+    docs_url = "https://docs.aws.amazon.com/ebs/latest/userguide/encryption-by-default.html"
+
+    async def detect(self, data: CollectedData) -> list[Finding]:
+        return [
+            self.finding(
+                kind="ebs_default_unencrypted",
+                severity=Severity.LOW,
+                title=f"New EBS volumes in {region} are not encrypted by default",
+                description=(
+                    f"In {region}, account {data.account_id} creates EBS volumes and snapshot copies "
+                    "unencrypted unless each request asks otherwise."
+                ),
+                resource=f"arn:aws:ec2:{region}:{data.account_id}:ebs-encryption-by-default",
+                region=region,
+            )
+            for region, encrypted in sorted(data.per_region(EBS_DEFAULT_ENCRYPTION.key).items())
+            if encrypted is False
+        ]
+
+
 @hookimpl
 def vigilare_scenarios() -> list[type[Scenario]]:
-    return [Imdsv1Instances]
+    return [Imdsv1Instances, UnencryptedEbsDefault]
+
+
+@hookimpl
+def vigilare_collectors() -> list[Collector]:
+    return [EBS_DEFAULT_ENCRYPTION]

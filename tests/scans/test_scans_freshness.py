@@ -1,0 +1,184 @@
+"""Freshness per data key, through the scan job and the API: a scheduled scan of an account scanned
+before collects only what is due (counted at the AWS stand-in), a signal whose data it did not read
+stays open, a manual scan reads everything and resolves what is gone, and what push delivers is
+only reconciled while push is connected."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from tests.support.accounts import all_signals, connect_and_verify, rescan, wait_for_scan
+from tests.support.api import owner_headers
+from tests.support.aws import TEST_REGIONS
+from vigilare.accounts.models import AwsAccount
+from vigilare.db.engine import SessionFactory, create_engine, create_session_factory
+from vigilare.ids import new_id, utcnow
+from vigilare.ingest.models import IngestEvent
+from vigilare.jobs.outbox import unit_of_work
+from vigilare.jobs.queue import InProcessQueue
+from vigilare.scans.service import SCHEDULED, create_scan
+from vigilare_sandbox import RequestLog, Sandbox
+from vigilare_sandbox.seed_aws import client_for, create_public_bucket
+
+ACCOUNT = "210987654321"
+
+# What a scheduled scan reads when nothing else is due, for the three test regions: instances
+# everywhere (crypto-mining capacity), root sign-ins since the last poll where CloudTrail records
+# them (us-east-1), the quarantine policies, open AWS Health events; SES and GuardDuty are idle
+# here (sandboxed SES, no detector), so they are looked at hourly.
+STEADY_CALLS = Counter(
+    {
+        ("sts", "AssumeRole"): 1,
+        ("ec2", "DescribeInstances"): len(TEST_REGIONS),
+        ("cloudtrail", "LookupEvents"): 1,
+        ("iam", "ListEntitiesForPolicy"): 4,
+        ("health", "DescribeEvents"): 1,
+    }
+)
+
+
+def calls(log: RequestLog) -> Counter[tuple[str, str]]:
+    return Counter((request.service, request.operation or request.path) for request in log.requests)
+
+
+@asynccontextmanager
+async def own_services(client: Any) -> AsyncIterator[tuple[SessionFactory, InProcessQueue]]:
+    """A session factory and an in-process queue on this test's event loop (the app's are not)."""
+    settings = client.app.state["settings"]
+    engine = create_engine(settings.database_url)
+    factory = create_session_factory(engine)
+    queue = InProcessQueue(settings, factory)
+    try:
+        yield factory, queue
+    finally:
+        await queue.close()
+        await engine.dispose()
+
+
+async def scheduled_scan(client: Any, headers: dict[str, str]) -> dict[str, Any]:
+    """A scan as the scheduler starts one, run by the scan job, waited for through the API."""
+    async with own_services(client) as (factory, queue):
+        async with unit_of_work(factory, queue, cross_tenant=True) as session:
+            account = await session.scalar(select(AwsAccount).where(AwsAccount.aws_account_id == ACCOUNT))
+            assert account is not None
+            scan = create_scan(session, account, SCHEDULED)
+        return await wait_for_scan(client, headers, ACCOUNT, scan.id)
+
+
+async def connected(client: Any, sandbox: Sandbox) -> dict[str, str]:
+    headers = await owner_headers(client)
+    verified = await connect_and_verify(client, headers, sandbox, ACCOUNT)
+    first = await wait_for_scan(client, headers, ACCOUNT, verified["first_scan_execution_arn"])
+    assert first["status"] in ("succeeded", "partial"), first
+    return headers
+
+
+async def test_a_steady_state_scan_makes_only_the_due_calls(
+    aws_client: Any, sandbox: Sandbox, aws_requests: RequestLog
+) -> None:
+    headers = await connected(aws_client, sandbox)
+    first = calls(aws_requests)
+    # The first scan read everything (IAM users, S3, security groups, trails...).
+    assert first[("iam", "ListUsers")] == 1 and first[("s3", "/")] >= 1
+    assert first[("ec2", "DescribeSecurityGroups")] == len(TEST_REGIONS)
+    first_lookups = [r.json() for r in aws_requests.to("cloudtrail", "LookupEvents")]
+
+    aws_requests.clear()
+    before = datetime.now(UTC)
+    scan = await scheduled_scan(aws_client, headers)
+    assert scan["status"] == "succeeded", scan
+    assert calls(aws_requests) == STEADY_CALLS
+
+    # LookupEvents asks only since the last poll (less the overlap for late delivery), not 24 hours.
+    [lookup] = [r.json() for r in aws_requests.to("cloudtrail", "LookupEvents")]
+    assert lookup["LookupAttributes"] == [{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}]
+    first_start = min(
+        r["StartTime"] for r in first_lookups if r["LookupAttributes"][0]["AttributeValue"] == "ConsoleLogin"
+    )
+    assert first_start < (before - timedelta(hours=23)).timestamp()
+    assert lookup["StartTime"] > (before - timedelta(minutes=15)).timestamp()
+
+    # A manual scan reads everything again.
+    aws_requests.clear()
+    await rescan(aws_client, headers, ACCOUNT)
+    manual = calls(aws_requests)
+    assert manual[("iam", "ListUsers")] == 1
+    assert manual[("ec2", "DescribeSecurityGroups")] == len(TEST_REGIONS)
+    assert sum(manual.values()) > 3 * sum(STEADY_CALLS.values())
+
+
+async def test_a_signal_whose_data_was_not_read_stays_open_until_a_scan_reads_it(
+    aws_client: Any, sandbox: Sandbox, aws_requests: RequestLog
+) -> None:
+    create_public_bucket(sandbox, ACCOUNT, "leaky-reports", via_acl=False, via_policy=True)
+    headers = await connected(aws_client, sandbox)
+    [leak] = [s for s in await all_signals(aws_client, headers, ACCOUNT) if s["kind"] == "public_bucket_read"]
+
+    # The customer makes the bucket private. S3 exposure is read hourly: a scheduled scan five
+    # minutes later does not look, so it cannot say the bucket is private now.
+    client_for(sandbox, ACCOUNT, "s3").delete_bucket_policy(Bucket="leaky-reports")
+    aws_requests.clear()
+    scan = await scheduled_scan(aws_client, headers)
+    assert scan["status"] == "succeeded", scan
+    assert aws_requests.to("s3") == []
+    signals = {s["signal_id"]: s for s in await all_signals(aws_client, headers, ACCOUNT)}
+    assert signals[leak["signal_id"]]["resolved_at"] is None
+
+    # A manual scan reads S3 again and resolves it.
+    await rescan(aws_client, headers, ACCOUNT)
+    assert aws_requests.to("s3")
+    signals = {s["signal_id"]: s for s in await all_signals(aws_client, headers, ACCOUNT)}
+    assert signals[leak["signal_id"]]["resolved_at"] is not None
+
+
+async def test_what_push_delivers_is_not_polled_while_push_is_connected(
+    aws_client: Any, sandbox: Sandbox, aws_requests: RequestLog
+) -> None:
+    headers = await connected(aws_client, sandbox)
+    async with (
+        own_services(aws_client) as (factory, queue),
+        unit_of_work(factory, queue, cross_tenant=True) as session,
+    ):
+        account = await session.scalar(select(AwsAccount).where(AwsAccount.aws_account_id == ACCOUNT))
+        assert account is not None
+        now = utcnow()
+        # The hourly heartbeat, as the ingest route stores it: push is delivering for this account.
+        session.add(
+            IngestEvent(
+                id=new_id(),
+                tenant_id=account.tenant_id,
+                account_id=account.id,
+                event_id=f"heartbeat-{new_id()}",
+                source="vigilare.heartbeat",
+                detail_type="Scheduled Event",
+                event_time=now,
+                region="us-east-1",
+                received_at=now,
+                enqueued_at=now,
+                processed_at=now,
+                outcome="heartbeat",
+                payload={},
+            )
+        )
+        capabilities = dict(account.capabilities or {})
+        trails_logging = (capabilities.get("cloudtrail_events") or {}).get("available") is not False
+
+    aws_requests.clear()
+    scan = await scheduled_scan(aws_client, headers)
+    assert scan["status"] == "succeeded", scan
+    made = calls(aws_requests)
+    # AWS Health and (with a logging trail) root sign-ins and quarantine attachments come by push.
+    assert made[("health", "DescribeEvents")] == 0
+    assert made[("ec2", "DescribeInstances")] == len(TEST_REGIONS)  # capacity is never pushed
+    if trails_logging:
+        assert made[("cloudtrail", "LookupEvents")] == 0
+        assert made[("iam", "ListEntitiesForPolicy")] == 0
+    else:
+        assert made[("cloudtrail", "LookupEvents")] == 1
+        assert made[("iam", "ListEntitiesForPolicy")] == 4

@@ -1,0 +1,93 @@
+"""Counting AWS calls for ``/metrics``: by service, operation and outcome.
+
+The outcome is what an operator acts on: ``ok``; ``throttled`` (the customer's API rate budget is
+spent, after botocore's own retries: the error codes botocore's standard retry mode treats as
+throttling); ``denied`` (the role lacks a permission, or an SCP denies it); ``error`` (anything else,
+AWS's or the network's). Operation names are AWS's (``DescribeInstances``), from the client's own
+model, so the label's values are bounded by the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from vigilare import metrics
+
+# botocore.retries.standard.ThrottledRetryableChecker's codes.
+THROTTLED_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedAccess",
+        "AuthorizationError",
+        "AuthorizationErrorException",
+        "OptInRequired",
+        "SubscriptionRequiredException",
+    }
+)
+
+
+def outcome_of(error: BaseException | None) -> str:
+    if error is None:
+        return "ok"
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in THROTTLED_CODES:
+            return "throttled"
+        if code in DENIED_CODES:
+            return "denied"
+    return "error"
+
+
+def api_name(client: Any, method: str) -> str:
+    """``describe_instances`` -> ``DescribeInstances`` (as the client's model names it)."""
+    try:
+        mapping: dict[str, str] = client.meta.method_to_api_mapping
+    except AttributeError:
+        return method
+    return mapping.get(method, method)
+
+
+def service_name(client: Any) -> str:
+    try:
+        return str(client.meta.service_model.service_name)
+    except AttributeError:
+        return "unknown"
+
+
+@contextmanager
+def counted_call(client: Any, service: str | None, method: str) -> Iterator[None]:
+    """Count the call made inside the block (a ``StopAsyncIteration`` ending a listing is no call).
+    ``service`` None: the client's own service name."""
+    service = service or service_name(client)
+    try:
+        yield
+    except StopAsyncIteration:
+        raise
+    except BaseException as error:
+        metrics.AWS_CALLS.labels(service, api_name(client, method), outcome_of(error)).inc()
+        raise
+    metrics.AWS_CALLS.labels(service, api_name(client, method), "ok").inc()
