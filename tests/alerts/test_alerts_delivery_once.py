@@ -156,3 +156,35 @@ async def test_a_delivery_whose_worker_died_is_sent_again_as_the_same_message(
     finally:
         stop(worker)
         await queue.close()
+
+
+async def test_a_delivery_whose_worker_died_before_claiming_it_is_handed_over_again(
+    settings, db, smtp_sink, fake_slack, redis_flush
+):
+    """A worker killed after taking a delivery's job and before claiming the delivery leaves the job
+    "in progress" in the queue, which arq re-runs only after its longest job timeout (minutes): the
+    delivery is handed over again within a few scheduler ticks, and sent once."""
+    settings = msgspec.structs.replace(
+        alert_settings(settings, smtp_sink, fake_slack), redis_url=REDIS_URL, scheduler_tick_seconds=1
+    )
+    queue = await ArqQueue.connect(settings)
+    redis = Redis.from_url(REDIS_URL)
+    delivery = await _fire(settings, db, queue)
+    worker = None
+    try:
+        # What the dead worker left in Redis: its job marked in progress (arq's own key and expiry).
+        await redis.set(f"arq:in-progress:alert-delivery:{delivery.id}", b"1", px=300_000)
+        worker = start_worker(settings)
+
+        async def delivered() -> AlertDelivery | None:
+            found = await _delivery(db, delivery.id)
+            return found if found.status == "delivered" else None
+
+        done = await eventually(delivered, timeout=40)
+        assert (done.attempts, len(smtp_sink.messages)) == (1, 1)
+    finally:
+        if worker is not None:
+            stop(worker)
+        await redis.delete(f"arq:in-progress:alert-delivery:{delivery.id}")
+        await queue.close()
+        await redis.aclose()
