@@ -47,6 +47,7 @@ import httpx
 import msgspec
 import sqlalchemy as sa
 
+from bench.scan_throughput import temporary_postgres
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.alerts.models import Alert, AlertRule
 from vigilare.auth.models import Tenant, User
@@ -63,27 +64,6 @@ SCENARIOS = ("iam", "billing", "compute", "exposure", "threat", "root")
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 CHUNK = 50_000
 POOL_SIZE = 20
-
-
-@contextlib.contextmanager
-def temporary_database(admin_url: str, keep: bool) -> Iterator[str]:
-    """A new database on the local PostgreSQL, dropped afterwards unless ``keep``."""
-    name = f"vigilare_api_bench_{new_id().lower()}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        if not keep:
-            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # --- seeding, through the models' own tables -------------------------------------------------------
@@ -657,7 +637,7 @@ def main() -> None:
                 seeded = asyncio.run(seeded_before(database_url))
             else:
                 database_url = stack.enter_context(
-                    temporary_database(args.admin_url, keep=args.keep_database)
+                    temporary_postgres(args.admin_url, keep=args.keep_database)
                 )
                 upgrade_to_head(database_url)
                 seeded = asyncio.run(seed(database_url, args.accounts, args.signals, args.alerts))

@@ -229,8 +229,9 @@ async def outcome(settings: Settings) -> tuple[Counter[str], list[str]]:
 
 
 @contextmanager
-def temporary_postgres(admin_url: str) -> Iterator[str]:
-    """A throw-away database on the local PostgreSQL (the production path), dropped afterwards."""
+def temporary_postgres(admin_url: str, *, keep: bool = False) -> Iterator[str]:
+    """A throw-away database on the local PostgreSQL (the production path), dropped afterwards
+    unless ``keep`` (every benchmark uses this one)."""
     import asyncpg
 
     name = f"vigilare_bench_{uuid.uuid4().hex[:8]}"
@@ -247,7 +248,8 @@ def temporary_postgres(admin_url: str) -> Iterator[str]:
         base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
         yield f"{base}/{name}"
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def run(args: argparse.Namespace) -> None:

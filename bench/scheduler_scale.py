@@ -29,15 +29,13 @@ import math
 import os
 import statistics
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import msgspec
 from sqlalchemy import insert, text
 
+from bench.scan_throughput import temporary_postgres
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.auth.models import Tenant
 from vigilare.config import Settings
@@ -49,28 +47,6 @@ from vigilare.scans import scheduler
 
 FAST_PLANS = ("team", "agency", "enterprise")  # 5-minute plans
 SLOW_PLAN = "solo"  # 15 minutes
-
-
-@contextmanager
-def temporary_postgres(admin_url: str) -> Iterator[str]:
-    """A throw-away database on the local PostgreSQL, dropped afterwards."""
-    import asyncpg
-
-    name = f"vigilare_bench_sched_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(admin_url)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def seed(

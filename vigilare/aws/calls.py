@@ -16,26 +16,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from vigilare import metrics
+from vigilare.aws.retries import THROTTLING_CODES
 
-# botocore.retries.standard.ThrottledRetryableChecker's codes.
-THROTTLED_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-    }
-)
 DENIED_CODES = frozenset(
     {
         "AccessDenied",
@@ -55,7 +37,7 @@ def outcome_of(error: BaseException | None) -> str:
         return "ok"
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in THROTTLED_CODES:
+        if code in THROTTLING_CODES:
             return "throttled"
         if code in DENIED_CODES:
             return "denied"
