@@ -90,6 +90,12 @@ ADDITIONS_ACTIONS = (
     "ses:GetAccount",
     "ses:GetSendQuota",
     "ses:GetSendStatistics",
+    # Compute beyond instances: fleet requests, GPU/vCPU quota requests, Lightsail (every region offering it)
+    "ec2:DescribeFleets",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeSpotFleetRequests",
+    "lightsail:GetInstances",
+    "servicequotas:ListRequestedServiceQuotaChangeHistory",
 )
 
 

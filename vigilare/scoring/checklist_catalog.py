@@ -243,6 +243,43 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-spot-instances-request.html",
         "Requests",
     ),
+    # 5. Every region: compute asked for beyond single instances (fleet requests).
+    ("compute", "fleet_request_new_region"): StepTemplate(
+        5,
+        "Delete fleet requests for GPU capacity you did not make",
+        "An EC2 Fleet or Spot Fleet asks for GPU or very large instances in a region this account did not "
+        "use, and keeps launching until its target is met. Delete the fleets below with their instances "
+        "(ec2 delete-fleets / cancel-spot-fleet-requests, --terminate-instances), then check their launch "
+        "templates, AMIs and key pairs in the same regions.",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/manage-ec2-fleet.html",
+        "Fleets",
+    ),
+    ("compute", "large_fleet_request"): StepTemplate(
+        5,
+        "Check large fleet requests",
+        "Confirm the fleet requests below are yours and expected; delete any you did not create, with "
+        "their instances.",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/manage-ec2-fleet.html",
+        "Fleets",
+    ),
+    ("compute", "lightsail_instances"): StepTemplate(
+        5,
+        "Delete Lightsail instances you did not create",
+        "Lightsail servers appeared in regions this account did not use, or many at once. Delete the ones "
+        "you did not create, with their snapshots, static IPs and key pairs, and find who called "
+        "CreateInstances in CloudTrail.",
+        "https://docs.aws.amazon.com/lightsail/latest/userguide/delete-an-instance.html",
+        "Instances",
+    ),
+    ("compute", "quota_increase_request"): StepTemplate(
+        5,
+        "Check GPU and vCPU quota increases you did not ask for",
+        "Stolen keys ask AWS for GPU and vCPU quota before they launch mining fleets. If nobody on your "
+        "team asked for the increases below, withdraw them in their support case, find the caller of "
+        "RequestServiceQuotaIncrease in CloudTrail and deactivate its keys.",
+        "https://docs.aws.amazon.com/servicequotas/latest/userguide/request-quota-increase.html",
+        "Quota requests",
+    ),
     # 6. Evidence.
     ("root", "trail_deleted"): StepTemplate(
         6,
@@ -419,6 +456,8 @@ COMPROMISE_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("root", "trail_deleted"),
         ("root", "cloudtrail_stopped"),
         ("compute", "gpu_capacity_new_region"),
+        ("compute", "fleet_request_new_region"),
+        ("compute", "lightsail_instances"),
         ("billing", "new_region_spend"),
         ("threat", "guardduty_finding"),
     }

@@ -37,6 +37,12 @@ Data keys (each value as the collector stores it):
   anomalies, and the spend baselines (cached in the scan state; asked at most once a day).
 - regional ``ec2.compute_capacity``: instances with vCPUs and accelerators, spot requests, and the
   region's first use (scan state).
+- regional ``ec2.fleet_requests``: EC2 Fleets and Spot Fleet requests with their target capacity and
+  the instance types they may launch (vCPUs, accelerators), hourly.
+- regional ``servicequotas.ec2_requests``: EC2 vCPU quota increase requests (GPU/accelerated and
+  standard families) of the last 7 days, hourly; None where Service Quotas is not offered.
+- regional ``lightsail.instances``: Lightsail instances with the region's first Lightsail use (scan
+  state), hourly; None where Lightsail is not offered.
 - regional ``guardduty.findings``: detectors with their status and open high-risk findings (polled
   incrementally through the scan state).
 
@@ -52,10 +58,13 @@ from vigilare.aws.collectors.billing import BILLING_COLLECTORS
 from vigilare.aws.collectors.cloudtrail import CLOUDTRAIL_COLLECTORS
 from vigilare.aws.collectors.compute import COMPUTE_COLLECTORS
 from vigilare.aws.collectors.ec2 import EC2_COLLECTORS
+from vigilare.aws.collectors.fleets import FLEET_COLLECTORS
 from vigilare.aws.collectors.guardduty import GUARDDUTY_COLLECTORS, GUARDDUTY_EVENT_HANDLERS
 from vigilare.aws.collectors.health import HEALTH_COLLECTORS
 from vigilare.aws.collectors.iam import IAM_COLLECTORS
+from vigilare.aws.collectors.lightsail import LIGHTSAIL_COLLECTORS
 from vigilare.aws.collectors.persistence import PERSISTENCE_COLLECTORS
+from vigilare.aws.collectors.quota_requests import QUOTA_REQUEST_COLLECTORS
 from vigilare.aws.collectors.s3 import S3_COLLECTORS
 from vigilare.aws.collectors.ses import SES_COLLECTORS
 from vigilare.aws.collectors.sharing import SHARING_COLLECTORS
@@ -71,6 +80,9 @@ def builtin_collectors() -> dict[str, Collector]:
         *EC2_COLLECTORS,
         *BILLING_COLLECTORS,
         *COMPUTE_COLLECTORS,
+        *FLEET_COLLECTORS,
+        *QUOTA_REQUEST_COLLECTORS,
+        *LIGHTSAIL_COLLECTORS,
         *GUARDDUTY_COLLECTORS,
         *HEALTH_COLLECTORS,
         *CLOUDTRAIL_COLLECTORS,
