@@ -31,8 +31,8 @@ ACCOUNT = "210987654321"
 
 # What a scheduled scan reads when nothing else is due, for the three test regions: instances
 # everywhere (crypto-mining capacity), root sign-ins since the last poll where CloudTrail records
-# them (us-east-1), the quarantine policies, the IAM account summary (root keys), open AWS Health events; SES and GuardDuty are idle
-# here (sandboxed SES, no detector), so they are looked at hourly.
+# them (us-east-1), the quarantine policies, the IAM account summary (root keys), open AWS Health
+# events; SES and GuardDuty are idle here (sandboxed SES, no detector), so they are looked at hourly.
 STEADY_CALLS = Counter(
     {
         ("sts", "AssumeRole"): 1,
@@ -145,7 +145,9 @@ async def test_a_scheduled_scan_finds_a_root_key_created_since_the_last_credenti
     # Issue 12 item 4: the credential report may be 4 hours old; GetAccountSummary says whether root
     # keys exist now (IAM API reference, GetAccountSummary: AccountAccessKeysPresent).
     headers = await connected(aws_client, sandbox)
-    assert [s for s in await all_signals(aws_client, headers, ACCOUNT) if s["kind"] == "root_access_keys"] == []
+    assert [
+        s for s in await all_signals(aws_client, headers, ACCOUNT) if s["kind"] == "root_access_keys"
+    ] == []
 
     set_root_security(sandbox, ACCOUNT, mfa=True, access_keys=True)  # someone creates a root key
     aws_requests.clear()
@@ -154,7 +156,9 @@ async def test_a_scheduled_scan_finds_a_root_key_created_since_the_last_credenti
     assert scan["status"] == "succeeded", scan
     assert aws_requests.to("iam", "GenerateCredentialReport") == []  # the report is not due yet
     assert len(aws_requests.to("iam", "GetAccountSummary")) == 1
-    [root_keys] = [s for s in await all_signals(aws_client, headers, ACCOUNT) if s["kind"] == "root_access_keys"]
+    [root_keys] = [
+        s for s in await all_signals(aws_client, headers, ACCOUNT) if s["kind"] == "root_access_keys"
+    ]
     assert root_keys["severity"] == "CRITICAL" and root_keys["resolved_at"] is None
     assert "account summary" in root_keys["description"]
 
