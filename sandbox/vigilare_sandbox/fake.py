@@ -9,12 +9,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from vigilare_sandbox import fake_account, fake_ce_ses, fake_cloudtrail, fake_guardduty, fake_health
+from vigilare_sandbox import (
+    fake_account,
+    fake_ce_ses,
+    fake_cloudtrail,
+    fake_ecs,
+    fake_guardduty,
+    fake_health,
+)
 from vigilare_sandbox.fake_guardduty import DetectorLookup
 from vigilare_sandbox.state import FakeState
 from vigilare_sandbox.wire import WireRequest, WireResponse, json11_error, rest_json_error
 
-JSON_SERVICES = {"health", "cloudtrail", "ce"}
+JSON_SERVICES = {"health", "cloudtrail", "ce", "ecs"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,13 @@ def route(request: WireRequest) -> FakeRoute | None:
         operation = fake_guardduty.operation_for(request.path)
         if operation is not None:
             return FakeRoute(service, operation)
+    ecs_operation = target.removeprefix(fake_ecs.TARGET_PREFIX)
+    if (
+        service == "ecs"
+        and target.startswith(fake_ecs.TARGET_PREFIX)
+        and ecs_operation in fake_ecs.OPERATIONS
+    ):
+        return FakeRoute(service, ecs_operation)
     if service == "account" and request.method == "POST" and request.path == fake_account.PATH:
         return FakeRoute(service, "GetContactInformation")
     # SESv2 signs as "ses" (like SES v1); only GetAccount's path is ours.
@@ -85,6 +99,8 @@ class FakeAws:
                 return fake_cloudtrail.lookup_events(account, region, body)
             if fake_route.service == "ce":
                 return fake_ce_ses.get_anomalies(account, body)
+            if fake_route.service == "ecs":
+                return fake_ecs.handle(account, account_id, region, fake_route.operation, body)
             if fake_route.service == "account":
                 return fake_account.get_contact_information(account, account_id, body)
             if fake_route.service == "ses":

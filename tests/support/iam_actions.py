@@ -23,6 +23,7 @@ IAM_PREFIX = {"cloudwatch": "cloudwatch", "sesv2": "ses", "s3control": "s3"}
 KNOWN_PREFIXES = {
     "account", "ce", "cloudtrail", "cloudwatch", "ec2", "guardduty", "health", "iam", "organizations", "s3",
     "ses", "sts", "support",
+    "batch", "ecs", "sagemaker",
 }  # fmt: skip
 # Operations whose IAM action is not named after them (Service Authorization Reference, Amazon S3).
 IAM_ACTION_FOR_OPERATION = {

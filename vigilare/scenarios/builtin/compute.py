@@ -21,10 +21,10 @@ from vigilare.plugin import (
     day_of,
     hookimpl,
     hours_ago,
+    is_accelerated_type,
     minute_of,
 )
 
-ACCELERATED_FAMILIES = ("p", "g", "inf", "trn", "dl")
 LARGE_INSTANCE_VCPUS = 64
 RECENT_LAUNCH = timedelta(hours=24)
 REGION_BASELINE = timedelta(days=30)
@@ -43,16 +43,7 @@ def family_of(instance_type: str) -> str:
 
 def is_accelerated(instance: dict[str, Any]) -> bool:
     """GPU, inference or training hardware: by DescribeInstanceTypes, else by the family's letters."""
-    if instance.get("Accelerators"):
-        return True
-    # "g5", "p4d", "inf2", "trn1", "dl1": the family is named by the letters before its first digit.
-    family = family_of(str(instance.get("InstanceType", "")))
-    letters = ""
-    for character in family:
-        if character.isdigit():
-            break
-        letters += character
-    return letters in ACCELERATED_FAMILIES
+    return bool(instance.get("Accelerators")) or is_accelerated_type(str(instance.get("InstanceType", "")))
 
 
 def is_mining_capable(instance: dict[str, Any]) -> bool:
