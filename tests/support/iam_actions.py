@@ -25,6 +25,9 @@ KNOWN_PREFIXES = {
     "ses", "sts", "support",
     "batch", "ecs", "sagemaker",
 }  # fmt: skip
+# Service Quotas signs as "servicequotas" (botocore's "service-quotas"); Lightsail as itself.
+IAM_PREFIX["service-quotas"] = "servicequotas"
+KNOWN_PREFIXES |= {"lightsail", "servicequotas"}
 # Operations whose IAM action is not named after them (Service Authorization Reference, Amazon S3).
 IAM_ACTION_FOR_OPERATION = {
     ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
@@ -45,6 +48,7 @@ _BY_SIGNING_NAME = {
     "ses": ("ses", "sesv2"),
     "s3": ("s3control", "s3"),  # s3control's paths (/v20180820/...) are its own
 }
+_BY_SIGNING_NAME["servicequotas"] = ("service-quotas",)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,12 @@ ADDITIONS_ACTIONS = (
     "ses:GetAccount",
     "ses:GetSendQuota",
     "ses:GetSendStatistics",
+    # Compute beyond instances: fleet requests, GPU/vCPU quota requests, Lightsail (every region offering it)
+    "ec2:DescribeFleets",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeSpotFleetRequests",
+    "lightsail:GetInstances",
+    "servicequotas:ListRequestedServiceQuotaChangeHistory",
     # Compute beyond EC2 instances (collectors/workloads.py; Bedrock's collector reads GetMetricData too)
     "batch:DescribeComputeEnvironments",
     "cloudwatch:GetMetricData",

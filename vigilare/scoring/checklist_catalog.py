@@ -243,6 +243,25 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-spot-instances-request.html",
         "Requests",
     ),
+    # 5. Every region: compute asked for beyond single instances (fleet requests).
+    ("compute", "fleet_request_new_region"): StepTemplate(
+        5,
+        "Delete fleet requests for GPU capacity you did not make",
+        "An EC2 Fleet or Spot Fleet asks for GPU or very large instances in a region this account did not "
+        "use, and keeps launching until its target is met. Delete the fleets below with their instances "
+        "(ec2 delete-fleets / cancel-spot-fleet-requests, --terminate-instances), then check their launch "
+        "templates, AMIs and key pairs in the same regions.",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/manage-ec2-fleet.html",
+        "Fleets",
+    ),
+    ("compute", "large_fleet_request"): StepTemplate(
+        5,
+        "Check large fleet requests",
+        "Confirm the fleet requests below are yours and expected; delete any you did not create, with "
+        "their instances.",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/manage-ec2-fleet.html",
+        "Fleets",
+    ),
     # Compute outside EC2 instances (the workloads scenario).
     ("workloads", "sagemaker_gpu_new_region"): StepTemplate(
         5,
@@ -461,6 +480,7 @@ COMPROMISE_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("root", "trail_deleted"),
         ("root", "cloudtrail_stopped"),
         ("compute", "gpu_capacity_new_region"),
+        ("compute", "fleet_request_new_region"),
         ("workloads", "sagemaker_gpu_new_region"),
         ("workloads", "batch_gpu_new_region"),
         ("billing", "new_region_spend"),

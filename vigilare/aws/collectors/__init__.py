@@ -37,6 +37,8 @@ Data keys (each value as the collector stores it):
   anomalies, and the spend baselines (cached in the scan state; asked at most once a day).
 - regional ``ec2.compute_capacity``: instances with vCPUs and accelerators, spot requests, and the
   region's first use (scan state).
+- regional ``ec2.fleet_requests``: EC2 Fleets and Spot Fleet requests with their target capacity and
+  the instance types they may launch (vCPUs, accelerators), hourly.
 - regional ``sagemaker.compute``: InService notebooks, InProgress training jobs and InService
   endpoints with their instances (type, count, vCPUs, accelerators), and the region's SageMaker
   first use (scan state); ``containers.compute``: Batch compute environments and ECS clusters (with
@@ -58,6 +60,7 @@ from vigilare.aws.collectors.billing import BILLING_COLLECTORS
 from vigilare.aws.collectors.cloudtrail import CLOUDTRAIL_COLLECTORS
 from vigilare.aws.collectors.compute import COMPUTE_COLLECTORS
 from vigilare.aws.collectors.ec2 import EC2_COLLECTORS
+from vigilare.aws.collectors.fleets import FLEET_COLLECTORS
 from vigilare.aws.collectors.guardduty import GUARDDUTY_COLLECTORS, GUARDDUTY_EVENT_HANDLERS
 from vigilare.aws.collectors.health import HEALTH_COLLECTORS
 from vigilare.aws.collectors.iam import IAM_COLLECTORS
@@ -78,6 +81,7 @@ def builtin_collectors() -> dict[str, Collector]:
         *EC2_COLLECTORS,
         *BILLING_COLLECTORS,
         *COMPUTE_COLLECTORS,
+        *FLEET_COLLECTORS,
         *GUARDDUTY_COLLECTORS,
         *HEALTH_COLLECTORS,
         *CLOUDTRAIL_COLLECTORS,

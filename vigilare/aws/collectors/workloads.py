@@ -21,7 +21,7 @@ from typing import Any
 
 import botocore.session
 
-from vigilare.aws.collectors.compute import _instance_types, iso_or_none, vcpus_from_size
+from vigilare.aws.collectors.compute import describe_instance_types, iso_or_none, vcpus_from_size
 from vigilare.plugin import Collector, CollectorContext, as_datetime
 
 FRESHNESS = timedelta(hours=1)
@@ -47,7 +47,7 @@ async def _hardware(ctx: CollectorContext, ml_types: set[str]) -> dict[str, dict
     """vCPUs and accelerators of SageMaker ``ml.`` types, from their EC2 twins (``ml.p3.2xlarge`` is a
     ``p3.2xlarge``): one DescribeInstanceTypes call for all, only when something runs."""
     twins = {ml_type: ml_type.removeprefix("ml.") for ml_type in ml_types}
-    described = await _instance_types(ctx, sorted(set(twins.values()))) if twins else {}
+    described = await describe_instance_types(ctx, sorted(set(twins.values()))) if twins else {}
     return {
         ml_type: {
             "VCpus": (described.get(twin) or {}).get("vcpus") or vcpus_from_size(twin),
