@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import resource
 import shutil
 import tempfile
 import threading
@@ -51,6 +52,12 @@ AWS_CALLS = Counter(
     "vigilare_aws_calls",
     "AWS API calls, by service, operation and outcome (ok, throttled, denied, error).",
     ["service", "operation", "outcome"],
+)
+SCAN_AWS_CALLS = Histogram(
+    "vigilare_scan_aws_calls",
+    "AWS API calls one scan made, by trigger (a steady-state scheduled scan: the data that fell due).",
+    ["trigger"],
+    buckets=(5, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500),
 )
 QUEUE_DEPTH = Gauge(
     "vigilare_queue_depth",
@@ -86,6 +93,12 @@ SCHEDULER_NOT_DISPATCHED = Counter(
     "Due accounts given no scan: busy (previous scan unfinished), blocked (billing), duplicate (slot taken).",
     ["reason"],
 )
+PROCESS_MEMORY = Gauge(
+    "vigilare_process_resident_memory_bytes",
+    "Resident memory of the largest live Vigilare process (each records its own after every job and "
+    "when it serves /metrics).",
+    multiprocess_mode="livemax",
+)
 PERIODIC_RUNS = Counter(
     "vigilare_periodic_runs",
     "Periodic jobs fired in this process: ran (claimed the period) or skipped (another process did).",
@@ -109,6 +122,22 @@ INGEST_EVENTS = Counter(
     "Pushed AWS events received, by outcome (accepted, duplicate, refused); and processed (applied, failed).",
     ["outcome"],
 )
+
+
+def resident_memory_bytes() -> int:
+    """This process's resident memory now (Linux ``/proc``), else its peak (``getrusage``)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def record_process_memory() -> None:
+    PROCESS_MEMORY.set(resident_memory_bytes())
 
 
 def multiprocess_dir() -> str | None:
@@ -142,6 +171,7 @@ def mark_process_dead(pid: int) -> None:
 
 def exposition() -> bytes:
     """The text format of every sample: of all processes in multi-process mode, else of this one."""
+    record_process_memory()
     if multiprocess_dir():
         registry = CollectorRegistry()
         _multiprocess.MultiProcessCollector(registry)

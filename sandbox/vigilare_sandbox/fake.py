@@ -13,6 +13,7 @@ from vigilare_sandbox import (
     fake_account,
     fake_ce_ses,
     fake_cloudtrail,
+    fake_compute,
     fake_ecs,
     fake_guardduty,
     fake_health,
@@ -21,7 +22,7 @@ from vigilare_sandbox.fake_guardduty import DetectorLookup
 from vigilare_sandbox.state import FakeState
 from vigilare_sandbox.wire import WireRequest, WireResponse, json11_error, rest_json_error
 
-JSON_SERVICES = {"health", "cloudtrail", "ce", "ecs"}
+JSON_SERVICES = {"health", "cloudtrail", "ce", "servicequotas", "lightsail", "ecs"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,14 @@ def route(request: WireRequest) -> FakeRoute | None:
         return FakeRoute(service, ecs_operation)
     if service == "account" and request.method == "POST" and request.path == fake_account.PATH:
         return FakeRoute(service, "GetContactInformation")
+    # Service Quotas' request history and Lightsail (moto has neither): JSON 1.1 by X-Amz-Target.
+    if (
+        service == "servicequotas"
+        and target == f"{fake_compute.QUOTAS_TARGET_PREFIX}ListRequestedServiceQuotaChangeHistory"
+    ):
+        return FakeRoute(service, target.removeprefix(fake_compute.QUOTAS_TARGET_PREFIX))
+    if service == "lightsail" and target.startswith(fake_compute.LIGHTSAIL_TARGET_PREFIX):
+        return FakeRoute(service, target.removeprefix(fake_compute.LIGHTSAIL_TARGET_PREFIX))
     # SESv2 signs as "ses" (like SES v1); only GetAccount's path is ours.
     if service == "ses" and request.method == "GET" and request.path == fake_ce_ses.SES_ACCOUNT_PATH:
         return FakeRoute(service, "GetAccount")
@@ -103,6 +112,14 @@ class FakeAws:
                 return fake_ecs.handle(account, account_id, region, fake_route.operation, body)
             if fake_route.service == "account":
                 return fake_account.get_contact_information(account, account_id, body)
+            if fake_route.service == "servicequotas":
+                return fake_compute.list_requested_quota_changes(
+                    account, account_id, region, fake_route.operation, body
+                )
+            if fake_route.service == "lightsail":
+                return fake_compute.get_lightsail_instances(
+                    account, account_id, region, fake_route.operation, body
+                )
             if fake_route.service == "ses":
                 return fake_ce_ses.get_ses_account(account, region)
             if fake_route.operation == "ListFindings":

@@ -143,6 +143,36 @@ class CostLine:
 
 
 @dataclass
+class QuotaRequest:
+    """One Service Quotas increase request (``RequestedServiceQuotaChange``), in its region."""
+
+    id: str
+    region: str
+    service_code: str
+    quota_code: str
+    quota_name: str
+    desired_value: float
+    status: str  # PENDING | CASE_OPENED | APPROVED | DENIED | CASE_CLOSED | NOT_APPROVED | INVALID_REQUEST
+    created: datetime
+    case_id: str = ""
+    requester: str = ""
+
+
+@dataclass
+class LightsailInstance:
+    """One Lightsail instance (virtual private server), in its region."""
+
+    name: str
+    region: str
+    bundle_id: str
+    blueprint_id: str
+    created_at: datetime
+    state: str = "running"  # pending | running | stopping | stopped | ...
+    cpu_count: int = 2
+    ram_size_gb: float = 1.0
+
+
+@dataclass
 class AccountState:
     support_plan: SupportPlan = SupportPlan.BUSINESS
     health_events: dict[str, HealthEvent] = field(default_factory=dict)
@@ -167,6 +197,9 @@ class AccountState:
     scp_denied_regions: set[str] = field(default_factory=set)
     # Cost and usage lines with their record type; when set, the fake answers GetCostAndUsage.
     cost_lines: list[CostLine] = field(default_factory=list)
+    # Service Quotas increase requests and Lightsail instances (moto has neither).
+    quota_requests: list[QuotaRequest] = field(default_factory=list)
+    lightsail_instances: list[LightsailInstance] = field(default_factory=list)
     # ECS tasks the fake's ECS reads answer from (fake_ecs: moto's tasks never reach RUNNING).
     ecs_tasks: list[EcsTask] = field(default_factory=list)
 

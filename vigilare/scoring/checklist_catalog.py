@@ -262,6 +262,24 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/manage-ec2-fleet.html",
         "Fleets",
     ),
+    ("compute", "lightsail_instances"): StepTemplate(
+        5,
+        "Delete Lightsail instances you did not create",
+        "Lightsail servers appeared in regions this account did not use, or many at once. Delete the ones "
+        "you did not create, with their snapshots, static IPs and key pairs, and find who called "
+        "CreateInstances in CloudTrail.",
+        "https://docs.aws.amazon.com/lightsail/latest/userguide/delete-an-instance.html",
+        "Instances",
+    ),
+    ("compute", "quota_increase_request"): StepTemplate(
+        5,
+        "Check GPU and vCPU quota increases you did not ask for",
+        "Stolen keys ask AWS for GPU and vCPU quota before they launch mining fleets. If nobody on your "
+        "team asked for the increases below, withdraw them in their support case, find the caller of "
+        "RequestServiceQuotaIncrease in CloudTrail and deactivate its keys.",
+        "https://docs.aws.amazon.com/servicequotas/latest/userguide/request-quota-increase.html",
+        "Quota requests",
+    ),
     # Compute outside EC2 instances (the workloads scenario).
     ("workloads", "sagemaker_gpu_new_region"): StepTemplate(
         5,
@@ -481,6 +499,7 @@ COMPROMISE_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("root", "cloudtrail_stopped"),
         ("compute", "gpu_capacity_new_region"),
         ("compute", "fleet_request_new_region"),
+        ("compute", "lightsail_instances"),
         ("workloads", "sagemaker_gpu_new_region"),
         ("workloads", "batch_gpu_new_region"),
         ("billing", "new_region_spend"),

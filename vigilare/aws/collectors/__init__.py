@@ -39,6 +39,10 @@ Data keys (each value as the collector stores it):
   region's first use (scan state).
 - regional ``ec2.fleet_requests``: EC2 Fleets and Spot Fleet requests with their target capacity and
   the instance types they may launch (vCPUs, accelerators), hourly.
+- regional ``servicequotas.ec2_requests``: EC2 vCPU quota increase requests (GPU/accelerated and
+  standard families) of the last 7 days, hourly; None where Service Quotas is not offered.
+- regional ``lightsail.instances``: Lightsail instances with the region's first Lightsail use (scan
+  state), hourly; None where Lightsail is not offered.
 - regional ``sagemaker.compute``: InService notebooks, InProgress training jobs and InService
   endpoints with their instances (type, count, vCPUs, accelerators), and the region's SageMaker
   first use (scan state); ``containers.compute``: Batch compute environments and ECS clusters (with
@@ -64,7 +68,9 @@ from vigilare.aws.collectors.fleets import FLEET_COLLECTORS
 from vigilare.aws.collectors.guardduty import GUARDDUTY_COLLECTORS, GUARDDUTY_EVENT_HANDLERS
 from vigilare.aws.collectors.health import HEALTH_COLLECTORS
 from vigilare.aws.collectors.iam import IAM_COLLECTORS
+from vigilare.aws.collectors.lightsail import LIGHTSAIL_COLLECTORS
 from vigilare.aws.collectors.persistence import PERSISTENCE_COLLECTORS
+from vigilare.aws.collectors.quota_requests import QUOTA_REQUEST_COLLECTORS
 from vigilare.aws.collectors.s3 import S3_COLLECTORS
 from vigilare.aws.collectors.ses import SES_COLLECTORS
 from vigilare.aws.collectors.sharing import SHARING_COLLECTORS
@@ -82,6 +88,8 @@ def builtin_collectors() -> dict[str, Collector]:
         *BILLING_COLLECTORS,
         *COMPUTE_COLLECTORS,
         *FLEET_COLLECTORS,
+        *QUOTA_REQUEST_COLLECTORS,
+        *LIGHTSAIL_COLLECTORS,
         *GUARDDUTY_COLLECTORS,
         *HEALTH_COLLECTORS,
         *CLOUDTRAIL_COLLECTORS,

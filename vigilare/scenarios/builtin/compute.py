@@ -24,6 +24,7 @@ from vigilare.plugin import (
     minute_of,
 )
 from vigilare.scenarios.builtin.compute_fleets import fleet_findings
+from vigilare.scenarios.builtin.compute_quotas import lightsail_findings, quota_findings
 from vigilare.scenarios.builtin.mining import ACCELERATED_FAMILIES as ACCELERATED_FAMILIES
 from vigilare.scenarios.builtin.mining import LARGE_INSTANCE_VCPUS as LARGE_INSTANCE_VCPUS
 from vigilare.scenarios.builtin.mining import describe_instance, is_mining_capable
@@ -46,6 +47,17 @@ def baselined_at(first_seen: datetime | None, moment: datetime) -> bool:
     return first_seen is not None and moment - first_seen >= REGION_BASELINE
 
 
+def _mining_launched(capacity: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """The region's running GPU or very large instances launched in the last 24 hours."""
+    launched = []
+    for instance in capacity.get("instances", []):
+        moment = as_datetime(instance.get("LaunchTime"))
+        recent = moment is not None and now - moment <= RECENT_LAUNCH
+        if instance.get("State") in ACTIVE_STATES and recent and is_mining_capable(instance):
+            launched.append(instance)
+    return launched
+
+
 def _instances_in(region: str, instances: list[dict[str, Any]]) -> list[str]:
     """Each instance to terminate, by id, type and region (the recovery checklist names these)."""
     return [
@@ -57,22 +69,31 @@ def _instances_in(region: str, instances: list[dict[str, Any]]) -> list[str]:
 class ComputeScenario(Scenario):
     id = "compute"
     title = "GPU and large compute capacity that looks like crypto-mining"
-    requires = ("ec2.compute_capacity", "ec2.fleet_requests")
+    requires = (
+        "ec2.compute_capacity",
+        "ec2.fleet_requests",
+        "servicequotas.ec2_requests",
+        "lightsail.instances",
+    )
     emits = {
         "gpu_capacity_new_region": (Severity.CRITICAL,),
         "large_fleet": (Severity.HIGH,),
         "spot_requests": (Severity.HIGH,),
         "fleet_request_new_region": (Severity.CRITICAL,),
         "large_fleet_request": (Severity.HIGH,),
+        "quota_increase_request": (Severity.HIGH, Severity.MEDIUM),
+        "lightsail_instances": (Severity.HIGH,),
     }
-    # Instances are read at every scan; fleet requests hourly, judged against the same region
-    # baseline (kept by ec2.compute_capacity).
+    # Instances are read at every scan; fleet requests, quota requests and Lightsail hourly, judged
+    # against the same region baseline (kept by ec2.compute_capacity).
     kind_requires = {
         "gpu_capacity_new_region": ("ec2.compute_capacity",),
         "large_fleet": ("ec2.compute_capacity",),
         "spot_requests": ("ec2.compute_capacity",),
         "fleet_request_new_region": ("ec2.compute_capacity", "ec2.fleet_requests"),
         "large_fleet_request": ("ec2.compute_capacity", "ec2.fleet_requests"),
+        "quota_increase_request": ("ec2.compute_capacity", "servicequotas.ec2_requests"),
+        "lightsail_instances": ("ec2.compute_capacity", "lightsail.instances"),
     }
     remediation = (
         "If you did not launch these instances, terminate them, cancel the spot requests that launch "
@@ -84,20 +105,26 @@ class ComputeScenario(Scenario):
     async def detect(self, data: CollectedData) -> list[Finding]:
         findings: list[Finding] = []
         fleets = data.per_region("ec2.fleet_requests")
+        quotas = data.per_region("servicequotas.ec2_requests")
+        lightsail = data.per_region("lightsail.instances")
+        account, now = data.account_id, data.collected_at
         for region, capacity in sorted(data.per_region("ec2.compute_capacity").items()):
-            now = data.collected_at
-            findings += self._region(data.account_id, region, capacity, now)
-            if region in fleets:
-                first_seen = as_datetime(capacity.get("region_first_seen"))
+            findings += self._region(account, region, capacity, now)
+            first_seen = as_datetime(capacity.get("region_first_seen"))
+
+            def baseline(moment: datetime, first_seen: datetime | None = first_seen) -> bool:
+                return baselined_at(first_seen, moment)
+
+            watched_since = as_datetime(capacity.get("watched_since"))
+            if fleets.get(region) is not None:
                 findings += fleet_findings(
-                    self,
-                    data.account_id,
-                    region,
-                    fleets[region] or [],
-                    lambda moment, first_seen=first_seen: baselined_at(first_seen, moment),
-                    as_datetime(capacity.get("watched_since")),
-                    now,
+                    self, account, region, fleets[region], baseline, watched_since, now
                 )
+            if quotas.get(region) is not None:
+                mining = [describe_instance(instance) for instance in _mining_launched(capacity, now)]
+                findings += quota_findings(self, account, region, quotas[region], baseline, mining, now)
+            if lightsail.get(region) is not None:
+                findings += lightsail_findings(self, account, region, lightsail[region], baseline, now)
         return findings
 
     def _region(self, account: str, region: str, capacity: dict[str, Any], now: datetime) -> list[Finding]:
