@@ -17,6 +17,7 @@ from vigilare_sandbox import (
     fake_ecs,
     fake_guardduty,
     fake_health,
+    fake_payments,
 )
 from vigilare_sandbox.fake_guardduty import DetectorLookup
 from vigilare_sandbox.state import FakeState
@@ -40,6 +41,9 @@ def route(request: WireRequest) -> FakeRoute | None:
     if service == "health" and target.startswith(fake_health.TARGET_PREFIX):
         # moto has no Health at all: every Health operation is ours, unknown ones get AWS's error.
         return FakeRoute(service, target.removeprefix(fake_health.TARGET_PREFIX))
+    if service == "payments" and target.startswith(fake_payments.TARGET_PREFIX):
+        # moto has no AWS Payments: every Payments operation is ours.
+        return FakeRoute(service, target.removeprefix(fake_payments.TARGET_PREFIX))
     if service == "cloudtrail" and target == fake_cloudtrail.TARGET:
         return FakeRoute(service, "LookupEvents")
     if service == "ce" and target == fake_ce_ses.CE_TARGET:
@@ -72,6 +76,8 @@ def route(request: WireRequest) -> FakeRoute | None:
 
 
 def _throttled(fake_route: FakeRoute) -> WireResponse:
+    if fake_route.service == "payments":
+        return fake_payments.error(400, "ThrottlingException", "Rate exceeded")
     if fake_route.service in JSON_SERVICES:
         return json11_error(400, "ThrottlingException", "Rate exceeded")
     return rest_json_error(429, "TooManyRequestsException", "Too Many Requests")
@@ -88,7 +94,7 @@ class FakeAws:
         try:
             body = request.json_body()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            if fake_route.service in JSON_SERVICES:
+            if fake_route.service in JSON_SERVICES or fake_route.service == "payments":
                 return json11_error(400, "SerializationException", "Request body is not valid JSON")
             return rest_json_error(400, "BadRequestException", "Request body is not valid JSON")
         assert request.scope is not None  # route() only matches signed requests
@@ -104,6 +110,8 @@ class FakeAws:
             account = self.state.account(account_id)
             if fake_route.service == "health":
                 return fake_health.handle(account, account_id, fake_route.operation, body)
+            if fake_route.service == "payments":
+                return fake_payments.handle(account, fake_route.operation, body)
             if fake_route.service == "cloudtrail":
                 return fake_cloudtrail.lookup_events(account, region, body)
             if fake_route.service == "ce":

@@ -76,6 +76,11 @@ ADDITIONS_ACTIONS = (
     "iam:ListSAMLProviders",
     "iam:ListUserPolicies",
     "iam:ListUsers",
+    # AWS Payments (us-east-1): which invoices are unpaid and past due. Both operations also need
+    # payments:GetPaymentStatus (AWS Payments API reference, ListFinancialRecords).
+    "payments:BatchGetFinancialRecord",
+    "payments:GetPaymentStatus",
+    "payments:ListFinancialRecords",
     # Organizations (which accounts a role may trust)
     "organizations:DescribeOrganization",
     "organizations:ListAccounts",

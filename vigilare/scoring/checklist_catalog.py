@@ -355,6 +355,14 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         SUSPENDED_ACCOUNT_GUIDE,
         "Invoices",
     ),
+    ("billing", "invoice_due_soon"): StepTemplate(
+        7,
+        "Pay the invoices due this week",
+        "These invoices are still unpaid close to their due date, which often means AWS could not charge "
+        "the payment method. Check it in the Billing console and pay before the due date.",
+        "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/manage-payments.html",
+        "Invoices",
+    ),
     ("billing", "spend_runrate_spike"): StepTemplate(
         7,
         "Explain the spend increase",

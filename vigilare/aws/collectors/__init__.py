@@ -35,6 +35,9 @@ Data keys (each value as the collector stores it):
   None when the account publishes no billing metric (capability ``billing_metric`` unavailable).
 - ``billing.cost_explorer``: daily costs (before credits and refunds) per service and region,
   anomalies, and the spend baselines (cached in the scan state; asked at most once a day).
+- ``billing.invoices``: the open invoices (AWS Payments), each with its due date, due status,
+  amount and outstanding balance; None when AWS Payments refuses the account or the role
+  (capability ``payments_api`` unavailable). Read every 6 hours.
 - regional ``ec2.compute_capacity``: instances with vCPUs and accelerators, spot requests, and the
   region's first use (scan state).
 - regional ``ec2.fleet_requests``: EC2 Fleets and Spot Fleet requests with their target capacity and
@@ -68,6 +71,7 @@ from vigilare.aws.collectors.fleets import FLEET_COLLECTORS
 from vigilare.aws.collectors.guardduty import GUARDDUTY_COLLECTORS, GUARDDUTY_EVENT_HANDLERS
 from vigilare.aws.collectors.health import HEALTH_COLLECTORS
 from vigilare.aws.collectors.iam import IAM_COLLECTORS
+from vigilare.aws.collectors.invoices import INVOICE_COLLECTORS
 from vigilare.aws.collectors.lightsail import LIGHTSAIL_COLLECTORS
 from vigilare.aws.collectors.persistence import PERSISTENCE_COLLECTORS
 from vigilare.aws.collectors.quota_requests import QUOTA_REQUEST_COLLECTORS
@@ -86,6 +90,7 @@ def builtin_collectors() -> dict[str, Collector]:
         *S3_COLLECTORS,
         *EC2_COLLECTORS,
         *BILLING_COLLECTORS,
+        *INVOICE_COLLECTORS,
         *COMPUTE_COLLECTORS,
         *FLEET_COLLECTORS,
         *QUOTA_REQUEST_COLLECTORS,
