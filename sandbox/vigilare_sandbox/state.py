@@ -143,6 +143,24 @@ class CostLine:
 
 
 @dataclass
+class Invoice:
+    """One AWS invoice as AWS Payments holds it (a financial record of type INVOICE).
+
+    ``status``: OUTSTANDING (something left to pay), PROCESSING (a payment under way), SETTLED or
+    CANCELED. Amounts are decimal strings, as the API's ``CurrencyAmount.value``.
+    """
+
+    record_id: str  # AWS Payments' id, e.g. INV-5364-6253-7364-1342
+    invoice_id: str  # AWS Invoicing's document number
+    amount: str
+    due_date: date
+    issued_at: datetime
+    status: str = "OUTSTANDING"
+    settled: str = "0.00"
+    currency: str = "USD"
+
+
+@dataclass
 class QuotaRequest:
     """One Service Quotas increase request (``RequestedServiceQuotaChange``), in its region."""
 
@@ -197,9 +215,27 @@ class AccountState:
     scp_denied_regions: set[str] = field(default_factory=set)
     # Cost and usage lines with their record type; when set, the fake answers GetCostAndUsage.
     cost_lines: list[CostLine] = field(default_factory=list)
+    # AWS Payments: the account's invoices, and the AccessDeniedException reason it answers instead
+    # (INVALID_ACCOUNT_STATE for a member account whose management account pays; NOT_AUTHORIZED).
+    invoices: list[Invoice] = field(default_factory=list)
+    payments_refusal: str | None = None
     # Service Quotas increase requests and Lightsail instances (moto has neither).
     quota_requests: list[QuotaRequest] = field(default_factory=list)
     lightsail_instances: list[LightsailInstance] = field(default_factory=list)
+    # ECS tasks the fake's ECS reads answer from (fake_ecs: moto's tasks never reach RUNNING).
+    ecs_tasks: list[EcsTask] = field(default_factory=list)
+
+
+@dataclass
+class EcsTask:
+    region: str
+    cluster_name: str
+    task_arn: str
+    started_at: datetime
+    launch_type: str = "FARGATE"
+    cpu: str = "1024"  # CPU units: 1024 is one vCPU
+    last_status: str = "RUNNING"
+    desired_status: str = "RUNNING"
 
 
 @dataclass
