@@ -74,10 +74,17 @@ def _asyncpg_dsn(database_url: str) -> str:
 
 
 async def _copy(connection: asyncpg.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """COPY ``rows`` into the model's table: every column of the table, in its order (None if unset).
+    """COPY ``rows`` into the model's table: every column of the table, in its order (its default if unset).
 
     JSON columns go as JSON text, as asyncpg's COPY expects for ``json``.
     """
+    # A column the row leaves out gets the model's own scalar default (as an ORM insert would).
+    defaults = {
+        column.name: column.default.arg
+        for column in table.columns
+        if column.default is not None and column.default.is_scalar
+    }
+    rows = [{**defaults, **row} for row in rows]
     columns = [column.name for column in table.columns]
     json_columns = {column.name for column in table.columns if isinstance(column.type, sa.JSON)}
     records = [

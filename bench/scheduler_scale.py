@@ -8,13 +8,21 @@ tick at the same moment, as two worker machines would. After each tick the scans
 marked finished (as if workers had run them at once), so only the scheduler is measured.
 Prints:
 
-- per-tick time (wall clock of one scheduler's tick) p50/p99/max (target p99 < 1 s);
+- per-tick time (wall clock of one scheduler's tick, its commit included) p50/p99/max (target
+  p99 < 1 s), split into the time spent waiting on PostgreSQL's statements and the rest (Python);
+- what a tick costs in CPU, which does not grow with the machine's load: the scheduler process's
+  own CPU per tick, and PostgreSQL's (the CPU of the tick's server backend, read from
+  ``/proc/<pid>/stat`` when the database runs on this machine);
 - dispatches per minute against the ideal (the slots that fall in that minute; target +-10 %);
 - start lag (tick time - the slot the scan was due at) p50/p99/max (target p99 < 60 s), and the
   accounts due but never dispatched by the end, counted with their lag so far;
 - skipped slots (a slot passed without its scan) and double dispatches (a second scan for a
   slot already dispatched; target 0);
-- with ``--metrics-port``, the scheduler's families from ``/metrics`` as served while it ran.
+- with ``--redis-url``, the hand-off of each tick's jobs to arq after its commit (the scheduler job's
+  next step), and
+- with ``--metrics-port``, ``/metrics`` as served by this process while it ran, scraped at the end:
+  the tick time, dispatches, skipped slots, not-dispatched reasons (``duplicate``: a double
+  dispatch the slot index refused) and start lag families, and the process's memory.
 
     python -m bench.scheduler_scale --accounts 100000 --tenants 2000 --minutes 30
 
@@ -29,12 +37,19 @@ import math
 import os
 import statistics
 import time
+import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
-from sqlalchemy import insert, text
+from arq import create_pool
+from arq.constants import job_key_prefix
+from sqlalchemy import event, insert, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bench.metrics_probe import print_summary
 from bench.scan_throughput import temporary_postgres
 from vigilare.accounts.models import ACTIVE, AwsAccount
 from vigilare.auth.models import Tenant
@@ -43,7 +58,10 @@ from vigilare.db.engine import create_engine, create_session_factory
 from vigilare.db.migrate import upgrade_to_head
 from vigilare.db.tenancy import cross_tenant
 from vigilare.ids import new_id, utcnow
+from vigilare.jobs import flush_after_commit
+from vigilare.jobs.queue import ArqQueue, redis_settings
 from vigilare.scans import scheduler
+from vigilare.scans.service import scan_job_id
 
 FAST_PLANS = ("team", "agency", "enterprise")  # 5-minute plans
 SLOW_PLAN = "solo"  # 15 minutes
@@ -110,6 +128,54 @@ async def seed(
     return slots
 
 
+@dataclass
+class TickCosts:
+    """Per tick of one scheduler: wall clock, time waiting on PostgreSQL's statements, and the CPU of
+    the database backend that ran them (None when it cannot be read)."""
+
+    wall: list[float] = field(default_factory=list)
+    sql: list[float] = field(default_factory=list)
+    database_cpu: list[float] = field(default_factory=list)
+    # The scheduler process's CPU per tick (its ticks run at once: a round's CPU over the schedulers).
+    python_cpu: list[float] = field(default_factory=list)
+    # After the commit, handing the new scans' jobs to arq on Redis (with --redis-url).
+    handoff: list[float] = field(default_factory=list)
+
+
+class StatementClock:
+    """Adds up the wall time of every statement an engine runs (from sending it to its result)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.seconds = 0.0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._before)
+        event.listen(engine.sync_engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Any, *_args: Any) -> None:
+        conn.info["statement_started"] = time.perf_counter()
+
+    def _after(self, conn: Any, *_args: Any) -> None:
+        self.seconds += time.perf_counter() - conn.info.pop("statement_started")
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of a local PostgreSQL backend so far; None if not readable."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+async def backend_pid(session: AsyncSession) -> int:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return int(raw.driver_connection.get_server_pid())  # type: ignore[union-attr]
+
+
 def _slots_until(moment: datetime, first: datetime, period: float) -> int:
     """How many of the slots first, first + period, ... are at or before ``moment``."""
     if moment < first:
@@ -142,41 +208,70 @@ async def run(args: argparse.Namespace, url: str) -> None:
 
     engines = [create_engine(url) for _ in range(args.schedulers)]
     factories = [create_session_factory(engine) for engine in engines]
+    clocks = [StatementClock(engine) for engine in engines]
+    costs = TickCosts()
     observer = create_engine(url)
     due = {account: slot for account, (slot, _period) in slots.items()}
     period_of = {account: period for account, (_slot, period) in slots.items()}
-    tick_times: list[float] = []
     lags: list[float] = []
     per_minute: Counter[int] = Counter()
     skipped = 0
     doubles = 0
 
-    async def one_tick(factory, now: datetime) -> float:  # type: ignore[no-untyped-def]
-        async with factory() as session:
+    async def one_tick(number: int, now: datetime) -> None:
+        clock = clocks[number]
+        async with factories[number]() as session:
             cross_tenant(session)  # the scheduler's path: every tenant's accounts
+            sql_before = clock.seconds
             begun = time.perf_counter()
+            pid = await backend_pid(session)  # opens the transaction, as the tick's first statement would
+            cpu_before = backend_cpu(pid)
             await scheduler.tick(session, now)
             await session.commit()
-            return time.perf_counter() - begun
+            costs.wall.append(time.perf_counter() - begun)
+            costs.sql.append(clock.seconds - sql_before)
+            cpu_after = backend_cpu(pid)
+            if cpu_before is not None and cpu_after is not None:
+                costs.database_cpu.append(cpu_after - cpu_before)
+            if queue is not None:
+                # The scheduler job's next step, after the commit: the new scans' jobs to arq.
+                handed = time.perf_counter()
+                await flush_after_commit(session, queue)
+                costs.handoff.append(time.perf_counter() - handed)
 
+    queue: ArqQueue | None = None
+    if args.redis_url:
+        pool = await create_pool(redis_settings(args.redis_url))
+        queue = ArqQueue(pool, f"bench-scheduler:{uuid.uuid4().hex}")
     ticks = int(args.minutes * 60 / args.tick_seconds)
     try:
         for number in range(1, ticks + 1):
             now = start + tick_period * number
-            tick_times.extend(await asyncio.gather(*(one_tick(factory, now) for factory in factories)))
+            cpu_before = time.process_time()
+            await asyncio.gather(*(one_tick(index, now) for index in range(len(factories))))
+            round_cpu = (time.process_time() - cpu_before) / len(factories)
+            costs.python_cpu.extend([round_cpu] * len(factories))
             async with observer.begin() as connection:
                 # The workers: every scan just dispatched runs and finishes at once.
                 dispatched = (
                     await connection.execute(
                         text(
                             "UPDATE scans SET status = 'succeeded', started_at = :now, finished_at = :now "
-                            "WHERE status = 'queued' RETURNING account_id"
+                            "WHERE status = 'queued' RETURNING id, account_id"
                         ),
                         {"now": now},
                     )
-                ).scalars()
+                ).all()
+                # Their jobs ran to an end: out of the outbox (as each job's end does) ...
+                await connection.execute(
+                    text("DELETE FROM job_outbox WHERE job_id = ANY(CAST(:job_ids AS varchar[]))"),
+                    {"job_ids": [scan_job_id(scan_id) for scan_id, _ in dispatched]},
+                )
+                if queue is not None:  # ... and out of the queue
+                    job_keys = [job_key_prefix + scan_job_id(scan_id) for scan_id, _ in dispatched]
+                    await queue.pool.delete(queue.queue_name, *job_keys)
                 minute = int((now - start).total_seconds() // 60)
-                for account in dispatched:
+                for _scan_id, account in dispatched:
                     slot, period = due[account], period_of[account]
                     if now < slot:  # this account's current slot was already dispatched
                         doubles += 1
@@ -192,6 +287,9 @@ async def run(args: argparse.Namespace, url: str) -> None:
         for engine in engines:
             await engine.dispose()
         await observer.dispose()
+        if queue is not None:
+            await queue.pool.delete(queue.queue_name)
+            await queue.close()
 
     end = start + tick_period * ticks
     never = [account for account, slot in due.items() if slot <= end - tick_period]
@@ -215,11 +313,17 @@ async def run(args: argparse.Namespace, url: str) -> None:
     print(f"machine                   {os.cpu_count()} cores, load average {load} (timings grow with it)")
     print(f"schedulers at once        {args.schedulers}; tick every {args.tick_seconds} s (simulated clock)")
     print(f"simulated                 {args.minutes} minutes, {ticks} ticks each")
-    print(
-        f"tick time                 p50 {percentile(tick_times, 0.5) * 1000:.0f} ms, "
-        f"p99 {percentile(tick_times, 0.99) * 1000:.0f} ms, "
-        f"max {max(tick_times) * 1000:.0f} ms (target p99 < 1 s)"
-    )
+    print(f"tick time                 {_spread(costs.wall)} (target p99 < 1 s)")
+    python_wall = [wall - sql for wall, sql in zip(costs.wall, costs.sql, strict=True)]
+    print(f"  waiting on PostgreSQL   {_spread(costs.sql)} (its statements, sent to answered)")
+    print(f"  the rest (Python)       {_spread(python_wall)}")
+    print(f"tick CPU, scheduler       {_spread(costs.python_cpu)} (process CPU; load-robust)")
+    if costs.database_cpu:
+        print(f"tick CPU, PostgreSQL      {_spread(costs.database_cpu)} (the tick's backend; load-robust)")
+    else:
+        print("tick CPU, PostgreSQL      not readable (the database is not on this machine)")
+    if costs.handoff:
+        print(f"hand-off to arq (Redis)   {_spread(costs.handoff)} (after the commit: the scans' jobs)")
     print(
         f"dispatches per minute     mean {statistics.mean(per_minute[m] for m in range(minutes)):.0f}, "
         f"ideal {statistics.mean(ideal):.0f}; worst minute {min(ratios):.1%} .. {max(ratios):.1%} "
@@ -233,15 +337,15 @@ async def run(args: argparse.Namespace, url: str) -> None:
     print(f"skipped slots             {skipped}")
     print(f"double dispatches         {doubles} (target 0)")
     if metrics_server is not None:
-        import httpx
-
-        async with httpx.AsyncClient() as http:
-            body = (await http.get(f"http://127.0.0.1:{args.metrics_port}/metrics")).text
-        print("metrics (scheduler families, as scraped):")
-        for line in body.splitlines():
-            if line.startswith("vigilare_scheduler_") and not line.startswith("#") and "_bucket" not in line:
-                print(f"  {line}")
+        print_summary(args.metrics_port)
         metrics_server.shutdown()
+
+
+def _spread(seconds: list[float]) -> str:
+    return (
+        f"p50 {percentile(seconds, 0.5) * 1000:.0f} ms, p99 {percentile(seconds, 0.99) * 1000:.0f} ms, "
+        f"max {max(seconds) * 1000:.0f} ms, mean {statistics.mean(seconds) * 1000:.0f} ms"
+    )
 
 
 def main() -> None:
@@ -258,6 +362,11 @@ def main() -> None:
     parser.add_argument("--tick-seconds", type=int, default=default_tick, help="the scheduler's period")
     parser.add_argument("--schedulers", type=int, default=2, help="schedulers ticking at once")
     parser.add_argument("--metrics-port", type=int, default=0, help="serve /metrics here while running")
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="also hand each tick's jobs to arq on this Redis after the commit, as the scheduler job does",
+    )
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument(
         "--database-url", default="", help="an empty migrated-or-new database (default: a temporary one)"

@@ -9,6 +9,7 @@ never accepted for another.
 from __future__ import annotations
 
 import base64
+import functools
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -57,8 +58,13 @@ class MalformedStateError(InvalidStateError):
     """Not a state token at all, or one missing the tenant, user or nonce it must carry."""
 
 
+@functools.lru_cache(maxsize=64)
 def derive_key(secret_key: str | bytes, purpose: str, length: int = 32) -> bytes:
-    """Derive a key for one purpose from the application secret (HKDF-SHA256)."""
+    """Derive a key for one purpose from the application secret (HKDF-SHA256).
+
+    Remembered per (secret, purpose, length): requests build their cursor codec and secret box
+    from the settings, and the derivation is the same every time.
+    """
     if not purpose:
         raise ValueError("a key purpose label is required")
     material = secret_key.encode() if isinstance(secret_key, str) else secret_key

@@ -419,8 +419,11 @@ async def _serve(settings: Settings, port: int) -> tuple[Any, asyncio.Task[None]
 
 def _seed(sandbox: Any) -> None:
     from vigilare_sandbox.seed import seed_clean_account, seed_compromised_account
+    from vigilare_sandbox.seed_invoices import add_past_due_invoice
 
     seed_compromised_account(sandbox, COMPROMISED)
+    # The miners' bill went unpaid: AWS Payments reports the invoice past due (a suspension cap).
+    add_past_due_invoice(sandbox, COMPROMISED)
     seed_clean_account(sandbox, CLEAN)
 
 

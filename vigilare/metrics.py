@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import resource
 import shutil
 import tempfile
 import threading
@@ -52,6 +53,12 @@ AWS_CALLS = Counter(
     "AWS API calls, by service, operation and outcome (ok, throttled, denied, error).",
     ["service", "operation", "outcome"],
 )
+SCAN_AWS_CALLS = Histogram(
+    "vigilare_scan_aws_calls",
+    "AWS API calls one scan made, by trigger (a steady-state scheduled scan: the data that fell due).",
+    ["trigger"],
+    buckets=(5, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500),
+)
 QUEUE_DEPTH = Gauge(
     "vigilare_queue_depth",
     "Jobs waiting in the queue (read at each scheduler tick).",
@@ -70,7 +77,9 @@ JOB_WAIT = Histogram(
 )
 JOBS = Counter("vigilare_jobs", "Job runs, by job and outcome (ok, retry, failed).", ["job", "outcome"])
 SCHEDULER_TICK = Histogram(
-    "vigilare_scheduler_tick_seconds", "Time one scheduler tick takes.", buckets=_DURATIONS
+    "vigilare_scheduler_tick_seconds",
+    "Time one scheduler tick's dispatch takes (its statements; its commit and hand-off to the queue follow).",
+    buckets=_DURATIONS,
 )
 SCHEDULER_START_LAG = Histogram(
     "vigilare_scheduler_start_lag_seconds",
@@ -85,6 +94,12 @@ SCHEDULER_NOT_DISPATCHED = Counter(
     "vigilare_scheduler_not_dispatched",
     "Due accounts given no scan: busy (previous scan unfinished), blocked (billing), duplicate (slot taken).",
     ["reason"],
+)
+PROCESS_MEMORY = Gauge(
+    "vigilare_process_resident_memory_bytes",
+    "Resident memory of the largest live Vigilare process (each records its own after every job and "
+    "when it serves /metrics).",
+    multiprocess_mode="livemax",
 )
 PERIODIC_RUNS = Counter(
     "vigilare_periodic_runs",
@@ -109,6 +124,22 @@ INGEST_EVENTS = Counter(
     "Pushed AWS events received, by outcome (accepted, duplicate, refused); and processed (applied, failed).",
     ["outcome"],
 )
+
+
+def resident_memory_bytes() -> int:
+    """This process's resident memory now (Linux ``/proc``), else its peak (``getrusage``)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def record_process_memory() -> None:
+    PROCESS_MEMORY.set(resident_memory_bytes())
 
 
 def multiprocess_dir() -> str | None:
@@ -142,6 +173,7 @@ def mark_process_dead(pid: int) -> None:
 
 def exposition() -> bytes:
     """The text format of every sample: of all processes in multi-process mode, else of this one."""
+    record_process_memory()
     if multiprocess_dir():
         registry = CollectorRegistry()
         _multiprocess.MultiProcessCollector(registry)

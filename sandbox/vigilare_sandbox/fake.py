@@ -9,12 +9,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from vigilare_sandbox import fake_account, fake_ce_ses, fake_cloudtrail, fake_guardduty, fake_health
+from vigilare_sandbox import (
+    fake_account,
+    fake_ce_ses,
+    fake_cloudtrail,
+    fake_compute,
+    fake_ecs,
+    fake_guardduty,
+    fake_health,
+    fake_payments,
+)
 from vigilare_sandbox.fake_guardduty import DetectorLookup
 from vigilare_sandbox.state import FakeState
 from vigilare_sandbox.wire import WireRequest, WireResponse, json11_error, rest_json_error
 
-JSON_SERVICES = {"health", "cloudtrail", "ce"}
+JSON_SERVICES = {"health", "cloudtrail", "ce", "servicequotas", "lightsail", "ecs"}
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,9 @@ def route(request: WireRequest) -> FakeRoute | None:
     if service == "health" and target.startswith(fake_health.TARGET_PREFIX):
         # moto has no Health at all: every Health operation is ours, unknown ones get AWS's error.
         return FakeRoute(service, target.removeprefix(fake_health.TARGET_PREFIX))
+    if service == "payments" and target.startswith(fake_payments.TARGET_PREFIX):
+        # moto has no AWS Payments: every Payments operation is ours.
+        return FakeRoute(service, target.removeprefix(fake_payments.TARGET_PREFIX))
     if service == "cloudtrail" and target == fake_cloudtrail.TARGET:
         return FakeRoute(service, "LookupEvents")
     if service == "ce" and target == fake_ce_ses.CE_TARGET:
@@ -40,8 +52,23 @@ def route(request: WireRequest) -> FakeRoute | None:
         operation = fake_guardduty.operation_for(request.path)
         if operation is not None:
             return FakeRoute(service, operation)
+    ecs_operation = target.removeprefix(fake_ecs.TARGET_PREFIX)
+    if (
+        service == "ecs"
+        and target.startswith(fake_ecs.TARGET_PREFIX)
+        and ecs_operation in fake_ecs.OPERATIONS
+    ):
+        return FakeRoute(service, ecs_operation)
     if service == "account" and request.method == "POST" and request.path == fake_account.PATH:
         return FakeRoute(service, "GetContactInformation")
+    # Service Quotas' request history and Lightsail (moto has neither): JSON 1.1 by X-Amz-Target.
+    if (
+        service == "servicequotas"
+        and target == f"{fake_compute.QUOTAS_TARGET_PREFIX}ListRequestedServiceQuotaChangeHistory"
+    ):
+        return FakeRoute(service, target.removeprefix(fake_compute.QUOTAS_TARGET_PREFIX))
+    if service == "lightsail" and target.startswith(fake_compute.LIGHTSAIL_TARGET_PREFIX):
+        return FakeRoute(service, target.removeprefix(fake_compute.LIGHTSAIL_TARGET_PREFIX))
     # SESv2 signs as "ses" (like SES v1); only GetAccount's path is ours.
     if service == "ses" and request.method == "GET" and request.path == fake_ce_ses.SES_ACCOUNT_PATH:
         return FakeRoute(service, "GetAccount")
@@ -49,6 +76,8 @@ def route(request: WireRequest) -> FakeRoute | None:
 
 
 def _throttled(fake_route: FakeRoute) -> WireResponse:
+    if fake_route.service == "payments":
+        return fake_payments.error(400, "ThrottlingException", "Rate exceeded")
     if fake_route.service in JSON_SERVICES:
         return json11_error(400, "ThrottlingException", "Rate exceeded")
     return rest_json_error(429, "TooManyRequestsException", "Too Many Requests")
@@ -65,7 +94,7 @@ class FakeAws:
         try:
             body = request.json_body()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            if fake_route.service in JSON_SERVICES:
+            if fake_route.service in JSON_SERVICES or fake_route.service == "payments":
                 return json11_error(400, "SerializationException", "Request body is not valid JSON")
             return rest_json_error(400, "BadRequestException", "Request body is not valid JSON")
         assert request.scope is not None  # route() only matches signed requests
@@ -81,12 +110,24 @@ class FakeAws:
             account = self.state.account(account_id)
             if fake_route.service == "health":
                 return fake_health.handle(account, account_id, fake_route.operation, body)
+            if fake_route.service == "payments":
+                return fake_payments.handle(account, fake_route.operation, body)
             if fake_route.service == "cloudtrail":
                 return fake_cloudtrail.lookup_events(account, region, body)
             if fake_route.service == "ce":
                 return fake_ce_ses.get_anomalies(account, body)
+            if fake_route.service == "ecs":
+                return fake_ecs.handle(account, account_id, region, fake_route.operation, body)
             if fake_route.service == "account":
                 return fake_account.get_contact_information(account, account_id, body)
+            if fake_route.service == "servicequotas":
+                return fake_compute.list_requested_quota_changes(
+                    account, account_id, region, fake_route.operation, body
+                )
+            if fake_route.service == "lightsail":
+                return fake_compute.get_lightsail_instances(
+                    account, account_id, region, fake_route.operation, body
+                )
             if fake_route.service == "ses":
                 return fake_ce_ses.get_ses_account(account, region)
             if fake_route.operation == "ListFindings":

@@ -6,8 +6,9 @@ on a role registered with the trust guard is refused unless ExternalId and calle
 its answer adjusted by the role's test knobs); everything else is forwarded to moto unchanged
 (method, path, query, headers including Host, body) and moto's status, headers and body come back
 unchanged, except where moto departs from AWS's documented answer (the credential report's root row
-and key-use columns, DescribeSnapshots' owner and permission filters). The upstream is always moto's
-address, whatever the Host header says (s3control puts the account id in front of the host name).
+and key-use columns, DescribeSnapshots' owner and permission filters, fleets' creation times). The
+upstream is always moto's address, whatever the Host header says (s3control puts the account id in
+front of the host name).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from vigilare_sandbox import field
+from vigilare_sandbox import ec2_fleets, field
 from vigilare_sandbox.ec2_sharing import filter_describe_snapshots
 from vigilare_sandbox.fake import FakeAws, route
 from vigilare_sandbox.fake_iam import add_root_row
@@ -261,6 +262,14 @@ class Gateway:
                 response.body, request.form(), self.accounts.account_for(request), request.scope.region
             )
             response = _with_body(response, filtered)
+        ec2_action = (
+            request.form().get("Action") if request.scope and request.scope.service == "ec2" else None
+        )
+        if ec2_action in ec2_fleets.HANDLED and request.scope is not None and response.status == 200:
+            stamped = ec2_fleets.with_create_times(
+                response.body, str(ec2_action), self.accounts.account_for(request), request.scope.region
+            )
+            response = _with_body(response, stamped)
         if method == "POST" and split.path == _MOTO_RESET_PATH and self._on_moto_reset is not None:
             self._on_moto_reset()
         return response

@@ -19,7 +19,7 @@ from vigilare.accounts.onboarding import (
     additions_policy,
     trust_policy,
 )
-from vigilare_sandbox import seed_aws, seed_events
+from vigilare_sandbox import seed_aws, seed_events, seed_invoices
 from vigilare_sandbox.sandbox import Sandbox
 from vigilare_sandbox.seed_aws import client_for
 from vigilare_sandbox.state import SupportPlan
@@ -225,8 +225,8 @@ class CleanAccount:
 
 def seed_clean_account(sandbox: Sandbox, account_id: str) -> CleanAccount:
     """A well-kept account: multi-region CloudTrail logging, GuardDuty on everywhere with no
-    findings, EBS encrypted by default, a SECURITY contact, steady modest spend, healthy SES,
-    nothing public or open."""
+    findings, EBS encrypted by default, a SECURITY contact, steady modest spend (its invoices paid,
+    their due dates past), healthy SES, nothing public or open."""
     seed_events.set_support_plan(sandbox, account_id, SupportPlan.BUSINESS)
     trail_arn = seed_aws.create_logging_trail(sandbox, account_id, "org-trail")
     detectors: dict[str, str] = {}
@@ -247,6 +247,7 @@ def seed_clean_account(sandbox: Sandbox, account_id: str) -> CleanAccount:
         [{"Amazon Elastic Compute Cloud - Compute": 3.1, "Amazon Simple Storage Service": 0.9}] * 14,
     )
     seed_aws.put_ses_reputation(sandbox, account_id, "us-east-1", bounce_rate=0.004, complaint_rate=0.0001)
+    seed_invoices.add_paid_invoices(sandbox, account_id)
     return CleanAccount(account_id=account_id, trail_arn=trail_arn, guardduty_detectors=detectors)
 
 
@@ -279,6 +280,7 @@ def seed_member_account(
     - root: managed centrally (no password, no access keys, no MFA);
     - billing alerts are off at the payer, so ``AWS/Billing`` publishes nothing here;
     - a service control policy denies every action in ``scp_denied_region``;
+    - AWS Payments refuses it (INVALID_ACCOUNT_STATE): the management account pays the invoices;
     - otherwise clean: GuardDuty on, a SECURITY contact, steady spend in Cost Explorer, healthy SES.
     """
     seed_events.set_support_plan(sandbox, account_id, SupportPlan.BUSINESS)
@@ -299,6 +301,7 @@ def seed_member_account(
         [{"Amazon Elastic Compute Cloud - Compute": 2.4, "Amazon Simple Storage Service": 0.6}] * 14,
     )
     seed_aws.put_ses_reputation(sandbox, account_id, "us-east-1", bounce_rate=0.003, complaint_rate=0.0001)
+    seed_invoices.refuse_payments(sandbox, account_id, "INVALID_ACCOUNT_STATE")
     # Last: the policy denies the seeder too, as it would anyone in the account.
     seed_events.deny_region_by_scp(sandbox, account_id, scp_denied_region)
     return MemberAccount(

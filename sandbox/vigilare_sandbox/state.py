@@ -143,6 +143,54 @@ class CostLine:
 
 
 @dataclass
+class Invoice:
+    """One AWS invoice as AWS Payments holds it (a financial record of type INVOICE).
+
+    ``status``: OUTSTANDING (something left to pay), PROCESSING (a payment under way), SETTLED or
+    CANCELED. Amounts are decimal strings, as the API's ``CurrencyAmount.value``.
+    """
+
+    record_id: str  # AWS Payments' id, e.g. INV-5364-6253-7364-1342
+    invoice_id: str  # AWS Invoicing's document number
+    amount: str
+    due_date: date
+    issued_at: datetime
+    status: str = "OUTSTANDING"
+    settled: str = "0.00"
+    currency: str = "USD"
+
+
+@dataclass
+class QuotaRequest:
+    """One Service Quotas increase request (``RequestedServiceQuotaChange``), in its region."""
+
+    id: str
+    region: str
+    service_code: str
+    quota_code: str
+    quota_name: str
+    desired_value: float
+    status: str  # PENDING | CASE_OPENED | APPROVED | DENIED | CASE_CLOSED | NOT_APPROVED | INVALID_REQUEST
+    created: datetime
+    case_id: str = ""
+    requester: str = ""
+
+
+@dataclass
+class LightsailInstance:
+    """One Lightsail instance (virtual private server), in its region."""
+
+    name: str
+    region: str
+    bundle_id: str
+    blueprint_id: str
+    created_at: datetime
+    state: str = "running"  # pending | running | stopping | stopped | ...
+    cpu_count: int = 2
+    ram_size_gb: float = 1.0
+
+
+@dataclass
 class AccountState:
     support_plan: SupportPlan = SupportPlan.BUSINESS
     health_events: dict[str, HealthEvent] = field(default_factory=dict)
@@ -167,6 +215,27 @@ class AccountState:
     scp_denied_regions: set[str] = field(default_factory=set)
     # Cost and usage lines with their record type; when set, the fake answers GetCostAndUsage.
     cost_lines: list[CostLine] = field(default_factory=list)
+    # AWS Payments: the account's invoices, and the AccessDeniedException reason it answers instead
+    # (INVALID_ACCOUNT_STATE for a member account whose management account pays; NOT_AUTHORIZED).
+    invoices: list[Invoice] = field(default_factory=list)
+    payments_refusal: str | None = None
+    # Service Quotas increase requests and Lightsail instances (moto has neither).
+    quota_requests: list[QuotaRequest] = field(default_factory=list)
+    lightsail_instances: list[LightsailInstance] = field(default_factory=list)
+    # ECS tasks the fake's ECS reads answer from (fake_ecs: moto's tasks never reach RUNNING).
+    ecs_tasks: list[EcsTask] = field(default_factory=list)
+
+
+@dataclass
+class EcsTask:
+    region: str
+    cluster_name: str
+    task_arn: str
+    started_at: datetime
+    launch_type: str = "FARGATE"
+    cpu: str = "1024"  # CPU units: 1024 is one vCPU
+    last_status: str = "RUNNING"
+    desired_status: str = "RUNNING"
 
 
 @dataclass

@@ -14,6 +14,7 @@ from vigilare.accounts.onboarding import ADDITIONS_ACTIONS
 from vigilare.scanner import ScanTarget, scan_account
 from vigilare.scenarios.manager import ONLY_BUILTINS, load_registry
 from vigilare_sandbox.seed import seed_compromised_account
+from vigilare_sandbox.seed_invoices import add_past_due_invoice
 
 ACCOUNT = "230987654321"
 WHERE = "ADDITIONS_ACTIONS in vigilare/accounts/onboarding.py"
@@ -21,6 +22,7 @@ WHERE = "ADDITIONS_ACTIONS in vigilare/accounts/onboarding.py"
 
 async def test_every_operation_a_scan_calls_is_granted_by_the_additions_policy(sandbox):
     seed_compromised_account(sandbox, ACCOUNT)
+    add_past_due_invoice(sandbox, ACCOUNT)  # so AWS Payments' BatchGetFinancialRecord is called too
     # Vigilare's role grants what Vigilare's own collectors call; a third-party plugin (the example one
     # is installed in CI) names the actions it needs in its own documentation (docs/plugins.md).
     registry = load_registry(allowed=[ONLY_BUILTINS])
@@ -48,6 +50,7 @@ async def test_every_operation_a_scan_calls_is_granted_by_the_additions_policy(s
     called = {op for r in log.requests if r.service != "sts" and (op := called_operation(r)) is not None}
     needed = sorted({op.iam_action for op in called})
     missing = [action for action in needed if action not in ADDITIONS_ACTIONS]
+    assert {"payments:ListFinancialRecords", "payments:BatchGetFinancialRecord"} <= set(needed)
     assert not missing, (
         "The collectors call actions the onboarding role does not grant. Add them to "
         f"{WHERE}: {', '.join(repr(action) for action in missing)}"

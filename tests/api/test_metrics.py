@@ -96,6 +96,17 @@ async def test_metrics_count_scans_aws_calls_deliveries_and_requests(
     assert gained("vigilare_aws_calls_total", service="sts", operation="AssumeRole", outcome="denied") == 1
     assert gained("vigilare_aws_calls_total", service="s3", operation="ListBuckets", outcome="ok") == 1
     assert gained("vigilare_jobs_total", job="scan_account", outcome="ok") == 1
+    # The scan's own AWS calls, one observation per scan: at least its ListBuckets, at most every
+    # call counted meanwhile (the verification's calls are not the scan's).
+    assert gained("vigilare_scan_aws_calls_count", trigger="verify") == 1
+    every_call = sum(
+        value(after, name, **dict(labels)) - value(before, name, **dict(labels))
+        for name, labels in after
+        if name == "vigilare_aws_calls_total"
+    )
+    assert 1 <= gained("vigilare_scan_aws_calls_sum", trigger="verify") < every_call
+    # The process's resident memory (the largest live process in multi-process mode).
+    assert value(after, "vigilare_process_resident_memory_bytes") > 20 * 1024 * 1024
     assert gained("vigilare_job_wait_seconds_count", job="scan_account") == 1
     # Route templates, never raw paths: the ids in the paths are not labels.
     route = "/accounts/{account_id}/scans/{scan_id}"

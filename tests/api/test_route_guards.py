@@ -11,7 +11,8 @@ import ast
 import inspect
 import itertools
 import textwrap
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
@@ -24,11 +25,13 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.api import bearer, login, signup
+from vigilare.api import middleware
 from vigilare.api.app import create_app
 from vigilare.api.routes import ACCOUNT_PATH
 from vigilare.auth.guards import RoleGuard
 from vigilare.auth.roles import ADMIN, MEMBER, OWNER, ROLES, VIEWER
 from vigilare.config import Settings
+from vigilare.db.reads import TENANT_READ
 from vigilare.db.tenancy import VigilareSession, scoped_tenant
 
 PUBLIC_ROUTES = {
@@ -185,13 +188,24 @@ class _RecordingFactory:
         return session
 
 
-async def test_every_query_of_an_authenticated_request_is_tenant_scoped(client):
+async def test_every_query_of_an_authenticated_request_is_tenant_scoped(client, monkeypatch):
     tenant_id = (await signup(client, "scoped@tenant.test"))["tenant_id"]
     headers = bearer(await login(client, "scoped@tenant.test"))
     services = client.app.state["services"]
     recording = _RecordingFactory(services.session_factory)
     services.session_factory = recording  # jobs keep their own reference: only requests are recorded
     executed: list[tuple[Any, str | None]] = []
+    # The hot listings (TENANT_READ) read in a TenantRead instead, on PostgreSQL: whose, recorded here.
+    reads: list[str] = []
+    opened_read = middleware.tenant_read
+
+    @asynccontextmanager
+    async def recorded_read(engine: Any, read_tenant: str) -> AsyncIterator[Any]:
+        reads.append(read_tenant)
+        async with opened_read(engine, read_tenant) as read:
+            yield read
+
+    monkeypatch.setattr(middleware, "tenant_read", recorded_read)
 
     def remember(state: Any) -> None:
         executed.append((state.session, scoped_tenant(state.session)))
@@ -200,19 +214,28 @@ async def test_every_query_of_an_authenticated_request_is_tenant_scoped(client):
     try:
         # Logging out ends the caller's login for the routes after it: it goes last.
         routes = sorted(_api_routes(client.app), key=lambda route: route[:2] == ("POST", "/auth/logout"))
-        for method, path, _handler in routes:
+        tenant_reads = 0
+        for method, path, handler in routes:
             if (method, path) in PUBLIC_ROUTES:
                 continue
             recording.sessions.clear()
             executed.clear()
+            reads.clear()
             response = await client.request(method, _url(path), headers=headers, json={})
             assert response.status_code != 500, (method, path, response.text)
+            if handler.opt.get(TENANT_READ):
+                # One read, of the caller's tenant, and no session at all.
+                assert reads == [tenant_id] and not recording.sessions, (method, path, reads)
+                tenant_reads += 1
+                continue
+            assert not reads, (method, path)
             opened = {session.sync_session for session in recording.sessions}
             # The caller's lookup opens the request's session; the handler's db_session is that one.
             assert len(opened) >= 1, (method, path)
             assert all(scoped_tenant(session) == tenant_id for session in opened), (method, path)
             ours = [tenant for session, tenant in executed if session in opened]
             assert ours and set(ours) == {tenant_id}, (method, path, ours)
+        assert tenant_reads == 3  # the signals, accounts and alerts listings
     finally:
         event.remove(VigilareSession, "do_orm_execute", remember)
         services.session_factory = recording.factory

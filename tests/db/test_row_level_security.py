@@ -9,6 +9,7 @@ service opens, on the role the service connects as.
 from __future__ import annotations
 
 import ast
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
@@ -34,6 +36,7 @@ from vigilare.db.engine import (
     create_session_factory,
     owned_tables,
 )
+from vigilare.db.reads import ReadEnded, begin_statement, tenant_read
 from vigilare.db.tenancy import APP_ROLE, SYSTEM_ROLE, TENANT_SETTING, UnscopedSession, VigilareSession
 from vigilare.ids import new_id, utcnow
 from vigilare.models import metadata
@@ -449,3 +452,92 @@ async def test_the_api_keeps_tenants_apart_on_row_level_security_alone(
     assert [user["email"] for user in users.json()["users"]] == ["owner@a.test"]
     # And B still has its account: A's delete found nothing to delete.
     assert (await client.get("/accounts/222222222222", headers=b)).status_code == 200
+
+
+# --- the hot listings' path: a TenantRead on the driver's connection (vigilare.db.reads) -------------
+
+_READ_PROBE = (
+    "SELECT pg_backend_pid() AS pid, current_user AS role, "
+    f"current_setting('{TENANT_SETTING}', true) AS tenant"
+)
+
+
+async def test_a_tenant_read_sees_none_of_another_tenants_rows(
+    two_tenants: dict[str, str], app_factory: SessionFactory
+) -> None:
+    """SQL that names no tenant at all, in a TenantRead: row-level security alone keeps tenants apart."""
+    engine = app_factory.kw["bind"]
+    for tag, tenant_id in two_tenants.items():
+        async with tenant_read(engine, tenant_id) as read:
+            assert (await read.fetchrow(_READ_PROBE))["role"] == APP_ROLE
+            for table in TENANT_TABLES:
+                column = tenant_column(table)
+                seen = [row[0] for row in await read.fetch(f'SELECT "{column}" FROM "{table.name}"')]
+                assert seen == [tenant_id], f"tenant {tag} reads {table.name}: {seen}"
+
+
+async def test_a_tenant_read_cannot_write(two_tenants: dict[str, str], app_factory: SessionFactory) -> None:
+    engine = app_factory.kw["bind"]
+    with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+        async with tenant_read(engine, two_tenants["a"]) as read:
+            await read.fetch("UPDATE aws_accounts SET display_name = 'changed' RETURNING id")
+
+
+async def test_no_setting_outlives_a_tenant_read_on_a_pooled_connection(
+    app_factory: SessionFactory, two_tenants: dict[str, str]
+) -> None:
+    engine = app_factory.kw["bind"]  # one pooled connection: every read below gets the same one
+    a, b = two_tenants["a"], two_tenants["b"]
+    async with tenant_read(engine, a) as read:
+        first = await read.fetchrow(_READ_PROBE)
+    assert (first["role"], first["tenant"]) == (APP_ROLE, a)
+
+    with pytest.raises(ZeroDivisionError):
+        async with tenant_read(engine, b) as read:
+            await read.fetchrow(_READ_PROBE)
+            raise ZeroDivisionError  # a request that fails mid-read (a 404, a bad cursor)
+
+    async def after_reads() -> Any:
+        async with engine.connect() as connection:
+            probe = (await connection.execute(text(_READ_PROBE))).one()
+            leaked = await connection.scalar(text("SELECT count(*) FROM aws_accounts"))
+        assert probe.role == APP_ROLE and not probe.tenant and leaked == 0
+        return probe
+
+    assert (await after_reads()).pid == first["pid"]  # the same connection, nothing left on it
+
+    # A read cancelled mid-statement (the client went away): its connection is closed, not reused.
+    started = asyncio.Event()
+
+    async def slow_read() -> None:
+        async with tenant_read(engine, b) as read:
+            started.set()
+            await read.fetch("SELECT pg_sleep(30)")
+
+    task = asyncio.create_task(slow_read())
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (await after_reads()).pid != first["pid"]
+
+    # A listing ends its read after its last statement: the connection is back in the pool (the
+    # only one: the nested read gets it) while the request goes on, and the ended read refuses more.
+    async with tenant_read(engine, a) as read:
+        await read.fetch("SELECT id FROM aws_accounts")
+        await read.end()
+        async with tenant_read(engine, b) as other:
+            nested = await other.fetchrow(_READ_PROBE)
+        with pytest.raises(ReadEnded):
+            await read.fetch("SELECT id FROM aws_accounts")
+    assert (nested["pid"], nested["tenant"]) == ((await after_reads()).pid, b)
+
+    # A tenant id that is not safe as an SQL literal is bound as a parameter, and holds the same way.
+    odd = "o'dd; RESET ROLE"
+    assert begin_statement(odd) is None
+    async with tenant_read(engine, odd) as read:
+        probe = await read.fetchrow(_READ_PROBE)
+        seen = await read.fetch("SELECT id FROM aws_accounts")
+    assert (probe["role"], probe["tenant"], seen) == (APP_ROLE, odd, [])
+    await after_reads()

@@ -25,19 +25,21 @@ from vigilare.jobs.queue import InProcessQueue
 from vigilare.scans.service import SCHEDULED, create_scan
 from vigilare_sandbox import RequestLog, Sandbox
 from vigilare_sandbox.seed_aws import client_for, create_public_bucket
+from vigilare_sandbox.seed_events import set_root_security
 
 ACCOUNT = "210987654321"
 
 # What a scheduled scan reads when nothing else is due, for the three test regions: instances
 # everywhere (crypto-mining capacity), root sign-ins since the last poll where CloudTrail records
-# them (us-east-1), the quarantine policies, open AWS Health events; SES and GuardDuty are idle
-# here (sandboxed SES, no detector), so they are looked at hourly.
+# them (us-east-1), the quarantine policies, the IAM account summary (root keys), open AWS Health
+# events; SES and GuardDuty are idle here (sandboxed SES, no detector), so they are looked at hourly.
 STEADY_CALLS = Counter(
     {
         ("sts", "AssumeRole"): 1,
         ("ec2", "DescribeInstances"): len(TEST_REGIONS),
         ("cloudtrail", "LookupEvents"): 1,
         ("iam", "ListEntitiesForPolicy"): 4,
+        ("iam", "GetAccountSummary"): 1,  # one global call: root access keys as they are now
         ("health", "DescribeEvents"): 1,
     }
 )
@@ -135,6 +137,30 @@ async def test_a_signal_whose_data_was_not_read_stays_open_until_a_scan_reads_it
     assert aws_requests.to("s3")
     signals = {s["signal_id"]: s for s in await all_signals(aws_client, headers, ACCOUNT)}
     assert signals[leak["signal_id"]]["resolved_at"] is not None
+
+
+async def test_a_scheduled_scan_finds_a_root_key_created_since_the_last_credential_report(
+    aws_client: Any, sandbox: Sandbox, aws_requests: RequestLog
+) -> None:
+    # Issue 12 item 4: the credential report may be 4 hours old; GetAccountSummary says whether root
+    # keys exist now (IAM API reference, GetAccountSummary: AccountAccessKeysPresent).
+    headers = await connected(aws_client, sandbox)
+    assert [
+        s for s in await all_signals(aws_client, headers, ACCOUNT) if s["kind"] == "root_access_keys"
+    ] == []
+
+    set_root_security(sandbox, ACCOUNT, mfa=True, access_keys=True)  # someone creates a root key
+    aws_requests.clear()
+    scan = await scheduled_scan(aws_client, headers)
+
+    assert scan["status"] == "succeeded", scan
+    assert aws_requests.to("iam", "GenerateCredentialReport") == []  # the report is not due yet
+    assert len(aws_requests.to("iam", "GetAccountSummary")) == 1
+    [root_keys] = [
+        s for s in await all_signals(aws_client, headers, ACCOUNT) if s["kind"] == "root_access_keys"
+    ]
+    assert root_keys["severity"] == "CRITICAL" and root_keys["resolved_at"] is None
+    assert "account summary" in root_keys["description"]
 
 
 async def test_what_push_delivers_is_not_polled_while_push_is_connected(

@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import event, func, select
 
 from tests.scans.test_scheduler import _tenant_with_accounts
+from tests.support.db import cross_tenant_factory
 from vigilare.accounts.models import AwsAccount
-from vigilare.ids import utcnow
+from vigilare.auth.models import Tenant
+from vigilare.db.engine import SessionFactory, create_engine
+from vigilare.db.migrate import upgrade_to_head
+from vigilare.ids import new_id, utcnow
 from vigilare.scans.dispatch import dispatch_due
 from vigilare.scans.models import Scan
 from vigilare.scans.scheduler import first_scan_at, tick
@@ -56,9 +63,10 @@ async def test_dispatch_takes_the_same_statements_for_3_or_300_due_accounts(db):
 
     assert small.scheduled == 3
     assert large.scheduled == 300
-    # Claim, move, insert (and the recovery queries): a constant number, not three per account.
+    # The tenants billing stops, then one statement that claims, moves and inserts (and the outbox
+    # write at the commit): a constant number, not three per account.
     assert len(statements) == few
-    assert large.dispatch.statements == 3
+    assert large.dispatch.statements == 2
 
 
 async def test_a_late_tick_dispatches_once_records_the_lag_and_keeps_the_phase(db):
@@ -162,3 +170,75 @@ async def test_two_schedulers_at_once_never_dispatch_an_account_twice(db):
         assert per_account[account.id] == expected, account.id
         assert next_slots[account.id] > end
     assert dispatched == sum(per_account.values())
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[SessionFactory]:
+    """The embedded default's database (one process; dispatch without row locks)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'scheduler.db'}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    engine = create_engine(url)
+    try:
+        yield cross_tenant_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _busy_and_blocked(db: SessionFactory) -> None:
+    now = utcnow().replace(microsecond=0)
+    due = now - timedelta(seconds=5)
+    async with db() as session:
+        free, running, queued = await _tenant_with_accounts(session, "team", "active", 3, due)
+        expired = await _tenant_with_accounts(session, "solo", "trialing", 2, due)
+        unpaid = await _tenant_with_accounts(session, "agency", "past_due", 1, due)
+        grace = await _tenant_with_accounts(session, "agency", "past_due", 1, due)
+        (await session.get_one(Tenant, expired[0].tenant_id)).trial_ends_at = now - timedelta(days=1)
+        (await session.get_one(Tenant, unpaid[0].tenant_id)).past_due_since = now - timedelta(days=10)
+        (await session.get_one(Tenant, grace[0].tenant_id)).past_due_since = now - timedelta(days=2)
+        for account, status in ((running, "running"), (queued, "queued")):
+            session.add(
+                Scan(
+                    id=new_id(),
+                    tenant_id=account.tenant_id,
+                    account_id=account.id,
+                    trigger="manual",
+                    status=status,
+                    queued_at=now - timedelta(minutes=1),
+                )
+            )
+        await session.commit()
+
+        result = await tick(session, now)
+        await session.commit()
+        scanned = set(await session.scalars(select(Scan.account_id).where(Scan.trigger == "scheduled")))
+        accounts = [free, running, queued, *expired, *unpaid, *grace]
+        next_slots = dict(
+            (
+                await session.execute(
+                    select(AwsAccount.id, AwsAccount.next_scan_at).where(
+                        AwsAccount.id.in_([account.id for account in accounts])
+                    )
+                )
+            ).all()
+        )
+
+    # Scans for the account that is free and for the tenant still within its 7-day grace.
+    assert scanned == {free.id, grace[0].id}
+    assert result.scheduled == 2 and result.dispatch.lags == [5.0, 5.0]
+    # Still scanning (a scan of each is queued or running): no second scan at once.
+    assert result.dispatch.busy == 2
+    # The expired trial's two accounts and the tenant past due beyond the grace period: no scans.
+    assert result.dispatch.blocked == 3
+    # Every due account keeps its schedule: on to its next slot, scanned or not.
+    intervals = {"team": 5, "solo": 15, "agency": 5}
+    plans = ["team"] * 3 + ["solo"] * 2 + ["agency"] * 2
+    for account, plan in zip(accounts, plans, strict=True):
+        assert next_slots[account.id] == due + timedelta(minutes=intervals[plan]), plan
+
+
+async def test_busy_accounts_and_tenants_billing_stops_keep_their_schedule_but_get_no_scan(db):
+    await _busy_and_blocked(db)
+
+
+async def test_the_embedded_default_on_sqlite_dispatches_the_same_way(sqlite_db):
+    await _busy_and_blocked(sqlite_db)

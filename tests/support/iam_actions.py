@@ -13,17 +13,27 @@ import re
 from dataclasses import dataclass
 
 import botocore.session
+from botocore.loaders import Loader
 from botocore.model import ServiceModel
 
+from vigilare.aws.session import VENDORED_MODELS
 from vigilare_sandbox.recording import RecordedRequest
 
 # botocore service name -> IAM action prefix, where they differ (SESv2's actions are "ses:").
 IAM_PREFIX = {"cloudwatch": "cloudwatch", "sesv2": "ses", "s3control": "s3"}
 # The services whose IAM prefix is known (an action with another prefix does not exist).
 KNOWN_PREFIXES = {
-    "account", "ce", "cloudtrail", "cloudwatch", "ec2", "guardduty", "health", "iam", "organizations", "s3",
-    "ses", "sts", "support",
+    "account", "ce", "cloudtrail", "cloudwatch", "ec2", "guardduty", "health", "iam", "organizations",
+    "payments", "s3", "ses", "sts", "support",
+    "batch", "ecs", "sagemaker",
 }  # fmt: skip
+# Permission-only actions: no operation of their own, required beside others (Service Authorization
+# Reference, AWS Payments: GetPaymentStatus "Get payment status of invoices", access level Read;
+# ListFinancialRecords and BatchGetFinancialRecord need it, AWS Payments API reference).
+PERMISSION_ONLY_ACTIONS = {"payments:GetPaymentStatus"}
+# Service Quotas signs as "servicequotas" (botocore's "service-quotas"); Lightsail as itself.
+IAM_PREFIX["service-quotas"] = "servicequotas"
+KNOWN_PREFIXES |= {"lightsail", "servicequotas"}
 # Operations whose IAM action is not named after them (Service Authorization Reference, Amazon S3).
 IAM_ACTION_FOR_OPERATION = {
     ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
@@ -44,6 +54,7 @@ _BY_SIGNING_NAME = {
     "ses": ("ses", "sesv2"),
     "s3": ("s3control", "s3"),  # s3control's paths (/v20180820/...) are its own
 }
+_BY_SIGNING_NAME["servicequotas"] = ("service-quotas",)
 
 
 @dataclass(frozen=True)
@@ -58,8 +69,17 @@ class CalledOperation:
 
 
 @functools.cache
+def _session() -> botocore.session.Session:
+    """A botocore session that also sees the service models Vigilare vendors (AWS Payments)."""
+    session = botocore.session.get_session()
+    # Its own loader (not the scans' shared one, whose cached models the scan's clients use).
+    session.register_component("data_loader", Loader(extra_search_paths=[str(VENDORED_MODELS)]))
+    return session
+
+
+@functools.cache
 def _model(service: str) -> ServiceModel:
-    return botocore.session.get_session().get_service_model(service)
+    return _session().get_service_model(service)
 
 
 def _uri_pattern(request_uri: str) -> tuple[re.Pattern[str], str, int]:
@@ -128,9 +148,8 @@ def action_exists(action: str) -> bool:
     prefix, _, name = action.partition(":")
     if prefix not in KNOWN_PREFIXES or not name:
         return False
-    if action in IAM_ACTION_FOR_OPERATION.values():
+    if action in IAM_ACTION_FOR_OPERATION.values() or action in PERMISSION_ONLY_ACTIONS:
         return True
     services = [service for service, iam_prefix in IAM_PREFIX.items() if iam_prefix == prefix] + [prefix]
-    loader = botocore.session.get_session()
-    available = set(loader.get_available_services())
+    available = set(_session().get_available_services())
     return any(service in available and name in _model(service).operation_names for service in services)

@@ -21,6 +21,7 @@ from vigilare.accounts.schemas import (
 from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import ADMIN, VIEWER, Principal
 from vigilare.config import Settings
+from vigilare.db.reads import TENANT_READ, ListingSource
 from vigilare.errors import answers
 from vigilare.ids import isoformat, utcnow
 
@@ -84,13 +85,16 @@ class AccountsController(Controller):
             role_arn=account.role_arn,
         )
 
-    @get("", summary="List connected accounts", guards=[requires_role(VIEWER)])
+    @get("", summary="List connected accounts", guards=[requires_role(VIEWER)], opt={TENANT_READ: True})
     async def list_accounts(
         self,
-        db_session: NamedDependency[AsyncSession],
+        listing_source: NamedDependency[ListingSource],
         tag: FromQuery[str | None] = None,
     ) -> AccountListOut:
-        accounts = await service.list_accounts(db_session, tag)
+        if listing_source.read is not None:
+            listed = await service.read_account_list(listing_source.read, tag)
+            return AccountListOut(accounts=listed, total=len(listed))
+        accounts = await service.list_accounts(listing_source.orm_session(), tag)
         return AccountListOut(
             accounts=[
                 AccountSummaryOut(

@@ -13,15 +13,29 @@ PENDING, ACTIVE, DISCONNECTED = "PENDING", "ACTIVE", "DISCONNECTED"
 
 class AwsAccount(Base, TenantScoped, Timestamps):
     __tablename__ = "aws_accounts"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "aws_account_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "aws_account_id"),
+        # The scheduler's due accounts: active ones only, by their next slot.
+        sa.Index(
+            "ix_aws_accounts_due",
+            "next_scan_at",
+            postgresql_where=sa.text(f"status = '{ACTIVE}'"),
+            sqlite_where=sa.text(f"status = '{ACTIVE}'"),
+        ),
+    )
 
     id: Mapped[str] = id_column()
+    # Not indexed alone: the unique (tenant_id, aws_account_id) index serves the tenant's rows, and
+    # every index here is written again each time the scheduler moves ``next_scan_at``.
+    tenant_id: Mapped[str] = mapped_column(
+        sa.String(26), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
     aws_account_id: Mapped[str] = mapped_column(sa.String(12))
     display_name: Mapped[str | None] = mapped_column(sa.String(200))
     tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     external_id: Mapped[str] = mapped_column(sa.String(64))
     role_name: Mapped[str] = mapped_column(sa.String(64))
-    status: Mapped[str] = mapped_column(sa.String(20), default=PENDING, index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default=PENDING)
     connected_at: Mapped[datetime]
     verified_at: Mapped[datetime | None]
     disconnected_at: Mapped[datetime | None]
@@ -36,7 +50,7 @@ class AwsAccount(Base, TenantScoped, Timestamps):
     # Scheduling: when the next scheduled scan is due, and the lease that keeps scans of one account
     # from overlapping (held by a scan, renewed while it runs, expires if its worker dies). Each
     # taking of the lease increments its generation: the fencing token a run checks on every write.
-    next_scan_at: Mapped[datetime | None] = mapped_column(index=True)
+    next_scan_at: Mapped[datetime | None]
     lease_scan_id: Mapped[str | None] = mapped_column(sa.String(26))
     lease_until: Mapped[datetime | None]
     lease_generation: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")

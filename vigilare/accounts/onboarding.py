@@ -76,6 +76,11 @@ ADDITIONS_ACTIONS = (
     "iam:ListSAMLProviders",
     "iam:ListUserPolicies",
     "iam:ListUsers",
+    # AWS Payments (us-east-1): which invoices are unpaid and past due. Both operations also need
+    # payments:GetPaymentStatus (AWS Payments API reference, ListFinancialRecords).
+    "payments:BatchGetFinancialRecord",
+    "payments:GetPaymentStatus",
+    "payments:ListFinancialRecords",
     # Organizations (which accounts a role may trust)
     "organizations:DescribeOrganization",
     "organizations:ListAccounts",
@@ -90,6 +95,25 @@ ADDITIONS_ACTIONS = (
     "ses:GetAccount",
     "ses:GetSendQuota",
     "ses:GetSendStatistics",
+    # Compute beyond instances: fleet requests, GPU/vCPU quota requests, Lightsail (every region offering it)
+    "ec2:DescribeFleets",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeSpotFleetRequests",
+    "lightsail:GetInstances",
+    "servicequotas:ListRequestedServiceQuotaChangeHistory",
+    # Compute beyond EC2 instances (collectors/workloads.py; Bedrock's collector reads GetMetricData too)
+    "batch:DescribeComputeEnvironments",
+    "cloudwatch:GetMetricData",
+    "ecs:DescribeClusters",
+    "ecs:DescribeTasks",
+    "ecs:ListClusters",
+    "ecs:ListTasks",
+    "sagemaker:DescribeEndpoint",
+    "sagemaker:DescribeEndpointConfig",
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:ListEndpoints",
+    "sagemaker:ListNotebookInstances",
+    "sagemaker:ListTrainingJobs",
 )
 
 

@@ -32,6 +32,7 @@ from vigilare.auth.roles import ADMIN, MEMBER, VIEWER, Principal
 from vigilare.config import Settings
 from vigilare.crypto import SecretBox
 from vigilare.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorCodec
+from vigilare.db.reads import TENANT_READ, ListingSource, json_list, json_object
 from vigilare.ids import isoformat
 
 
@@ -78,6 +79,54 @@ def alert_out(alert: Alert | Row[Any], deliveries: list[AlertDelivery], box: Sec
         acknowledged_by=alert.acknowledged_by,
         resolved_at=isoformat(alert.resolved_at),
         deliveries=[delivery_out(d, box) for d in deliveries],
+    )
+
+
+def alert_out_of_record(alert: Any, deliveries: list[Any], box: SecretBox | None) -> AlertOut:
+    """``alert_out`` of the records a ``TenantRead`` reads (``service.read_alerts_page``): the alert
+    in ``service.LISTED_COLUMNS``' order, deliveries as ``delivery_out``'s."""
+    (
+        alert_id,
+        rule_id,
+        rule_name,
+        aws_account_id,
+        srs_at_trigger,
+        scenarios_triggered,
+        signal_ids,
+        fired_at,
+        acknowledged_at,
+        acknowledged_by,
+        resolved_at,
+    ) = alert
+    return AlertOut(
+        alert_id=alert_id,
+        aws_account_id=aws_account_id,
+        rule_id=rule_id,
+        rule_name=rule_name,
+        srs_at_trigger=srs_at_trigger,
+        scenarios_triggered=json_list(scenarios_triggered),
+        signal_ids=json_list(signal_ids),
+        fired_at=isoformat(fired_at) or "",
+        acknowledged_at=isoformat(acknowledged_at),
+        acknowledged_by=acknowledged_by,
+        resolved_at=isoformat(resolved_at),
+        deliveries=[_delivery_out_of_record(d, box) for d in deliveries],
+    )
+
+
+def _delivery_out_of_record(delivery: Any, box: SecretBox | None) -> DeliveryOut:
+    if box is None:
+        raise ValueError("a delivery's target is shown through the secret box")
+    return DeliveryOut(
+        event=delivery["event"],
+        channel_type=delivery["channel_type"],
+        target=display_target(json_object(delivery["channel"]), box),
+        status=delivery["status"],
+        attempts=delivery["attempts"],
+        last_status_code=delivery["last_status_code"],
+        last_error=delivery["last_error"],
+        last_attempt_at=isoformat(delivery["last_attempt_at"]),
+        delivered_at=isoformat(delivery["delivered_at"]),
     )
 
 
@@ -131,26 +180,43 @@ class AlertsController(Controller):
     path = "/alerts"
     tags = ["Alerts"]
 
-    @get("", summary="List alert events", guards=[requires_role(VIEWER)])
+    @get("", summary="List alert events", guards=[requires_role(VIEWER)], opt={TENANT_READ: True})
     async def list_alerts(
         self,
-        db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
+        listing_source: NamedDependency[ListingSource],
         account_id: FromQuery[str | None] = None,
         acknowledged: FromQuery[bool | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         next_token: FromQuery[str | None] = None,
     ) -> AlertsOut:
+        cursors = CursorCodec(listing_source.secret_key)
+        if listing_source.read is not None:
+            page, deliveries_by_alert, token = await service.read_alerts_page(
+                listing_source.read,
+                cursors,
+                aws_account_id=account_id,
+                acknowledged=acknowledged,
+                limit=limit,
+                next_token=next_token,
+            )
+            # Only deliveries show a (masked) secret: no box for a page without any.
+            box = SecretBox(listing_source.secret_key) if deliveries_by_alert else None
+            return AlertsOut(
+                alerts=[alert_out_of_record(row, deliveries_by_alert.get(row[0], []), box) for row in page],
+                count=len(page),
+                next_token=token,
+            )
+        db_session = listing_source.orm_session()
         found, token = await service.list_alerts(
             db_session,
-            CursorCodec(settings.secret_key),
+            cursors,
             aws_account_id=account_id,
             acknowledged=acknowledged,
             limit=limit,
             next_token=next_token,
         )
         deliveries = await service.deliveries_of(db_session, [alert.id for alert in found])
-        box = _box(settings)
+        box = SecretBox(listing_source.secret_key)
         return AlertsOut(
             alerts=[alert_out(alert, deliveries[alert.id], box) for alert in found],
             count=len(found),

@@ -12,7 +12,8 @@ from vigilare.alerts.channels.base import AlertEventType
 from vigilare.alerts.evaluation import queue_deliveries
 from vigilare.alerts.models import Alert, AlertDelivery, AlertRule
 from vigilare.auth.roles import Principal
-from vigilare.db.pagination import CursorCodec, newest_first_page
+from vigilare.db.pagination import CursorCodec, check_limit, keyset_after, newest_first_page, next_page_token
+from vigilare.db.reads import TenantRead
 from vigilare.errors import NotFound
 from vigilare.ids import utcnow
 
@@ -74,6 +75,65 @@ async def deliveries_of(session: AsyncSession, alert_ids: list[str]) -> dict[str
     ):
         found[delivery.alert_id].append(delivery)
     return found
+
+
+# ``list_alerts`` and ``deliveries_of`` for a ``TenantRead`` (PostgreSQL's hot path); ``$1`` is the
+# read's tenant.
+_PAGE_SQL = """
+SELECT id, rule_id, rule_name, aws_account_id, srs_at_trigger, scenarios_triggered, signal_ids,
+       fired_at, acknowledged_at, acknowledged_by, resolved_at
+FROM alerts
+WHERE tenant_id = $1 {filters}
+ORDER BY fired_at DESC, id DESC
+LIMIT {limit}
+"""
+_DELIVERIES_SQL = """
+SELECT alert_id, event, channel_type, channel, status, attempts, last_status_code, last_error,
+       last_attempt_at, delivered_at
+FROM alert_deliveries
+WHERE tenant_id = $1 AND alert_id = ANY($2::varchar[])
+ORDER BY created_at, id
+"""
+
+
+async def read_alerts_page(
+    read: TenantRead,
+    cursors: CursorCodec,
+    *,
+    aws_account_id: str | None,
+    acknowledged: bool | None,
+    limit: int,
+    next_token: str | None,
+) -> tuple[list[Any], dict[str, list[Any]], str | None]:
+    """``list_alerts`` and the page's ``deliveries_of`` in a ``TenantRead``: records of the page (in
+    ``LISTED_COLUMNS``' order), each alert's delivery records by alert id, and the next token."""
+    check_limit(limit)
+    args: list[Any] = [read.tenant_id]
+
+    def bound(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    filters = []
+    if aws_account_id is not None:
+        filters.append(f"AND aws_account_id = {bound(aws_account_id)}")
+    if acknowledged is not None:
+        filters.append("AND acknowledged_at IS NOT NULL" if acknowledged else "AND acknowledged_at IS NULL")
+    scope = f"alerts:{aws_account_id or '*'}:{acknowledged}"
+    after = keyset_after(cursors, scope, next_token)
+    if after is not None:
+        filters.append(f"AND (fired_at, id) < ({bound(after[0])}, {bound(after[1])})")
+    rows = await read.fetch(_PAGE_SQL.format(filters=" ".join(filters), limit=bound(limit + 1)), *args)
+    token = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        token = next_page_token(cursors, scope, rows[-1][7], rows[-1][0])
+    deliveries: dict[str, list[Any]] = defaultdict(list)
+    if rows:
+        for delivery in await read.fetch(_DELIVERIES_SQL, read.tenant_id, [row[0] for row in rows]):
+            deliveries[delivery[0]].append(delivery)
+    await read.end()  # the rest is Python: the connection goes back to the pool now
+    return rows, deliveries, token
 
 
 async def get_alert(session: AsyncSession, alert_id: str) -> Alert:

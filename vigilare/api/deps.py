@@ -21,13 +21,14 @@ from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.service import PushStatusReader, StartMonitoring
-from vigilare.api.middleware import REQUEST_SESSION, client_address
+from vigilare.api.middleware import REQUEST_READ, REQUEST_SESSION, client_address
 from vigilare.api.state import AppServices
 from vigilare.auth.roles import Principal
 from vigilare.auth.tokens import TokenIssuer
 from vigilare.billing.gateway import StripeGateway
 from vigilare.config import Settings
 from vigilare.db.engine import TenantSessions
+from vigilare.db.reads import ListingSource, TenantRead
 from vigilare.db.tenancy import cross_tenant, tenant_scope
 from vigilare.ingest.service import push_status
 from vigilare.jobs import flush_after_commit
@@ -92,6 +93,23 @@ async def provide_db_session(
         yield session
 
 
+async def provide_listing_source(
+    request: Request[Any, Any, Any], state: State
+) -> AsyncGenerator[ListingSource, None]:
+    """What a ``TENANT_READ`` route reads from: its ``TenantRead`` on PostgreSQL (the caller was
+    authenticated in it, ``AuthenticationMiddleware``), else its tenant-scoped ``db_session``."""
+    app = services(state)
+    read = request.scope.get(REQUEST_READ)
+    if isinstance(read, TenantRead):
+        yield ListingSource(read=read, secret_key=app.settings.secret_key)
+        return
+    principal = await provide_principal(request)
+    opened = request.scope.get(REQUEST_SESSION)
+    assert opened is None or isinstance(opened, AsyncSession)
+    async with request_transaction(app, principal.tenant_id, opened) as session:
+        yield ListingSource(session=session, secret_key=app.settings.secret_key)
+
+
 async def provide_unscoped_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:
     """The session of a public route (sign-up, login, webhooks): it sees every tenant."""
     async with request_transaction(services(state), None) as session:
@@ -144,6 +162,7 @@ def dependencies() -> dict[str, Provide]:
         # the caller and the sessions of authenticated routes
         "principal": Provide(provide_principal),
         "db_session": Provide(provide_db_session),
+        "listing_source": Provide(provide_listing_source),
         "tenant_sessions": Provide(provide_tenant_sessions),
         # the session of public routes
         "unscoped_db_session": Provide(provide_unscoped_db_session),

@@ -14,8 +14,9 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from vigilare.api.state import AppServices
-from vigilare.auth.service import authenticate
+from vigilare.auth.service import authenticate, authenticate_read, bearer_claims
 from vigilare.config import Settings
+from vigilare.db.reads import TENANT_READ, supports_tenant_reads, tenant_read
 from vigilare.errors import RateLimited
 
 # Load balancers poll these; they must answer even when a client floods the API.
@@ -24,6 +25,10 @@ RATE_LIMIT_EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
 PUBLIC = "public"
 # Where the authenticated request's session waits for the route (``vigilare.api.deps``).
 REQUEST_SESSION = "vigilare.session"
+# Routes marked ``opt={TENANT_READ: True}`` only read (the hot listings): on PostgreSQL their
+# caller is authenticated, and their page read, in a ``TenantRead`` (``vigilare.db.reads``) that
+# waits for the route here instead of a session.
+REQUEST_READ = "vigilare.read"
 # Routes marked ``opt={"own_rate_limit": True}`` limit themselves, not per client address: the
 # push ingest route, which EventBridge calls from AWS's shared addresses for every customer alike,
 # limits per account and counts refused keys per client.
@@ -108,7 +113,9 @@ class AuthenticationMiddleware(ASGIMiddleware):
     here, without one (:func:`answer_options`).
     The user is read in the request's own session, scoped to the token's tenant from its first
     statement: the route's ``db_session`` is that session (one connection, one transaction per
-    request), and it is closed once the answer has been sent.
+    request), and it is closed once the answer has been sent. A ``tenant_read`` route on PostgreSQL
+    gets the same checks in a ``TenantRead`` of the token's tenant instead, committed once the answer
+    has been sent.
     """
 
     scopes = (ScopeType.HTTP,)
@@ -120,6 +127,17 @@ class AuthenticationMiddleware(ASGIMiddleware):
             return
         services = services_of(scope)
         authorization = ASGIConnection(scope).headers.get("authorization", "")
+        route = scope.get("route_handler")
+        if route is not None and route.opt.get(TENANT_READ) and supports_tenant_reads(services.engine):
+            claims = bearer_claims(services.issuer, authorization)
+            async with tenant_read(services.engine, claims.tenant_id) as read:
+                scope["user"] = await authenticate_read(read, claims)
+                scope[REQUEST_READ] = read  # type: ignore[literal-required]
+                try:
+                    await next_app(scope, receive, send)
+                finally:
+                    scope.pop(REQUEST_READ, None)  # type: ignore[misc]
+            return
         async with services.session_factory() as session:
             scope["user"] = await authenticate(session, services.issuer, authorization)
             scope[REQUEST_SESSION] = session  # type: ignore[literal-required]

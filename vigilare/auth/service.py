@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,7 +17,8 @@ from vigilare.auth.models import TRIAL_DAYS, Invitation, KnownAddress, RefreshTo
 from vigilare.auth.passwords import hash_password, verify_password
 from vigilare.auth.roles import OWNER, Principal
 from vigilare.auth.throttle import LoginThrottle
-from vigilare.auth.tokens import ID, REFRESH, TokenIssuer, TokenSet, hash_token
+from vigilare.auth.tokens import ID, REFRESH, Claims, TokenIssuer, TokenSet, hash_token
+from vigilare.db.reads import TenantRead
 from vigilare.db.tenancy import tenant_scope
 from vigilare.errors import BadRequest, Unauthorized
 from vigilare.ids import new_id, utcnow
@@ -234,10 +236,7 @@ async def authenticate(session: AsyncSession, issuer: TokenIssuer, authorization
     token reuse) ends that login's tokens. ``session`` is scoped to the token's tenant
     before it reads, so no query of an authenticated request ever runs unscoped.
     """
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("missing Bearer token")
-    claims = issuer.decode(token.strip(), ID)
+    claims = bearer_claims(issuer, authorization)
     tenant_scope(session, claims.tenant_id)
     # One statement: the user, and whether the login the token belongs to has ended (logout, or
     # reuse of a rotated refresh token revokes its family). No second round trip per request.
@@ -254,16 +253,48 @@ async def authenticate(session: AsyncSession, issuer: TokenIssuer, authorization
             )
         )
     ).first()
-    if row is None or row.status != "active" or row.token_version != claims.token_version:
+    return _caller(claims, row)
+
+
+def bearer_claims(issuer: TokenIssuer, authorization: str) -> Claims:
+    """The verified claims of an ``Authorization: Bearer <id token>`` header (401 otherwise)."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing Bearer token")
+    return issuer.decode(token.strip(), ID)
+
+
+# ``authenticate``'s statement for a ``TenantRead`` (the hot listings' path): the user, and whether
+# the token's login has ended, in one round trip. Row-level security holds it to the token's tenant.
+_CALLER_SQL = """
+SELECT u.role, u.email, u.name, u.status, u.token_version,
+       EXISTS (SELECT 1 FROM refresh_tokens r
+               WHERE r.tenant_id = $2 AND r.family_id = $3 AND r.revoked_at IS NOT NULL) AS login_ended
+FROM users u WHERE u.id = $1 AND u.tenant_id = $2
+"""
+
+
+async def authenticate_read(read: TenantRead, claims: Claims) -> Principal:
+    """``authenticate`` in a tenant read of the token's tenant: the same checks, the same answers."""
+    if read.tenant_id != claims.tenant_id:
+        raise RuntimeError("a caller is authenticated in a read of its own tenant only")
+    row = await read.fetchrow(_CALLER_SQL, claims.user_id, claims.tenant_id, claims.family_id)
+    return _caller(claims, row)
+
+
+def _caller(claims: Claims, row: Any) -> Principal:
+    """The caller, if the user's row (role, email, name, status, token_version, login ended) still
+    holds the token: active, same token version, login not ended."""
+    if row is None or row[3] != "active" or row[4] != claims.token_version:
         raise Unauthorized("token no longer valid")
-    if row[-1]:
+    if row[5]:
         raise Unauthorized("this login has ended (logged out or revoked); log in again")
     return Principal(
         user_id=claims.user_id,
         tenant_id=claims.tenant_id,
-        role=row.role,
-        email=row.email,
-        name=row.name,
+        role=row[0],
+        email=row[1],
+        name=row[2],
         family_id=claims.family_id,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,8 @@ TOKEN_TTL = timedelta(hours=1)
 REFRESH_TTL = timedelta(days=30)
 
 ID, ACCESS, REFRESH = "id", "access", "refresh"
+# Id tokens already verified, kept until they expire (see ``TokenIssuer.decode``).
+VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class Claims:
     jti: str
 
 
+def unix_now() -> float:
+    return time.time()
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -48,6 +55,8 @@ def hash_token(token: str) -> str:
 class TokenIssuer:
     def __init__(self, secret_key: str) -> None:
         self._key = derive_key(secret_key, "jwt-v1")
+        # token -> (its claims, its expiry as a Unix time): the id tokens this process has verified.
+        self._verified: dict[str, tuple[Claims, float]] = {}
 
     def _encode(self, claims: dict[str, Any]) -> str:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
@@ -90,7 +99,19 @@ class TokenIssuer:
         )
 
     def decode(self, token: str, expected_use: str) -> Claims:
-        """Validate signature, algorithm, issuer, audience, expiry and token use."""
+        """Validate signature, algorithm, issuer, audience, expiry and token use.
+
+        An id token is sent with every request of its hour: once verified, its claims are kept
+        (keyed by the whole token, signature included, so any other string is verified afresh) until
+        it expires. Only the cryptography is skipped: whether the login or the user still holds
+        (logout, revocation, role change) is the caller's check, on every request.
+        """
+        if expected_use == ID:
+            known = self._verified.get(token)
+            if known is not None:
+                if unix_now() < known[1]:
+                    return known[0]
+                del self._verified[token]
         try:
             claims = jwt.decode(
                 token,
@@ -107,7 +128,7 @@ class TokenIssuer:
         if claims.get("token_use") != expected_use:
             raise Unauthorized(f"an {expected_use} token is required")
         try:
-            return Claims(
+            decoded = Claims(
                 user_id=str(claims["sub"]),
                 tenant_id=str(claims["tenant_id"]),
                 role=str(claims["role"]),
@@ -115,5 +136,11 @@ class TokenIssuer:
                 family_id=str(claims["fam"]),
                 jti=str(claims["jti"]),
             )
+            expires_at = float(claims["exp"])
         except (KeyError, TypeError, ValueError) as exc:
             raise Unauthorized("invalid token") from exc
+        if expected_use == ID:
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()  # bounded: a flood of valid tokens costs their verification again
+            self._verified[token] = (decoded, expires_at)
+        return decoded

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -60,11 +62,35 @@ def service_name(client: Any) -> str:
         return "unknown"
 
 
+@dataclass
+class CallCount:
+    calls: int = 0
+
+
+# The count of the scan running in this task (and the tasks it starts, which inherit it).
+_CURRENT: ContextVar[CallCount | None] = ContextVar("vigilare_aws_call_count", default=None)
+
+
+@contextmanager
+def counting_calls() -> Iterator[CallCount]:
+    """Count the AWS calls made inside the block, by this task and the tasks it starts: one scan's
+    calls (``vigilare_scan_aws_calls``), whatever other scans the process runs at the same time."""
+    count = CallCount()
+    token = _CURRENT.set(count)
+    try:
+        yield count
+    finally:
+        _CURRENT.reset(token)
+
+
 @contextmanager
 def counted_call(client: Any, service: str | None, method: str) -> Iterator[None]:
     """Count the call made inside the block (a ``StopAsyncIteration`` ending a listing is no call).
     ``service`` None: the client's own service name."""
     service = service or service_name(client)
+    count = _CURRENT.get()
+    if count is not None:
+        count.calls += 1
     try:
         yield
     except StopAsyncIteration:

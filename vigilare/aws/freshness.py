@@ -8,7 +8,7 @@ full scan (the account's first, a manual scan, a scan an event asked for) collec
 A scenario that does not say which keys each kind reads (``Scenario.kind_requires``) gets all its
 keys together: when one is due, all are collected. The keys of a declared kind, and the regions of
 one key, are kept in step: when one is due, those that would be due within a quarter of their
-freshness (at most 15 minutes) are collected with it.
+freshness (at most 15 minutes) are collected with it; a key read at every scan pulls nothing along.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigilare.plugin import GLOBAL_REGION, CollectedData, Collector, JsonValue
+from vigilare.plugin import EVERY_SCAN, GLOBAL_REGION, CollectedData, Collector, JsonValue
 
 FRESHNESS_KEY = "vigilare.freshness"
 """Reserved scan-state entry: when each key was collected and until when it is fresh."""
@@ -108,7 +108,9 @@ def plan(
     ``groups`` are the keys one scenario reads together, each with ``strict``: a scenario that does
     not declare ``kind_requires`` reads all its keys at once, so when any is due all are collected,
     everywhere (strict). The keys of a declared kind are only kept in step: when one is due, the
-    others are collected with it where they would be due within their snap window.
+    others are collected with it where they would be due within their snap window. A key read at
+    every scan does not pull the others of its kind forward (it is there whenever they fall due);
+    otherwise an hourly key read with it would be read every 45 minutes.
     """
     wanted = [key for key in wanted if key in collectors]
     due = {key: due_regions(collectors[key], state, regions, policy) for key in wanted}
@@ -121,7 +123,8 @@ def plan(
     while changed:  # groups may share keys: repeat until nothing more is pulled in
         changed = False
         for group, strict in resolved_groups:
-            if not any(due[key] for key in group):
+            pulling = group if strict else [key for key in group if not _every_scan(collectors[key])]
+            if not any(due[key] for key in pulling):
                 continue
             for key in group:
                 wanted_places = everywhere[key] if strict else due[key] | soon[key]
@@ -129,6 +132,11 @@ def plan(
                     due[key] |= wanted_places
                     changed = True
     return {key: places for key, places in due.items() if places}
+
+
+def _every_scan(collector: Collector) -> bool:
+    """Due at every scan: neither a freshness nor a push relief of its own."""
+    return collector.freshness <= EVERY_SCAN and collector.push_freshness is None
 
 
 def _ahead(policy: FreshnessPolicy, collector: Collector) -> FreshnessPolicy:

@@ -16,6 +16,7 @@ import contextvars
 import functools
 import time
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
 
@@ -25,7 +26,7 @@ from aiobotocore.credentials import AioCredentialResolver, AioRefreshableCredent
 from aiobotocore.paginate import AioPaginator
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
-from botocore.loaders import Loader, create_loader
+from botocore.loaders import Loader
 from botocore.paginate import PaginatorModel
 
 from vigilare.aws.calls import counted_call
@@ -44,6 +45,7 @@ from vigilare.aws.errors import RoleAssumptionError
 from vigilare.aws.naming import role_arn
 from vigilare.aws.retries import DEFAULT_RETRY_POLICY, RetryBudget, RetryPolicy, retry_kind
 
+VENDORED_MODELS = Path(__file__).parent / "models"
 DEFAULT_HOME_REGION = "us-east-1"
 DEFAULT_MAX_CONCURRENCY = 8
 # Connections per shared client: every scan on the loop goes through it (each scan is bounded by
@@ -148,8 +150,13 @@ def shared_loader() -> Loader:
     Every botocore session otherwise parses the service models (several MB each) for itself; with
     a hundred account scans in flight that is gigabytes. The loader caches what it reads, so
     sharing it makes each model parsed once per process.
+
+    It also finds the service models Vigilare vendors (``vigilare/aws/models``, botocore's own
+    ``<service>/<api-version>/service-2.json`` layout): AWS Payments, which the pinned botocore
+    predates (docs/field-truth.md, "AWS Payments"). Vendored paths are searched first, so only
+    services botocore lacks belong there; drop a vendored model when botocore ships it.
     """
-    return create_loader()
+    return Loader(extra_search_paths=[str(VENDORED_MODELS)])
 
 
 BaseSession = aioboto3.Session

@@ -11,6 +11,11 @@ from vigilare.errors import Forbidden
 PAST_DUE_GRACE = timedelta(days=7)
 
 
+# The only statuses under which scans may stop (``scanning_allowed`` is True for any other): the
+# scheduler reads just these tenants to learn which ones get no scans.
+STATUSES_THAT_MAY_STOP_SCANS = ("canceled", "trialing", "past_due")
+
+
 def scanning_allowed(tenant: Tenant, now: datetime) -> bool:
     """Scans stop for a canceled tenant, an expired trial, or past due beyond the grace period."""
     if tenant.status == "canceled":

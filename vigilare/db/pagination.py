@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -25,15 +25,15 @@ class CursorCodec:
         self._key = derive_key(secret_key, "pagination-cursor")
 
     def encode(self, scope: str, values: list[Any]) -> str:
-        payload = json.dumps({"s": scope, "v": values}, separators=(",", ":")).encode()
-        signature = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+        payload = msgspec.json.encode({"s": scope, "v": values})
+        signature = hmac.digest(self._key, payload, "sha256")[:16]
         return base64.urlsafe_b64encode(signature + payload).decode().rstrip("=")
 
     def decode(self, scope: str, token: str) -> list[Any]:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             signature, payload = raw[:16], raw[16:]
-            expected = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+            expected = hmac.digest(self._key, payload, "sha256")[:16]
             if not hmac.compare_digest(signature, expected):
                 raise ValueError("bad signature")
             data = json.loads(payload)
@@ -69,15 +69,10 @@ async def newest_first_page(
     ``scope`` binds a token to the listing (and filters) it came from, so it cannot continue another.
     """
     check_limit(limit)
-    if next_token:
-        time_iso, last_id = cursors.decode(scope, next_token)
-        try:
-            last_time = datetime.fromisoformat(str(time_iso))
-        except ValueError as exc:
-            raise BadRequest("next_token: invalid or expired pagination token") from exc
-        query = query.where(
-            or_(time_column < last_time, and_(time_column == last_time, id_column < str(last_id)))
-        )
+    after = keyset_after(cursors, scope, next_token)
+    if after is not None:
+        last_time, last_id = after
+        query = query.where(or_(time_column < last_time, and_(time_column == last_time, id_column < last_id)))
     ordered = query.order_by(time_column.desc(), id_column.desc()).limit(limit + 1)
     if len(ordered.column_descriptions) == 1:
         rows: list[Any] = list(await session.scalars(ordered))
@@ -87,7 +82,22 @@ async def newest_first_page(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        token = cursors.encode(
-            scope, [getattr(last, time_column.key).isoformat(), getattr(last, id_column.key)]
-        )
+        token = next_page_token(cursors, scope, getattr(last, time_column.key), getattr(last, id_column.key))
     return rows, token
+
+
+def keyset_after(cursors: CursorCodec, scope: str, next_token: str | None) -> tuple[datetime, str] | None:
+    """The (time, id) a ``next_token`` continues after, newest first; None for a first page."""
+    if not next_token:
+        return None
+    values = cursors.decode(scope, next_token)
+    try:
+        time_iso, last_id = values
+        return datetime.fromisoformat(str(time_iso)), str(last_id)
+    except ValueError as exc:
+        raise BadRequest("next_token: invalid or expired pagination token") from exc
+
+
+def next_page_token(cursors: CursorCodec, scope: str, last_time: datetime, last_id: str) -> str:
+    """The ``next_token`` of a page whose last row is (``last_time``, ``last_id``)."""
+    return cursors.encode(scope, [last_time.isoformat(), last_id])

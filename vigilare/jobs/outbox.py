@@ -20,11 +20,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, event, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -32,6 +32,7 @@ from vigilare.db.engine import SessionFactory
 from vigilare.db.tenancy import VigilareSession, tenant_scope
 from vigilare.db.tenancy import cross_tenant as open_cross_tenant
 from vigilare.ids import new_id, utcnow
+from vigilare.jobs.bulk import BulkJobQueue
 from vigilare.jobs.models import OutboxJob
 from vigilare.jobs.registry import JobFunction, spec_of
 
@@ -50,6 +51,8 @@ FIRST_CHECK_AFTER = timedelta(seconds=5)
 # up by an unreachable queue.
 HANDOFF_TIMEOUT_SECONDS = 2.0
 OUTBOX_ROWS_PER_STATEMENT = 2000
+# Jobs handed to a queue that takes many at once, per call.
+HANDOFF_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,44 @@ def _write_outbox(session: Session) -> None:
         return
     now = utcnow()
     unique = list({item.job_id: item for item in pending}.values())
+    if session.get_bind().dialect.name == "postgresql":
+        _insert_unnested(session, unique, now)
+    else:
+        _insert_rows(session, unique, now)
+    session.info.setdefault(_WRITTEN, []).extend(unique)
+
+
+# One statement whatever the number of jobs: a column per array, not a parameter per value (the
+# scheduler's tick writes thousands of rows; building a VALUES list of them in Python took longer
+# than the tick's own SQL).
+_INSERT_UNNESTED = text(
+    """
+INSERT INTO job_outbox (job_id, name, args, created_at, available_at, check_at, handed_at, handoffs)
+SELECT job.job_id, job.name, CAST(job.args AS json), CAST(:now AS timestamptz),
+    CAST(:now AS timestamptz) + job.defer * interval '1 second',
+    CAST(:now AS timestamptz) + (job.defer + :first_check) * interval '1 second', NULL, 0
+FROM unnest(CAST(:job_ids AS varchar[]), CAST(:names AS varchar[]), CAST(:args AS text[]),
+    CAST(:defers AS float8[])) AS job(job_id, name, args, defer)
+ON CONFLICT (job_id) DO NOTHING
+"""
+)
+
+
+def _insert_unnested(session: Session, jobs: list[PendingJob], now: datetime) -> None:
+    session.execute(
+        _INSERT_UNNESTED,
+        {
+            "now": now,
+            "first_check": FIRST_CHECK_AFTER.total_seconds(),
+            "job_ids": [item.job_id for item in jobs],
+            "names": [item.name for item in jobs],
+            "args": [json.dumps(list(item.args)) for item in jobs],
+            "defers": [item.defer_seconds for item in jobs],
+        },
+    )
+
+
+def _insert_rows(session: Session, jobs: list[PendingJob], now: datetime) -> None:
     rows = [
         {
             "job_id": item.job_id,
@@ -129,16 +170,15 @@ def _write_outbox(session: Session) -> None:
             "handed_at": None,
             "handoffs": 0,
         }
-        for item in unique
+        for item in jobs
     ]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # In chunks: one statement's parameters stay under PostgreSQL's 32,767 (a scheduler tick after
-    # downtime queues tens of thousands of scans).
+    # In chunks: one statement's parameters stay bounded (a scheduler tick after downtime queues
+    # tens of thousands of scans).
     for start in range(0, len(rows), OUTBOX_ROWS_PER_STATEMENT):
         chunk = rows[start : start + OUTBOX_ROWS_PER_STATEMENT]
-        session.execute(insert(OutboxJob).values(chunk).on_conflict_do_nothing(index_elements=["job_id"]))
-    session.info.setdefault(_WRITTEN, []).extend(unique)
+        session.execute(
+            sqlite.insert(OutboxJob).values(chunk).on_conflict_do_nothing(index_elements=["job_id"])
+        )
 
 
 @event.listens_for(VigilareSession, "after_soft_rollback")
@@ -167,6 +207,15 @@ async def flush_after_commit(session: AsyncSession, queue: JobQueue) -> None:
     handed = 0
     try:
         async with asyncio.timeout(HANDOFF_TIMEOUT_SECONDS):
+            if isinstance(queue, BulkJobQueue):
+                # Thousands of jobs (a scheduler tick) in a few round trips, not three per job.
+                for start in range(0, len(written), HANDOFF_CHUNK):
+                    chunk = written[start : start + HANDOFF_CHUNK]
+                    await queue.enqueue_many(
+                        [(item.name, item.args, item.job_id, item.defer_seconds) for item in chunk]
+                    )
+                    handed += len(chunk)
+                return
             for item in written:
                 await queue.enqueue(
                     item.name, *item.args, job_id=item.job_id, defer_seconds=item.defer_seconds

@@ -15,11 +15,13 @@ from typing import Any, Protocol
 from arq import ArqRedis, create_pool
 from arq.connections import RedisSettings
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
 
 from vigilare import metrics
 from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory
 from vigilare.ids import new_id, utcnow
+from vigilare.jobs.bulk import QueuedJob
 from vigilare.jobs.context import JobContext
 from vigilare.jobs.outbox import job_finished
 from vigilare.jobs.periodic import claim_slot, seconds_to_next_boundary
@@ -55,6 +57,26 @@ class JobQueue(Protocol):
     async def close(self) -> None: ...
 
 
+# arq's enqueue, for many jobs in one script: a job id that is queued or has a result is left
+# alone; else the job is stored and added to the queue, atomically per job (arq's own enqueue does
+# the same in a WATCH/MULTI transaction of three round trips per job). ARGV: the job and result
+# key prefixes, then job id, score, expiry (ms) and payload per job.
+_ENQUEUE_MANY = """
+local queued = 0
+for i = 3, #ARGV, 4 do
+    local job_id = ARGV[i]
+    local job_key = ARGV[1] .. job_id
+    if redis.call('exists', job_key, ARGV[2] .. job_id) == 0 then
+        redis.call('psetex', job_key, ARGV[i + 2], ARGV[i + 3])
+        redis.call('zadd', KEYS[1], ARGV[i + 1], job_id)
+        queued = queued + 1
+    end
+end
+return queued
+"""
+ENQUEUE_MANY_CHUNK = 500
+
+
 def redis_settings(url: str) -> RedisSettings:
     return RedisSettings.from_dsn(url)
 
@@ -63,6 +85,7 @@ class ArqQueue:
     def __init__(self, pool: ArqRedis, queue_name: str) -> None:
         self.pool = pool
         self.queue_name = queue_name
+        self._enqueue_many = pool.register_script(_ENQUEUE_MANY)
 
     @classmethod
     async def connect(cls, settings: Settings) -> ArqQueue:
@@ -81,6 +104,20 @@ class ArqQueue:
                 _defer_by=defer_seconds or None,
             )
         return job.job_id if job is not None else None
+
+    async def enqueue_many(self, jobs: Sequence[QueuedJob]) -> int:
+        """The jobs in one script call per ``ENQUEUE_MANY_CHUNK``, each stored as arq stores it."""
+        queued = 0
+        for start in range(0, len(jobs), ENQUEUE_MANY_CHUNK):
+            now_ms = int(time.time() * 1000)
+            argv: list[Any] = [job_key_prefix, result_key_prefix]
+            for name, args, job_id, defer_seconds in jobs[start : start + ENQUEUE_MANY_CHUNK]:
+                defer_ms = int(defer_seconds * 1000)
+                payload = serialize_job(name, args, {}, None, now_ms, serializer=self.pool.job_serializer)
+                argv += [job_id, now_ms + defer_ms, defer_ms + self.pool.expires_extra_ms, payload]
+            async with asyncio.timeout(ENQUEUE_TIMEOUT_SECONDS):
+                queued += int(await self._enqueue_many(keys=[self.queue_name], args=argv))
+        return queued
 
     async def states(self, job_ids: Sequence[str]) -> dict[str, JobState]:
         if not job_ids:
@@ -146,6 +183,12 @@ class InProcessQueue:
         task.add_done_callback(lambda _t: self._forget(job_id))
         return job_id
 
+    async def enqueue_many(self, jobs: Sequence[QueuedJob]) -> int:
+        queued = 0
+        for name, args, job_id, defer_seconds in jobs:
+            queued += await self.enqueue(name, *args, job_id=job_id, defer_seconds=defer_seconds) is not None
+        return queued
+
     def _forget(self, job_id: str) -> None:
         self._tasks.pop(job_id, None)
         self._started.discard(job_id)
@@ -167,6 +210,7 @@ class InProcessQueue:
         queued: float | None = None,
     ) -> None:
         await self._attempts(spec, job_id, args, defer_seconds, queued)
+        metrics.record_process_memory()
         # Ran to an end (not cancelled by shutdown): its outbox row, if it came from one, is done.
         if not job_id.startswith("periodic:"):
             await job_finished(self.context.session_factory, job_id)

@@ -183,6 +183,7 @@ def _wrap(spec: JobSpec) -> Function:
             raise
         finally:
             metrics.JOBS.labels(spec.name, outcome).inc()
+            metrics.record_process_memory()
             if ended and job_id and not job_id.startswith("cron:"):
                 await job_finished(base.session_factory, job_id)
 

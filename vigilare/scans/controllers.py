@@ -9,15 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.auth.guards import requires_role
 from vigilare.auth.roles import MEMBER, VIEWER, Principal
-from vigilare.config import Settings
 from vigilare.db.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorCodec
+from vigilare.db.reads import TENANT_READ, ListingSource
 from vigilare.errors import answers
 from vigilare.ids import isoformat
 from vigilare.scans import service
 from vigilare.scans.models import Scan
 from vigilare.scans.schemas import ScanOut, ScanStartedOut
 from vigilare.signals.schemas import SignalsOut
-from vigilare.signals.service import list_signals
+from vigilare.signals.service import list_signals, read_signals_page
 from vigilare.signals.view import signal_out
 
 
@@ -67,21 +67,38 @@ class ScansController(Controller):
         scan = await service.get_scan(db_session, account_id, scan_id)
         return scan_out(scan, account_id)
 
-    @get("/signals", summary="List findings for an account", guards=[requires_role(VIEWER)])
+    @get(
+        "/signals",
+        summary="List findings for an account",
+        guards=[requires_role(VIEWER)],
+        opt={TENANT_READ: True},
+    )
     async def signals(
         self,
         account_id: FromPath[str],
-        db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
+        listing_source: NamedDependency[ListingSource],
         severity: FromQuery[str | None] = None,
         scenario: FromQuery[str | None] = None,
         since: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
         next_token: FromQuery[str | None] = None,
     ) -> SignalsOut:
+        cursors = CursorCodec(listing_source.secret_key)
+        if listing_source.read is not None:
+            page, token = await read_signals_page(
+                listing_source.read,
+                cursors,
+                account_id,
+                severity=severity,
+                scenario=scenario,
+                since=since,
+                limit=limit,
+                next_token=next_token,
+            )
+            return SignalsOut(signals=page, count=len(page), next_token=token)
         rows, token = await list_signals(
-            db_session,
-            CursorCodec(settings.secret_key),
+            listing_source.orm_session(),
+            cursors,
             account_id,
             severity=severity,
             scenario=scenario,

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare import metrics
 from vigilare.accounts.models import ACTIVE, AwsAccount
+from vigilare.aws.calls import CallCount, counting_calls
 from vigilare.aws.errors import RoleVerificationError
 from vigilare.aws.freshness import FRESHNESS_KEY, FreshnessPolicy
 from vigilare.ids import utcnow
@@ -119,27 +120,29 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
     report: ScanReport | None = None
     error: str | None = None
     scenarios: list[type[Scenario]] = []
+    aws_calls = CallCount()
     try:
         registry = scenario_registry(ctx)
         scenarios = list(registry.select())
-        async with asyncio.timeout(settings.scan_timeout_seconds):
-            report = await run_leased(
-                scan_account(
-                    started.target,
-                    scenarios,
-                    collectors=registry.collectors,
-                    endpoint_url=settings.aws_endpoint_url or None,
-                    max_concurrency=settings.scan_max_concurrency,
-                    regions=settings.scan_region_list,
-                    # Instances per region are evidence for the panic package, needed or not.
-                    extra_data=EVIDENCE_DATA,
-                    state=started.previous_state,
-                    policy=started.policy,
-                ),
-                renew=lambda: _renew(ctx, started.lease),
-                seconds=settings.scan_lease_seconds,
-                valid_until=started.valid_until,
-            )
+        with counting_calls() as aws_calls:
+            async with asyncio.timeout(settings.scan_timeout_seconds):
+                report = await run_leased(
+                    scan_account(
+                        started.target,
+                        scenarios,
+                        collectors=registry.collectors,
+                        endpoint_url=settings.aws_endpoint_url or None,
+                        max_concurrency=settings.scan_max_concurrency,
+                        regions=settings.scan_region_list,
+                        # Instances per region are evidence for the panic package, needed or not.
+                        extra_data=EVIDENCE_DATA,
+                        state=started.previous_state,
+                        policy=started.policy,
+                    ),
+                    renew=lambda: _renew(ctx, started.lease),
+                    seconds=settings.scan_lease_seconds,
+                    valid_until=started.valid_until,
+                )
     except LeaseLost as exc:
         logger.warning("scan %s stopped: %s", scan_id, exc)
         return "stopped: lease lost"
@@ -151,7 +154,7 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
         error = f"the scenario plugins could not be loaded: {exc}"
     except TimeoutError:
         error = f"scan did not finish within {settings.scan_timeout_seconds} seconds"
-    return await _record(ctx, started.lease, report, error, scenarios)
+    return await _record(ctx, started.lease, report, error, scenarios, aws_calls.calls)
 
 
 async def _start(ctx: JobContext, scan_id: str) -> _Started | str:
@@ -202,6 +205,7 @@ async def _record(
     report: ScanReport | None,
     error: str | None,
     scenarios: list[type[Scenario]],
+    aws_calls: int,
 ) -> str:
     now = utcnow()
     async with ctx.unit_of_work(cross_tenant=True) as session:
@@ -241,6 +245,7 @@ async def _record(
         if report is None:
             await release_lease(session, lease)
     metrics.SCANS.labels(scan.trigger, scan.status).inc()
+    metrics.SCAN_AWS_CALLS.labels(scan.trigger).observe(aws_calls)
     if scan.started_at is not None:
         metrics.SCAN_DURATION.labels(scan.trigger).observe(max((now - scan.started_at).total_seconds(), 0.0))
     return scan.status

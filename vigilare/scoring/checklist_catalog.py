@@ -243,6 +243,85 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-spot-instances-request.html",
         "Requests",
     ),
+    # 5. Every region: compute asked for beyond single instances (fleet requests).
+    ("compute", "fleet_request_new_region"): StepTemplate(
+        5,
+        "Delete fleet requests for GPU capacity you did not make",
+        "An EC2 Fleet or Spot Fleet asks for GPU or very large instances in a region this account did not "
+        "use, and keeps launching until its target is met. Delete the fleets below with their instances "
+        "(ec2 delete-fleets / cancel-spot-fleet-requests, --terminate-instances), then check their launch "
+        "templates, AMIs and key pairs in the same regions.",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/manage-ec2-fleet.html",
+        "Fleets",
+    ),
+    ("compute", "large_fleet_request"): StepTemplate(
+        5,
+        "Check large fleet requests",
+        "Confirm the fleet requests below are yours and expected; delete any you did not create, with "
+        "their instances.",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/manage-ec2-fleet.html",
+        "Fleets",
+    ),
+    ("compute", "lightsail_instances"): StepTemplate(
+        5,
+        "Delete Lightsail instances you did not create",
+        "Lightsail servers appeared in regions this account did not use, or many at once. Delete the ones "
+        "you did not create, with their snapshots, static IPs and key pairs, and find who called "
+        "CreateInstances in CloudTrail.",
+        "https://docs.aws.amazon.com/lightsail/latest/userguide/delete-an-instance.html",
+        "Instances",
+    ),
+    ("compute", "quota_increase_request"): StepTemplate(
+        5,
+        "Check GPU and vCPU quota increases you did not ask for",
+        "Stolen keys ask AWS for GPU and vCPU quota before they launch mining fleets. If nobody on your "
+        "team asked for the increases below, withdraw them in their support case, find the caller of "
+        "RequestServiceQuotaIncrease in CloudTrail and deactivate its keys.",
+        "https://docs.aws.amazon.com/servicequotas/latest/userguide/request-quota-increase.html",
+        "Quota requests",
+    ),
+    # Compute outside EC2 instances (the workloads scenario).
+    ("workloads", "sagemaker_gpu_new_region"): StepTemplate(
+        5,
+        "Stop unrecognised SageMaker GPU capacity",
+        "GPU or very large SageMaker notebooks, training jobs or endpoints run in regions this account did "
+        "not use; they never show among your EC2 instances. Stop the notebooks and training jobs and delete "
+        "the endpoints you did not create, then find who created them in CloudTrail and deactivate the keys.",
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/security.html",
+        "Workloads",
+    ),
+    ("workloads", "batch_gpu_new_region"): StepTemplate(
+        5,
+        "Disable unrecognised Batch compute environments",
+        "These Batch compute environments can launch GPU or large capacity in regions this account did not "
+        "use. Disable the ones you did not create, cancel their jobs, then delete them.",
+        "https://docs.aws.amazon.com/batch/latest/userguide/disable-compute-environment.html",
+        "Compute environments",
+    ),
+    ("workloads", "ecs_tasks_new_region"): StepTemplate(
+        5,
+        "Stop unrecognised ECS tasks",
+        "ECS tasks started in regions this account did not use. Scale the services that run them to zero or "
+        "delete them, stop the tasks, and deregister task definitions you did not create.",
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/standalone-task-stop.html",
+        "Clusters",
+    ),
+    ("workloads", "lambda_burst"): StepTemplate(
+        5,
+        "Explain the burst of Lambda concurrency",
+        "Lambda ran far more at once than on any day of the last two weeks. Find the functions with the most "
+        "invocations in the regions below; delete those you did not create and their triggers.",
+        "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-concurrency.html",
+        "Regions",
+    ),
+    ("workloads", "fargate_burst"): StepTemplate(
+        5,
+        "Explain the burst of Fargate capacity",
+        "Fargate ran far more vCPUs than on any day of the last two weeks. List the ECS, EKS and Batch tasks "
+        "running on Fargate in the regions below and stop those you did not start.",
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/monitoring-fargate-usage.html",
+        "Regions",
+    ),
     # 6. Evidence.
     ("root", "trail_deleted"): StepTemplate(
         6,
@@ -274,6 +353,14 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "AWS suspends accounts with unpaid invoices and closes them if they stay unpaid. Settle the "
         "invoices or update the payment method in the Billing console, then contact AWS to reinstate.",
         SUSPENDED_ACCOUNT_GUIDE,
+        "Invoices",
+    ),
+    ("billing", "invoice_due_soon"): StepTemplate(
+        7,
+        "Pay the invoices due this week",
+        "These invoices are still unpaid close to their due date, which often means AWS could not charge "
+        "the payment method. Check it in the Billing console and pay before the due date.",
+        "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/manage-payments.html",
         "Invoices",
     ),
     ("billing", "spend_runrate_spike"): StepTemplate(
@@ -419,6 +506,10 @@ COMPROMISE_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("root", "trail_deleted"),
         ("root", "cloudtrail_stopped"),
         ("compute", "gpu_capacity_new_region"),
+        ("compute", "fleet_request_new_region"),
+        ("compute", "lightsail_instances"),
+        ("workloads", "sagemaker_gpu_new_region"),
+        ("workloads", "batch_gpu_new_region"),
         ("billing", "new_region_spend"),
         ("threat", "guardduty_finding"),
     }

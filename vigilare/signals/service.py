@@ -14,11 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vigilare.accounts.models import AwsAccount
 from vigilare.accounts.service import account_row_id, is_aws_account_id
 from vigilare.db.engine import SessionOpener
-from vigilare.db.pagination import CursorCodec, check_limit, newest_first_page
+from vigilare.db.pagination import CursorCodec, check_limit, keyset_after, newest_first_page, next_page_token
+from vigilare.db.reads import TenantRead
 from vigilare.db.tenancy import tenant_scope
 from vigilare.errors import BadRequest, NotFound
 from vigilare.plugin.model import Severity
 from vigilare.signals.models import Signal
+from vigilare.signals.schemas import SignalOut
+from vigilare.signals.view import signal_out_of_record
 
 EXPORT_BATCH = 1000
 
@@ -105,6 +108,70 @@ async def list_signals(
     if not rows:
         await account_row_id(session, aws_account_id)  # NotFound for another tenant's, or none
     return rows, token
+
+
+# ``list_signals`` for a ``TenantRead`` (PostgreSQL's hot path): the same filters, order and pages.
+# ``$1`` is the read's tenant, ``$2`` the account (found in the same statement, tenant-scoped too).
+_PAGE_SQL = """
+SELECT s.id, s.scenario, s.kind, s.severity, s.title, s.description, s.region, s.resource,
+       s.remediation, s.docs_url, s.detected_at, s.last_seen_at, s.resolved_at, s.detected_by
+FROM signals s
+WHERE s.tenant_id = $1
+  AND s.account_id = (SELECT a.id FROM aws_accounts a WHERE a.tenant_id = $1 AND a.aws_account_id = $2)
+  {filters}
+ORDER BY s.detected_at DESC, s.id DESC
+LIMIT {limit}
+"""
+_ACCOUNT_SQL = "SELECT 1 FROM aws_accounts WHERE tenant_id = $1 AND aws_account_id = $2"
+
+
+async def read_signals_page(
+    read: TenantRead,
+    cursors: CursorCodec,
+    aws_account_id: str,
+    *,
+    severity: str | None,
+    scenario: str | None,
+    since: str | None,
+    limit: int,
+    next_token: str | None,
+) -> tuple[list[SignalOut], str | None]:
+    """``list_signals`` in a ``TenantRead``: one statement, rows straight into ``SignalOut``."""
+    if not is_aws_account_id(aws_account_id):
+        raise NotFound("account not found")
+    check_limit(limit)
+    args: list[Any] = [read.tenant_id, aws_account_id]
+
+    def bound(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    filters = []
+    if severity is not None:
+        filters.append(f"AND s.severity = {bound(parse_severity_filter(severity).value)}")
+    if scenario is not None:
+        if not scenario or len(scenario) > 64:
+            raise BadRequest("scenario: must be a scenario id such as iam or billing")
+        filters.append(f"AND s.scenario = {bound(scenario)}")
+    since_at = parse_since(since)
+    if since_at is not None:
+        filters.append(f"AND s.detected_at > {bound(since_at)}")
+    scope = f"signals:{aws_account_id}"
+    after = keyset_after(cursors, scope, next_token)
+    if after is not None:
+        filters.append(f"AND (s.detected_at, s.id) < ({bound(after[0])}, {bound(after[1])})")
+    sql = _PAGE_SQL.format(filters="\n  ".join(filters), limit=bound(limit + 1))
+    rows = await read.fetch(sql, *args)
+    if not rows:
+        if await read.fetchrow(_ACCOUNT_SQL, read.tenant_id, aws_account_id) is None:
+            raise NotFound("account not found")
+        return [], None
+    await read.end()  # the rest is Python: the connection goes back to the pool now
+    token = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        token = next_page_token(cursors, scope, rows[-1][10], rows[-1][0])
+    return [signal_out_of_record(row) for row in rows], token
 
 
 async def open_signals(session: AsyncSession, account_id: str) -> list[Signal]:

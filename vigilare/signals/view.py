@@ -117,6 +117,44 @@ def signal_out(signal: StoredSignal) -> SignalOut:
     return SignalOut(**_api_fields(signal))
 
 
+def signal_out_of_record(row: Any) -> SignalOut:
+    """``signal_out`` of a row read in a ``TenantRead`` (``vigilare.signals.service``'s page
+    statement: id, scenario, kind, severity, title, description, region, resource, remediation,
+    docs_url, detected_at, last_seen_at, resolved_at, detected_by), by position: the same rules."""
+    (
+        signal_id,
+        scenario,
+        kind,
+        severity,
+        title,
+        description,
+        region,
+        resource,
+        remediation,
+        docs_url,
+        detected_at,
+        last_seen_at,
+        resolved_at,
+        detected_by,
+    ) = row
+    return SignalOut(
+        signal_id=signal_id,
+        scenario=scenario,
+        severity=severity,
+        title=title,
+        description=description or "",
+        detected_at=isoformat(detected_at) or "",
+        resolved_at=isoformat(resolved_at),
+        kind=kind,
+        region=region or "",
+        resource=resource or "",
+        remediation=remediation or "",
+        docs_url=docs_url or "",
+        last_seen_at=isoformat(last_seen_at) or "",
+        detected_by=detected_by or SCAN,
+    )
+
+
 def _api_fields(signal: StoredSignal) -> dict[str, Any]:
     return dict(
         signal_id=str(signal.signal_id),

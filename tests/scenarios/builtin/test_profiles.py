@@ -56,7 +56,8 @@ async def test_a_compromised_account_reports_each_seeded_signal_once(sandbox):
 
 
 async def test_a_member_account_of_an_organization_scans_clean_with_its_capability_notes(sandbox):
-    # Organization trail, centrally managed root, billing alerts off, a region denied by SCP.
+    # Organization trail, centrally managed root, billing alerts off, a region denied by SCP, invoices
+    # paid by the management account.
     member = seed_member_account(sandbox, "350000000003")
 
     report = await scan_sandbox(
@@ -70,7 +71,9 @@ async def test_a_member_account_of_an_organization_scans_clean_with_its_capabili
     assert [f.title for f in report.findings] == []
     assert report.status == "ok" and report.collection_errors == []
     notes = {c.name: c for c in report.capabilities if not c.available}
-    assert set(notes) == {"billing_metric", f"scp_denied:{member.scp_denied_region}"}
+    # AWS Payments refuses a member account (its management account pays): a note, not a finding.
+    assert set(notes) == {"billing_metric", "payments_api", f"scp_denied:{member.scp_denied_region}"}
+    assert "management account" in notes["payments_api"].reason
     assert notes[f"scp_denied:{member.scp_denied_region}"].reason.startswith(
         f"denied by SCP in {member.scp_denied_region}"
     )

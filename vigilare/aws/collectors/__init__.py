@@ -35,8 +35,23 @@ Data keys (each value as the collector stores it):
   None when the account publishes no billing metric (capability ``billing_metric`` unavailable).
 - ``billing.cost_explorer``: daily costs (before credits and refunds) per service and region,
   anomalies, and the spend baselines (cached in the scan state; asked at most once a day).
+- ``billing.invoices``: the open invoices (AWS Payments), each with its due date, due status,
+  amount and outstanding balance; None when AWS Payments refuses the account or the role
+  (capability ``payments_api`` unavailable). Read every 6 hours.
 - regional ``ec2.compute_capacity``: instances with vCPUs and accelerators, spot requests, and the
   region's first use (scan state).
+- regional ``ec2.fleet_requests``: EC2 Fleets and Spot Fleet requests with their target capacity and
+  the instance types they may launch (vCPUs, accelerators), hourly.
+- regional ``servicequotas.ec2_requests``: EC2 vCPU quota increase requests (GPU/accelerated and
+  standard families) of the last 7 days, hourly; None where Service Quotas is not offered.
+- regional ``lightsail.instances``: Lightsail instances with the region's first Lightsail use (scan
+  state), hourly; None where Lightsail is not offered.
+- regional ``sagemaker.compute``: InService notebooks, InProgress training jobs and InService
+  endpoints with their instances (type, count, vCPUs, accelerators), and the region's SageMaker
+  first use (scan state); ``containers.compute``: Batch compute environments and ECS clusters (with
+  running tasks' start times where the region has no container baseline); ``workloads.metrics``:
+  Lambda concurrency and Fargate vCPUs, the last 24 hours' peak against 14 daily peaks (see
+  ``workloads``; hourly).
 - regional ``guardduty.findings``: detectors with their status and open high-risk findings (polled
   incrementally through the scan state).
 
@@ -52,15 +67,20 @@ from vigilare.aws.collectors.billing import BILLING_COLLECTORS
 from vigilare.aws.collectors.cloudtrail import CLOUDTRAIL_COLLECTORS
 from vigilare.aws.collectors.compute import COMPUTE_COLLECTORS
 from vigilare.aws.collectors.ec2 import EC2_COLLECTORS
+from vigilare.aws.collectors.fleets import FLEET_COLLECTORS
 from vigilare.aws.collectors.guardduty import GUARDDUTY_COLLECTORS, GUARDDUTY_EVENT_HANDLERS
 from vigilare.aws.collectors.health import HEALTH_COLLECTORS
 from vigilare.aws.collectors.iam import IAM_COLLECTORS
+from vigilare.aws.collectors.invoices import INVOICE_COLLECTORS
+from vigilare.aws.collectors.lightsail import LIGHTSAIL_COLLECTORS
 from vigilare.aws.collectors.persistence import PERSISTENCE_COLLECTORS
+from vigilare.aws.collectors.quota_requests import QUOTA_REQUEST_COLLECTORS
 from vigilare.aws.collectors.s3 import S3_COLLECTORS
 from vigilare.aws.collectors.ses import SES_COLLECTORS
 from vigilare.aws.collectors.sharing import SHARING_COLLECTORS
 from vigilare.aws.collectors.takeover import TAKEOVER_COLLECTORS
 from vigilare.aws.collectors.trail_writes import TRAIL_WRITE_COLLECTORS
+from vigilare.aws.collectors.workloads import WORKLOAD_COLLECTORS
 from vigilare.plugin import Collector, EventHandler, hookimpl
 
 
@@ -70,7 +90,11 @@ def builtin_collectors() -> dict[str, Collector]:
         *S3_COLLECTORS,
         *EC2_COLLECTORS,
         *BILLING_COLLECTORS,
+        *INVOICE_COLLECTORS,
         *COMPUTE_COLLECTORS,
+        *FLEET_COLLECTORS,
+        *QUOTA_REQUEST_COLLECTORS,
+        *LIGHTSAIL_COLLECTORS,
         *GUARDDUTY_COLLECTORS,
         *HEALTH_COLLECTORS,
         *CLOUDTRAIL_COLLECTORS,
@@ -81,6 +105,7 @@ def builtin_collectors() -> dict[str, Collector]:
         *SHARING_COLLECTORS,
         *TAKEOVER_COLLECTORS,
         *BEDROCK_COLLECTORS,
+        *WORKLOAD_COLLECTORS,
     ]
     keys = [collector.key for collector in collectors]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})

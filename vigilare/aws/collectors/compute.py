@@ -48,7 +48,7 @@ def _described(info: dict[str, Any]) -> dict[str, Any]:
     return {"vcpus": (info.get("VCpuInfo") or {}).get("DefaultVCpus"), "accelerators": _accelerators(info)}
 
 
-async def _instance_types(ctx: CollectorContext, names: list[str]) -> dict[str, dict[str, Any]]:
+async def describe_instance_types(ctx: CollectorContext, names: list[str]) -> dict[str, dict[str, Any]]:
     """vCPUs and accelerators per instance type. AWS refuses a whole call when one name is unknown
     in the region, so a refused batch is asked again one type at a time."""
     described: dict[str, dict[str, Any]] = {}
@@ -114,7 +114,8 @@ async def fetch_compute_capacity(ctx: CollectorContext) -> dict[str, Any]:
             for request in spot_requests
         ]
         spot_read_at = now
-    types = await _instance_types(ctx, sorted({instance["InstanceType"] for instance in raw_instances}))
+    type_names = sorted({instance["InstanceType"] for instance in raw_instances})
+    types = await describe_instance_types(ctx, type_names)
 
     instances = []
     used_since: list[datetime] = []

@@ -180,7 +180,11 @@ IAM_COLLECTORS = [
         fetch=fetch_account_summary,
         evidence=True,
         description="iam:GetAccountSummary (root MFA and root access keys flags)",
-        freshness=timedelta(hours=4),  # read with the credential report it stands in for
+        # On its own clock, not the credential report's 4 hours: one global call says whether root
+        # keys exist now, so a scheduled scan finds a root key created since the last report. While
+        # push delivers CloudTrail events, a root CreateAccessKey asks for a full scan: hourly then.
+        push_freshness=timedelta(hours=1),
+        push_capability="cloudtrail_events",
     ),
     Collector(
         key="iam.credential_report",

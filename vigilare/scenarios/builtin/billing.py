@@ -1,9 +1,11 @@
-"""Built-in ``billing`` scenario: spend running away, spend in a region never used, cost anomalies.
+"""Built-in ``billing`` scenario: spend running away, spend in a region never used, cost anomalies,
+unpaid AWS invoices.
 
 Compromised accounts show up on the bill first: GPU miners cost hundreds of dollars a day.
 Thresholds (SIGNALS.md): month run-rate > 2x last month and > $50: HIGH; a day > 3x the median of
 the 14 days before it and > $100: HIGH; spend in a region never used before: CRITICAL; a Cost
-Explorer anomaly with impact > $100: HIGH.
+Explorer anomaly with impact > $100: HIGH; an invoice past due: CRITICAL (a suspension cap); an
+unpaid invoice due within 7 days: MEDIUM.
 """
 
 from __future__ import annotations
@@ -39,21 +41,135 @@ def money(amount: float) -> str:
     return f"${amount:,.2f}"
 
 
+# Unpaid AWS invoices (kinds ``past_due`` and ``invoice_due_soon``).
+# AWS suspends accounts with unpaid invoices, so an invoice past due is a *cap* signal: CRITICAL, and
+# the Security Risk Score stays at 10 or below while it is open (vigilare.scoring.formula). Only AWS
+# Payments' own word counts: an invoice is past due when its status is OUTSTANDING and its
+# ``dueStatus`` is PAST_DUE. A paid (SETTLED) invoice, one being paid (PROCESSING) and a canceled one
+# are never reported, whatever their due date.
+#
+# An outstanding invoice due within :data:`DUE_SOON_DAYS` days is a MEDIUM warning
+# (``invoice_due_soon``): customers paying by card are charged when the invoice is issued, so an
+# invoice still unpaid days before its due date usually means a declined card; a week leaves time to
+# fix the payment method before the suspension clock starts. MEDIUM, not HIGH: customers who pay by
+# bank transfer on terms see it every month, and it is bounded with the other minor findings.
+
+DUE_SOON_DAYS = 7
+PAY_DOCS = "https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/manage-payments.html"
+PAST_DUE_REMEDIATION = (
+    "Pay the invoices in the Billing and Cost Management console (Payments), or fix the payment "
+    "method AWS could not charge and retry the payment. If the account is already suspended, contact "
+    "AWS Support after paying to have it reinstated."
+)
+DUE_SOON_REMEDIATION = (
+    "Check the payment method in the Billing and Cost Management console and pay the invoice before "
+    "its due date: AWS suspends accounts with invoices left unpaid."
+)
+
+
+def amount_text(amount: dict[str, Any]) -> str:
+    """``{"currency": "USD", "value": "1843.2"}`` as ``"1,843.20 USD"``."""
+    try:
+        value = f"{float(amount.get('value') or 0):,.2f}"
+    except ValueError:
+        value = str(amount.get("value"))
+    return f"{value} {amount.get('currency') or ''}".strip()
+
+
+def _due_day(invoice: dict[str, Any]) -> date | None:
+    moment = as_datetime(invoice.get("due_date"))
+    return moment.date() if moment is not None else None
+
+
+def _act_on(invoice: dict[str, Any], due: date, today: date) -> str:
+    owed = amount_text(invoice.get("outstanding") or invoice.get("amount") or {})
+    late = (today - due).days
+    when = f"{late} days past due" if late > 0 else f"due in {(due - today).days} days"
+    return f"invoice {invoice.get('invoice_id')} ({owed} unpaid, due {due.isoformat()}, {when})"
+
+
+def _details(invoice: dict[str, Any], due: date, today: date) -> dict[str, Any]:
+    return {
+        "invoice_id": invoice.get("invoice_id"),
+        "financial_record_id": invoice.get("id"),
+        "amount": invoice.get("amount"),
+        "outstanding": invoice.get("outstanding"),
+        "due_date": due.isoformat(),
+        "days_past_due": max((today - due).days, 0),
+        "act_on": [_act_on(invoice, due, today)],
+    }
+
+
+def invoice_findings(scenario: Scenario, account: str, data: dict[str, Any], now: datetime) -> list[Finding]:
+    """One finding per outstanding invoice that is past due (CRITICAL) or due within a week (MEDIUM)."""
+    today = now.date()
+    findings: list[Finding] = []
+    for invoice in data.get("invoices") or []:
+        due = _due_day(invoice)
+        if invoice.get("status") != "OUTSTANDING" or due is None:
+            continue
+        owed = amount_text(invoice.get("outstanding") or invoice.get("amount") or {})
+        resource = f"arn:aws:payments::{account}:financial-record/{invoice.get('id')}"
+        if invoice.get("due_status") == "PAST_DUE":
+            late = (today - due).days
+            findings.append(
+                scenario.finding(
+                    kind="past_due",
+                    severity=Severity.CRITICAL,
+                    title=f"AWS invoice {invoice.get('invoice_id')} is {late} days past due ({owed} unpaid)",
+                    description=(
+                        f"AWS Payments reports invoice {invoice.get('invoice_id')} of account {account} "
+                        f"as past due: {owed} of {amount_text(invoice.get('amount') or {})} is unpaid, "
+                        f"and it was due on {due.isoformat()} ({late} days ago). AWS suspends accounts "
+                        "with unpaid invoices and closes them if they stay unpaid."
+                    ),
+                    resource=resource,
+                    remediation=PAST_DUE_REMEDIATION,
+                    docs_url=PAY_DOCS,
+                    details=_details(invoice, due, today),
+                )
+            )
+        elif invoice.get("due_status") == "DUE" and 0 <= (due - today).days <= DUE_SOON_DAYS:
+            days = (due - today).days
+            findings.append(
+                scenario.finding(
+                    kind="invoice_due_soon",
+                    severity=Severity.MEDIUM,
+                    title=f"AWS invoice {invoice.get('invoice_id')} is unpaid, due in {days} days ({owed})",
+                    description=(
+                        f"Invoice {invoice.get('invoice_id')} of account {account} still has {owed} "
+                        f"outstanding and is due on {due.isoformat()}. An invoice unpaid this close to "
+                        "its due date often means AWS could not charge the payment method; once it is "
+                        "past due, AWS may suspend the account."
+                    ),
+                    resource=resource,
+                    remediation=DUE_SOON_REMEDIATION,
+                    docs_url=PAY_DOCS,
+                    details=_details(invoice, due, today),
+                )
+            )
+    return findings
+
+
 class BillingScenario(Scenario):
     id = "billing"
     title = "Spend that runs away or appears where you never work"
-    requires = ("billing.estimated_charges", "billing.cost_explorer")
+    requires = ("billing.estimated_charges", "billing.cost_explorer", "billing.invoices")
     emits = {
         "spend_runrate_spike": (Severity.HIGH,),
         "daily_spend_spike": (Severity.HIGH,),
         "new_region_spend": (Severity.CRITICAL,),
         "cost_anomaly": (Severity.HIGH,),
+        "past_due": (Severity.CRITICAL,),
+        "invoice_due_soon": (Severity.MEDIUM,),
     }
     kind_requires = {
         "spend_runrate_spike": ("billing.estimated_charges",),
         "daily_spend_spike": ("billing.cost_explorer",),
         "new_region_spend": ("billing.cost_explorer",),
         "cost_anomaly": ("billing.cost_explorer",),
+        "past_due": ("billing.invoices",),
+        "invoice_due_soon": ("billing.invoices",),
     }
     remediation = (
         "Open Cost Explorer, group the charges by region and usage type, and find what you did not "
@@ -73,6 +189,9 @@ class BillingScenario(Scenario):
             findings += self._daily_spike(data.account_id, explorer)
             findings += self._new_regions(data.account_id, explorer, now)
             findings += self._anomalies(data.account_id, explorer.get("anomalies") or [], now)
+        invoices = data.get("billing.invoices")
+        if invoices:
+            findings += invoice_findings(self, data.account_id, invoices, now)
         return findings
 
     def _run_rate(self, account: str, charges: dict[str, Any], now: datetime) -> list[Finding]:

@@ -23,9 +23,14 @@ from vigilare.plugin import (
     hours_ago,
     minute_of,
 )
+from vigilare.scenarios.builtin.compute_fleets import fleet_findings
+from vigilare.scenarios.builtin.compute_quotas import lightsail_findings, quota_findings
+from vigilare.scenarios.builtin.mining import ACCELERATED_FAMILIES as ACCELERATED_FAMILIES
+from vigilare.scenarios.builtin.mining import LARGE_INSTANCE_VCPUS as LARGE_INSTANCE_VCPUS
+from vigilare.scenarios.builtin.mining import describe_instance, is_mining_capable
+from vigilare.scenarios.builtin.mining import family_of as family_of
+from vigilare.scenarios.builtin.mining import is_accelerated as is_accelerated
 
-ACCELERATED_FAMILIES = ("p", "g", "inf", "trn", "dl")
-LARGE_INSTANCE_VCPUS = 64
 RECENT_LAUNCH = timedelta(hours=24)
 REGION_BASELINE = timedelta(days=30)
 # A fleet of big instances launched within a day, even where the account normally works.
@@ -37,33 +42,20 @@ TERMINATE_DOCS = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminatin
 SPOT_DOCS = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-spot-instances-request.html"
 
 
-def family_of(instance_type: str) -> str:
-    return instance_type.split(".", 1)[0]
+def baselined_at(first_seen: datetime | None, moment: datetime) -> bool:
+    """Whether the region had been in use for 30 days at ``moment`` (its first use ever seen)."""
+    return first_seen is not None and moment - first_seen >= REGION_BASELINE
 
 
-def is_accelerated(instance: dict[str, Any]) -> bool:
-    """GPU, inference or training hardware: by DescribeInstanceTypes, else by the family's letters."""
-    if instance.get("Accelerators"):
-        return True
-    # "g5", "p4d", "inf2", "trn1", "dl1": the family is named by the letters before its first digit.
-    family = family_of(str(instance.get("InstanceType", "")))
-    letters = ""
-    for character in family:
-        if character.isdigit():
-            break
-        letters += character
-    return letters in ACCELERATED_FAMILIES
-
-
-def is_mining_capable(instance: dict[str, Any]) -> bool:
-    return is_accelerated(instance) or (instance.get("VCpus") or 0) >= LARGE_INSTANCE_VCPUS
-
-
-def describe_instance(instance: dict[str, Any]) -> str:
-    hardware = instance.get("Accelerators") or (
-        f"{instance['VCpus']} vCPUs" if instance.get("VCpus") else "accelerated family"
-    )
-    return f"{instance['InstanceId']} ({instance['InstanceType']}, {hardware})"
+def _mining_launched(capacity: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """The region's running GPU or very large instances launched in the last 24 hours."""
+    launched = []
+    for instance in capacity.get("instances", []):
+        moment = as_datetime(instance.get("LaunchTime"))
+        recent = moment is not None and now - moment <= RECENT_LAUNCH
+        if instance.get("State") in ACTIVE_STATES and recent and is_mining_capable(instance):
+            launched.append(instance)
+    return launched
 
 
 def _instances_in(region: str, instances: list[dict[str, Any]]) -> list[str]:
@@ -77,11 +69,31 @@ def _instances_in(region: str, instances: list[dict[str, Any]]) -> list[str]:
 class ComputeScenario(Scenario):
     id = "compute"
     title = "GPU and large compute capacity that looks like crypto-mining"
-    requires = ("ec2.compute_capacity",)
+    requires = (
+        "ec2.compute_capacity",
+        "ec2.fleet_requests",
+        "servicequotas.ec2_requests",
+        "lightsail.instances",
+    )
     emits = {
         "gpu_capacity_new_region": (Severity.CRITICAL,),
         "large_fleet": (Severity.HIGH,),
         "spot_requests": (Severity.HIGH,),
+        "fleet_request_new_region": (Severity.CRITICAL,),
+        "large_fleet_request": (Severity.HIGH,),
+        "quota_increase_request": (Severity.HIGH, Severity.MEDIUM),
+        "lightsail_instances": (Severity.HIGH,),
+    }
+    # Instances are read at every scan; fleet requests, quota requests and Lightsail hourly, judged
+    # against the same region baseline (kept by ec2.compute_capacity).
+    kind_requires = {
+        "gpu_capacity_new_region": ("ec2.compute_capacity",),
+        "large_fleet": ("ec2.compute_capacity",),
+        "spot_requests": ("ec2.compute_capacity",),
+        "fleet_request_new_region": ("ec2.compute_capacity", "ec2.fleet_requests"),
+        "large_fleet_request": ("ec2.compute_capacity", "ec2.fleet_requests"),
+        "quota_increase_request": ("ec2.compute_capacity", "servicequotas.ec2_requests"),
+        "lightsail_instances": ("ec2.compute_capacity", "lightsail.instances"),
     }
     remediation = (
         "If you did not launch these instances, terminate them, cancel the spot requests that launch "
@@ -92,18 +104,34 @@ class ComputeScenario(Scenario):
 
     async def detect(self, data: CollectedData) -> list[Finding]:
         findings: list[Finding] = []
+        fleets = data.per_region("ec2.fleet_requests")
+        quotas = data.per_region("servicequotas.ec2_requests")
+        lightsail = data.per_region("lightsail.instances")
+        account, now = data.account_id, data.collected_at
         for region, capacity in sorted(data.per_region("ec2.compute_capacity").items()):
-            findings += self._region(data.account_id, region, capacity, data.collected_at)
+            findings += self._region(account, region, capacity, now)
+            first_seen = as_datetime(capacity.get("region_first_seen"))
+
+            def baseline(moment: datetime, first_seen: datetime | None = first_seen) -> bool:
+                return baselined_at(first_seen, moment)
+
+            watched_since = as_datetime(capacity.get("watched_since"))
+            if fleets.get(region) is not None:
+                findings += fleet_findings(
+                    self, account, region, fleets[region], baseline, watched_since, now
+                )
+            if quotas.get(region) is not None:
+                mining = [describe_instance(instance) for instance in _mining_launched(capacity, now)]
+                findings += quota_findings(self, account, region, quotas[region], baseline, mining, now)
+            if lightsail.get(region) is not None:
+                findings += lightsail_findings(self, account, region, lightsail[region], baseline, now)
         return findings
 
     def _region(self, account: str, region: str, capacity: dict[str, Any], now: datetime) -> list[Finding]:
         first_seen = as_datetime(capacity.get("region_first_seen"))
         watched_since = as_datetime(capacity.get("watched_since"))
 
-        def baselined_at(moment: datetime) -> bool:
-            return first_seen is not None and moment - first_seen >= REGION_BASELINE
-
-        baselined = baselined_at(now)
+        baselined = baselined_at(first_seen, now)
         new_region: list[tuple[datetime, dict[str, Any]]] = []
         fleet: list[tuple[datetime, dict[str, Any]]] = []
         for instance in capacity.get("instances", []):
@@ -114,7 +142,7 @@ class ComputeScenario(Scenario):
             # Once flagged, capacity stays flagged while it runs: a launch Vigilare saw happen (within
             # a day before it started watching the region, or after) keeps its finding past 24 h.
             seen_launching = watched_since is not None and launched >= watched_since - RECENT_LAUNCH
-            if not baselined_at(launched) and (recent or seen_launching):
+            if not baselined_at(first_seen, launched) and (recent or seen_launching):
                 new_region.append((launched, instance))
             elif recent:
                 fleet.append((launched, instance))
