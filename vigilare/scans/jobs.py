@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare import metrics
@@ -213,7 +214,13 @@ async def _record(
         # Locked (FOR NO KEY UPDATE: new rows referencing the account are not held up): pushed events
         # of this account apply their signals one at a time with the scan's, and no run can take
         # the lease until this transaction ends.
-        account = await session.get_one(AwsAccount, lease.account_id, with_for_update={"key_share": True})
+        account = await session.get_one(
+            AwsAccount,
+            lease.account_id,
+            with_for_update={"key_share": True},
+            # Replaced below, never read here: not decoded for nothing.
+            options=[orm.defer(AwsAccount.scan_state)],
+        )
         if not lease.held_on(account):
             # Fenced: this run lost its lease while it scanned, and another run owns the scan now.
             logger.warning("scan %s: this run lost its lease; its results are dropped", scan.id)
