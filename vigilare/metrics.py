@@ -77,7 +77,9 @@ JOB_WAIT = Histogram(
 )
 JOBS = Counter("vigilare_jobs", "Job runs, by job and outcome (ok, retry, failed).", ["job", "outcome"])
 SCHEDULER_TICK = Histogram(
-    "vigilare_scheduler_tick_seconds", "Time one scheduler tick takes.", buckets=_DURATIONS
+    "vigilare_scheduler_tick_seconds",
+    "Time one scheduler tick's dispatch takes (its statements; its commit and hand-off to the queue follow).",
+    buckets=_DURATIONS,
 )
 SCHEDULER_START_LAG = Histogram(
     "vigilare_scheduler_start_lag_seconds",

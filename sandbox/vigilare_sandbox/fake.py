@@ -14,6 +14,7 @@ from vigilare_sandbox import (
     fake_ce_ses,
     fake_cloudtrail,
     fake_compute,
+    fake_ecs,
     fake_guardduty,
     fake_health,
     fake_payments,
@@ -22,7 +23,7 @@ from vigilare_sandbox.fake_guardduty import DetectorLookup
 from vigilare_sandbox.state import FakeState
 from vigilare_sandbox.wire import WireRequest, WireResponse, json11_error, rest_json_error
 
-JSON_SERVICES = {"health", "cloudtrail", "ce", "servicequotas", "lightsail"}
+JSON_SERVICES = {"health", "cloudtrail", "ce", "servicequotas", "lightsail", "ecs"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,13 @@ def route(request: WireRequest) -> FakeRoute | None:
         operation = fake_guardduty.operation_for(request.path)
         if operation is not None:
             return FakeRoute(service, operation)
+    ecs_operation = target.removeprefix(fake_ecs.TARGET_PREFIX)
+    if (
+        service == "ecs"
+        and target.startswith(fake_ecs.TARGET_PREFIX)
+        and ecs_operation in fake_ecs.OPERATIONS
+    ):
+        return FakeRoute(service, ecs_operation)
     if service == "account" and request.method == "POST" and request.path == fake_account.PATH:
         return FakeRoute(service, "GetContactInformation")
     # Service Quotas' request history and Lightsail (moto has neither): JSON 1.1 by X-Amz-Target.
@@ -108,6 +116,8 @@ class FakeAws:
                 return fake_cloudtrail.lookup_events(account, region, body)
             if fake_route.service == "ce":
                 return fake_ce_ses.get_anomalies(account, body)
+            if fake_route.service == "ecs":
+                return fake_ecs.handle(account, account_id, region, fake_route.operation, body)
             if fake_route.service == "account":
                 return fake_account.get_contact_information(account, account_id, body)
             if fake_route.service == "servicequotas":

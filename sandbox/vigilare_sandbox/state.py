@@ -222,6 +222,20 @@ class AccountState:
     # Service Quotas increase requests and Lightsail instances (moto has neither).
     quota_requests: list[QuotaRequest] = field(default_factory=list)
     lightsail_instances: list[LightsailInstance] = field(default_factory=list)
+    # ECS tasks the fake's ECS reads answer from (fake_ecs: moto's tasks never reach RUNNING).
+    ecs_tasks: list[EcsTask] = field(default_factory=list)
+
+
+@dataclass
+class EcsTask:
+    region: str
+    cluster_name: str
+    task_arn: str
+    started_at: datetime
+    launch_type: str = "FARGATE"
+    cpu: str = "1024"  # CPU units: 1024 is one vCPU
+    last_status: str = "RUNNING"
+    desired_status: str = "RUNNING"
 
 
 @dataclass

@@ -52,6 +52,7 @@ def test_the_public_plugin_surface_is_explicit() -> None:
         "grants_everything",
         "has_public_principal",
         "hours_ago",
+        "is_accelerated_type",
         "is_restricted_by_condition",
         "iso_utc",
         "masked_key",

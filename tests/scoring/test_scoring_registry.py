@@ -22,7 +22,7 @@ SINGLE_SIGNAL_SCORE = {"CRITICAL": 61, "HIGH": 86, "MEDIUM": 95, "LOW": 99}
 def test_the_registry_holds_every_built_in_scenario_and_the_example_plugin() -> None:
     assert {scenario.id for scenario in BUILTIN_SCENARIOS} == {
         "abuse", "activity", "bedrock", "billing", "compute", "email", "exposure", "hygiene", "iam",
-        "persistence", "root", "sharing", "takeover", "threat",
+        "persistence", "root", "sharing", "takeover", "threat", "workloads",
     }  # fmt: skip
     assert ("imdsv1", "imdsv1_enabled", "MEDIUM") in DECLARED_SEVERITIES
 

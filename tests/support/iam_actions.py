@@ -25,6 +25,7 @@ IAM_PREFIX = {"cloudwatch": "cloudwatch", "sesv2": "ses", "s3control": "s3"}
 KNOWN_PREFIXES = {
     "account", "ce", "cloudtrail", "cloudwatch", "ec2", "guardduty", "health", "iam", "organizations",
     "payments", "s3", "ses", "sts", "support",
+    "batch", "ecs", "sagemaker",
 }  # fmt: skip
 # Permission-only actions: no operation of their own, required beside others (Service Authorization
 # Reference, AWS Payments: GetPaymentStatus "Get payment status of invoices", access level Read;

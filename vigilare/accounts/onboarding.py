@@ -101,6 +101,19 @@ ADDITIONS_ACTIONS = (
     "ec2:DescribeSpotFleetRequests",
     "lightsail:GetInstances",
     "servicequotas:ListRequestedServiceQuotaChangeHistory",
+    # Compute beyond EC2 instances (collectors/workloads.py; Bedrock's collector reads GetMetricData too)
+    "batch:DescribeComputeEnvironments",
+    "cloudwatch:GetMetricData",
+    "ecs:DescribeClusters",
+    "ecs:DescribeTasks",
+    "ecs:ListClusters",
+    "ecs:ListTasks",
+    "sagemaker:DescribeEndpoint",
+    "sagemaker:DescribeEndpointConfig",
+    "sagemaker:DescribeTrainingJob",
+    "sagemaker:ListEndpoints",
+    "sagemaker:ListNotebookInstances",
+    "sagemaker:ListTrainingJobs",
 )
 
 

@@ -8,17 +8,18 @@ full scan (the account's first, a manual scan, a scan an event asked for) collec
 A scenario that does not say which keys each kind reads (``Scenario.kind_requires``) gets all its
 keys together: when one is due, all are collected. The keys of a declared kind, and the regions of
 one key, are kept in step: when one is due, those that would be due within a quarter of their
-freshness (at most 15 minutes) are collected with it.
+freshness (at most 15 minutes) are collected with it; a key read at every scan pulls nothing along.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigilare.plugin import GLOBAL_REGION, CollectedData, Collector, JsonValue
+from vigilare.plugin import EVERY_SCAN, GLOBAL_REGION, CollectedData, Collector, JsonValue
 
 FRESHNESS_KEY = "vigilare.freshness"
 """Reserved scan-state entry: when each key was collected and until when it is fresh."""
@@ -26,6 +27,8 @@ REGIONS_STATE_KEY = "vigilare.regions"
 """Reserved scan-state entry: the enabled regions as last listed, and when."""
 REGIONS_FRESHNESS = timedelta(hours=1)
 MAX_SNAP = timedelta(minutes=15)
+SPREAD_FROM = timedelta(minutes=30)
+"""Keys this slow fall due at a per-account moment (:func:`spread_deadline`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,9 @@ def plan(
     ``groups`` are the keys one scenario reads together, each with ``strict``: a scenario that does
     not declare ``kind_requires`` reads all its keys at once, so when any is due all are collected,
     everywhere (strict). The keys of a declared kind are only kept in step: when one is due, the
-    others are collected with it where they would be due within their snap window.
+    others are collected with it where they would be due within their snap window. A key read at
+    every scan does not pull the others of its kind forward (it is there whenever they fall due);
+    otherwise an hourly key read with it would be read every 45 minutes.
     """
     wanted = [key for key in wanted if key in collectors]
     due = {key: due_regions(collectors[key], state, regions, policy) for key in wanted}
@@ -118,7 +123,8 @@ def plan(
     while changed:  # groups may share keys: repeat until nothing more is pulled in
         changed = False
         for group, strict in resolved_groups:
-            if not any(due[key] for key in group):
+            pulling = group if strict else [key for key in group if not _every_scan(collectors[key])]
+            if not any(due[key] for key in pulling):
                 continue
             for key in group:
                 wanted_places = everywhere[key] if strict else due[key] | soon[key]
@@ -126,6 +132,11 @@ def plan(
                     due[key] |= wanted_places
                     changed = True
     return {key: places for key, places in due.items() if places}
+
+
+def _every_scan(collector: Collector) -> bool:
+    """Due at every scan: neither a freshness nor a push relief of its own."""
+    return collector.freshness <= EVERY_SCAN and collector.push_freshness is None
 
 
 def _ahead(policy: FreshnessPolicy, collector: Collector) -> FreshnessPolicy:
@@ -139,23 +150,51 @@ def _ahead(policy: FreshnessPolicy, collector: Collector) -> FreshnessPolicy:
     )
 
 
+def account_phase(account_id: str) -> float:
+    """A stable fraction in [0, 1) per AWS account, from a hash of its id (see :func:`spread_deadline`)."""
+    digest = hashlib.blake2b(account_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def spread_deadline(stamp: float, freshness: float, phase: float) -> float:
+    """When data collected at ``stamp`` falls due: ``stamp + freshness`` for keys on a short clock;
+    for slow keys (:data:`SPREAD_FROM` and longer) the last of the account's phase moments (every
+    half freshness, offset by ``phase``) before then.
+
+    Accounts connected together (a migration, an organisation onboarded at once) would otherwise
+    have all their hourly keys fall due in the same minute, hour after hour, and a worker would see
+    a wall of slow scans once an hour. The first interval is between half and the whole freshness
+    (data never gets older than declared); from then on it is exactly the freshness, at the
+    account's own moment."""
+    if freshness < SPREAD_FROM.total_seconds():
+        return stamp + freshness
+    half = freshness / 2
+    latest = stamp + freshness
+    return latest - ((latest - phase * half) % half)
+
+
 def record_collection(
     state: dict[str, JsonValue],
     collectors: Mapping[str, Collector],
     collected: Mapping[str, set[str]],
     fresh_until: Mapping[tuple[str, str], datetime],
     now: datetime,
+    account_id: str = "",
 ) -> None:
     """Note in ``state`` what this scan collected: ``collected`` maps keys to the places whose run
-    did not fail; ``fresh_until`` holds the collectors' own deadlines (``ctx.fresh_until``)."""
+    did not fail; ``fresh_until`` holds the collectors' own deadlines (``ctx.fresh_until``); slow
+    keys fall due at the account's own phase (:func:`spread_deadline`)."""
     record: dict[str, Any] = dict(state.get(FRESHNESS_KEY) or {})
     stamp = now.timestamp()
+    phase = account_phase(account_id)
     for key, places in collected.items():
         per_key = dict(record.get(key) or {})
         for place in places:
             until = fresh_until.get((key, place))
             deadline = (
-                until.timestamp() if until is not None else stamp + collectors[key].freshness.total_seconds()
+                until.timestamp()
+                if until is not None
+                else spread_deadline(stamp, collectors[key].freshness.total_seconds(), phase)
             )
             per_key[place] = [round(stamp, 3), round(deadline, 3)]
         record[key] = per_key

@@ -60,6 +60,7 @@ from vigilare.plugin.collector import EVERY_SCAN, Collector, CollectorContext, C
 from vigilare.plugin.data import Capability, CollectedData, CollectionError
 from vigilare.plugin.events import AwsEvent, EventContext, EventHandler, EventResult
 from vigilare.plugin.helpers.deadlines import find_deadline
+from vigilare.plugin.helpers.instances import is_accelerated_type
 from vigilare.plugin.helpers.policies import (
     RESTRICTING_CONDITION_KEYS,
     grants_everything,
@@ -114,6 +115,7 @@ __all__ = [
     "has_public_principal",
     "hookimpl",
     "hours_ago",
+    "is_accelerated_type",
     "is_restricted_by_condition",
     "iso_utc",
     "masked_key",

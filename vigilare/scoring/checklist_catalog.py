@@ -280,6 +280,48 @@ KIND_STEPS: Mapping[tuple[str, str], StepTemplate] = {
         "https://docs.aws.amazon.com/servicequotas/latest/userguide/request-quota-increase.html",
         "Quota requests",
     ),
+    # Compute outside EC2 instances (the workloads scenario).
+    ("workloads", "sagemaker_gpu_new_region"): StepTemplate(
+        5,
+        "Stop unrecognised SageMaker GPU capacity",
+        "GPU or very large SageMaker notebooks, training jobs or endpoints run in regions this account did "
+        "not use; they never show among your EC2 instances. Stop the notebooks and training jobs and delete "
+        "the endpoints you did not create, then find who created them in CloudTrail and deactivate the keys.",
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/security.html",
+        "Workloads",
+    ),
+    ("workloads", "batch_gpu_new_region"): StepTemplate(
+        5,
+        "Disable unrecognised Batch compute environments",
+        "These Batch compute environments can launch GPU or large capacity in regions this account did not "
+        "use. Disable the ones you did not create, cancel their jobs, then delete them.",
+        "https://docs.aws.amazon.com/batch/latest/userguide/disable-compute-environment.html",
+        "Compute environments",
+    ),
+    ("workloads", "ecs_tasks_new_region"): StepTemplate(
+        5,
+        "Stop unrecognised ECS tasks",
+        "ECS tasks started in regions this account did not use. Scale the services that run them to zero or "
+        "delete them, stop the tasks, and deregister task definitions you did not create.",
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/standalone-task-stop.html",
+        "Clusters",
+    ),
+    ("workloads", "lambda_burst"): StepTemplate(
+        5,
+        "Explain the burst of Lambda concurrency",
+        "Lambda ran far more at once than on any day of the last two weeks. Find the functions with the most "
+        "invocations in the regions below; delete those you did not create and their triggers.",
+        "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-concurrency.html",
+        "Regions",
+    ),
+    ("workloads", "fargate_burst"): StepTemplate(
+        5,
+        "Explain the burst of Fargate capacity",
+        "Fargate ran far more vCPUs than on any day of the last two weeks. List the ECS, EKS and Batch tasks "
+        "running on Fargate in the regions below and stop those you did not start.",
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/monitoring-fargate-usage.html",
+        "Regions",
+    ),
     # 6. Evidence.
     ("root", "trail_deleted"): StepTemplate(
         6,
@@ -466,6 +508,8 @@ COMPROMISE_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("compute", "gpu_capacity_new_region"),
         ("compute", "fleet_request_new_region"),
         ("compute", "lightsail_instances"),
+        ("workloads", "sagemaker_gpu_new_region"),
+        ("workloads", "batch_gpu_new_region"),
         ("billing", "new_region_spend"),
         ("threat", "guardduty_finding"),
     }

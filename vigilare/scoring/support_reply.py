@@ -26,6 +26,11 @@ _CHARGES_KINDS = frozenset(
         ("compute", "gpu_capacity_new_region"),
         ("compute", "large_fleet"),
         ("compute", "spot_requests"),
+        ("workloads", "sagemaker_gpu_new_region"),
+        ("workloads", "batch_gpu_new_region"),
+        ("workloads", "ecs_tasks_new_region"),
+        ("workloads", "lambda_burst"),
+        ("workloads", "fargate_burst"),
     }
 )
 _WHITESPACE = re.compile(r"\s+")

@@ -46,6 +46,12 @@ Data keys (each value as the collector stores it):
   standard families) of the last 7 days, hourly; None where Service Quotas is not offered.
 - regional ``lightsail.instances``: Lightsail instances with the region's first Lightsail use (scan
   state), hourly; None where Lightsail is not offered.
+- regional ``sagemaker.compute``: InService notebooks, InProgress training jobs and InService
+  endpoints with their instances (type, count, vCPUs, accelerators), and the region's SageMaker
+  first use (scan state); ``containers.compute``: Batch compute environments and ECS clusters (with
+  running tasks' start times where the region has no container baseline); ``workloads.metrics``:
+  Lambda concurrency and Fargate vCPUs, the last 24 hours' peak against 14 daily peaks (see
+  ``workloads``; hourly).
 - regional ``guardduty.findings``: detectors with their status and open high-risk findings (polled
   incrementally through the scan state).
 
@@ -74,6 +80,7 @@ from vigilare.aws.collectors.ses import SES_COLLECTORS
 from vigilare.aws.collectors.sharing import SHARING_COLLECTORS
 from vigilare.aws.collectors.takeover import TAKEOVER_COLLECTORS
 from vigilare.aws.collectors.trail_writes import TRAIL_WRITE_COLLECTORS
+from vigilare.aws.collectors.workloads import WORKLOAD_COLLECTORS
 from vigilare.plugin import Collector, EventHandler, hookimpl
 
 
@@ -98,6 +105,7 @@ def builtin_collectors() -> dict[str, Collector]:
         *SHARING_COLLECTORS,
         *TAKEOVER_COLLECTORS,
         *BEDROCK_COLLECTORS,
+        *WORKLOAD_COLLECTORS,
     ]
     keys = [collector.key for collector in collectors]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from vigilare.plugin import is_accelerated_type
+
+# The families is_accelerated_type recognises (named here for the scenario docs and tests).
 ACCELERATED_FAMILIES = ("p", "g", "inf", "trn", "dl")
 LARGE_INSTANCE_VCPUS = 64
 
@@ -17,17 +20,9 @@ def family_of(instance_type: str) -> str:
 
 
 def is_accelerated(instance: dict[str, Any]) -> bool:
-    """GPU, inference or training hardware: by DescribeInstanceTypes, else by the family's letters."""
-    if instance.get("Accelerators"):
-        return True
-    # "g5", "p4d", "inf2", "trn1", "dl1": the family is named by the letters before its first digit.
-    family = family_of(str(instance.get("InstanceType", "")))
-    letters = ""
-    for character in family:
-        if character.isdigit():
-            break
-        letters += character
-    return letters in ACCELERATED_FAMILIES
+    """GPU, inference or training hardware: by DescribeInstanceTypes, else by the family's letters
+    (``is_accelerated_type``, which SageMaker's ``ml.`` types share)."""
+    return bool(instance.get("Accelerators")) or is_accelerated_type(str(instance.get("InstanceType", "")))
 
 
 def is_mining_capable(instance: dict[str, Any]) -> bool:
