@@ -262,7 +262,12 @@ async def run(args: argparse.Namespace, url: str) -> None:
                         {"now": now},
                     )
                 ).all()
-                if queue is not None:  # and their jobs leave the queue
+                # Their jobs ran to an end: out of the outbox (as each job's end does) ...
+                await connection.execute(
+                    text("DELETE FROM job_outbox WHERE job_id = ANY(CAST(:job_ids AS varchar[]))"),
+                    {"job_ids": [scan_job_id(scan_id) for scan_id, _ in dispatched]},
+                )
+                if queue is not None:  # ... and out of the queue
                     job_keys = [job_key_prefix + scan_job_id(scan_id) for scan_id, _ in dispatched]
                     await queue.pool.delete(queue.queue_name, *job_keys)
                 minute = int((now - start).total_seconds() // 60)

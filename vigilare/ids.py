@@ -41,6 +41,8 @@ def isoformat(value: datetime | None) -> str | None:
     """ISO 8601 with an explicit UTC offset, as every API timestamp is written."""
     if value is None:
         return None
+    if value.tzinfo is UTC:  # what the database driver gives: no conversion (listings call this a lot)
+        return value.isoformat()
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat()

@@ -79,3 +79,16 @@ def test_an_invoice_due_today_is_read_again_when_it_turns_past_due() -> None:
     # Past due from the day after the due date, 00:00 UTC (API_payments_InvoiceDetails).
     assert next_due_change([due_today, past_due], now) == datetime(2026, 11, 30, tzinfo=UTC)
     assert next_due_change([past_due], now) is None
+
+
+async def test_throttled_payments_calls_are_retried_and_never_a_finding_or_a_gap(
+    sandbox: Sandbox, aws_requests: RequestLog
+) -> None:
+    late = add_invoice(sandbox, ACCOUNT_ID, amount="640.00", due_date=today().date() - timedelta(days=4))
+    sandbox.state.inject_throttling("payments", 2, account_id=ACCOUNT_ID)
+
+    report = await scan_sandbox(sandbox, ["billing"])
+
+    assert sandbox.state.pending_throttles("payments") == 0
+    assert report.collection_errors == [] and report.status == "ok"
+    assert [f.details["invoice_id"] for f in report.findings if f.kind == "past_due"] == [late.invoice_id]

@@ -36,7 +36,7 @@ from vigilare.db.engine import (
     create_session_factory,
     owned_tables,
 )
-from vigilare.db.reads import begin_statement, tenant_read
+from vigilare.db.reads import ReadEnded, begin_statement, tenant_read
 from vigilare.db.tenancy import APP_ROLE, SYSTEM_ROLE, TENANT_SETTING, UnscopedSession, VigilareSession
 from vigilare.ids import new_id, utcnow
 from vigilare.models import metadata
@@ -521,6 +521,17 @@ async def test_no_setting_outlives_a_tenant_read_on_a_pooled_connection(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert (await after_reads()).pid != first["pid"]
+
+    # A listing ends its read after its last statement: the connection is back in the pool (the
+    # only one: the nested read gets it) while the request goes on, and the ended read refuses more.
+    async with tenant_read(engine, a) as read:
+        await read.fetch("SELECT id FROM aws_accounts")
+        await read.end()
+        async with tenant_read(engine, b) as other:
+            nested = await other.fetchrow(_READ_PROBE)
+        with pytest.raises(ReadEnded):
+            await read.fetch("SELECT id FROM aws_accounts")
+    assert (nested["pid"], nested["tenant"]) == ((await after_reads()).pid, b)
 
     # A tenant id that is not safe as an SQL literal is bound as a parameter, and holds the same way.
     odd = "o'dd; RESET ROLE"

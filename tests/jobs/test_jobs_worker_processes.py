@@ -109,6 +109,11 @@ async def test_two_worker_processes_share_the_work_and_the_tick(real_settings, s
             _value(body, "vigilare_aws_calls_total", service="sts", operation="AssumeRole", outcome="ok") >= 1
         )
         assert _value(body, "vigilare_jobs_total", job="scan_account", outcome="ok") == 1
+        # The scan's own AWS calls, the ticks' time and the processes' memory, added up across both.
+        assert _value(body, "vigilare_scan_aws_calls_count", trigger="verify") == 1
+        assert _value(body, "vigilare_scan_aws_calls_sum", trigger="verify") >= 1
+        assert _value(body, "vigilare_scheduler_tick_seconds_count") >= 6
+        assert _value(body, "vigilare_process_resident_memory_bytes") > 20 * 1024 * 1024
     finally:
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(timeout=60) == 0

@@ -159,10 +159,10 @@ FROM aws_accounts WHERE tenant_id = $1 ORDER BY connected_at, id
 
 async def read_account_list(read: TenantRead, tag: str | None) -> list[AccountSummaryOut]:
     """``list_accounts`` in a ``TenantRead``, as the listing shows them: the same rows, the same order."""
+    rows = await read.fetch(_LIST_SQL, read.tenant_id)
+    await read.end()  # the rest is Python: the connection goes back to the pool now
     listed = []
-    for aws_account_id, display_name, status, current_srs, last_scan_at, tags_json in await read.fetch(
-        _LIST_SQL, read.tenant_id
-    ):
+    for aws_account_id, display_name, status, current_srs, last_scan_at, tags_json in rows:
         tags = json_list(tags_json)
         if tag and tag not in tags:
             continue

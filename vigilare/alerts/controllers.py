@@ -82,7 +82,7 @@ def alert_out(alert: Alert | Row[Any], deliveries: list[AlertDelivery], box: Sec
     )
 
 
-def alert_out_of_record(alert: Any, deliveries: list[Any], box: SecretBox) -> AlertOut:
+def alert_out_of_record(alert: Any, deliveries: list[Any], box: SecretBox | None) -> AlertOut:
     """``alert_out`` of the records a ``TenantRead`` reads (``service.read_alerts_page``): the alert
     in ``service.LISTED_COLUMNS``' order, deliveries as ``delivery_out``'s."""
     (
@@ -110,20 +110,23 @@ def alert_out_of_record(alert: Any, deliveries: list[Any], box: SecretBox) -> Al
         acknowledged_at=isoformat(acknowledged_at),
         acknowledged_by=acknowledged_by,
         resolved_at=isoformat(resolved_at),
-        deliveries=[
-            DeliveryOut(
-                event=d["event"],
-                channel_type=d["channel_type"],
-                target=display_target(json_object(d["channel"]), box),
-                status=d["status"],
-                attempts=d["attempts"],
-                last_status_code=d["last_status_code"],
-                last_error=d["last_error"],
-                last_attempt_at=isoformat(d["last_attempt_at"]),
-                delivered_at=isoformat(d["delivered_at"]),
-            )
-            for d in deliveries
-        ],
+        deliveries=[_delivery_out_of_record(d, box) for d in deliveries],
+    )
+
+
+def _delivery_out_of_record(delivery: Any, box: SecretBox | None) -> DeliveryOut:
+    if box is None:
+        raise ValueError("a delivery's target is shown through the secret box")
+    return DeliveryOut(
+        event=delivery["event"],
+        channel_type=delivery["channel_type"],
+        target=display_target(json_object(delivery["channel"]), box),
+        status=delivery["status"],
+        attempts=delivery["attempts"],
+        last_status_code=delivery["last_status_code"],
+        last_error=delivery["last_error"],
+        last_attempt_at=isoformat(delivery["last_attempt_at"]),
+        delivered_at=isoformat(delivery["delivered_at"]),
     )
 
 
@@ -196,7 +199,8 @@ class AlertsController(Controller):
                 limit=limit,
                 next_token=next_token,
             )
-            box = SecretBox(listing_source.secret_key)
+            # Only deliveries show a (masked) secret: no box for a page without any.
+            box = SecretBox(listing_source.secret_key) if deliveries_by_alert else None
             return AlertsOut(
                 alerts=[alert_out_of_record(row, deliveries_by_alert.get(row[0], []), box) for row in page],
                 count=len(page),

@@ -132,6 +132,7 @@ async def read_alerts_page(
     if rows:
         for delivery in await read.fetch(_DELIVERIES_SQL, read.tenant_id, [row[0] for row in rows]):
             deliveries[delivery[0]].append(delivery)
+    await read.end()  # the rest is Python: the connection goes back to the pool now
     return rows, deliveries, token
 
 

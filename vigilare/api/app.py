@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -93,6 +94,7 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
                 issuer=TokenIssuer(settings.secret_key),
                 stripe=stripe_gateway,
             )
+            settle_heap()
             try:
                 yield
             finally:
@@ -102,6 +104,18 @@ async def _lifespan(app: Litestar) -> AsyncGenerator[None, None]:
                     await stripe_gateway.close()
         finally:
             await engine.dispose()
+
+
+def settle_heap() -> None:
+    """Exempt what start-up built from the garbage collector's full passes (``gc.freeze``).
+
+    The API process holds a few hundred thousand long-lived objects (the framework, SQLAlchemy, the
+    routes, plugins) that live as long as it does. Every full collection walked them all: under load,
+    pauses of hundreds of milliseconds every few dozen requests, the whole of the API's p99 latency.
+    Frozen, they are never scanned again; objects made by requests are collected as before.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings) -> Litestar:

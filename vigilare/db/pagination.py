@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -25,15 +25,15 @@ class CursorCodec:
         self._key = derive_key(secret_key, "pagination-cursor")
 
     def encode(self, scope: str, values: list[Any]) -> str:
-        payload = json.dumps({"s": scope, "v": values}, separators=(",", ":")).encode()
-        signature = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+        payload = msgspec.json.encode({"s": scope, "v": values})
+        signature = hmac.digest(self._key, payload, "sha256")[:16]
         return base64.urlsafe_b64encode(signature + payload).decode().rstrip("=")
 
     def decode(self, scope: str, token: str) -> list[Any]:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             signature, payload = raw[:16], raw[16:]
-            expected = hmac.new(self._key, payload, hashlib.sha256).digest()[:16]
+            expected = hmac.digest(self._key, payload, "sha256")[:16]
             if not hmac.compare_digest(signature, expected):
                 raise ValueError("bad signature")
             data = json.loads(payload)

@@ -72,22 +72,66 @@ def json_object(value: Any) -> dict[str, Any]:
     return dict(value or {})
 
 
+class ReadEnded(RuntimeError):
+    """A statement was sent to a ``TenantRead`` after it ended."""
+
+
 class TenantRead:
-    """One pooled connection in one read-only transaction that sees one tenant's rows."""
+    """One pooled connection in one read-only transaction that sees one tenant's rows.
 
-    __slots__ = ("connection", "tenant_id")
+    A listing calls :meth:`end` after its last statement, so that the connection goes back to the
+    pool while the answer is built and sent (the busiest listings hold it for a fraction of the
+    request); otherwise ``tenant_read`` ends it when the request is over.
+    """
 
-    def __init__(self, connection: Any, tenant_id: str) -> None:
-        self.connection = connection  # asyncpg.Connection
+    __slots__ = ("_connection", "_pooled", "tenant_id")
+
+    def __init__(self, pooled: Any, tenant_id: str) -> None:
+        self._pooled = pooled  # the pool's handle on the connection
+        self._connection: Any = pooled.driver_connection  # asyncpg.Connection
         self.tenant_id = tenant_id
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         """Rows (``asyncpg.Record``) of ``sql``; its statement is prepared once per connection."""
-        rows: list[Any] = await self.connection.fetch(sql, *args)
+        rows: list[Any] = await self._open().fetch(sql, *args)
         return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
-        return await self.connection.fetchrow(sql, *args)
+        return await self._open().fetchrow(sql, *args)
+
+    async def end(self) -> None:
+        """Commit and hand the connection back to the pool; later statements raise ``ReadEnded``."""
+        await self._finish("COMMIT")
+
+    def _open(self) -> Any:
+        if self._connection is None:
+            raise ReadEnded("this read has ended: its connection is back in the pool")
+        return self._connection
+
+    async def _begin(self) -> None:
+        begin = begin_statement(self.tenant_id)
+        if begin is not None:
+            await self._connection.execute(begin)
+        else:
+            await self._connection.execute("BEGIN READ ONLY")
+            await self._connection.execute(_SCOPE, self.tenant_id)
+
+    async def _finish(self, statement: str | None) -> None:
+        """End the transaction with ``statement`` and return the connection to the pool; with no
+        statement, or when ending fails, close the connection instead (its state is unknown)."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        reusable = False
+        try:
+            if statement is not None:
+                await connection.execute(statement)
+                reusable = not connection.is_closed() and not connection.is_in_transaction()
+        finally:
+            if reusable:
+                self._pooled.close()
+            else:
+                await greenlet_spawn(self._pooled.invalidate)
 
 
 class ListingSource:
@@ -120,31 +164,24 @@ class ListingSource:
 async def tenant_read(engine: AsyncEngine, tenant_id: str) -> AsyncIterator[TenantRead]:
     """A read-only transaction of ``tenant_id`` on a connection of ``engine``'s pool.
 
-    Committed when the block ends, rolled back when it raises; the connection returns to the pool
-    with no transaction open and no setting left, or is closed.
+    Committed when the block ends (unless the listing ended it first), rolled back when it raises;
+    the connection returns to the pool with no transaction open and no setting left. A cancelled
+    or failed statement leaves the connection's state unknown: it is closed, never reused.
     """
-    pooled = await engine.raw_connection()
-    connection: Any = pooled.driver_connection  # asyncpg.Connection
-    reusable = False
+    read = TenantRead(await engine.raw_connection(), tenant_id)
     try:
-        begin = begin_statement(tenant_id)
-        if begin is not None:
-            await connection.execute(begin)
-        else:
-            await connection.execute("BEGIN READ ONLY")
-            await connection.execute(_SCOPE, tenant_id)
-        try:
-            yield TenantRead(connection, tenant_id)
-        except Exception:
-            with contextlib.suppress(Exception):  # the error that ended the block is the one to raise
-                await connection.execute("ROLLBACK")
-                reusable = True
-            raise
-        await connection.execute("COMMIT")
-        reusable = True
-    finally:
-        # A cancelled or failed statement leaves the connection's state unknown: close it.
-        if reusable and not connection.is_closed() and not connection.is_in_transaction():
-            pooled.close()
-        else:
-            await greenlet_spawn(pooled.invalidate)
+        await read._begin()
+    except BaseException:
+        await read._finish(None)
+        raise
+    try:
+        yield read
+    except Exception:
+        # The error that ended the block is the one to raise, whether or not the rollback works.
+        with contextlib.suppress(Exception):
+            await read._finish("ROLLBACK")
+        raise
+    except BaseException:  # cancelled: a statement may still be running on the connection
+        await read._finish(None)
+        raise
+    await read.end()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import msgspec
 
 
-class SignalOut(msgspec.Struct, frozen=True):
+# gc=False: a listing builds thousands of these a second; plain data, they are never in a reference
+# cycle, so the garbage collector need not track them.
+class SignalOut(msgspec.Struct, frozen=True, gc=False):
     """One signal as the API shows it (``SignalView`` adds what only exports show)."""
 
     signal_id: str

@@ -166,6 +166,7 @@ async def read_signals_page(
         if await read.fetchrow(_ACCOUNT_SQL, read.tenant_id, aws_account_id) is None:
             raise NotFound("account not found")
         return [], None
+    await read.end()  # the rest is Python: the connection goes back to the pool now
     token = None
     if len(rows) > limit:
         rows = rows[:limit]
