@@ -138,8 +138,9 @@ async def scan_account(
     ``state`` is the account's :attr:`ScanReport.state` from its last completed scan (None the first
     time): collectors read their slice of it (caches, baselines, poll times) and the report carries
     the new state. ``policy`` decides which keys are due (:mod:`vigilare.aws.freshness`); without
-    one the scan is full: every key, everywhere. Only scenarios that got at least one of their keys
-    run, over the keys collected.
+    one the scan is full: every key, everywhere. A partial scan may reuse the account's
+    assumed-role credentials from an earlier scan (:class:`AccountSession`); a full one assumes the
+    role. Only scenarios that got at least one of their keys run, over the keys collected.
     """
     started_at = datetime.now(UTC)
     policy = policy or freshness.FreshnessPolicy(now=started_at, full=True)
@@ -162,6 +163,8 @@ async def scan_account(
         max_concurrency=max_concurrency,
         home_region=home_region,
         base_session=base_session,
+        # A scan that collects only what is due may use the role session an earlier scan assumed.
+        reuse_credentials=not policy.full,
     ) as session:
         collection = await collect_planned(
             session,
@@ -184,7 +187,12 @@ async def scan_account(
     evidence_keys = [key for key, collector in available.items() if collector.evidence]
     new_state = state_store.result()
     freshness.record_collection(
-        new_state, available, collection.succeeded, collection.fresh_until, policy.now
+        new_state,
+        available,
+        collection.succeeded,
+        collection.fresh_until,
+        policy.now,
+        account_id=target.aws_account_id,
     )
     covered = freshness.coverage(data, collection.attempted)
     return ScanReport(

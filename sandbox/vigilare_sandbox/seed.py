@@ -19,7 +19,7 @@ from vigilare.accounts.onboarding import (
     additions_policy,
     trust_policy,
 )
-from vigilare_sandbox import seed_aws, seed_events, seed_invoices
+from vigilare_sandbox import seed_aws, seed_compute, seed_events, seed_invoices
 from vigilare_sandbox.sandbox import Sandbox
 from vigilare_sandbox.seed_aws import client_for
 from vigilare_sandbox.state import SupportPlan
@@ -190,6 +190,17 @@ def seed_compromised_account(sandbox: Sandbox, account_id: str) -> CompromisedAc
         access_key_id=exposed.access_key_id,
     )
 
+    # Before its GPU burst the leaked key asked for G-instance quota there; AWS opened a support case.
+    gpu_quota_request = seed_compute.add_quota_request(
+        sandbox,
+        account_id,
+        COMPROMISED_GPU_REGION,
+        "L-DB2E81BA",
+        256,
+        status="CASE_OPENED",
+        created=datetime.now(UTC) - timedelta(hours=20),
+    )
+
     return CompromisedAccount(
         account_id=account_id,
         exposed_key=exposed,
@@ -213,6 +224,7 @@ def seed_compromised_account(sandbox: Sandbox, account_id: str) -> CompromisedAc
         identity_provider_arn=identity_provider,
         persistence_user_arn=f"arn:aws:iam::{account_id}:user/{persistence_user}",
         public_snapshot_id=public_snapshot,
+        extra={"gpu_quota_request_id": gpu_quota_request},
     )
 
 

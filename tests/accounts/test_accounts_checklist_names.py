@@ -39,3 +39,7 @@ async def test_the_checklist_names_the_exposed_key_and_the_gpu_instances_with_th
     # The quarantined user.
     quarantine = _step(steps, "Keep the quarantine policy and replace the exposed access keys")["description"]
     assert f"user {seeded.exposed_key.user_name}" in quarantine
+    # The GPU quota increase asked for before the burst: the request id, with its region.
+    quota = _step(steps, "Check GPU and vCPU quota increases you did not ask for")["description"]
+    assert f"quota request {seeded.extra['gpu_quota_request_id']} (" in quota
+    assert f") in {seeded.gpu_region}" in quota

@@ -51,25 +51,27 @@ async def test_an_account_without_invoices_costs_one_call(sandbox: Sandbox, aws_
 async def test_invoices_are_read_again_only_after_six_hours(
     sandbox: Sandbox, aws_requests: RequestLog
 ) -> None:
+    # Slow keys fall due at each account's own moment, between half their freshness and all of it
+    # (vigilare.aws.freshness.spread_deadline): never before 3 hours, always by 6.
     start = today()
     first = await scan_sandbox(sandbox, ["billing"])
     aws_requests.clear()
 
-    five_hours_on = await scan_sandbox(
+    two_hours_on = await scan_sandbox(
         sandbox,
         ["billing"],
         state=first.state,
-        policy=FreshnessPolicy(now=start + timedelta(hours=5), full=False),
+        policy=FreshnessPolicy(now=start + timedelta(hours=2), full=False),
     )
     assert aws_requests.to("payments") == []
-    seven_hours_on = await scan_sandbox(
+    six_hours_on = await scan_sandbox(
         sandbox,
         ["billing"],
-        state=five_hours_on.state,
-        policy=FreshnessPolicy(now=start + timedelta(hours=7), full=False),
+        state=two_hours_on.state,
+        policy=FreshnessPolicy(now=start + timedelta(hours=6, minutes=5), full=False),
     )
     assert len(aws_requests.to("payments", "ListFinancialRecords")) == 1
-    assert seven_hours_on.status == "ok"
+    assert six_hours_on.status == "ok"
 
 
 def test_an_invoice_due_today_is_read_again_when_it_turns_past_due() -> None:
@@ -79,3 +81,16 @@ def test_an_invoice_due_today_is_read_again_when_it_turns_past_due() -> None:
     # Past due from the day after the due date, 00:00 UTC (API_payments_InvoiceDetails).
     assert next_due_change([due_today, past_due], now) == datetime(2026, 11, 30, tzinfo=UTC)
     assert next_due_change([past_due], now) is None
+
+
+async def test_throttled_payments_calls_are_retried_and_never_a_finding_or_a_gap(
+    sandbox: Sandbox, aws_requests: RequestLog
+) -> None:
+    late = add_invoice(sandbox, ACCOUNT_ID, amount="640.00", due_date=today().date() - timedelta(days=4))
+    sandbox.state.inject_throttling("payments", 2, account_id=ACCOUNT_ID)
+
+    report = await scan_sandbox(sandbox, ["billing"])
+
+    assert sandbox.state.pending_throttles("payments") == 0
+    assert report.collection_errors == [] and report.status == "ok"
+    assert [f.details["invoice_id"] for f in report.findings if f.kind == "past_due"] == [late.invoice_id]

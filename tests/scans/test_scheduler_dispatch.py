@@ -11,16 +11,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from tests.scans.test_scheduler import _tenant_with_accounts
 from tests.support.db import cross_tenant_factory
 from vigilare.accounts.models import AwsAccount
 from vigilare.auth.models import Tenant
+from vigilare.billing.plans import PLANS
 from vigilare.db.engine import SessionFactory, create_engine
 from vigilare.db.migrate import upgrade_to_head
-from vigilare.ids import new_id, utcnow
-from vigilare.scans.dispatch import dispatch_due
+from vigilare.ids import new_id, new_ids, utcnow
+from vigilare.scans.dispatch import _DISPATCH, DISPATCH_BATCH, dispatch_due, interval_seconds
 from vigilare.scans.models import Scan
 from vigilare.scans.scheduler import first_scan_at, tick
 
@@ -242,3 +243,31 @@ async def test_busy_accounts_and_tenants_billing_stops_keep_their_schedule_but_g
 
 async def test_the_embedded_default_on_sqlite_dispatches_the_same_way(sqlite_db):
     await _busy_and_blocked(sqlite_db)
+
+
+async def test_the_dispatch_reads_due_accounts_and_unfinished_scans_through_their_partial_indexes(db):
+    """The predicates are literals matching the partial indexes' (a bound parameter in their place
+    would leave the planner unable to use them: a scan of every account, every tick)."""
+    now = utcnow()
+    async with db() as session:
+        await _tenant_with_accounts(session, "team", "active", 20, now - timedelta(seconds=5))
+        await session.commit()
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        plans = list(PLANS)
+        plan = "\n".join(
+            await session.scalars(
+                text(f"EXPLAIN {_DISPATCH.text}"),
+                {
+                    "now": now,
+                    "batch": DISPATCH_BATCH,
+                    "plans": plans,
+                    "periods": [interval_seconds(plan) for plan in plans],
+                    "default_seconds": interval_seconds(""),
+                    "blocked": [],
+                    "ids": new_ids(DISPATCH_BATCH),
+                },
+            )
+        )
+        await session.rollback()
+    assert "ix_aws_accounts_due" in plan, plan
+    assert "ix_scans_unfinished_account" in plan, plan

@@ -66,8 +66,10 @@ async def test_the_example_scenario_runs_in_a_scan_next_to_the_builtins(
 async def test_the_example_collectors_freshness_is_honoured(
     aws_endpoint: str, target: ScanTarget, base_session: aioboto3.Session, aws_requests: RequestLog
 ) -> None:
-    """The example plugin's collector declares `freshness=timedelta(hours=6)`: scheduled scans within
-    6 hours of its last read do not call GetEbsEncryptionByDefault, and its signals stay as they are."""
+    """The example plugin's collector declares `freshness=timedelta(hours=6)`: a scheduled scan within
+    half of that after its first read does not call GetEbsEncryptionByDefault (the key first falls
+    due at the account's own moment in the second half, then every 6 hours), its signals stay as
+    they are; a scan 6 hours on reads it."""
     registry = load_registry()
     [scenario] = [s for s in registry.select() if s.id == "ebs-default-encryption"]
     assert registry.collectors["example.ebs_default_encryption"].freshness == timedelta(hours=6)
@@ -93,13 +95,15 @@ async def test_the_example_collectors_freshness_is_honoured(
     assert {f.region for f in first.findings} == set(regions)
     start = datetime.now(UTC)
 
-    five_hours_on = await scan(first.state, FreshnessPolicy(now=start + timedelta(hours=5), full=False))
-    assert reads() == 2, "read again before it was 6 hours old"
+    five_hours_on = await scan(
+        first.state, FreshnessPolicy(now=start + timedelta(hours=2, minutes=55), full=False)
+    )
+    assert reads() == 2, "read again before it was 3 hours old"
     assert "ebs-default-encryption" not in five_hours_on.outcomes  # nothing to judge: not run
     assert not five_hours_on.resolves(scenario, "ebs_default_unencrypted", "eu-west-1")
 
     seven_hours_on = await scan(
-        five_hours_on.state, FreshnessPolicy(now=start + timedelta(hours=7), full=False)
+        five_hours_on.state, FreshnessPolicy(now=start + timedelta(hours=6), full=False)
     )
     assert reads() == 4
     assert seven_hours_on.resolves(scenario, "ebs_default_unencrypted", "eu-west-1")

@@ -51,8 +51,12 @@ def is_below_threshold(rule: AlertRule, account: AwsAccount) -> bool:
     return account.current_srs is not None and account.current_srs < rule.min_srs
 
 
-async def evaluate_rules(session: AsyncSession, account: AwsAccount, now: datetime) -> list[Alert]:
-    """Fire, keep or resolve each rule's alert for this account; returns the alerts fired."""
+async def evaluate_rules(
+    session: AsyncSession, account: AwsAccount, now: datetime, signals: Sequence[Signal] | None = None
+) -> list[Alert]:
+    """Fire, keep or resolve each rule's alert for this account; returns the alerts fired.
+
+    ``signals``: the account's open signals when the caller has them (read otherwise)."""
     rules = list(
         await session.scalars(
             select(AlertRule).where(AlertRule.tenant_id == account.tenant_id).order_by(AlertRule.id)
@@ -60,7 +64,8 @@ async def evaluate_rules(session: AsyncSession, account: AwsAccount, now: dateti
     )
     if not rules:
         return []
-    signals = await open_signals(session, account.id)
+    if signals is None:
+        signals = await open_signals(session, account.id)
     open_alerts = {
         alert.rule_id: alert
         for alert in await session.scalars(

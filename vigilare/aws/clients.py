@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import copy
 import functools
+import os
 import ssl
 import weakref
 from collections.abc import Callable, Iterator
@@ -23,8 +25,10 @@ import aiohttp
 from aiobotocore.client import AioClientCreator
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
+from botocore.context import ClientContext, get_context
 from botocore.credentials import CredentialProvider
 from botocore.exceptions import NoCredentialsError
+from botocore.handlers import add_recursion_detection_header
 from botocore.httpsession import create_urllib3_context, get_cert_path
 
 from vigilare import lifecycle
@@ -143,13 +147,15 @@ class SharedClients:
 
     def __init__(self) -> None:
         self._stack = contextlib.AsyncExitStack()
-        self._clients: dict[tuple[str, str, str | None], Any] = {}
+        self._clients: dict[tuple[Any, str, str, str | None], Any] = {}
         self._lock = asyncio.Lock()
+        self.credentials = AssumedRoleCache()
 
     async def get(
         self, session: Any, service: str, region: str, endpoint_url: str | None, config: Any
     ) -> Any:
-        key = (service, region, endpoint_url)
+        """The client of ``session`` (the scans' signing session, or Vigilare's own for STS)."""
+        key = (session, service, region, endpoint_url)
         client = self._clients.get(key)
         if client is not None:
             return client
@@ -162,12 +168,94 @@ class SharedClients:
                     created.meta.events.register(
                         "before-send.s3-control", _strip_account_prefix(endpoint_url)
                     )
+                cache_user_agent(created)
+                if "AWS_LAMBDA_FUNCTION_NAME" not in os.environ:
+                    # Only inside AWS Lambda does this handler add a header; elsewhere it reads the
+                    # environment on every call for nothing.
+                    created.meta.events.unregister("before-call", add_recursion_detection_header)
                 self._clients[key] = created
         return self._clients[key]
 
     async def close(self) -> None:
         self._clients.clear()
+        self.credentials.clear()
         await self._stack.aclose()
+
+
+class AssumedRoleCache:
+    """Assumed-role credentials per (endpoint, account, role, external id), kept for their lifetime.
+
+    A scheduled scan every 5 minutes would otherwise call STS AssumeRole (a call in the customer's
+    CloudTrail, and a signing) for credentials that are valid for an hour. Only what a caller
+    stored is handed out, and only while it stays valid for ``margin`` more.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str | None, str, str, str], tuple[dict[str, str], float]] = {}
+
+    def get(
+        self, key: tuple[str | None, str, str, str], *, now: float, margin: float
+    ) -> dict[str, str] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        metadata, expires = entry
+        if expires - now < margin:
+            del self._entries[key]
+            return None
+        return metadata
+
+    def put(self, key: tuple[str | None, str, str, str], metadata: dict[str, str], expires: float) -> None:
+        self._entries[key] = (metadata, expires)
+
+    def forget(self, key: tuple[str | None, str, str, str]) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class _CachedUserAgent:
+    """botocore rebuilds the User-Agent header from a dozen components before every request (it
+    carries the features the call used, e.g. its retry mode or a paginator): the same few strings
+    over and over on a shared client. Built once per set of features here."""
+
+    def __init__(self, build: Callable[[], str]) -> None:
+        self._build = build
+        self._by_features: dict[frozenset[str], str] = {}
+
+    def __call__(self) -> str:
+        context = get_context()
+        features = frozenset(context.features) if context is not None else frozenset()
+        built = self._by_features.get(features)
+        if built is None:
+            built = self._by_features[features] = self._build()
+        return built
+
+
+def _copy_client_context(value: Any, memo: Any = None) -> Any:
+    if type(value) is ClientContext:
+        return ClientContext(features=set(value.features))
+    return copy.deepcopy(value, memo)
+
+
+@functools.cache
+def copy_call_contexts_cheaply() -> None:
+    """aiobotocore deep-copies botocore's per-call ``ClientContext`` (a set of feature names) on
+    every API call made inside another (each page of a paginator): ``copy.deepcopy`` of a one-field
+    dataclass costs as much as signing the request. A copy of the set is the same copy."""
+    import aiobotocore.context
+
+    if getattr(aiobotocore.context, "deepcopy", None) is copy.deepcopy:
+        aiobotocore.context.deepcopy = _copy_client_context
+
+
+def cache_user_agent(client: Any) -> None:
+    """Memoise the client's User-Agent string per set of features (a no-op if botocore changed)."""
+    creator = getattr(client, "_user_agent_creator", None)
+    build = getattr(creator, "to_string", None)
+    if creator is not None and callable(build) and not isinstance(build, _CachedUserAgent):
+        creator.to_string = _CachedUserAgent(build)
 
 
 _POOLS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedClients] = weakref.WeakKeyDictionary()
@@ -180,6 +268,13 @@ def shared_clients() -> SharedClients:
     if pool is None:
         pool = _POOLS[loop] = SharedClients()
     return pool
+
+
+def forget_assumed_roles() -> None:
+    """Drop every event loop's reused assumed-role credentials (e.g. after the AWS stand-in they
+    came from was reset): the next scan of each account assumes its role again."""
+    for pool in list(_POOLS.values()):
+        pool.credentials.clear()
 
 
 async def close_shared_clients() -> None:

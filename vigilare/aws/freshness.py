@@ -13,6 +13,7 @@ freshness (at most 15 minutes) are collected with it; a key read at every scan p
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,8 @@ REGIONS_STATE_KEY = "vigilare.regions"
 """Reserved scan-state entry: the enabled regions as last listed, and when."""
 REGIONS_FRESHNESS = timedelta(hours=1)
 MAX_SNAP = timedelta(minutes=15)
+SPREAD_FROM = timedelta(minutes=30)
+"""Keys this slow fall due at a per-account moment (:func:`spread_deadline`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,23 +150,51 @@ def _ahead(policy: FreshnessPolicy, collector: Collector) -> FreshnessPolicy:
     )
 
 
+def account_phase(account_id: str) -> float:
+    """A stable fraction in [0, 1) per AWS account, from a hash of its id (see :func:`spread_deadline`)."""
+    digest = hashlib.blake2b(account_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def spread_deadline(stamp: float, freshness: float, phase: float) -> float:
+    """When data collected at ``stamp`` falls due: ``stamp + freshness`` for keys on a short clock;
+    for slow keys (:data:`SPREAD_FROM` and longer) the last of the account's phase moments (every
+    half freshness, offset by ``phase``) before then.
+
+    Accounts connected together (a migration, an organisation onboarded at once) would otherwise
+    have all their hourly keys fall due in the same minute, hour after hour, and a worker would see
+    a wall of slow scans once an hour. The first interval is between half and the whole freshness
+    (data never gets older than declared); from then on it is exactly the freshness, at the
+    account's own moment."""
+    if freshness < SPREAD_FROM.total_seconds():
+        return stamp + freshness
+    half = freshness / 2
+    latest = stamp + freshness
+    return latest - ((latest - phase * half) % half)
+
+
 def record_collection(
     state: dict[str, JsonValue],
     collectors: Mapping[str, Collector],
     collected: Mapping[str, set[str]],
     fresh_until: Mapping[tuple[str, str], datetime],
     now: datetime,
+    account_id: str = "",
 ) -> None:
     """Note in ``state`` what this scan collected: ``collected`` maps keys to the places whose run
-    did not fail; ``fresh_until`` holds the collectors' own deadlines (``ctx.fresh_until``)."""
+    did not fail; ``fresh_until`` holds the collectors' own deadlines (``ctx.fresh_until``); slow
+    keys fall due at the account's own phase (:func:`spread_deadline`)."""
     record: dict[str, Any] = dict(state.get(FRESHNESS_KEY) or {})
     stamp = now.timestamp()
+    phase = account_phase(account_id)
     for key, places in collected.items():
         per_key = dict(record.get(key) or {})
         for place in places:
             until = fresh_until.get((key, place))
             deadline = (
-                until.timestamp() if until is not None else stamp + collectors[key].freshness.total_seconds()
+                until.timestamp()
+                if until is not None
+                else spread_deadline(stamp, collectors[key].freshness.total_seconds(), phase)
             )
             per_key[place] = [round(stamp, 3), round(deadline, 3)]
         record[key] = per_key

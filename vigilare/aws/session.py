@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-from contextlib import AsyncExitStack
+import time
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import aioboto3
 from aiobotocore.config import AioConfig
@@ -34,6 +34,7 @@ from vigilare.aws.clients import (
     ScanCredentialProvider,
     ScanCredentials,
     aio_config,
+    copy_call_contexts_cheaply,
     share_client_classes,
     shared_clients,
     sign_as,
@@ -51,13 +52,19 @@ DEFAULT_MAX_CONCURRENCY = 8
 # its own semaphore).
 SHARED_POOL_SIZE = 200
 ROLE_SESSION_SECONDS = 3600
+ADVISORY_REFRESH_SECONDS: int = getattr(AioRefreshableCredentials, "_advisory_refresh_timeout", 15 * 60)
+REUSE_MARGIN_SECONDS = 20 * 60
+"""Assumed-role credentials are reused by later scans of the account while they stay valid at
+least this long (longer than a scan lasts)."""
 
 
+@functools.cache
 def client_config(
     service: str, *, endpoint_url: str | None, max_pool_connections: int, retries: bool = True
 ) -> AioConfig:
-    """botocore's ``standard`` retries (a throttled call is retried, never reported as a finding),
-    except on the shared scan clients (``retries=False``): their retries are each scan's own
+    """One per set of arguments (building a botocore Config is not cheap, and a scan asks for one
+    on every call). botocore's ``standard`` retries (a throttled call is retried, never reported as
+    a finding), except on the shared scan clients (``retries=False``): their retries are each scan's own
     (vigilare.aws.retries), because botocore's retry quota is per client."""
     options: dict[str, Any] = {
         "retries": {"mode": "standard", "max_attempts": 5}
@@ -122,6 +129,13 @@ async def assume_role(
     return credentials
 
 
+def _expiry_seconds(expiry_time: str) -> float:
+    try:
+        return datetime.fromisoformat(expiry_time).timestamp()
+    except ValueError:
+        return 0.0  # unknown: never reused
+
+
 @functools.cache
 def _pagination_config(service: str, api_name: str) -> dict[str, Any]:
     model = PaginatorModel(shared_loader().load_service_model(service, "paginators-1"))
@@ -170,6 +184,30 @@ def vigilare_base_session() -> aioboto3.Session:
     return aioboto3.Session(botocore_session=botocore_session)
 
 
+class RefreshChecksNearExpiry:
+    """A scan's refreshable credentials, asked whether they need refreshing only once they come
+    near expiry. botocore asks on every signing (twice a call), reading the local time zone
+    each time; until then the answer is known to be no."""
+
+    def __init__(self, credentials: AioRefreshableCredentials, expires_at: float) -> None:
+        self._credentials = credentials
+        self._frozen: Any = None
+        # botocore refreshes from 15 minutes before expiry on (its advisory timeout); ask from a
+        # minute before that.
+        self._ask_from = expires_at - ADVISORY_REFRESH_SECONDS - 60
+
+    async def get_frozen_credentials(self) -> Any:
+        if self._frozen is not None and time.time() < self._ask_from:
+            return self._frozen
+        frozen = await self._credentials.get_frozen_credentials()
+        self._frozen = frozen
+        return frozen
+
+    async def get_account_id(self) -> str | None:
+        frozen = await self.get_frozen_credentials()
+        return cast(str | None, frozen.account_id)
+
+
 class AccountSession:
     """The AWS side of one account scan. Use as ``async with AccountSession(...) as session:``."""
 
@@ -185,6 +223,7 @@ class AccountSession:
         home_region: str = DEFAULT_HOME_REGION,
         base_session: aioboto3.Session | None = None,
         retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+        reuse_credentials: bool = False,
     ) -> None:
         self.account_id = aws_account_id
         self.home_region = home_region
@@ -193,14 +232,15 @@ class AccountSession:
         self._external_id = external_id
         self._session_name = session_name
         self._max_concurrency = max_concurrency
+        self._reuse_credentials = reuse_credentials
         self._base_session = base_session or vigilare_base_session()
         share_client_classes()
+        copy_call_contexts_cheaply()
         self._semaphore = asyncio.Semaphore(max_concurrency)
         # This scan's own retry quota and throttling pause, whatever other scans share the clients.
         self.retry_budget = RetryBudget(retry_policy)
-        self._stack = AsyncExitStack()
         self._sts: Any = None
-        self._credentials: AioRefreshableCredentials | None = None
+        self._credentials: RefreshChecksNearExpiry | None = None
         self._signing: contextvars.Token[Any] | None = None
 
     async def __aenter__(self) -> Self:
@@ -213,20 +253,41 @@ class AccountSession:
         await self.close()
 
     async def start(self) -> None:
-        """Assume the role now, so a role that cannot be assumed fails the scan before any collection."""
-        self._sts = await self._stack.enter_async_context(
-            base_sts_client(self._base_session, region=self.home_region, endpoint_url=self.endpoint_url)
+        """Assume the role now, so a role that cannot be assumed fails the scan before any collection.
+
+        With ``reuse_credentials``, credentials an earlier scan of the account assumed are used
+        instead while they stay valid for :data:`REUSE_MARGIN_SECONDS` (a scheduled scan every few
+        minutes does not call STS each time; the customer's CloudTrail then names the scan that
+        assumed them). A scan that must prove the role still works (first, manual, verify) assumes it.
+        """
+        pool = shared_clients()
+        self._sts = await pool.get(
+            self._base_session,
+            "sts",
+            self.home_region,
+            self.endpoint_url,
+            client_config("sts", endpoint_url=self.endpoint_url, max_pool_connections=SHARED_POOL_SIZE),
         )
-        try:
-            first = await self._credential_metadata()
-        except BaseException:
-            await self.close()
-            raise
+        cache_key = (self.endpoint_url, self.account_id, self._role_name, self._external_id)
+        first = (
+            pool.credentials.get(cache_key, now=time.time(), margin=REUSE_MARGIN_SECONDS)
+            if self._reuse_credentials
+            else None
+        )
+        if first is None:
+            try:
+                first = await self._credential_metadata()
+            except BaseException:
+                pool.credentials.forget(cache_key)
+                await self.close()
+                raise
+            pool.credentials.put(cache_key, first, _expiry_seconds(first["expiry_time"]))
         # Seeded with the credentials just obtained; aiobotocore calls AssumeRole again only when
         # they come within minutes of expiring (long scans outlive the one-hour role session).
-        credentials = AioRefreshableCredentials.create_from_metadata(
+        refreshable = AioRefreshableCredentials.create_from_metadata(
             metadata=first, refresh_using=self._credential_metadata, method=ScanCredentials.method
         )
+        credentials = RefreshChecksNearExpiry(refreshable, _expiry_seconds(first["expiry_time"]))
         self._credentials = credentials
         # Collectors started from this task inherit the scan's credentials for the shared clients.
         self._signing = sign_as(credentials)
@@ -236,7 +297,6 @@ class AccountSession:
             with contextlib.suppress(ValueError):  # closed from another context than it started in
                 stop_signing(self._signing)
             self._signing = None
-        await self._stack.aclose()
 
     async def _credential_metadata(self) -> dict[str, str]:
         credentials = await assume_role(

@@ -239,7 +239,11 @@ async def _record(
             # Only a completed scan moves caches and baselines forward; a failed one keeps the old.
             account.scan_state = report.state
             await post_scan.after_scan(session, account, scan, report)
-        await release_lease(session, lease)
+            # The lease is released with the account's other changes (one UPDATE): the row is locked
+            # and still this run's (checked above), as release_lease would check.
+            account.lease_scan_id, account.lease_until = None, None
+        if report is None:
+            await release_lease(session, lease)
     metrics.SCANS.labels(scan.trigger, scan.status).inc()
     metrics.SCAN_AWS_CALLS.labels(scan.trigger).observe(aws_calls)
     if scan.started_at is not None:

@@ -4,6 +4,7 @@ transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from vigilare.ids import utcnow
 from vigilare.scanner import ScanReport
 from vigilare.scans.models import Scan
 from vigilare.scoring.service import rescore
+from vigilare.signals.models import Signal
 
 CLOUDTRAIL_EVENTS = "cloudtrail_events"
 NO_TRAIL_REASON = (
@@ -71,9 +73,16 @@ def trail_events_capability(report: ScanReport) -> tuple[bool, str] | None:
     return False, NO_TRAIL_REASON
 
 
-async def after_scan(session: AsyncSession, account: AwsAccount, scan: Scan, report: ScanReport) -> None:
-    """Runs after the scan's findings are applied, in the same transaction."""
+async def after_scan(
+    session: AsyncSession,
+    account: AwsAccount,
+    scan: Scan,
+    report: ScanReport,
+    open_signals: Sequence[Signal] | None = None,
+) -> None:
+    """Runs after the scan's findings are applied, in the same transaction (``open_signals``: the
+    account's open signals as applying them left them, so they are not read again)."""
     now = scan.finished_at or utcnow()
     account.capabilities = capabilities_from(report, account.capabilities or {}, now)
-    await rescore(session, account, now)
-    await evaluate_rules(session, account, now)
+    await rescore(session, account, now, open_signals)
+    await evaluate_rules(session, account, now, open_signals)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.accounts.models import AwsAccount
@@ -14,13 +15,23 @@ from vigilare.ids import new_id
 from vigilare.scoring.checklist import ChecklistStep, build_checklist
 from vigilare.scoring.formula import ScoreResult, compute_score
 from vigilare.scoring.models import ScorePoint
+from vigilare.signals.models import Signal
 from vigilare.signals.service import open_signals
 
 
-async def rescore(session: AsyncSession, account: AwsAccount, now: datetime) -> ScoreResult:
-    """Recompute the account's score, store it on the account and as today's history point."""
-    result = compute_score(await open_signals(session, account.id))
+async def rescore(
+    session: AsyncSession, account: AwsAccount, now: datetime, signals: Sequence[Signal] | None = None
+) -> ScoreResult:
+    """Recompute the account's score, store it on the account and as today's history point.
+
+    ``signals``: the account's open signals when the caller has them (a scan just applied them);
+    read otherwise. Today's point is written in one statement (an upsert), not read first.
+    """
+    result = compute_score(list(signals) if signals is not None else await open_signals(session, account.id))
     account.current_srs = result.score
+    if session.get_bind().dialect.name == "postgresql":
+        await _upsert_point(session, account, now, result.score)
+        return result
     day = now.date()
     point = await session.scalar(
         select(ScorePoint).where(ScorePoint.account_id == account.id, ScorePoint.day == day)
@@ -39,6 +50,23 @@ async def rescore(session: AsyncSession, account: AwsAccount, now: datetime) -> 
     else:
         point.srs, point.computed_at = result.score, now
     return result
+
+
+async def _upsert_point(session: AsyncSession, account: AwsAccount, now: datetime, score: int) -> None:
+    statement = pg_insert(ScorePoint).values(
+        id=new_id(),
+        tenant_id=account.tenant_id,
+        account_id=account.id,
+        day=now.date(),
+        srs=score,
+        computed_at=now,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ScorePoint.account_id, ScorePoint.day],
+            set_={"srs": statement.excluded.srs, "computed_at": statement.excluded.computed_at},
+        ).execution_options(synchronize_session=False)
+    )
 
 
 async def score_history(session: AsyncSession, account_id: str, days: int, today: date) -> list[ScorePoint]:

@@ -9,12 +9,13 @@ those and leaves every other signal as it is."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from vigilare.accounts.models import AwsAccount
 from vigilare.ids import new_id
@@ -27,6 +28,8 @@ class LifecycleChange:
     opened: list[Signal]
     updated: list[Signal]
     resolved: list[Signal]
+    still_open: list[Signal] = field(default_factory=list)
+    """The account's open signals after the change, oldest first (as ``open_signals`` reads them)."""
 
     @property
     def any(self) -> bool:
@@ -48,6 +51,10 @@ def _by_fingerprint(findings: Iterable[Finding], aws_account_id: str) -> dict[st
     return keyed
 
 
+def _differs(row: Signal, values: dict[str, Any]) -> bool:
+    return any(getattr(row, name) != value for name, value in values.items())
+
+
 async def apply_findings(
     session: AsyncSession,
     account: AwsAccount,
@@ -59,7 +66,11 @@ async def apply_findings(
     """Apply one scan's findings. Idempotent: applying the same scan twice changes nothing more.
 
     An open signal the scan did not see is resolved only when ``resolvable(scenario, kind,
-    region)``: the scan read completely every data key that kind of signal is read from."""
+    region)``: the scan read completely every data key that kind of signal is read from.
+
+    A steady-state scan mostly sees again what it saw before: those signals (nothing but their
+    last sighting changed) are written in one statement, not one UPDATE each.
+    """
     seen = _by_fingerprint(findings, account.aws_account_id)
     open_rows = {
         row.fingerprint: row
@@ -68,6 +79,7 @@ async def apply_findings(
         )
     }
     change = LifecycleChange(opened=[], updated=[], resolved=[])
+    sighted_again: list[Signal] = []
     for fingerprint, finding in seen.items():
         row = open_rows.get(fingerprint)
         values = finding_values(finding)
@@ -84,16 +96,33 @@ async def apply_findings(
             )
             session.add(row)
             change.opened.append(row)
-        else:
+        elif _differs(row, values):
             for name, value in values.items():
                 setattr(row, name, value)
             row.last_seen_at, row.last_scan_id = now, scan_id
+            change.updated.append(row)
+        else:
+            sighted_again.append(row)
             change.updated.append(row)
     for fingerprint, row in open_rows.items():
         if fingerprint not in seen and resolvable(row.scenario, row.kind, row.region):
             row.resolved_at = now
             change.resolved.append(row)
     await session.flush()
+    if sighted_again:
+        await session.execute(
+            update(Signal)
+            .where(Signal.id.in_([row.id for row in sighted_again]))
+            .values(last_seen_at=now, last_scan_id=scan_id)
+            .execution_options(synchronize_session=False)
+        )
+        for row in sighted_again:  # what the statement wrote, without a flush of its own
+            set_committed_value(row, "last_seen_at", now)
+            set_committed_value(row, "last_scan_id", scan_id)
+    change.still_open = sorted(
+        (row for row in [*open_rows.values(), *change.opened] if row.resolved_at is None),
+        key=lambda row: (row.detected_at, row.id),
+    )
     return change
 
 

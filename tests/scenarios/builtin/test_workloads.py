@@ -13,10 +13,11 @@ and Fargate its vCPUs in ``AWS/Usage``
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from tests.support.aws import scan_sandbox
 from tests.support.findings import ACCOUNT_ID, NOW
+from vigilare.aws.freshness import FreshnessPolicy
 from vigilare.plugin import Severity
 from vigilare.scenarios.builtin.workloads import WorkloadsScenario
 from vigilare.testing import collected_data
@@ -148,6 +149,31 @@ async def test_a_clean_account_is_silent_and_costs_few_calls_per_region(sandbox:
         ]
         * 3
     )
+
+
+async def test_empty_regions_are_read_less_often_than_regions_with_workloads(sandbox: Sandbox) -> None:
+    # us-east-1 runs a notebook and Lambda; the other two regions hold nothing.
+    start_notebook(sandbox, ACCOUNT_ID, "us-east-1", "team", "ml.t2.medium")
+    put_lambda_concurrency(sandbox, ACCOUNT_ID, "us-east-1", 20, days_ago=3)
+    first = await scan_sandbox(sandbox, [WorkloadsScenario])
+
+    def calls(log, service: str, operation: str) -> int:
+        return len(log.to(service, operation))
+
+    for minutes, expected in ((30, 0), (61, 1), (181, 3)):
+        # Hourly where something runs; SageMaker and the metrics every 3 h where nothing ran.
+        policy = FreshnessPolicy(now=datetime.now(UTC) + timedelta(minutes=minutes), full=False)
+        with sandbox.recording() as log:
+            await scan_sandbox(sandbox, [WorkloadsScenario], state=first.state, policy=policy)
+        assert calls(log, "sagemaker", "ListNotebookInstances") == expected, minutes
+        assert calls(log, "monitoring", "GetMetricData") == expected, minutes
+        # ECS and Batch hold nothing anywhere: every 6 hours.
+        assert calls(log, "ecs", "ListClusters") == 0, minutes
+
+    six_hours = FreshnessPolicy(now=datetime.now(UTC) + timedelta(minutes=361), full=False)
+    with sandbox.recording() as log:
+        await scan_sandbox(sandbox, [WorkloadsScenario], state=first.state, policy=six_hours)
+    assert calls(log, "ecs", "ListClusters") == 3
 
 
 def _ec2(first_seen_days_ago: float | None) -> dict[str, object]:

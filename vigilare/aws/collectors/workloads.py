@@ -3,11 +3,14 @@ and endpoints (their instances run in AWS's accounts), ECS clusters and Batch co
 and Lambda and Fargate concurrency. Stolen keys mine on all of them.
 
 Freshness: hourly. What runs here costs money and, as mining, draws an AWS abuse case, but over
-hours, not minutes; the EC2 capacity a Batch or ECS-on-EC2 workload launches is already read at
-every scan (``ec2.compute_capacity``). A region where SageMaker, ECS and Batch hold nothing at all is
-listed again after ``IDLE_REGION_EVERY`` (3 hours): most of an account's 17 regions are empty, and
-listing each of them hourly would cost ~5 calls x 17 regions an hour. Lambda and Fargate
-concurrency come from one CloudWatch GetMetricData per region, hourly, whatever the region holds.
+hours, not minutes. Most of an account's 17 regions hold none of this, and reading each of them
+hourly would cost 6 calls x 17 regions an hour, so a region with nothing is looked at less often:
+
+- SageMaker, and Lambda/Fargate concurrency (one GetMetricData): every ``IDLE_REGION_EVERY`` (3 h)
+  where nothing ran in the 15 days before; SageMaker's instances are visible nowhere else.
+- ECS and Batch: every ``IDLE_CONTAINERS_EVERY`` (6 h) where no cluster or compute environment
+  exists; the EC2 capacity they launch is read at every scan (``ec2.compute_capacity``) and their
+  Fargate capacity hourly or 3-hourly here.
 
 Calls are bounded per region: one page of each list (100 items), and the describe calls for at most
 ``MAX_DESCRIBED`` training jobs, endpoints and ECS clusters.
@@ -26,6 +29,7 @@ from vigilare.plugin import Collector, CollectorContext, as_datetime
 
 FRESHNESS = timedelta(hours=1)
 IDLE_REGION_EVERY = timedelta(hours=3)
+IDLE_CONTAINERS_EVERY = timedelta(hours=6)
 MAX_DESCRIBED = 10
 _PAGE = 100
 _DAY = 86400
@@ -275,7 +279,7 @@ async def fetch_container_compute(ctx: CollectorContext) -> dict[str, Any]:
         }
     )
     if not (environments or clusters):
-        ctx.fresh_until(now + IDLE_REGION_EVERY)
+        ctx.fresh_until(now + IDLE_CONTAINERS_EVERY)
     return {
         "batch_environments": environments,
         "ecs_clusters": clusters,
@@ -338,6 +342,8 @@ async def fetch_workload_metrics(ctx: CollectorContext) -> dict[str, Any]:
             days = daily[str(result["Id"])]
             days[day] = max(days[day], float(value))
     fargate = [a + b for a, b in zip(daily["fargate_ondemand"], daily["fargate_spot"], strict=True)]
+    if not any(daily["lambda"]) and not any(fargate):
+        ctx.fresh_until(end + IDLE_REGION_EVERY)  # neither ran here in 15 days
     return {
         "lambda_concurrency": {
             "last_24h_peak": daily["lambda"][-1],
@@ -368,7 +374,7 @@ WORKLOAD_COLLECTORS = [
         evidence=True,
         description=(
             "batch:DescribeComputeEnvironments, ecs:ListClusters + DescribeClusters (ListTasks + "
-            "DescribeTasks in a region without a baseline); hourly, every 3 hours in an empty region"
+            "DescribeTasks in a region without a baseline); hourly, every 6 hours in an empty region"
         ),
         freshness=FRESHNESS,
     ),
@@ -379,7 +385,7 @@ WORKLOAD_COLLECTORS = [
         evidence=True,
         description=(
             "cloudwatch:GetMetricData: AWS/Lambda ConcurrentExecutions and AWS/Usage Fargate vCPU, "
-            "daily peaks of 15 days in one call, hourly"
+            "daily peaks of 15 days in one call; hourly, every 3 hours where neither ran"
         ),
         freshness=FRESHNESS,
     ),
