@@ -13,7 +13,8 @@ with an owner, 1,000 accounts with scores, 1,000,000 signals on one account (a t
 
 Both are driven by the same bounded load generator (``--connections`` keep-alive HTTP/1.1
 connections, each sending its next request when the previous answer has arrived, for
-``--seconds`` per endpoint after a warm-up), endpoint by endpoint, bare then Vigilare. Prints
+``--seconds`` per endpoint after a warm-up), endpoint by endpoint, in ``--rounds`` alternating
+slices (bare, Vigilare, Vigilare, bare, ...: the load of a shared machine drifts). Prints
 requests/s and p50/p99 per endpoint for both and the ratios. Targets (issue 15): Vigilare >= 50 %
 of the bare app's requests/s and p99 <= 2x the bare app's p99, for each endpoint.
 
@@ -579,6 +580,26 @@ def measured(pid: int, port: int, path: str, headers: dict[str, str], args: argp
     return result
 
 
+def alternated(bare: Any, ours: Any, args: argparse.Namespace) -> tuple[Result, Result]:
+    """Both apps measured in ``--rounds`` alternating slices of ``--seconds / --rounds`` each (bare
+    first, then Vigilare first, ...), added up: the machine's load drifts, and other sessions' work
+    comes and goes within seconds; alternating spreads it over both apps alike."""
+    totals = (Result(), Result())
+    slice_args = argparse.Namespace(**{**vars(args), "seconds": args.seconds / args.rounds})
+    for index in range(args.rounds):
+        order = (0, 1) if index % 2 == 0 else (1, 0)
+        for which in order:
+            part = (bare, ours)[which](slice_args)
+            total = totals[which]
+            total.latencies.extend(part.latencies)
+            for name, count in part.errors.items():
+                total.errors[name] = total.errors.get(name, 0) + count
+            total.seconds += part.seconds
+            total.answered += part.answered
+            total.cpu_seconds += part.cpu_seconds
+    return totals
+
+
 def load_average() -> str:
     with contextlib.suppress(OSError), open("/proc/loadavg") as handle:
         return " ".join(handle.read().split()[:3])
@@ -624,7 +645,10 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per endpoint and app")
-    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds before each measured slice")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="alternating slices per endpoint and app (see alternated)"
+    )
     parser.add_argument(
         "--profile",
         type=float,
@@ -706,11 +730,15 @@ def main() -> None:
                 if args.only:
                     endpoints = [e for e in endpoints if any(name in e for name in args.only.split(","))]
                 for path in endpoints:
-                    bare = measured(bare_process.pid, bare_port, path, {}, args)
                     if args.profile and path == endpoints[0]:
+                        bare = measured(bare_process.pid, bare_port, path, {}, args)
                         ours_result = profile_while(ours.pid, args, ours_port, path, auth, workdir)
                     else:
-                        ours_result = measured(ours.pid, ours_port, path, auth, args)
+                        bare, ours_result = alternated(
+                            lambda part, path=path: measured(bare_process.pid, bare_port, path, {}, part),
+                            lambda part, path=path: measured(ours.pid, ours_port, path, auth, part),
+                            args,
+                        )
                     label = path.replace(seeded.busy_account, "{id}")
                     print(
                         f"  {label}: bare {bare.rps:.0f} req/s, vigilare {ours_result.rps:.0f} req/s",

@@ -82,9 +82,9 @@ def alert_out(alert: Alert | Row[Any], deliveries: list[AlertDelivery], box: Sec
     )
 
 
-def alert_out_of_record(alert: Any, deliveries: list[Any], box: SecretBox | None) -> AlertOut:
-    """``alert_out`` of the records a ``TenantRead`` reads (``service.read_alerts_page``): the alert
-    in ``service.LISTED_COLUMNS``' order, deliveries as ``delivery_out``'s."""
+def alert_out_of_record(alert: Any, box: SecretBox | None) -> AlertOut:
+    """``alert_out`` of a record a ``TenantRead`` reads (``service.read_alerts_page``): the alert in
+    ``service.LISTED_COLUMNS``' order, then its deliveries, shown as ``delivery_out`` shows them."""
     (
         alert_id,
         rule_id,
@@ -97,6 +97,7 @@ def alert_out_of_record(alert: Any, deliveries: list[Any], box: SecretBox | None
         acknowledged_at,
         acknowledged_by,
         resolved_at,
+        deliveries,
     ) = alert
     return AlertOut(
         alert_id=alert_id,
@@ -110,23 +111,34 @@ def alert_out_of_record(alert: Any, deliveries: list[Any], box: SecretBox | None
         acknowledged_at=isoformat(acknowledged_at),
         acknowledged_by=acknowledged_by,
         resolved_at=isoformat(resolved_at),
-        deliveries=[_delivery_out_of_record(d, box) for d in deliveries],
+        deliveries=[_delivery_out_of_record(d, box) for d in deliveries or ()],
     )
 
 
 def _delivery_out_of_record(delivery: Any, box: SecretBox | None) -> DeliveryOut:
     if box is None:
         raise ValueError("a delivery's target is shown through the secret box")
+    (
+        event,
+        channel_type,
+        channel,
+        status,
+        attempts,
+        last_status_code,
+        last_error,
+        last_attempt_at,
+        delivered_at,
+    ) = delivery
     return DeliveryOut(
-        event=delivery["event"],
-        channel_type=delivery["channel_type"],
-        target=display_target(json_object(delivery["channel"]), box),
-        status=delivery["status"],
-        attempts=delivery["attempts"],
-        last_status_code=delivery["last_status_code"],
-        last_error=delivery["last_error"],
-        last_attempt_at=isoformat(delivery["last_attempt_at"]),
-        delivered_at=isoformat(delivery["delivered_at"]),
+        event=event,
+        channel_type=channel_type,
+        target=display_target(json_object(channel), box),
+        status=status,
+        attempts=attempts,
+        last_status_code=last_status_code,
+        last_error=last_error,
+        last_attempt_at=isoformat(last_attempt_at),
+        delivered_at=isoformat(delivered_at),
     )
 
 
@@ -191,7 +203,7 @@ class AlertsController(Controller):
     ) -> AlertsOut:
         cursors = CursorCodec(listing_source.secret_key)
         if listing_source.read is not None:
-            page, deliveries_by_alert, token = await service.read_alerts_page(
+            page, token = await service.read_alerts_page(
                 listing_source.read,
                 cursors,
                 aws_account_id=account_id,
@@ -200,9 +212,9 @@ class AlertsController(Controller):
                 next_token=next_token,
             )
             # Only deliveries show a (masked) secret: no box for a page without any.
-            box = SecretBox(listing_source.secret_key) if deliveries_by_alert else None
+            box = SecretBox(listing_source.secret_key) if any(row[11] for row in page) else None
             return AlertsOut(
-                alerts=[alert_out_of_record(row, deliveries_by_alert.get(row[0], []), box) for row in page],
+                alerts=[alert_out_of_record(row, box) for row in page],
                 count=len(page),
                 next_token=token,
             )

@@ -80,19 +80,15 @@ async def deliveries_of(session: AsyncSession, alert_ids: list[str]) -> dict[str
 # ``list_alerts`` and ``deliveries_of`` for a ``TenantRead`` (PostgreSQL's hot path); ``$1`` is the
 # read's tenant.
 _PAGE_SQL = """
-SELECT id, rule_id, rule_name, aws_account_id, srs_at_trigger, scenarios_triggered, signal_ids,
-       fired_at, acknowledged_at, acknowledged_by, resolved_at
-FROM alerts
-WHERE tenant_id = $1 {filters}
-ORDER BY fired_at DESC, id DESC
+SELECT a.id, a.rule_id, a.rule_name, a.aws_account_id, a.srs_at_trigger, a.scenarios_triggered,
+       a.signal_ids, a.fired_at, a.acknowledged_at, a.acknowledged_by, a.resolved_at,
+       (SELECT array_agg(ROW(d.event, d.channel_type, d.channel, d.status, d.attempts, d.last_status_code,
+                             d.last_error, d.last_attempt_at, d.delivered_at) ORDER BY d.created_at, d.id)
+        FROM alert_deliveries d WHERE d.tenant_id = $1 AND d.alert_id = a.id) AS deliveries
+FROM alerts a
+WHERE a.tenant_id = $1 {filters}
+ORDER BY a.fired_at DESC, a.id DESC
 LIMIT {limit}
-"""
-_DELIVERIES_SQL = """
-SELECT alert_id, event, channel_type, channel, status, attempts, last_status_code, last_error,
-       last_attempt_at, delivered_at
-FROM alert_deliveries
-WHERE tenant_id = $1 AND alert_id = ANY($2::varchar[])
-ORDER BY created_at, id
 """
 
 
@@ -104,9 +100,11 @@ async def read_alerts_page(
     acknowledged: bool | None,
     limit: int,
     next_token: str | None,
-) -> tuple[list[Any], dict[str, list[Any]], str | None]:
-    """``list_alerts`` and the page's ``deliveries_of`` in a ``TenantRead``: records of the page (in
-    ``LISTED_COLUMNS``' order), each alert's delivery records by alert id, and the next token."""
+) -> tuple[list[Any], str | None]:
+    """``list_alerts`` and the page's ``deliveries_of`` in a ``TenantRead``, in one statement: records
+    of the page (``LISTED_COLUMNS``' order, then the alert's deliveries as a list of records of
+    event, channel_type, channel, status, attempts, last_status_code, last_error, last_attempt_at,
+    delivered_at, or None), and the next token."""
     check_limit(limit)
     args: list[Any] = [read.tenant_id]
 
@@ -116,24 +114,22 @@ async def read_alerts_page(
 
     filters = []
     if aws_account_id is not None:
-        filters.append(f"AND aws_account_id = {bound(aws_account_id)}")
+        filters.append(f"AND a.aws_account_id = {bound(aws_account_id)}")
     if acknowledged is not None:
-        filters.append("AND acknowledged_at IS NOT NULL" if acknowledged else "AND acknowledged_at IS NULL")
+        filters.append(
+            "AND a.acknowledged_at IS NOT NULL" if acknowledged else "AND a.acknowledged_at IS NULL"
+        )
     scope = f"alerts:{aws_account_id or '*'}:{acknowledged}"
     after = keyset_after(cursors, scope, next_token)
     if after is not None:
-        filters.append(f"AND (fired_at, id) < ({bound(after[0])}, {bound(after[1])})")
+        filters.append(f"AND (a.fired_at, a.id) < ({bound(after[0])}, {bound(after[1])})")
     rows = await read.fetch(_PAGE_SQL.format(filters=" ".join(filters), limit=bound(limit + 1)), *args)
     token = None
     if len(rows) > limit:
         rows = rows[:limit]
         token = next_page_token(cursors, scope, rows[-1][7], rows[-1][0])
-    deliveries: dict[str, list[Any]] = defaultdict(list)
-    if rows:
-        for delivery in await read.fetch(_DELIVERIES_SQL, read.tenant_id, [row[0] for row in rows]):
-            deliveries[delivery[0]].append(delivery)
     await read.end()  # the rest is Python: the connection goes back to the pool now
-    return rows, deliveries, token
+    return rows, token
 
 
 async def get_alert(session: AsyncSession, alert_id: str) -> Alert:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.aws import scan_sandbox
 from tests.support.findings import ACCOUNT_ID, NOW
-from vigilare.aws.freshness import FreshnessPolicy
+from vigilare.aws.freshness import FRESHNESS_KEY, FreshnessPolicy
 from vigilare.plugin import Severity
 from vigilare.scenarios.builtin.compute import ComputeScenario
 from vigilare.scoring.checklist import build_checklist
@@ -262,15 +262,17 @@ async def test_fleets_cost_two_calls_in_a_quiet_region_and_are_read_hourly(sandb
     ]
     assert sorted(fleet_calls) == ["DescribeFleets", "DescribeSpotFleetRequests"]
 
-    # Instances are read at every scan; they do not pull the hourly fleets forward with them (an
-    # hourly key first falls due at the account's own moment after half an hour: docs/plugins.md).
-    for minutes in (5, 25):
-        steady = FreshnessPolicy(now=datetime.now(UTC) + timedelta(minutes=minutes), full=False)
+    # Fleets fall due within the hour (at the account's own moment); instances, read at every
+    # scan, do not pull them forward: 10 minutes before they are due, they are not read.
+    collected, due = first.state[FRESHNESS_KEY]["ec2.fleet_requests"][region]
+    assert 30 * 60 <= due - collected <= 60 * 60
+    for moment in (collected + 5 * 60, due - 10 * 60):
+        steady = FreshnessPolicy(now=datetime.fromtimestamp(moment, UTC), full=False)
         with sandbox.recording() as log:
             await scan_sandbox(sandbox, ["compute"], regions=(region,), state=first.state, policy=steady)
-        assert log.to("ec2", "DescribeFleets") == [] and log.to("ec2", "DescribeInstances") != [], minutes
+        assert log.to("ec2", "DescribeFleets") == [] and log.to("ec2", "DescribeInstances") != [], moment
 
-    hour_later = FreshnessPolicy(now=datetime.now(UTC) + timedelta(minutes=61), full=False)
+    when_due = FreshnessPolicy(now=datetime.fromtimestamp(due + 60, UTC), full=False)
     with sandbox.recording() as log:
-        await scan_sandbox(sandbox, ["compute"], regions=(region,), state=first.state, policy=hour_later)
+        await scan_sandbox(sandbox, ["compute"], regions=(region,), state=first.state, policy=when_due)
     assert len(log.to("ec2", "DescribeFleets")) == 1
