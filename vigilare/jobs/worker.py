@@ -22,6 +22,7 @@ from arq.cron import cron
 from arq.worker import Function, func
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from vigilare import lifecycle, metrics
 from vigilare.config import Settings
@@ -51,6 +52,14 @@ RECONNECT_MAX_SECONDS = 5.0
 # How long a finished job keeps trying to record its end in Redis before it gives up (the job's
 # work is done and committed; only arq's bookkeeping is lost, and the job is idempotent).
 FINISH_PATIENCE_SECONDS = 300.0
+
+
+def is_redis_outage(exc: BaseException) -> bool:
+    """A connection error, or redis-py's WatchError for a connection that died while arq was watching
+    a job's key (raised while handling the connection error, which it keeps as its context)."""
+    if isinstance(exc, REDIS_OUTAGE_ERRORS):
+        return True
+    return isinstance(exc, WatchError) and isinstance(exc.__context__, REDIS_OUTAGE_ERRORS)
 
 
 class ResilientWorker(Worker):
@@ -107,7 +116,9 @@ class ResilientWorker(Worker):
     async def _poll_iteration(self) -> None:
         try:
             await super()._poll_iteration()
-        except REDIS_OUTAGE_ERRORS as exc:
+        except (*REDIS_OUTAGE_ERRORS, WatchError) as exc:
+            if not is_redis_outage(exc):
+                raise
             await asyncio.sleep(self._redis_failed(exc))
         else:
             self._redis_answered()
