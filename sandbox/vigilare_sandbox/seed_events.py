@@ -391,6 +391,13 @@ def deny_region_by_scp(sandbox: Sandbox, account_id: str, region: str) -> None:
         sandbox.state.account(account_id).scp_denied_regions.add(region)
 
 
+def role_lacks(sandbox: Sandbox, account_id: str, *actions: str) -> None:
+    """The account's Vigilare role does not grant ``actions`` ("ec2:DescribeFleets"): it was set up
+    from an older onboarding policy."""
+    with sandbox.state.lock:
+        sandbox.state.account(account_id).role_lacks.update(actions)
+
+
 def add_cost_lines(sandbox: Sandbox, account_id: str, lines: list[CostLine]) -> None:
     """Cost and usage lines (with record types: Usage, Credit, Refund...) Cost Explorer answers from."""
     with sandbox.state.lock:
