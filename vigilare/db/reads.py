@@ -46,6 +46,20 @@ _LITERAL_SAFE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _SCOPE = f"SELECT set_config('role', '{APP_ROLE}', true), set_config('{TENANT_SETTING}', $1, true)"
 
 
+def utc_text(column: str) -> str:
+    """SQL for a ``timestamptz`` column written as the API writes timestamps (``vigilare.ids.isoformat``:
+    ISO 8601 in UTC, ``+00:00``, microseconds unless there are none); NULL stays NULL.
+
+    The listings read their timestamps as this text: PostgreSQL writes them in C, on the cores the
+    API process leaves free, where decoding and formatting a ``datetime`` cost the API's single
+    thread about a microsecond each (150 per page of signals).
+    """
+    return (
+        f"replace(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
+        " || '+00:00'"
+    )
+
+
 def supports_tenant_reads(engine: AsyncEngine) -> bool:
     """Whether ``tenant_read`` can run on ``engine`` (PostgreSQL through asyncpg)."""
     return engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
