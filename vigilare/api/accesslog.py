@@ -34,7 +34,7 @@ class AccessFormatter(UvicornAccessFormatter):
         phrase = _PHRASES.get(status) or f"{status} "  # uvicorn: an unknown code has an empty phrase
         levelname = record.levelname
         return (
-            f'{levelname}:{" " * (8 - len(levelname))} {client_addr} - '
+            f"{levelname}:{' ' * (8 - len(levelname))} {client_addr} - "
             f'"{method} {full_path} HTTP/{http_version}" {phrase}'
         )
 
