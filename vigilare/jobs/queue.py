@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from arq import ArqRedis, create_pool
+from arq import ArqRedis
 from arq.connections import RedisSettings
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
@@ -33,6 +33,7 @@ from vigilare.outages import outage_retry_delay, unavailable_dependency
 logger = logging.getLogger("vigilare.jobs")
 
 PING_TIMEOUT_SECONDS = 2.0
+CONNECT_TIMEOUT_SECONDS = 2.0
 # A Redis that hangs must not hang the request or job that queues: it fails, and is retried.
 ENQUEUE_TIMEOUT_SECONDS = 5.0
 
@@ -89,7 +90,10 @@ class ArqQueue:
 
     @classmethod
     async def connect(cls, settings: Settings) -> ArqQueue:
-        pool = await create_pool(redis_settings(settings.redis_url))
+        """The queue on ``settings.redis_url``. Connections open on first use, so a Redis that is down
+        when the API starts is not waited for: the API serves what needs only PostgreSQL, ``/readyz``
+        answers 503 until Redis answers, and the jobs committed meanwhile wait in the outbox."""
+        pool = ArqRedis.from_url(settings.redis_url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
         return cls(pool, settings.queue_name)
 
     async def enqueue(
