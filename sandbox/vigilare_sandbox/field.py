@@ -20,7 +20,9 @@ Each is imitated as the AWS reference documents it (the page is named beside it)
   https://docs.aws.amazon.com/IAM/latest/APIReference/API_GenerateCredentialReport.html
   https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_getting-report.html
 - A service control policy that denies a region answers every call there with an access-denied
-  error whose message ends "with an explicit deny in a service control policy".
+  error whose message ends "with an explicit deny in a service control policy"; an action the
+  role's policies do not grant, with one that ends "because no identity-based policy allows the
+  <action> action" (an implicit deny).
   https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
 - Cost Explorer ``GetCostAndUsage`` nets credits and refunds into ``UnblendedCost`` unless the
   request filters on the ``RECORD_TYPE`` dimension.
@@ -72,19 +74,31 @@ def _operation(request: WireRequest) -> str:
 # SCP explicit deny --------------------------------------------------------------------------
 
 
-def scp_denial(request: WireRequest, account: AccountState, principal: str) -> WireResponse | None:
-    """AWS's answer to any call in a region a service control policy denies, in the service's own
-    error shape (JSON, query, EC2, REST-JSON, REST-XML)."""
+def policy_denial(request: WireRequest, account: AccountState, principal: str) -> WireResponse | None:
+    """AWS's answer to a call a policy denies, in the service's own error shape (JSON, query, EC2,
+    REST-JSON, REST-XML): any call in a region a service control policy denies (an explicit deny),
+    or an action the role's own policies do not grant (an implicit deny: "because no
+    identity-based policy allows the ... action")."""
     assert request.scope is not None
-    if request.scope.region not in account.scp_denied_regions or request.scope.service == "sts":
-        return None
     service = request.scope.service
+    if service == "sts":
+        return None
     operation = _operation(request) or request.path.rstrip("/").rsplit("/", 1)[-1] or "*"
     action = f"{_IAM_PREFIX.get(service, service)}:{operation}"
-    message = (
-        f"User: {principal} is not authorized to perform: {action} on resource: * "
-        "with an explicit deny in a service control policy"
+    if request.scope.region in account.scp_denied_regions:
+        why = "with an explicit deny in a service control policy"
+    elif action in account.role_lacks:
+        why = f"because no identity-based policy allows the {action} action"
+    else:
+        return None
+    return _access_denied(
+        request, f"User: {principal} is not authorized to perform: {action} on resource: * {why}"
     )
+
+
+def _access_denied(request: WireRequest, message: str) -> WireResponse:
+    assert request.scope is not None
+    service = request.scope.service
     if request.target:
         return json11_error(400, "AccessDeniedException", message)
     if service == "ec2":

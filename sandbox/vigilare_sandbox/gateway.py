@@ -282,7 +282,7 @@ class Gateway:
         now = datetime.now(UTC)
         with self.fake.state.lock:
             account = self.fake.state.account(account_id)
-            denied = field.scp_denial(request, account, self.accounts.principal_arn(request, account_id))
+            denied = field.policy_denial(request, account, self.accounts.principal_arn(request, account_id))
             if denied is not None:
                 return denied
             if service == "monitoring":

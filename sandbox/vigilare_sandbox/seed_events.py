@@ -205,6 +205,18 @@ def add_root_console_login(
     )
 
 
+def iam_user_identity(account_id: str, user_name: str, access_key_id: str) -> dict[str, Any]:
+    """A CloudTrail ``userIdentity`` of an IAM user calling with an access key."""
+    return {
+        "type": "IAMUser",
+        "principalId": "AIDA" + uuid.uuid4().hex[:17].upper(),
+        "arn": f"arn:aws:iam::{account_id}:user/{user_name}",
+        "accountId": account_id,
+        "accessKeyId": access_key_id,
+        "userName": user_name,
+    }
+
+
 def add_trail_tampering(
     sandbox: Sandbox,
     account_id: str,
@@ -216,14 +228,7 @@ def add_trail_tampering(
 ) -> list[str]:
     """CloudTrail events by an IAM user silencing trails: `actions` are (event name, trail ARN) pairs,
     e.g. ("StopLogging", arn), ("DeleteTrail", arn), a minute apart; returns their EventIds."""
-    identity = {
-        "type": "IAMUser",
-        "principalId": "AIDA" + uuid.uuid4().hex[:17].upper(),
-        "arn": f"arn:aws:iam::{account_id}:user/{user_name}",
-        "accountId": account_id,
-        "accessKeyId": access_key_id,
-        "userName": user_name,
-    }
+    identity = iam_user_identity(account_id, user_name, access_key_id)
     first = _now() - timedelta(minutes=50)
     return [
         add_trail_event(
@@ -391,6 +396,13 @@ def deny_region_by_scp(sandbox: Sandbox, account_id: str, region: str) -> None:
         sandbox.state.account(account_id).scp_denied_regions.add(region)
 
 
+def role_lacks(sandbox: Sandbox, account_id: str, *actions: str) -> None:
+    """The account's Vigilare role does not grant ``actions`` ("ec2:DescribeFleets"): it was set up
+    from an older onboarding policy."""
+    with sandbox.state.lock:
+        sandbox.state.account(account_id).role_lacks.update(actions)
+
+
 def add_cost_lines(sandbox: Sandbox, account_id: str, lines: list[CostLine]) -> None:
     """Cost and usage lines (with record types: Usage, Credit, Refund...) Cost Explorer answers from."""
     with sandbox.state.lock:
@@ -423,14 +435,7 @@ def add_write_call(
             "accessKeyId": access_key_id,
         }
     else:
-        identity = {
-            "type": "IAMUser",
-            "principalId": "AIDA" + uuid.uuid4().hex[:17].upper(),
-            "arn": f"arn:aws:iam::{account_id}:user/{user_name}",
-            "accountId": account_id,
-            "accessKeyId": access_key_id,
-            "userName": user_name,
-        }
+        identity = iam_user_identity(account_id, user_name, access_key_id)
     extra: dict[str, Any] = {"requestParameters": request_parameters}
     if error_code is not None:
         extra["errorCode"] = error_code

@@ -213,6 +213,9 @@ class AccountState:
     organization_trails: list[OrganizationTrail] = field(default_factory=list)
     # Regions where a service control policy denies every action (explicit deny).
     scp_denied_regions: set[str] = field(default_factory=set)
+    # Actions ("ec2:DescribeFleets") the Vigilare role's policies do not grant: a role set up before
+    # the action was added to the onboarding policy.
+    role_lacks: set[str] = field(default_factory=set)
     # Cost and usage lines with their record type; when set, the fake answers GetCostAndUsage.
     cost_lines: list[CostLine] = field(default_factory=list)
     # AWS Payments: the account's invoices, and the AccessDeniedException reason it answers instead

@@ -8,6 +8,8 @@ boundary: the answers, ``next_token`` included, must be identical. On SQLite the
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ async def _seed(client: Any, settings: Settings) -> dict[str, str]:
         )
         assert created.status_code == 201, created.text
     now = utcnow().replace(microsecond=123456)
+    whole = now.replace(microsecond=0)  # written without a fraction of a second
     box = SecretBox(settings.secret_key)
     async with db_session(settings.database_url) as session:
         from sqlalchemy import select
@@ -48,9 +51,10 @@ async def _seed(client: Any, settings: Settings) -> dict[str, str]:
 
         busy = await session.scalar(select(AwsAccount).where(AwsAccount.aws_account_id == BUSY))
         assert busy is not None
-        busy.current_srs, busy.last_scan_at = 42, now
+        busy.current_srs, busy.last_scan_at = 42, whole
         for index in range(7):
-            detected = now - timedelta(minutes=index // 2)  # pairs share a time: the id breaks the tie
+            # Pairs share a time (the id breaks the tie); the last three in whole seconds.
+            detected = (now if index < 4 else whole) - timedelta(minutes=index // 2)
             session.add(
                 Signal(
                     id=new_id(),
@@ -92,7 +96,7 @@ async def _seed(client: Any, settings: Settings) -> dict[str, str]:
                 scenarios_triggered=["iam", "billing"][: index % 3],
                 signal_ids=[new_id()] if index else [],
                 signals=[],
-                fired_at=now - timedelta(minutes=index // 2),
+                fired_at=(now if index < 4 else whole) - timedelta(minutes=index // 2),
                 acknowledged_at=now if index % 2 else None,
                 acknowledged_by="someone" if index % 2 else None,
             )
@@ -116,7 +120,7 @@ async def _seed(client: Any, settings: Settings) -> dict[str, str]:
                         last_status_code=400 if status == "failed" else None,
                         created_at=now,
                         last_attempt_at=now,
-                        delivered_at=now if status == "delivered" else None,
+                        delivered_at=whole if status == "delivered" else None,
                     )
                 )
     return headers
@@ -167,6 +171,12 @@ async def test_the_tenant_read_and_the_orm_session_answer_the_same(client, setti
     assert len(fast[f"/accounts/{BUSY}/signals?limit=3"]) == 3
     assert len(fast["/alerts?limit=2"]) == 3
     assert {status for answers in fast.values() for status, _ in answers} == {200, 400, 404}
+    # Timestamps with and without a fraction of a second (the tenant read has PostgreSQL write them).
+    written = re.findall(r'"(\d{4}-\d\d-\d\dT[0-9:.]+\+00:00)"', json.dumps(fast))
+    assert {len(stamp) for stamp in written} == {
+        len("2026-01-01T00:00:00+00:00"),
+        len("2026-01-01T00:00:00.123456+00:00"),
+    }
     since = (await client.get(f"/accounts/{BUSY}/signals", headers=headers)).json()["signals"][3][
         "detected_at"
     ]

@@ -200,9 +200,11 @@ async def test_every_query_of_an_authenticated_request_is_tenant_scoped(client, 
     opened_read = middleware.tenant_read
 
     @asynccontextmanager
-    async def recorded_read(engine: Any, read_tenant: str) -> AsyncIterator[Any]:
+    async def recorded_read(engine: Any, read_tenant: str, *, check: str | None = None) -> AsyncIterator[Any]:
         reads.append(read_tenant)
-        async with opened_read(engine, read_tenant) as read:
+        # The caller is checked where the read begins (the database function of migration 0014).
+        assert check is not None and check.startswith("SELECT vigilare_check_caller(")
+        async with opened_read(engine, read_tenant, check=check) as read:
             yield read
 
     monkeypatch.setattr(middleware, "tenant_read", recorded_read)

@@ -2,7 +2,10 @@
 refuses: a logged-out or revoked login, a removed user, a changed role, a forged or expired token.
 
 ``GET /accounts``, ``GET /accounts/{id}/signals`` and ``GET /alerts`` read through a ``TenantRead``
-on PostgreSQL, not the ORM session the other routes use; each check here runs on all three.
+on PostgreSQL, not the ORM session the other routes use; each check here runs on all three, and
+both ways a listing checks its caller: in the round trip that begins its read (``caller_check``, the
+database function of migration 0014), and in a statement of its own (the way taken for ids that are
+not safe as SQL literals).
 """
 
 from __future__ import annotations
@@ -15,9 +18,16 @@ import pytest
 from tests.auth.test_auth_tokens import _forgeries
 from tests.support.api import bearer, login, signup
 from tests.support.team import add_member
+from vigilare.api import middleware
 from vigilare.auth import tokens as tokens_module
 
 LISTINGS = ("/accounts", "/accounts/123456789012/signals", "/alerts")
+
+
+@pytest.fixture(autouse=True, params=["checked as the read begins", "checked in its own statement"])
+def caller_path(request: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.param == "checked in its own statement":
+        monkeypatch.setattr(middleware, "caller_check", lambda _claims: None)
 
 
 async def _answers(client: Any, headers: dict[str, str]) -> list[tuple[int, Any]]:

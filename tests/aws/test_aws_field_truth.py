@@ -200,6 +200,26 @@ async def test_a_region_denied_by_scp_is_a_capability_not_a_collection_error(san
     assert "ap-east-1" not in report.evidence["data"]["cloudtrail.trails"]
 
 
+async def test_an_action_the_role_lacks_is_named_in_one_capability_not_a_collection_error(sandbox: Sandbox):
+    # A role set up before the fleet checks existed: AWS refuses with an implicit deny ("because no
+    # identity-based policy allows the ec2:DescribeFleets action"; IAM User Guide, "Troubleshoot
+    # access denied error messages").
+    seed_events.role_lacks(sandbox, ACCOUNT_ID, "ec2:DescribeFleets")
+    seed_aws.launch_instances(sandbox, ACCOUNT_ID, "eu-west-1", "p4d.24xlarge", count=2)
+
+    report = await scan_sandbox(sandbox, ["compute"], regions=("us-east-1", "eu-west-1"))
+
+    assert report.status == "ok"
+    assert report.collection_errors == []
+    capability = {c.name: c for c in report.capabilities}["role_policy"]
+    assert capability.available is False
+    assert capability.reason.startswith("the Vigilare role may not call ec2:DescribeFleets (refused in ")
+    assert f"/app/accounts/{ACCOUNT_ID}/setup" in capability.reason
+    # What the role may still read is read: the GPU launch in a new region is found.
+    assert "gpu_capacity_new_region" in _kinds(report)
+    assert report.evidence["data"].get("ec2.fleet_requests", {}) == {}
+
+
 # 3. Credits hide spend ------------------------------------------------------------------------
 
 

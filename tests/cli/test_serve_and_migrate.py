@@ -58,6 +58,9 @@ def test_team_flow_over_http_on_the_embedded_sqlite_default(tmp_path):
         tokens = http.post("/auth/login", json={"email": "owner@flow.test", "password": PASSWORD}).json()
         owner = {"Authorization": f"Bearer {tokens['id_token']}"}
         assert http.get("/me", headers=owner).json()["tenant"]["plan"] == "solo"
+        assert re.search(
+            r'INFO:     127\.0\.0\.1:\d+ - "GET /me HTTP/1\.1" 200 OK', server.wait_for_output("GET /me")
+        )
         invited = http.post(
             "/users/invite", json={"email": "mate@flow.test", "name": "Mate", "role": "admin"}, headers=owner
         )

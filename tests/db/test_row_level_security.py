@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import vigilare
 from tests.support.api import owner_headers
+from vigilare.auth.models import User
 from vigilare.config import Settings
 from vigilare.db import tenancy
 from vigilare.db.engine import (
@@ -36,7 +37,7 @@ from vigilare.db.engine import (
     create_session_factory,
     owned_tables,
 )
-from vigilare.db.reads import ReadEnded, begin_statement, tenant_read
+from vigilare.db.reads import CheckRefused, ReadEnded, begin_statement, tenant_read
 from vigilare.db.tenancy import APP_ROLE, SYSTEM_ROLE, TENANT_SETTING, UnscopedSession, VigilareSession
 from vigilare.ids import new_id, utcnow
 from vigilare.models import metadata
@@ -541,3 +542,55 @@ async def test_no_setting_outlives_a_tenant_read_on_a_pooled_connection(
         seen = await read.fetch("SELECT id FROM aws_accounts")
     assert (probe["role"], probe["tenant"], seen) == (APP_ROLE, odd, [])
     await after_reads()
+
+
+async def test_a_tenant_read_checks_its_caller_under_the_policies_and_stays_pooled_when_refused(
+    app_factory: SessionFactory, two_tenants: dict[str, str], settings: Settings
+) -> None:
+    """The caller check travels with ``BEGIN`` (``tenant_read(..., check=...)``, migration 0014): it
+    runs after the read's role and tenant are set, so it sees its own tenant's users only; a check
+    that does not hold ends the read (``CheckRefused``) and the connection, rolled back, stays pooled
+    with nothing left on it."""
+    engine = app_factory.kw["bind"]  # one pooled connection
+    a, b = two_tenants["a"], two_tenants["b"]
+    user_id = new_id()
+    owner = create_engine(settings.database_url)
+    try:
+        async with owner.begin() as connection:
+            await connection.execute(
+                sa.insert(User.__table__).values(
+                    id=user_id,
+                    tenant_id=a,
+                    email=f"{user_id}@a.test",
+                    name="Ann",
+                    role="viewer",
+                    status="active",
+                    token_version=3,
+                )
+            )
+    finally:
+        await owner.dispose()
+
+    def check(tenant: str, version: int = 3, role: str = "viewer") -> str:
+        return f"SELECT vigilare_check_caller('{user_id}', '{tenant}', '{new_id()}', {version}, '{role}')"
+
+    async with tenant_read(engine, a, check=check(a)) as read:
+        first = await read.fetchrow(_READ_PROBE)
+    assert (first["role"], first["tenant"]) == (APP_ROLE, a)
+
+    refusals = {
+        "in another tenant's read, the user's row is not there": (b, check(a)),
+        "another tenant named": (a, check(b)),
+        "an older token version": (a, check(a, version=2)),
+        "another role than the user's": (a, check(a, role="owner")),
+    }
+    for why, (tenant, statement) in refusals.items():
+        with pytest.raises(CheckRefused) as refused:
+            async with tenant_read(engine, tenant, check=statement):
+                raise AssertionError(f"the read began: {why}")
+        assert refused.value.sqlstate == "VGA01", why
+
+    async with engine.connect() as connection:
+        # An aborted transaction left open would refuse this statement.
+        probe = (await connection.execute(text(_READ_PROBE))).one()
+    assert (probe.pid, probe.role, probe.tenant) == (first["pid"], APP_ROLE, "")

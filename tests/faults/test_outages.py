@@ -1,7 +1,7 @@
 """What the service does while Redis or PostgreSQL is down, one part at a time, on servers of the
-test's own: the worker waits for Redis and goes on; requests that need only PostgreSQL keep working
-while Redis is down (rate limits count in the process); every request answers 503 {"error"} while
-PostgreSQL is down, in bounded time; /readyz says 503 and recovers."""
+test's own: the worker waits for Redis and goes on, the API starts without it; requests that need
+only PostgreSQL keep working while Redis is down (rate limits count in the process); every request
+answers 503 {"error"} while PostgreSQL is down, in bounded time; /readyz says 503 and recovers."""
 
 from __future__ import annotations
 
@@ -136,6 +136,41 @@ async def test_while_redis_is_down_requests_that_need_only_postgresql_work(
         while (await client.get("/readyz")).status_code != 200:
             assert time.monotonic() < deadline, "/readyz did not recover"
             await asyncio.sleep(0.2)
+
+
+async def test_the_api_starts_while_redis_is_down_and_takes_jobs_once_it_is_back(
+    settings: Settings, private_redis: PrivateRedis
+) -> None:
+    private_redis.kill()
+    configured = msgspec.structs.replace(settings, redis_url=private_redis.url)
+    started = time.monotonic()
+    async with AsyncTestClient(app=create_app(configured)) as client:
+        assert time.monotonic() - started < ANSWER_WITHIN_SECONDS  # not waiting for Redis
+        headers = await owner_headers(client)  # sign-up and login need only PostgreSQL
+        assert (await _timed(client.get("/me", headers=headers))).status_code == 200
+        ready = await _timed(client.get("/readyz"))
+        assert ready.status_code == 503 and ready.json() == {"error": "queue unreachable"}
+        # A change that needs a job is committed with it (the outbox), not refused.
+        invited = await _timed(
+            client.post("/users/invite", json={"email": "early@down.test", "name": "Early"}, headers=headers)
+        )
+        assert invited.status_code == 201, invited.text
+
+        private_redis.start()
+        deadline = time.monotonic() + 15
+        while (await client.get("/readyz")).status_code != 200:
+            assert time.monotonic() < deadline, "/readyz did not recover"
+            await asyncio.sleep(0.2)
+        # The API's own queue hands a job to Redis now (an invitation email).
+        invited = await _timed(
+            client.post("/users/invite", json={"email": "late@down.test", "name": "Late"}, headers=headers)
+        )
+        assert invited.status_code == 201, invited.text
+        redis = Redis.from_url(private_redis.url)
+        try:
+            assert await redis.zcard(settings.queue_name) >= 1
+        finally:
+            await redis.aclose()
 
 
 async def test_while_postgresql_is_down_requests_answer_503(

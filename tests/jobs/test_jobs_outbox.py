@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -27,6 +28,7 @@ from vigilare.db.engine import SessionFactory, create_engine
 from vigilare.db.migrate import upgrade_to_head
 from vigilare.ids import new_id, utcnow
 from vigilare.jobs import JobContext, enqueue_after_commit, job, unit_of_work
+from vigilare.jobs.bulk import QueuedJob
 from vigilare.jobs.models import OutboxJob
 from vigilare.jobs.queue import ArqQueue, InProcessQueue, create_queue
 from vigilare.jobs.relay import relay_once
@@ -172,6 +174,46 @@ async def test_a_job_redis_lost_in_a_restart_is_handed_over_again(on_private_red
         await queue.close()
     async with running_worker(on_private_redis):
         await _runs_once_and_leaves_the_outbox(db, key)
+
+
+class _CountingQueue(ArqQueue):
+    """The real arq queue, counting the calls the relay makes to it."""
+
+    calls: Counter[str]
+
+    async def enqueue(self, *args: Any, **kwargs: Any) -> str | None:
+        self.calls["enqueue"] += 1
+        return await super().enqueue(*args, **kwargs)
+
+    async def enqueue_many(self, jobs: Sequence[QueuedJob]) -> int:
+        self.calls["enqueue_many"] += 1
+        return await super().enqueue_many(jobs)
+
+
+async def test_every_job_a_redis_restart_lost_is_handed_back_in_one_pass_of_one_call(
+    on_private_redis, private_redis, db
+):
+    keys = [uuid.uuid4().hex for _ in range(300)]
+    async with unit_of_work(db, _DeadQueue(), cross_tenant=True) as session:  # type: ignore[arg-type]
+        session.add(Tenant(id=new_id(), name="many", plan="team", status="active"))
+        for key in keys:
+            enqueue_after_commit(session, count_run, key, job_id=f"count:{key}")
+    queue = await _CountingQueue.connect(on_private_redis)
+    assert isinstance(queue, _CountingQueue)
+    queue.calls = Counter()
+    try:
+        relayed = await relay_once(db, queue, period_seconds=1, now=utcnow() + timedelta(seconds=30))
+        job_ids = [f"count:{key}" for key in keys]
+        # 300 jobs in one script call (arq's own enqueue is three round trips a job).
+        assert relayed.handed == 300 and queue.calls == Counter(enqueue_many=1)
+        assert set(await queue.states(job_ids)) == set(job_ids)
+        rows = await _rows(db)
+        assert all(rows[job_id].handoffs == 1 for job_id in job_ids)
+    finally:
+        await queue.close()
+    async with running_worker(on_private_redis):
+        for key in keys[:3]:
+            await _runs_once_and_leaves_the_outbox(db, key)
 
 
 async def test_a_job_handed_over_twice_runs_once(on_private_redis, db):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from datetime import UTC, datetime, timedelta
 
 from vigilare import plugin
 from vigilare.scenarios import hookspecs
@@ -44,12 +45,14 @@ def test_the_public_plugin_surface_is_explicit() -> None:
         "Severity",
         "hookimpl",
         # Helpers the built-ins use, public so third parties can use them too.
+        "REGION_BASELINE",
         "RESTRICTING_CONDITION_KEYS",
         "as_datetime",
         "day_of",
         "days_text",
         "find_deadline",
         "grants_everything",
+        "has_baseline",
         "has_public_principal",
         "hours_ago",
         "is_accelerated_type",
@@ -59,8 +62,24 @@ def test_the_public_plugin_surface_is_explicit() -> None:
         "minute_of",
         "policy_statements",
         "public_statements",
+        "region_first_use",
         "statement_allows",
         "whole_days",
     }
     for name in plugin.__all__:
         assert hasattr(plugin, name)
+
+
+def test_a_region_is_new_until_its_earliest_recorded_use_is_30_days_old() -> None:
+    """The baseline every built-in "new region" finding uses, public for third-party scenarios."""
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    ec2 = {"region_first_seen": (now - timedelta(days=10)).isoformat()}
+    sagemaker = {"region_first_seen": (now - timedelta(days=45)).isoformat()}
+    assert plugin.region_first_use(ec2, None, {}) == now - timedelta(days=10)
+    first_use = plugin.region_first_use(ec2, sagemaker)
+    assert first_use == now - timedelta(days=45)
+    assert plugin.has_baseline(first_use, now)
+    # A launch 20 days ago came when the region had been in use for 25 days: still new then.
+    assert not plugin.has_baseline(first_use, now - timedelta(days=20))
+    assert plugin.region_first_use(None, {}) is None
+    assert not plugin.has_baseline(None, now)

@@ -20,9 +20,9 @@ from vigilare.aws.errors import RoleVerificationError
 from vigilare.aws.naming import role_session_name
 from vigilare.aws.verify import verify_role
 from vigilare.billing.plans import get_plan
-from vigilare.db.reads import TenantRead, json_list
+from vigilare.db.reads import TenantRead, json_list, utc_text
 from vigilare.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
-from vigilare.ids import isoformat, new_id, utcnow
+from vigilare.ids import new_id, utcnow
 from vigilare.text import refuse_control_characters
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -151,10 +151,10 @@ async def list_accounts(session: AsyncSession, tag: str | None) -> list[Row[*tup
 
 
 # ``list_accounts`` for a ``TenantRead`` (PostgreSQL's hot path); ``$1`` is the read's tenant.
-_LIST_SQL = """
-SELECT aws_account_id, display_name, status, current_srs, last_scan_at, tags
+_LIST_SQL = f"""
+SELECT aws_account_id, display_name, status, current_srs, {utc_text("last_scan_at")}, tags
 FROM aws_accounts WHERE tenant_id = $1 ORDER BY connected_at, id
-"""
+"""  # noqa: S608 (the SQL of utc_text, a constant: no value is written in)
 
 
 async def read_account_list(read: TenantRead, tag: str | None) -> list[AccountSummaryOut]:
@@ -172,7 +172,7 @@ async def read_account_list(read: TenantRead, tag: str | None) -> list[AccountSu
                 display_name=display_name,
                 status=status,
                 current_srs=current_srs,
-                last_scan_at=isoformat(last_scan_at),
+                last_scan_at=last_scan_at,  # written by the statement (utc_text)
                 tags=tags,
             )
         )

@@ -84,7 +84,8 @@ def alert_out(alert: Alert | Row[Any], deliveries: list[AlertDelivery], box: Sec
 
 def alert_out_of_record(alert: Any, box: SecretBox | None) -> AlertOut:
     """``alert_out`` of a record a ``TenantRead`` reads (``service.read_alerts_page``): the alert in
-    ``service.LISTED_COLUMNS``' order, then its deliveries, shown as ``delivery_out`` shows them."""
+    ``service.LISTED_COLUMNS``' order, then its deliveries, shown as ``delivery_out`` shows them; its
+    timestamps already written as the API writes them (``vigilare.db.reads.utc_text``)."""
     (
         alert_id,
         rule_id,
@@ -107,10 +108,10 @@ def alert_out_of_record(alert: Any, box: SecretBox | None) -> AlertOut:
         srs_at_trigger=srs_at_trigger,
         scenarios_triggered=json_list(scenarios_triggered),
         signal_ids=json_list(signal_ids),
-        fired_at=isoformat(fired_at) or "",
-        acknowledged_at=isoformat(acknowledged_at),
+        fired_at=fired_at or "",
+        acknowledged_at=acknowledged_at,
         acknowledged_by=acknowledged_by,
-        resolved_at=isoformat(resolved_at),
+        resolved_at=resolved_at,
         deliveries=[_delivery_out_of_record(d, box) for d in deliveries or ()],
     )
 
@@ -137,8 +138,8 @@ def _delivery_out_of_record(delivery: Any, box: SecretBox | None) -> DeliveryOut
         attempts=attempts,
         last_status_code=last_status_code,
         last_error=last_error,
-        last_attempt_at=isoformat(last_attempt_at),
-        delivered_at=isoformat(delivered_at),
+        last_attempt_at=last_attempt_at,
+        delivered_at=delivered_at,
     )
 
 

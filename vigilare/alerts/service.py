@@ -13,7 +13,7 @@ from vigilare.alerts.evaluation import queue_deliveries
 from vigilare.alerts.models import Alert, AlertDelivery, AlertRule
 from vigilare.auth.roles import Principal
 from vigilare.db.pagination import CursorCodec, check_limit, keyset_after, newest_first_page, next_page_token
-from vigilare.db.reads import TenantRead
+from vigilare.db.reads import TenantRead, utc_text
 from vigilare.errors import NotFound
 from vigilare.ids import utcnow
 
@@ -79,17 +79,19 @@ async def deliveries_of(session: AsyncSession, alert_ids: list[str]) -> dict[str
 
 # ``list_alerts`` and ``deliveries_of`` for a ``TenantRead`` (PostgreSQL's hot path); ``$1`` is the
 # read's tenant.
-_PAGE_SQL = """
+_PAGE_SQL = f"""
 SELECT a.id, a.rule_id, a.rule_name, a.aws_account_id, a.srs_at_trigger, a.scenarios_triggered,
-       a.signal_ids, a.fired_at, a.acknowledged_at, a.acknowledged_by, a.resolved_at,
+       a.signal_ids, {utc_text("a.fired_at")}, {utc_text("a.acknowledged_at")}, a.acknowledged_by,
+       {utc_text("a.resolved_at")},
        (SELECT array_agg(ROW(d.event, d.channel_type, d.channel, d.status, d.attempts, d.last_status_code,
-                             d.last_error, d.last_attempt_at, d.delivered_at) ORDER BY d.created_at, d.id)
+                             d.last_error, {utc_text("d.last_attempt_at")}, {utc_text("d.delivered_at")})
+                         ORDER BY d.created_at, d.id)
         FROM alert_deliveries d WHERE d.tenant_id = $1 AND d.alert_id = a.id) AS deliveries
 FROM alerts a
-WHERE a.tenant_id = $1 {filters}
+WHERE a.tenant_id = $1 {{filters}}
 ORDER BY a.fired_at DESC, a.id DESC
-LIMIT {limit}
-"""
+LIMIT {{limit}}
+"""  # noqa: S608 (the SQL of utc_text, a constant: no value is written in)
 
 
 async def read_alerts_page(
@@ -104,7 +106,7 @@ async def read_alerts_page(
     """``list_alerts`` and the page's ``deliveries_of`` in a ``TenantRead``, in one statement: records
     of the page (``LISTED_COLUMNS``' order, then the alert's deliveries as a list of records of
     event, channel_type, channel, status, attempts, last_status_code, last_error, last_attempt_at,
-    delivered_at, or None), and the next token."""
+    delivered_at, or None), and the next token. Timestamps come as the API writes them (``utc_text``)."""
     check_limit(limit)
     args: list[Any] = [read.tenant_id]
 

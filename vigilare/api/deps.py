@@ -76,6 +76,9 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     principal = request.scope.get("user")
     if not isinstance(principal, Principal):
         raise RuntimeError(f"{request.url.path} is public: it has no caller and no tenant-scoped session")
+    if request.scope.get(REQUEST_READ) is not None:
+        # Its caller was checked where the read began: role and ids only (``checked_caller``).
+        raise RuntimeError(f"{request.url.path} is a listing (tenant_read): it reads listing_source only")
     return principal
 
 

@@ -14,9 +14,16 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
 from vigilare.api.state import AppServices
-from vigilare.auth.service import authenticate, authenticate_read, bearer_claims
+from vigilare.auth.service import (
+    authenticate,
+    authenticate_read,
+    bearer_claims,
+    caller_check,
+    caller_refused,
+    checked_caller,
+)
 from vigilare.config import Settings
-from vigilare.db.reads import TENANT_READ, supports_tenant_reads, tenant_read
+from vigilare.db.reads import TENANT_READ, CheckRefused, supports_tenant_reads, tenant_read
 from vigilare.errors import RateLimited
 
 # Load balancers poll these; they must answer even when a client floods the API.
@@ -115,8 +122,8 @@ class AuthenticationMiddleware(ASGIMiddleware):
     The user is read in the request's own session, scoped to the token's tenant from its first
     statement: the route's ``db_session`` is that session (one connection, one transaction per
     request), and it is closed once the answer has been sent. A ``tenant_read`` route on PostgreSQL
-    gets the same checks in a ``TenantRead`` of the token's tenant instead, committed once the answer
-    has been sent.
+    gets the same checks in a ``TenantRead`` of the token's tenant instead, made in the round trip
+    that begins it (``caller_check``), committed once the answer has been sent.
     """
 
     scopes = (ScopeType.HTTP,)
@@ -131,13 +138,18 @@ class AuthenticationMiddleware(ASGIMiddleware):
         route = scope.get("route_handler")
         if route is not None and route.opt.get(TENANT_READ) and supports_tenant_reads(services.engine):
             claims = bearer_claims(services.issuer, authorization)
-            async with tenant_read(services.engine, claims.tenant_id) as read:
-                scope["user"] = await authenticate_read(read, claims)
-                scope[REQUEST_READ] = read  # type: ignore[literal-required]
-                try:
-                    await next_app(scope, receive, send)
-                finally:
-                    scope.pop(REQUEST_READ, None)  # type: ignore[misc]
+            # The caller is checked in the round trip that begins the read (``caller_check``).
+            check = caller_check(claims)
+            try:
+                async with tenant_read(services.engine, claims.tenant_id, check=check) as read:
+                    scope["user"] = checked_caller(claims) if check else await authenticate_read(read, claims)
+                    scope[REQUEST_READ] = read  # type: ignore[literal-required]
+                    try:
+                        await next_app(scope, receive, send)
+                    finally:
+                        scope.pop(REQUEST_READ, None)  # type: ignore[misc]
+            except CheckRefused as refused:  # raised as the read begins, never by the route
+                raise caller_refused(refused) from None
             return
         async with services.session_factory() as session:
             scope["user"] = await authenticate(session, services.issuer, authorization)

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vigilare.auth.jobs import notify_signup_attempt
 from vigilare.auth.models import TRIAL_DAYS, Invitation, KnownAddress, RefreshToken, Tenant, User
 from vigilare.auth.passwords import hash_password, verify_password
-from vigilare.auth.roles import OWNER, Principal
+from vigilare.auth.roles import OWNER, ROLES, Principal
 from vigilare.auth.throttle import LoginThrottle
 from vigilare.auth.tokens import ID, REFRESH, Claims, TokenIssuer, TokenSet, hash_token
-from vigilare.db.reads import TenantRead
+from vigilare.db.reads import CheckRefused, TenantRead, literal_safe
 from vigilare.db.tenancy import tenant_scope
 from vigilare.errors import BadRequest, Unauthorized
 from vigilare.ids import new_id, utcnow
@@ -280,6 +280,49 @@ async def authenticate_read(read: TenantRead, claims: Claims) -> Principal:
         raise RuntimeError("a caller is authenticated in a read of its own tenant only")
     row = await read.fetchrow(_CALLER_SQL, claims.user_id, claims.tenant_id, claims.family_id)
     return _caller(claims, row)
+
+
+def caller_check(claims: Claims) -> str | None:
+    """``authenticate``'s checks as one statement, to run where a ``TenantRead`` of the token's
+    tenant begins (``tenant_read(..., check=...)``): no round trip of its own. The database function
+    (migration 0014) raises, and ``caller_refused`` answers, exactly what ``_caller`` would; one
+    more condition is checked, which ``_caller`` need not: the user's role is still the token's (a
+    role change bumps ``token_version``, so a token whose version holds carries its user's role).
+
+    None when a value cannot be written into the statement (an id that is not one of ours): the
+    caller is then read with ``authenticate_read``.
+    """
+    ids = (claims.user_id, claims.tenant_id, claims.family_id)
+    if not all(literal_safe(value) for value in ids) or claims.role not in ROLES:
+        return None
+    if type(claims.token_version) is not int:
+        return None
+    return (
+        f"SELECT vigilare_check_caller('{claims.user_id}', '{claims.tenant_id}', '{claims.family_id}', "
+        f"{claims.token_version}, '{claims.role}')"
+    )
+
+
+def caller_refused(refused: CheckRefused) -> Unauthorized:
+    """The 401 of a ``caller_check`` that did not hold: the same answers as ``_caller``'s."""
+    if refused.sqlstate == "VGA02":
+        return Unauthorized("this login has ended (logged out or revoked); log in again")
+    return Unauthorized("token no longer valid")
+
+
+def checked_caller(claims: Claims) -> Principal:
+    """The caller a ``caller_check`` let through: the token's user, tenant, login and role (the
+    check held them all against the database). Its email and name are not read there: they are
+    empty, and ``vigilare.api.deps`` gives no such caller to a handler (the listings that run this
+    way use only the role, in their guard)."""
+    return Principal(
+        user_id=claims.user_id,
+        tenant_id=claims.tenant_id,
+        role=claims.role,
+        email="",
+        name="",
+        family_id=claims.family_id,
+    )
 
 
 def _caller(claims: Claims, row: Any) -> Principal:

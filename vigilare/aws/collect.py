@@ -4,7 +4,10 @@ A failure (a region answering 500, an access denied, a bug in a collector) becom
 :class:`CollectionError` for that key and region, never a finding and never a crashed scan.
 An access denied by a service control policy (an explicit deny the account's organization set,
 e.g. a region guard) is not a failure of the scan: it becomes a ``scp_denied:<region>`` capability
-of the account, the region's data is simply absent, and the scan stays ``ok``.
+of the account, the region's data is simply absent, and the scan stays ``ok``. An action the
+Vigilare role's own policies do not grant (a role set up from an older onboarding policy) is not a
+failure either: one ``role_policy`` capability names every such action and asks for the policy to
+be updated; that data was not read, so the signals it would settle stay as they were.
 """
 
 from __future__ import annotations
@@ -141,6 +144,8 @@ def describe_error(exc: BaseException) -> str:
 SCP_CAPABILITY_PREFIX = "scp_denied:"
 _SCP_DENY_TEXT = "explicit deny in a service control policy"
 _DENIED_ACTION = re.compile(r"perform: ([\w-]+:[\w*-]+)")
+ROLE_POLICY_CAPABILITY = "role_policy"
+_ROLE_DENY_TEXT = "because no identity-based policy allows"
 
 
 def scp_denied_action(exc: BaseException) -> str | None:
@@ -156,6 +161,38 @@ def scp_denied_action(exc: BaseException) -> str | None:
         return None
     match = _DENIED_ACTION.search(text)
     return match.group(1) if match else "*"
+
+
+def role_denied_action(exc: BaseException) -> str | None:
+    """The action the caller's own policies do not grant, or None when ``exc`` is not such a denial.
+
+    AWS says so in the access-denied message: "User: ... is not authorized to perform:
+    ec2:DescribeFleets ... because no identity-based policy allows the ec2:DescribeFleets action"
+    (IAM User Guide, "Troubleshoot access denied error messages": an implicit deny).
+    """
+    if not isinstance(exc, ClientError):
+        return None
+    text = describe_error(exc)
+    if _ROLE_DENY_TEXT not in text.lower():
+        return None
+    match = _DENIED_ACTION.search(text)
+    return match.group(1) if match else None
+
+
+def role_policy_capability(account_id: str, denied: Mapping[str, set[str]]) -> Capability:
+    """The ``role_policy`` capability: the actions the role lacks, and where they were refused."""
+    actions = sorted({action for actions in denied.values() for action in actions})
+    places = sorted(denied)
+    where = "" if places == [GLOBAL_REGION] else f" (refused in {', '.join(places)})"
+    return Capability(
+        name=ROLE_POLICY_CAPABILITY,
+        available=False,
+        reason=(
+            f"the Vigilare role may not call {', '.join(actions)}{where}: it was set up from an older "
+            f"onboarding policy. Update its additions policy (the console's /app/accounts/{account_id}/setup "
+            "shows the current one); until then these checks do not run and what they found stays as it was"
+        ),
+    )
 
 
 def scp_capabilities(denied: Mapping[str, set[str]]) -> list[Capability]:
@@ -241,6 +278,7 @@ async def collect_planned(
     capabilities: dict[str, Capability] = {}
     notes = _RunNotes(full=full)
     scp_denied: dict[str, set[str]] = {}
+    role_denied: dict[str, set[str]] = {}
     for key in wanted:
         if key not in collectors:
             errors.append(
@@ -278,6 +316,11 @@ async def collect_planned(
                 # Nothing to read there until the policy changes: looked at again on the key's clock.
                 succeeded[collector.key].add(region or GLOBAL_REGION)
                 return
+            lacking = role_denied_action(exc)
+            if lacking is not None:
+                # Not read (the key stays unsettled), but not a failure of the scan either.
+                role_denied.setdefault(region or GLOBAL_REGION, set()).add(lacking)
+                return
             logger.info("collecting %s in %s failed: %s", collector.key, region or GLOBAL_REGION, exc)
             errors.append(
                 CollectionError(key=collector.key, region=region or GLOBAL_REGION, error=describe_error(exc))
@@ -298,6 +341,8 @@ async def collect_planned(
     await asyncio.gather(*runs)
     for capability in scp_capabilities(scp_denied):
         capabilities[capability.name] = capability
+    if role_denied:
+        capabilities[ROLE_POLICY_CAPABILITY] = role_policy_capability(session.account_id, role_denied)
     data = CollectedData(
         account_id=session.account_id,
         collected_at=collected_at,

@@ -98,6 +98,8 @@ def keyset_after(cursors: CursorCodec, scope: str, next_token: str | None) -> tu
         raise BadRequest("next_token: invalid or expired pagination token") from exc
 
 
-def next_page_token(cursors: CursorCodec, scope: str, last_time: datetime, last_id: str) -> str:
-    """The ``next_token`` of a page whose last row is (``last_time``, ``last_id``)."""
-    return cursors.encode(scope, [last_time.isoformat(), last_id])
+def next_page_token(cursors: CursorCodec, scope: str, last_time: datetime | str, last_id: str) -> str:
+    """The ``next_token`` of a page whose last row is (``last_time``, ``last_id``); the time as a
+    ``datetime`` or as its ISO 8601 text (``vigilare.db.reads.utc_text``)."""
+    time_iso = last_time if isinstance(last_time, str) else last_time.isoformat()
+    return cursors.encode(scope, [time_iso, last_id])

@@ -11,6 +11,10 @@ on the pooled asyncpg connection instead, in one transaction per request, with t
   transaction begins with role ``vigilare_app`` and ``vigilare.tenant_id`` set for that
   transaction only (``set_config(..., true)``), in the same round trip as ``BEGIN`` (one simple
   query), so the policies hold even for a statement that forgot its tenant;
+- a check may travel in that round trip too (``check``: the caller's, ``vigilare.auth.service``),
+  run after the settings, so under the policies: a statement that raises an error of its own
+  (SQLSTATE class ``VG``) when what it checks does not hold; the read then ends (``ROLLBACK``,
+  the connection stays pooled) and ``CheckRefused`` says which error it was;
 - the transaction always ends before the connection goes back to the pool: ``COMMIT`` after the
   request, ``ROLLBACK`` after an error, and a connection whose state is unknown (a cancelled
   statement, a broken link) is closed, never reused.
@@ -26,6 +30,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.util import greenlet_spawn
@@ -39,6 +44,20 @@ TENANT_READ = "tenant_read"
 # as a bound parameter, in a round trip of its own.
 _LITERAL_SAFE = re.compile(r"[0-9A-Za-z_-]{1,64}")
 _SCOPE = f"SELECT set_config('role', '{APP_ROLE}', true), set_config('{TENANT_SETTING}', $1, true)"
+
+
+def utc_text(column: str) -> str:
+    """SQL for a ``timestamptz`` column written as the API writes timestamps (``vigilare.ids.isoformat``:
+    ISO 8601 in UTC, ``+00:00``, microseconds unless there are none); NULL stays NULL.
+
+    The listings read their timestamps as this text: PostgreSQL writes them in C, on the cores the
+    API process leaves free, where decoding and formatting a ``datetime`` cost the API's single
+    thread about a microsecond each (150 per page of signals).
+    """
+    return (
+        f"replace(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '')"
+        " || '+00:00'"
+    )
 
 
 def supports_tenant_reads(engine: AsyncEngine) -> bool:
@@ -70,6 +89,19 @@ def json_object(value: Any) -> dict[str, Any]:
     if isinstance(value, str | bytes):
         value = msgspec.json.decode(value)
     return dict(value or {})
+
+
+def literal_safe(value: str) -> bool:
+    """Whether ``value`` (an id) may be written into a statement as an SQL literal."""
+    return _LITERAL_SAFE.fullmatch(value) is not None
+
+
+class CheckRefused(Exception):
+    """The check a ``TenantRead`` began with raised its own error (SQLSTATE class ``VG``)."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(f"{sqlstate}: {message}")
+        self.sqlstate = sqlstate
 
 
 class ReadEnded(RuntimeError):
@@ -108,13 +140,15 @@ class TenantRead:
             raise ReadEnded("this read has ended: its connection is back in the pool")
         return self._connection
 
-    async def _begin(self) -> None:
+    async def _begin(self, check: str | None) -> None:
         begin = begin_statement(self.tenant_id)
         if begin is not None:
-            await self._connection.execute(begin)
-        else:
-            await self._connection.execute("BEGIN READ ONLY")
-            await self._connection.execute(_SCOPE, self.tenant_id)
+            await self._connection.execute(begin if check is None else f"{begin}; {check}")
+            return
+        await self._connection.execute("BEGIN READ ONLY")
+        await self._connection.execute(_SCOPE, self.tenant_id)
+        if check is not None:
+            await self._connection.execute(check)
 
     async def _finish(self, statement: str | None) -> None:
         """End the transaction with ``statement`` and return the connection to the pool; with no
@@ -160,9 +194,23 @@ class ListingSource:
         return self.session
 
 
+def _refusal(error: BaseException) -> CheckRefused | None:
+    """The check's own error (SQLSTATE class ``VG``, raised by the database), else None."""
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(error, asyncpg.PostgresError) and isinstance(sqlstate, str) and sqlstate.startswith("VG"):
+        return CheckRefused(sqlstate, str(getattr(error, "message", "") or error))
+    return None
+
+
 @asynccontextmanager
-async def tenant_read(engine: AsyncEngine, tenant_id: str) -> AsyncIterator[TenantRead]:
+async def tenant_read(
+    engine: AsyncEngine, tenant_id: str, *, check: str | None = None
+) -> AsyncIterator[TenantRead]:
     """A read-only transaction of ``tenant_id`` on a connection of ``engine``'s pool.
+
+    ``check``, a statement with its values written in (see ``literal_safe``), runs in the round
+    trip that begins the transaction, after its settings; when it raises an error of its own
+    (SQLSTATE class ``VG``) the transaction is rolled back and ``CheckRefused`` raised.
 
     Committed when the block ends (unless the listing ended it first), rolled back when it raises;
     the connection returns to the pool with no transaction open and no setting left. A cancelled
@@ -170,7 +218,15 @@ async def tenant_read(engine: AsyncEngine, tenant_id: str) -> AsyncIterator[Tena
     """
     read = TenantRead(await engine.raw_connection(), tenant_id)
     try:
-        await read._begin()
+        await read._begin(check)
+    except Exception as error:
+        refused = _refusal(error)
+        if refused is None:
+            await read._finish(None)
+            raise
+        # The database answered: the connection is fine, its transaction ends here.
+        await read._finish("ROLLBACK")
+        raise refused from None
     except BaseException:
         await read._finish(None)
         raise

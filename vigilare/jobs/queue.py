@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from arq import ArqRedis, create_pool
+from arq import ArqRedis
 from arq.connections import RedisSettings
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
@@ -33,6 +33,7 @@ from vigilare.outages import outage_retry_delay, unavailable_dependency
 logger = logging.getLogger("vigilare.jobs")
 
 PING_TIMEOUT_SECONDS = 2.0
+CONNECT_TIMEOUT_SECONDS = 2.0
 # A Redis that hangs must not hang the request or job that queues: it fails, and is retried.
 ENQUEUE_TIMEOUT_SECONDS = 5.0
 
@@ -89,7 +90,10 @@ class ArqQueue:
 
     @classmethod
     async def connect(cls, settings: Settings) -> ArqQueue:
-        pool = await create_pool(redis_settings(settings.redis_url))
+        """The queue on ``settings.redis_url``. Connections open on first use, so a Redis that is down
+        when the API starts is not waited for: the API serves what needs only PostgreSQL, ``/readyz``
+        answers 503 until Redis answers, and the jobs committed meanwhile wait in the outbox."""
+        pool = ArqRedis.from_url(settings.redis_url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
         return cls(pool, settings.queue_name)
 
     async def enqueue(
@@ -209,10 +213,11 @@ class InProcessQueue:
         defer_seconds: float,
         queued: float | None = None,
     ) -> None:
-        await self._attempts(spec, job_id, args, defer_seconds, queued)
+        row_done = await self._attempts(spec, job_id, args, defer_seconds, queued)
         metrics.record_process_memory()
-        # Ran to an end (not cancelled by shutdown): its outbox row, if it came from one, is done.
-        if not job_id.startswith("periodic:"):
+        # Ran to an end (not cancelled by shutdown): its outbox row, if it came from one, is done
+        # (unless the run's last transaction deleted it).
+        if not job_id.startswith("periodic:") and not row_done:
             await job_finished(self.context.session_factory, job_id)
 
     async def _attempts(
@@ -222,7 +227,9 @@ class InProcessQueue:
         args: tuple[Any, ...],
         defer_seconds: float,
         queued: float | None = None,
-    ) -> None:
+    ) -> bool:
+        """Runs the job until it ends; True when its last run deleted its outbox row itself."""
+        row_id = "" if job_id.startswith("periodic:") else job_id
         for attempt in range(1, spec.max_tries + 1):
             if defer_seconds:
                 self._started.discard(job_id)
@@ -233,10 +240,11 @@ class InProcessQueue:
                 )
             self._started.add(job_id)
             try:
+                run = self.context.for_run(spec, attempt, row_id)
                 async with asyncio.timeout(spec.timeout_seconds):
-                    await spec.function(self.context.for_run(spec, attempt), *args)
+                    await spec.function(run, *args)
                 metrics.JOBS.labels(spec.name, "ok").inc()
-                return
+                return run.outbox_row_done
             except Retry as retry:
                 metrics.JOBS.labels(spec.name, "retry").inc()
                 defer_seconds = retry.defer_seconds
@@ -244,13 +252,13 @@ class InProcessQueue:
             except TimeoutError:
                 metrics.JOBS.labels(spec.name, "failed").inc()
                 logger.error("job %s (%s) timed out after %.1fs", spec.name, job_id, spec.timeout_seconds)
-                return
+                return False
             except Exception as exc:
                 reason = unavailable_dependency(exc)
                 if reason is None or attempt == spec.max_tries:
                     metrics.JOBS.labels(spec.name, "failed").inc()
                     logger.exception("job %s (%s) failed", spec.name, job_id)
-                    return
+                    return False
                 metrics.JOBS.labels(spec.name, "retry").inc()
                 # The database was unreachable: run it again once it may be back.
                 defer_seconds = outage_retry_delay(attempt)
@@ -262,6 +270,7 @@ class InProcessQueue:
                     defer_seconds,
                 )
         logger.error("job %s (%s) gave up after %d tries", spec.name, job_id, spec.max_tries)
+        return False
 
     def start_relay(self) -> None:
         """Relay the outbox in this process: jobs of an earlier run of it that never ended."""

@@ -27,6 +27,7 @@ from sqlalchemy import delete, select
 from vigilare.db.engine import SessionFactory
 from vigilare.db.tenancy import cross_tenant
 from vigilare.ids import utcnow
+from vigilare.jobs.bulk import BulkJobQueue
 from vigilare.jobs.models import OutboxJob
 from vigilare.jobs.state import JobState
 
@@ -84,6 +85,7 @@ async def relay_once(
         states = await queue.states([row.job_id for row in rows])
         recheck = now + recheck_after(period_seconds)
         done: list[str] = []
+        lost: list[OutboxJob] = []
         try:
             for row in rows:
                 state = states.get(row.job_id)
@@ -104,12 +106,12 @@ async def relay_once(
                     done.append(row.job_id)
                     result.abandoned += 1
                 else:
-                    defer = max((row.available_at - now).total_seconds(), 0.0)
-                    await queue.enqueue(row.name, *row.args, job_id=row.job_id, defer_seconds=defer)
-                    row.handoffs += 1
-                    row.handed_at = now
-                    row.check_at = max(recheck, row.available_at + recheck_after(period_seconds))
-                    result.handed += 1
+                    lost.append(row)
+            for row in await _hand_over(queue, lost, now):
+                row.handoffs += 1
+                row.handed_at = now
+                row.check_at = max(recheck, row.available_at + recheck_after(period_seconds))
+                result.handed += 1
         finally:
             # What was handed over is recorded even when the queue failed part-way through.
             if done:
@@ -118,6 +120,32 @@ async def relay_once(
     if result.handed:
         logger.info("outbox relay handed %d job(s) to the queue", result.handed)
     return result
+
+
+async def _hand_over(queue: JobQueue, rows: list[OutboxJob], now: datetime) -> list[OutboxJob]:
+    """Hand ``rows``' jobs to the queue under their own ids; returns the rows handed over. A queue
+    that takes many jobs at once gets them in one script call per chunk (after a Redis restart
+    without persistence, every job it held is lost at once), else one ``enqueue`` each."""
+    if not rows:
+        return []
+    jobs = [
+        (row.name, tuple(row.args), row.job_id, max((row.available_at - now).total_seconds(), 0.0))
+        for row in rows
+    ]
+    if isinstance(queue, BulkJobQueue):
+        await queue.enqueue_many(jobs)
+        return rows
+    handed = []
+    try:
+        for row, (name, args, job_id, defer) in zip(rows, jobs, strict=True):
+            await queue.enqueue(name, *args, job_id=job_id, defer_seconds=defer)
+            handed.append(row)
+    except Exception:
+        if not handed:
+            raise
+        # Record what the queue took before it failed; the rest is looked at again next pass.
+        logger.warning("the queue failed after taking %d of %d job(s)", len(handed), len(rows), exc_info=True)
+    return handed
 
 
 async def run_relay(session_factory: SessionFactory, queue: JobQueue, period_seconds: float) -> None:

@@ -46,7 +46,9 @@ Helpers the built-in scenarios use, for the same jobs in yours:
   :func:`masked_key`, :func:`iso_utc` (for finding details);
 - IAM and S3 policies: :func:`policy_statements`, :func:`statement_allows`, :func:`grants_everything`,
   :func:`has_public_principal`, :func:`is_restricted_by_condition`, :func:`public_statements`;
-- AWS Health deadlines: :func:`find_deadline`.
+- AWS Health deadlines: :func:`find_deadline`;
+- regions: :func:`region_first_use` and :func:`has_baseline` (a region is new to the account until it
+  has been used for :data:`REGION_BASELINE`, 30 days), :func:`is_accelerated_type` (GPU families).
 
 Testing a scenario: :mod:`vigilare.testing` is a pytest plugin (installed with Vigilare) whose
 ``run_scenario`` fixture runs your scenario over in-memory data through the scanner's own checks.
@@ -70,6 +72,7 @@ from vigilare.plugin.helpers.policies import (
     public_statements,
     statement_allows,
 )
+from vigilare.plugin.helpers.regions import REGION_BASELINE, has_baseline, region_first_use
 from vigilare.plugin.helpers.wording import (
     as_datetime,
     day_of,
@@ -91,6 +94,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 __all__ = [
     "EVERY_SCAN",
     "GLOBAL_REGION",
+    "REGION_BASELINE",
     "RESTRICTING_CONDITION_KEYS",
     "AwsEvent",
     "Capability",
@@ -112,6 +116,7 @@ __all__ = [
     "days_text",
     "find_deadline",
     "grants_everything",
+    "has_baseline",
     "has_public_principal",
     "hookimpl",
     "hours_ago",
@@ -122,6 +127,7 @@ __all__ = [
     "minute_of",
     "policy_statements",
     "public_statements",
+    "region_first_use",
     "statement_allows",
     "whole_days",
 ]

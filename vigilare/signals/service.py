@@ -15,7 +15,7 @@ from vigilare.accounts.models import AwsAccount
 from vigilare.accounts.service import account_row_id, is_aws_account_id
 from vigilare.db.engine import SessionOpener
 from vigilare.db.pagination import CursorCodec, check_limit, keyset_after, newest_first_page, next_page_token
-from vigilare.db.reads import TenantRead
+from vigilare.db.reads import TenantRead, utc_text
 from vigilare.db.tenancy import tenant_scope
 from vigilare.errors import BadRequest, NotFound
 from vigilare.plugin.model import Severity
@@ -112,16 +112,17 @@ async def list_signals(
 
 # ``list_signals`` for a ``TenantRead`` (PostgreSQL's hot path): the same filters, order and pages.
 # ``$1`` is the read's tenant, ``$2`` the account (found in the same statement, tenant-scoped too).
-_PAGE_SQL = """
+_PAGE_SQL = f"""
 SELECT s.id, s.scenario, s.kind, s.severity, s.title, s.description, s.region, s.resource,
-       s.remediation, s.docs_url, s.detected_at, s.last_seen_at, s.resolved_at, s.detected_by
+       s.remediation, s.docs_url, {utc_text("s.detected_at")}, {utc_text("s.last_seen_at")},
+       {utc_text("s.resolved_at")}, s.detected_by
 FROM signals s
 WHERE s.tenant_id = $1
   AND s.account_id = (SELECT a.id FROM aws_accounts a WHERE a.tenant_id = $1 AND a.aws_account_id = $2)
-  {filters}
+  {{filters}}
 ORDER BY s.detected_at DESC, s.id DESC
-LIMIT {limit}
-"""
+LIMIT {{limit}}
+"""  # noqa: S608 (the SQL of utc_text, a constant: no value is written in)
 _ACCOUNT_SQL = "SELECT 1 FROM aws_accounts WHERE tenant_id = $1 AND aws_account_id = $2"
 
 

@@ -120,7 +120,8 @@ def signal_out(signal: StoredSignal) -> SignalOut:
 def signal_out_of_record(row: Any) -> SignalOut:
     """``signal_out`` of a row read in a ``TenantRead`` (``vigilare.signals.service``'s page
     statement: id, scenario, kind, severity, title, description, region, resource, remediation,
-    docs_url, detected_at, last_seen_at, resolved_at, detected_by), by position: the same rules."""
+    docs_url, detected_at, last_seen_at, resolved_at, detected_by; its timestamps already written as
+    the API writes them, ``vigilare.db.reads.utc_text``), by position: the same rules."""
     (
         signal_id,
         scenario,
@@ -143,14 +144,14 @@ def signal_out_of_record(row: Any) -> SignalOut:
         severity=severity,
         title=title,
         description=description or "",
-        detected_at=isoformat(detected_at) or "",
-        resolved_at=isoformat(resolved_at),
+        detected_at=detected_at or "",
+        resolved_at=resolved_at,
         kind=kind,
         region=region or "",
         resource=resource or "",
         remediation=remediation or "",
         docs_url=docs_url or "",
-        last_seen_at=isoformat(last_seen_at) or "",
+        last_seen_at=last_seen_at or "",
         detected_by=detected_by or SCAN,
     )
 

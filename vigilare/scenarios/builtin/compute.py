@@ -19,6 +19,7 @@ from vigilare.plugin import (
     Severity,
     as_datetime,
     day_of,
+    has_baseline,
     hookimpl,
     hours_ago,
     minute_of,
@@ -32,7 +33,6 @@ from vigilare.scenarios.builtin.mining import family_of as family_of
 from vigilare.scenarios.builtin.mining import is_accelerated as is_accelerated
 
 RECENT_LAUNCH = timedelta(hours=24)
-REGION_BASELINE = timedelta(days=30)
 # A fleet of big instances launched within a day, even where the account normally works.
 LARGE_FLEET_INSTANCES = 8
 LARGE_FLEET_VCPUS = 256
@@ -40,11 +40,6 @@ ACTIVE_STATES = {"pending", "running"}
 OPEN_SPOT_STATES = {"open", "active"}
 TERMINATE_DOCS = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html"
 SPOT_DOCS = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-spot-instances-request.html"
-
-
-def baselined_at(first_seen: datetime | None, moment: datetime) -> bool:
-    """Whether the region had been in use for 30 days at ``moment`` (its first use ever seen)."""
-    return first_seen is not None and moment - first_seen >= REGION_BASELINE
 
 
 def _mining_launched(capacity: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
@@ -113,7 +108,7 @@ class ComputeScenario(Scenario):
             first_seen = as_datetime(capacity.get("region_first_seen"))
 
             def baseline(moment: datetime, first_seen: datetime | None = first_seen) -> bool:
-                return baselined_at(first_seen, moment)
+                return has_baseline(first_seen, moment)
 
             watched_since = as_datetime(capacity.get("watched_since"))
             if fleets.get(region) is not None:
@@ -131,7 +126,7 @@ class ComputeScenario(Scenario):
         first_seen = as_datetime(capacity.get("region_first_seen"))
         watched_since = as_datetime(capacity.get("watched_since"))
 
-        baselined = baselined_at(first_seen, now)
+        baselined = has_baseline(first_seen, now)
         new_region: list[tuple[datetime, dict[str, Any]]] = []
         fleet: list[tuple[datetime, dict[str, Any]]] = []
         for instance in capacity.get("instances", []):
@@ -142,7 +137,7 @@ class ComputeScenario(Scenario):
             # Once flagged, capacity stays flagged while it runs: a launch Vigilare saw happen (within
             # a day before it started watching the region, or after) keeps its finding past 24 h.
             seen_launching = watched_since is not None and launched >= watched_since - RECENT_LAUNCH
-            if not baselined_at(first_seen, launched) and (recent or seen_launching):
+            if not has_baseline(first_seen, launched) and (recent or seen_launching):
                 new_region.append((launched, instance))
             elif recent:
                 fleet.append((launched, instance))

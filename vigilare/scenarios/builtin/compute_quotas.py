@@ -19,12 +19,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigilare.plugin import Finding, Scenario, Severity, as_datetime, hours_ago, minute_of
+from vigilare.plugin import Finding, Scenario, Severity, as_datetime, has_baseline, hours_ago, minute_of
 
 LARGE_STANDARD_VCPUS = 256
 IGNORED_STATUSES = {"INVALID_REQUEST"}
 RECENT = timedelta(hours=24)
-REGION_BASELINE = timedelta(days=30)
 LIGHTSAIL_BURST = 5
 ACTIVE_LIGHTSAIL_STATES = {"pending", "running"}
 QUOTA_DOCS = "https://docs.aws.amazon.com/servicequotas/latest/userguide/request-quota-increase.html"
@@ -116,8 +115,7 @@ def lightsail_findings(
     watched_since = as_datetime(lightsail.get("watched_since"))
 
     def baselined_at(moment: datetime) -> bool:
-        used = first_seen is not None and moment - first_seen >= REGION_BASELINE
-        return used or ec2_baselined_at(moment)
+        return has_baseline(first_seen, moment) or ec2_baselined_at(moment)
 
     new_region, recent = [], []
     for instance in lightsail.get("instances", []):

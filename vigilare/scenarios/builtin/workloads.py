@@ -34,12 +34,13 @@ from vigilare.plugin import (
     Severity,
     as_datetime,
     day_of,
+    has_baseline,
     hookimpl,
     is_accelerated_type,
     minute_of,
+    region_first_use,
 )
 
-REGION_BASELINE = timedelta(days=30)
 RECENT_START = timedelta(hours=24)
 LARGE_INSTANCE_VCPUS = 64
 LARGE_BATCH_VCPUS = 256
@@ -66,11 +67,7 @@ def mining_capable(item: dict[str, Any], min_vcpus: int = LARGE_INSTANCE_VCPUS) 
 
 def _first_use(data: CollectedData, region: str, *values: dict[str, Any] | None) -> datetime | None:
     """Since when the account uses ``region``: its EC2 baseline or the given collectors' own."""
-    capacity = data.per_region("ec2.compute_capacity").get(region) or {}
-    moments = [as_datetime(capacity.get("region_first_seen"))]
-    moments += [as_datetime((value or {}).get("region_first_seen")) for value in values]
-    present = [moment for moment in moments if moment is not None]
-    return min(present) if present else None
+    return region_first_use(data.per_region("ec2.compute_capacity").get(region), *values)
 
 
 def _used_since(first_use: datetime | None) -> str:
@@ -128,7 +125,7 @@ class WorkloadsScenario(Scenario):
         self, data: CollectedData, region: str, value: dict[str, Any], now: datetime
     ) -> list[Finding]:
         first_use = _first_use(data, region, value)
-        if first_use is not None and now - first_use >= REGION_BASELINE:
+        if has_baseline(first_use, now):
             return []
         capable: list[tuple[str, str, dict[str, Any]]] = []
         for label, key in (
@@ -184,7 +181,7 @@ class WorkloadsScenario(Scenario):
 
     def _batch(self, data: CollectedData, region: str, value: dict[str, Any], now: datetime) -> list[Finding]:
         first_use = _first_use(data, region, value)
-        if first_use is not None and now - first_use >= REGION_BASELINE:
+        if has_baseline(first_use, now):
             return []
         known = set(value.get("environments_at_watch_start") or [])
         flagged = []
@@ -240,7 +237,7 @@ class WorkloadsScenario(Scenario):
                 moment = as_datetime(task.get("StartedAt"))
                 if moment is None:
                     continue
-                baselined = first_use is not None and moment - first_use >= REGION_BASELINE
+                baselined = has_baseline(first_use, moment)
                 recent = now - moment <= RECENT_START
                 seen_starting = watched_since is not None and moment >= watched_since - RECENT_START
                 if not baselined and (recent or seen_starting):
