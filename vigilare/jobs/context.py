@@ -4,7 +4,8 @@ of the job this is, and the unit of work that commits and then hands queued jobs
 from __future__ import annotations
 
 import dataclasses
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory
-from vigilare.jobs.outbox import unit_of_work
+from vigilare.jobs.outbox import delete_outbox_row, unit_of_work
 from vigilare.jobs.registry import DEFAULT_MAX_TRIES, JobSpec
 
 if TYPE_CHECKING:
@@ -28,6 +29,10 @@ class JobContext:
     job_name: str = ""
     attempt: int = 1
     max_tries: int = DEFAULT_MAX_TRIES
+    # The run's job id (its outbox row's), and whether the run's last transaction deleted that row
+    # (then the executor does not delete it in a transaction of its own).
+    job_id: str = ""
+    outbox_row_done: bool = False
     # Process-wide clients a test or an embedding shares with every job (same dict for every run).
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -36,9 +41,16 @@ class JobContext:
         """True when a ``Retry`` from this run would not be run again."""
         return self.attempt >= self.max_tries
 
-    def for_run(self, spec: JobSpec, attempt: int) -> JobContext:
+    def for_run(self, spec: JobSpec, attempt: int, job_id: str = "") -> JobContext:
         """The context of one run of ``spec`` (the process-wide parts are shared)."""
-        return dataclasses.replace(self, job_name=spec.name, attempt=attempt, max_tries=spec.max_tries)
+        return dataclasses.replace(
+            self,
+            job_name=spec.name,
+            attempt=attempt,
+            max_tries=spec.max_tries,
+            job_id=job_id,
+            outbox_row_done=False,
+        )
 
     def unit_of_work(
         self, tenant_id: str | None = None, *, cross_tenant: bool = False
@@ -52,3 +64,16 @@ class JobContext:
         from its own rows, says so with ``cross_tenant=True``.
         """
         return unit_of_work(self.session_factory, self.queue, tenant_id=tenant_id, cross_tenant=cross_tenant)
+
+    @asynccontextmanager
+    async def final_unit_of_work(
+        self, tenant_id: str | None = None, *, cross_tenant: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """:meth:`unit_of_work` for the job's last transaction: the job's outbox row is deleted in
+        it (the job has ended once it commits), not in a transaction of its own after the run.
+        Use it only where the run ends when the block does (it returns, it does not retry)."""
+        async with self.unit_of_work(tenant_id, cross_tenant=cross_tenant) as session:
+            yield session
+            if self.job_id:
+                await delete_outbox_row(session, self.job_id)
+        self.outbox_row_done = bool(self.job_id)

@@ -230,13 +230,19 @@ async def flush_after_commit(session: AsyncSession, queue: JobQueue) -> None:
         )
 
 
+async def delete_outbox_row(session: AsyncSession, job_id: str) -> None:
+    """The job's outbox row is done, in ``session``'s transaction (a cross-tenant one: the outbox is
+    every tenant's)."""
+    await session.execute(delete(OutboxJob).where(OutboxJob.job_id == job_id))
+
+
 async def job_finished(session_factory: SessionFactory, job_id: str) -> None:
     """The job ran to an end: its outbox row is done. A failure here only means the relay will
     find the job finished (or hand it once more: jobs are idempotent)."""
     try:
         async with session_factory() as session:
             open_cross_tenant(session)  # the outbox is every tenant's
-            await session.execute(delete(OutboxJob).where(OutboxJob.job_id == job_id))
+            await delete_outbox_row(session, job_id)
             await session.commit()
     except Exception:
         logger.warning("could not mark job %s done in the outbox", job_id, exc_info=True)

@@ -213,10 +213,11 @@ class InProcessQueue:
         defer_seconds: float,
         queued: float | None = None,
     ) -> None:
-        await self._attempts(spec, job_id, args, defer_seconds, queued)
+        row_done = await self._attempts(spec, job_id, args, defer_seconds, queued)
         metrics.record_process_memory()
-        # Ran to an end (not cancelled by shutdown): its outbox row, if it came from one, is done.
-        if not job_id.startswith("periodic:"):
+        # Ran to an end (not cancelled by shutdown): its outbox row, if it came from one, is done
+        # (unless the run's last transaction deleted it).
+        if not job_id.startswith("periodic:") and not row_done:
             await job_finished(self.context.session_factory, job_id)
 
     async def _attempts(
@@ -226,7 +227,9 @@ class InProcessQueue:
         args: tuple[Any, ...],
         defer_seconds: float,
         queued: float | None = None,
-    ) -> None:
+    ) -> bool:
+        """Runs the job until it ends; True when its last run deleted its outbox row itself."""
+        row_id = "" if job_id.startswith("periodic:") else job_id
         for attempt in range(1, spec.max_tries + 1):
             if defer_seconds:
                 self._started.discard(job_id)
@@ -237,10 +240,11 @@ class InProcessQueue:
                 )
             self._started.add(job_id)
             try:
+                run = self.context.for_run(spec, attempt, row_id)
                 async with asyncio.timeout(spec.timeout_seconds):
-                    await spec.function(self.context.for_run(spec, attempt), *args)
+                    await spec.function(run, *args)
                 metrics.JOBS.labels(spec.name, "ok").inc()
-                return
+                return run.outbox_row_done
             except Retry as retry:
                 metrics.JOBS.labels(spec.name, "retry").inc()
                 defer_seconds = retry.defer_seconds
@@ -248,13 +252,13 @@ class InProcessQueue:
             except TimeoutError:
                 metrics.JOBS.labels(spec.name, "failed").inc()
                 logger.error("job %s (%s) timed out after %.1fs", spec.name, job_id, spec.timeout_seconds)
-                return
+                return False
             except Exception as exc:
                 reason = unavailable_dependency(exc)
                 if reason is None or attempt == spec.max_tries:
                     metrics.JOBS.labels(spec.name, "failed").inc()
                     logger.exception("job %s (%s) failed", spec.name, job_id)
-                    return
+                    return False
                 metrics.JOBS.labels(spec.name, "retry").inc()
                 # The database was unreachable: run it again once it may be back.
                 defer_seconds = outage_retry_delay(attempt)
@@ -266,6 +270,7 @@ class InProcessQueue:
                     defer_seconds,
                 )
         logger.error("job %s (%s) gave up after %d tries", spec.name, job_id, spec.max_tries)
+        return False
 
     def start_relay(self) -> None:
         """Relay the outbox in this process: jobs of an earlier run of it that never ended."""

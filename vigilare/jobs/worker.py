@@ -160,8 +160,8 @@ class ResilientWorker(Worker):
 def _wrap(spec: JobSpec) -> Function:
     async def run(ctx: dict[str, Any], *args: Any) -> Any:
         base: JobContext = ctx["vigilare"]
-        job_ctx = base.for_run(spec, int(ctx.get("job_try", 1)))
         job_id = str(ctx.get("job_id", ""))
+        job_ctx = base.for_run(spec, int(ctx.get("job_try", 1)), "" if job_id.startswith("cron:") else job_id)
         # arq's score is when the job was due (enqueued, or its deferral over), in ms.
         if "score" in ctx:
             metrics.JOB_WAIT.labels(spec.name).observe(max(time.time() - ctx["score"] / 1000, 0.0))
@@ -195,7 +195,7 @@ def _wrap(spec: JobSpec) -> Function:
         finally:
             metrics.JOBS.labels(spec.name, outcome).inc()
             metrics.record_process_memory()
-            if ended and job_id and not job_id.startswith("cron:"):
+            if ended and job_id and not job_id.startswith("cron:") and not job_ctx.outbox_row_done:
                 await job_finished(base.session_factory, job_id)
 
     run.__qualname__ = run.__name__ = spec.name

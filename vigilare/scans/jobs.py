@@ -32,12 +32,12 @@ from vigilare.jobs import JobContext, Retry, job
 from vigilare.plugin import Scenario
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scans import post_scan
+from vigilare.scans.capacity import full_scan_slots
 from vigilare.scans.lease import (
     Lease,
     LeaseLost,
     acquire_lease,
     lease_holder,
-    release_lease,
     renew_lease,
     run_leased,
 )
@@ -127,19 +127,23 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
         scenarios = list(registry.select())
         with counting_calls() as aws_calls:
             async with asyncio.timeout(settings.scan_timeout_seconds):
+                work = scan_account(
+                    started.target,
+                    scenarios,
+                    collectors=registry.collectors,
+                    endpoint_url=settings.aws_endpoint_url or None,
+                    max_concurrency=settings.scan_max_concurrency,
+                    regions=settings.scan_region_list,
+                    # Instances per region are evidence for the panic package, needed or not.
+                    extra_data=EVIDENCE_DATA,
+                    state=started.previous_state,
+                    policy=started.policy,
+                )
+                if started.policy.full:
+                    # A full scan waits for one of the process's full-scan slots, its lease renewed.
+                    work = full_scan_slots(settings.scan_full_concurrency).run(work)
                 report = await run_leased(
-                    scan_account(
-                        started.target,
-                        scenarios,
-                        collectors=registry.collectors,
-                        endpoint_url=settings.aws_endpoint_url or None,
-                        max_concurrency=settings.scan_max_concurrency,
-                        regions=settings.scan_region_list,
-                        # Instances per region are evidence for the panic package, needed or not.
-                        extra_data=EVIDENCE_DATA,
-                        state=started.previous_state,
-                        policy=started.policy,
-                    ),
+                    work,
                     renew=lambda: _renew(ctx, started.lease),
                     seconds=settings.scan_lease_seconds,
                     valid_until=started.valid_until,
@@ -209,7 +213,9 @@ async def _record(
     aws_calls: int,
 ) -> str:
     now = utcnow()
-    async with ctx.unit_of_work(cross_tenant=True) as session:
+    # The scan job ends with this transaction: its outbox row goes with it (one transaction a scan
+    # fewer than deleting it after the run).
+    async with ctx.final_unit_of_work(cross_tenant=True) as session:
         scan = await session.get_one(Scan, lease.scan_id, with_for_update={"key_share": True})
         # Locked (FOR NO KEY UPDATE: new rows referencing the account are not held up): pushed events
         # of this account apply their signals one at a time with the scan's, and no run can take
@@ -225,10 +231,11 @@ async def _record(
             # Fenced: this run lost its lease while it scanned, and another run owns the scan now.
             logger.warning("scan %s: this run lost its lease; its results are dropped", scan.id)
             return "stopped: lease lost"
-        scan.finished_at = now
-        account.last_scan_at = now
         if report is None:
-            scan.status, scan.error = FAILED, error
+            scan.finished_at, scan.status, scan.error = now, FAILED, error
+            account.last_scan_at = now
+            # Released with the account's other change, as below.
+            account.lease_scan_id, account.lease_until = None, None
         else:
             by_id = {scenario.id: scenario for scenario in scenarios}
 
@@ -236,21 +243,24 @@ async def _record(
                 scenario = by_id.get(scenario_id)
                 return scenario is not None and report.resolves(scenario, kind, region)
 
-            await apply_findings(session, account, scan.id, report.findings, resolvable, now)
+            # What the scan's and the account's rows need is read before either is changed, so each
+            # is written once (a change made before a read is flushed by it: one UPDATE each time).
+            change = await apply_findings(session, account, scan.id, report.findings, resolvable, now)
+            evidence = report.evidence if report.full else await _carried_evidence(session, scan, report)
+            scan.finished_at = now
             scan.status = SUCCEEDED if report.status == "ok" else PARTIAL
             scan.outcomes = {sid: _outcome(o) for sid, o in report.outcomes.items()}
             scan.collection_errors = [_plain(e) for e in report.collection_errors]
-            scan.evidence = report.evidence if report.full else await _carried_evidence(session, scan, report)
+            scan.evidence = evidence
             scan.findings_count = len(report.findings)
+            account.last_scan_at = now
             account.last_successful_scan_at = now
             # Only a completed scan moves caches and baselines forward; a failed one keeps the old.
             account.scan_state = report.state
-            await post_scan.after_scan(session, account, scan, report)
             # The lease is released with the account's other changes (one UPDATE): the row is locked
             # and still this run's (checked above), as release_lease would check.
             account.lease_scan_id, account.lease_until = None, None
-        if report is None:
-            await release_lease(session, lease)
+            await post_scan.after_scan(session, account, scan, report, change.still_open)
     metrics.SCANS.labels(scan.trigger, scan.status).inc()
     metrics.SCAN_AWS_CALLS.labels(scan.trigger).observe(aws_calls)
     if scan.started_at is not None:
