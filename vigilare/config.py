@@ -55,6 +55,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # overlapping (renewed while a scan runs; a dead worker's scan is taken over once it lapses),
     # the scheduler's tick, and the bound on a whole scan.
     scan_max_concurrency: int = 8
+    # Full scans (first, manual, verify, event: every key in every region) one worker process runs
+    # at once; the others wait their turn, their lease renewed (vigilare.scans.capacity). Scheduled
+    # scans that collect only what is due are not counted.
+    scan_full_concurrency: int = 20
     scan_lease_seconds: int = 60
     # 10 s: a tick dispatches what fell due since the last one, so a short tick keeps both the
     # start lag and each tick's work small (100,000 accounts: ~2,500 scans a tick).
@@ -128,6 +132,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("VIGILARE_TRUSTED_PROXY_HOPS must be at least 1 (the proxy in front of it)")
         if self.outbox_relay_seconds <= 0:
             raise ConfigError("VIGILARE_OUTBOX_RELAY_SECONDS must be positive")
+        if self.scan_full_concurrency < 1:
+            raise ConfigError("VIGILARE_SCAN_FULL_CONCURRENCY must be at least 1")
         database_url = self.database_url
         secret_key = self.secret_key
         if self.env == "production":

@@ -59,6 +59,16 @@ SCAN_AWS_CALLS = Histogram(
     ["trigger"],
     buckets=(5, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500),
 )
+FULL_SCANS_RUNNING = Gauge(
+    "vigilare_full_scans_running",
+    "Full scans (every key in every region) running, summed over live worker processes.",
+    multiprocess_mode="livesum",
+)
+FULL_SCANS_WAITING = Gauge(
+    "vigilare_full_scans_waiting",
+    "Full scans waiting for a slot (VIGILARE_SCAN_FULL_CONCURRENCY per process), their lease held.",
+    multiprocess_mode="livesum",
+)
 QUEUE_DEPTH = Gauge(
     "vigilare_queue_depth",
     "Jobs waiting in the queue (read at each scheduler tick).",

@@ -32,6 +32,7 @@ from vigilare.jobs import JobContext, Retry, job
 from vigilare.plugin import Scenario
 from vigilare.scanner import ScanReport, ScanTarget, scan_account
 from vigilare.scans import post_scan
+from vigilare.scans.capacity import full_scan_slots
 from vigilare.scans.lease import (
     Lease,
     LeaseLost,
@@ -126,19 +127,23 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
         scenarios = list(registry.select())
         with counting_calls() as aws_calls:
             async with asyncio.timeout(settings.scan_timeout_seconds):
+                work = scan_account(
+                    started.target,
+                    scenarios,
+                    collectors=registry.collectors,
+                    endpoint_url=settings.aws_endpoint_url or None,
+                    max_concurrency=settings.scan_max_concurrency,
+                    regions=settings.scan_region_list,
+                    # Instances per region are evidence for the panic package, needed or not.
+                    extra_data=EVIDENCE_DATA,
+                    state=started.previous_state,
+                    policy=started.policy,
+                )
+                if started.policy.full:
+                    # A full scan waits for one of the process's full-scan slots, its lease renewed.
+                    work = full_scan_slots(settings.scan_full_concurrency).run(work)
                 report = await run_leased(
-                    scan_account(
-                        started.target,
-                        scenarios,
-                        collectors=registry.collectors,
-                        endpoint_url=settings.aws_endpoint_url or None,
-                        max_concurrency=settings.scan_max_concurrency,
-                        regions=settings.scan_region_list,
-                        # Instances per region are evidence for the panic package, needed or not.
-                        extra_data=EVIDENCE_DATA,
-                        state=started.previous_state,
-                        policy=started.policy,
-                    ),
+                    work,
                     renew=lambda: _renew(ctx, started.lease),
                     seconds=settings.scan_lease_seconds,
                     valid_until=started.valid_until,
