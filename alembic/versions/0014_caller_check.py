@@ -41,8 +41,10 @@ DECLARE
 BEGIN
     SELECT u.role, u.status, u.token_version INTO found_user
     FROM users u WHERE u.id = p_user AND u.tenant_id = p_tenant;
-    IF NOT FOUND OR found_user.status <> 'active' OR found_user.token_version <> p_token_version
-            OR found_user.role <> p_role THEN
+    -- IS DISTINCT FROM: a NULL (none of these columns takes one) refuses, never lets through.
+    IF NOT FOUND OR found_user.status IS DISTINCT FROM 'active'
+            OR found_user.token_version IS DISTINCT FROM p_token_version
+            OR found_user.role IS DISTINCT FROM p_role THEN
         RAISE EXCEPTION 'token no longer valid' USING ERRCODE = 'VGA01';
     END IF;
     IF EXISTS (SELECT 1 FROM refresh_tokens r

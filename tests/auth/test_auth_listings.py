@@ -130,3 +130,31 @@ class _Clock:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
+
+
+async def test_a_listings_caller_is_not_handed_to_handlers() -> None:
+    """A caller checked where the read began carries its role and ids only (``checked_caller``: no
+    email or name): the ``principal`` dependency refuses it, so no handler can read the blanks."""
+    from litestar import Request
+
+    from vigilare.api.deps import provide_principal
+    from vigilare.api.middleware import REQUEST_READ
+    from vigilare.auth.service import checked_caller
+    from vigilare.auth.tokens import Claims
+
+    claims = Claims(user_id="U1", tenant_id="T1", role="viewer", token_version=1, family_id="F1", jti="J1")
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "root_path": "",
+        "path": "/alerts",
+        "query_string": b"",
+        "headers": [],
+        "user": checked_caller(claims),
+    }
+    assert await provide_principal(Request(scope)) == checked_caller(claims)  # type: ignore[arg-type]
+    scope[REQUEST_READ] = object()
+    with pytest.raises(RuntimeError, match="listing"):
+        await provide_principal(Request(scope))  # type: ignore[arg-type]
