@@ -5,18 +5,23 @@ and each run's context says which attempt it is and whether it is the last."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import uuid
 from collections import defaultdict
 
 import msgspec
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.support.net import free_port
 from tests.support.services import REDIS_URL
 from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory, create_engine
+from vigilare.db.tenancy import cross_tenant
 from vigilare.jobs import JobContext, Retry, enqueue_after_commit, job, unit_of_work
+from vigilare.jobs.models import OutboxJob
 from vigilare.jobs.queue import ArqQueue, InProcessQueue
 from vigilare.jobs.registry import JobFunction
 from vigilare.jobs.worker import create_worker
@@ -150,3 +155,68 @@ async def test_a_job_that_failed_on_a_bug_is_not_run_again(executor, settings, d
     key = uuid.uuid4().hex
     await _run(executor, settings, db, a_bug, key)
     assert RUNS[key] == [(1, 3, False)]
+
+
+# Per test key: the job's outbox rows seen inside its last transaction, and once it committed.
+OUTBOX_ROWS: dict[str, tuple[int, int]] = {}
+
+
+async def _outbox_rows(session: AsyncSession, job_id: str) -> int:
+    return int(
+        await session.scalar(select(func.count()).select_from(OutboxJob).where(OutboxJob.job_id == job_id))
+        or 0
+    )
+
+
+@job("tests.jobs.ends_in_its_last_transaction")
+async def ends_in_its_last_transaction(ctx: JobContext, key: str) -> None:
+    async with ctx.final_unit_of_work(cross_tenant=True) as session:
+        inside = await _outbox_rows(session, ctx.job_id)
+    async with ctx.session_factory() as session:
+        cross_tenant(session)
+        OUTBOX_ROWS[key] = (inside, await _outbox_rows(session, ctx.job_id))
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_a_job_ended_by_its_last_transaction_leaves_no_outbox_row_from_that_commit(
+    executor, settings, db, redis_flush
+):
+    key = uuid.uuid4().hex
+    await _run(executor, settings, db, ends_in_its_last_transaction, key)
+    # The row was there while the job ran, and went with the commit of its last transaction (a
+    # scan's recording one), not in a transaction of the executor's after the run.
+    assert OUTBOX_ROWS[key] == (1, 0)
+    async with db() as session:
+        cross_tenant(session)
+        assert await session.scalar(select(func.count()).select_from(OutboxJob)) == 0
+
+
+@job("tests.jobs.quick")
+async def quick(ctx: JobContext, key: str) -> None:
+    _record(ctx, key)
+
+
+@pytest.mark.parametrize(("jobs", "frozen"), [(1, False), (2, True)], ids=["still-warming", "warm"])
+async def test_a_warm_worker_takes_its_long_lived_objects_out_of_garbage_collection(
+    jobs, frozen, settings, db, redis_flush
+):
+    configured = msgspec.structs.replace(settings, redis_url=REDIS_URL)
+    arq_queue = await ArqQueue.connect(configured)
+    try:
+        async with unit_of_work(db, arq_queue, cross_tenant=True) as session:
+            for _ in range(jobs):
+                enqueue_after_commit(session, quick, uuid.uuid4().hex)
+    finally:
+        await arq_queue.close()
+    gc.unfreeze()
+    worker = create_worker(
+        configured, burst=True, poll_delay=0, handle_signals=False, cron_jobs=[], freeze_heap_after_jobs=2
+    )
+    try:
+        await asyncio.wait_for(worker.main(), timeout=30)
+        # Frozen once two jobs ended: every module, model and client alive then, out of the walks
+        # of full collections.
+        assert (gc.get_freeze_count() > 1000) is frozen
+    finally:
+        await worker.close()
+        gc.unfreeze()
