@@ -61,19 +61,15 @@ PUSH_LIVE_WITHIN = timedelta(hours=2)
 _INGEST_EVENTS = sa.table("ingest_events", sa.column("account_id"), sa.column("received_at"))
 
 
-async def push_live(session: AsyncSession, account: AwsAccount, now: datetime) -> bool:
-    """Whether the account's EventBridge delivered an event to Vigilare lately (on its current
-    connection): then what push delivers needs polling only for reconciliation."""
-    since = (
-        max(now - PUSH_LIVE_WITHIN, account.connected_at) if account.connected_at else now - PUSH_LIVE_WITHIN
+def pushed_lately(now: datetime) -> sa.ColumnElement[bool]:
+    """Whether the account (the statement's ``aws_accounts`` row) had an event from its EventBridge
+    lately, since its current connection: then what push delivers needs polling only for
+    reconciliation. A column of the account's own SELECT, not a round trip of its own."""
+    return sa.exists().where(
+        _INGEST_EVENTS.c.account_id == AwsAccount.id,
+        _INGEST_EVENTS.c.received_at >= now - PUSH_LIVE_WITHIN,
+        sa.or_(AwsAccount.connected_at.is_(None), _INGEST_EVENTS.c.received_at >= AwsAccount.connected_at),
     )
-    found = await session.scalar(
-        sa.select(sa.literal(1))
-        .select_from(_INGEST_EVENTS)
-        .where(_INGEST_EVENTS.c.account_id == account.id, _INGEST_EVENTS.c.received_at >= since)
-        .limit(1)
-    )
-    return found is not None
 
 
 def freshness_policy(trigger: str, account: AwsAccount, now: datetime, pushed: bool) -> FreshnessPolicy:
@@ -171,11 +167,15 @@ async def _start(ctx: JobContext, scan_id: str) -> _Started | str:
         scan = await session.get(Scan, scan_id, with_for_update={"key_share": True})
         if scan is None or scan.status in FINISHED:
             return "nothing to do"
-        account = await session.get_one(AwsAccount, scan.account_id)
+        now = utcnow()
+        account, pushed = (
+            await session.execute(
+                sa.select(AwsAccount, pushed_lately(now)).where(AwsAccount.id == scan.account_id)
+            )
+        ).one()
         if account.status != ACTIVE:
             scan.status, scan.finished_at, scan.error = FAILED, utcnow(), f"account is {account.status}"
             return "account not active"
-        now = utcnow()
         lease = await acquire_lease(session, account.id, scan.id, settings.scan_lease_seconds, now)
         if lease is None:
             holder, remaining = await lease_holder(session, account.id)
@@ -195,7 +195,7 @@ async def _start(ctx: JobContext, scan_id: str) -> _Started | str:
             scan_id=scan.id,
         )
         previous_state = dict(account.scan_state or {})
-        policy = freshness_policy(scan.trigger, account, now, await push_live(session, account, now))
+        policy = freshness_policy(scan.trigger, account, now, bool(pushed))
     return _Started(lease, before + settings.scan_lease_seconds, target, previous_state, policy)
 
 
