@@ -152,9 +152,11 @@ async def test_a_queued_scan_gets_a_new_job_only_when_its_job_is_not_waiting(db,
     }
 
 
-# Real workers: a short lease, tick and scan timeout, as an operator may configure them. The lease
-# is long enough for a run to renew it on a machine whose cores are busy with other work (a run
-# that cannot renew in time stops, and is recovered: correct, but another attempt).
+# Real workers: a short lease and tick, as an operator may configure them. The lease is long enough
+# for a run to renew it on a machine whose cores are busy with other work (a run that cannot renew
+# in time stops, and is recovered: correct, but another attempt). The scan timeout leaves a manual
+# scan of the sandbox (about 17 s on a quiet machine, twice that beside other tests) room to finish
+# rather than be cut off near the bound.
 
 
 @pytest.fixture
@@ -164,7 +166,7 @@ def worker_settings(aws_settings: Settings, redis_flush: None) -> Settings:
         redis_url=REDIS_URL,
         scan_lease_seconds=10,
         scheduler_tick_seconds=1,
-        scan_timeout_seconds=30,
+        scan_timeout_seconds=60,
         outbox_relay_seconds=0.5,
     )
 
