@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.loaders import Loader
 from botocore.paginate import PaginatorModel
 
+from vigilare.aws import direct
 from vigilare.aws.calls import counted_call
 from vigilare.aws.clients import (
     ScanCredentialProvider,
@@ -224,6 +225,7 @@ class AccountSession:
         base_session: aioboto3.Session | None = None,
         retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
         reuse_credentials: bool = False,
+        direct_calls: bool = True,
     ) -> None:
         self.account_id = aws_account_id
         self.home_region = home_region
@@ -233,6 +235,7 @@ class AccountSession:
         self._session_name = session_name
         self._max_concurrency = max_concurrency
         self._reuse_credentials = reuse_credentials
+        self._direct = direct_calls
         self._base_session = base_session or vigilare_base_session()
         share_client_classes()
         copy_call_contexts_cheaply()
@@ -333,13 +336,20 @@ class AccountSession:
     async def _attempt(self, client: Any, operation: str, params: dict[str, Any]) -> Any:
         """One call, signed as this scan, retried on this scan's own budget (vigilare.aws.retries)."""
         attempt, paid = 0, 0
+        # The operations botocore has nothing operation-specific for go the direct way (a third of
+        # the CPU); the rest through the client (vigilare.aws.direct).
+        plan = await direct.plan_for(client, operation) if self._direct else None
         while True:
             await self.retry_budget.wait_out_throttling()
             try:
                 # Bound each request, not the retries' waits: other calls of the scan go on.
                 async with self._semaphore:
                     with signing_as(self._credentials), counted_call(client, None, operation):
-                        response = await getattr(client, operation)(**params)
+                        if plan is not None:
+                            credentials = await self._credentials.get_frozen_credentials()  # type: ignore[union-attr]
+                            response = await direct.call(plan, params, credentials)
+                        else:
+                            response = await getattr(client, operation)(**params)
             except Exception as exc:
                 kind = retry_kind(exc)
                 attempt += 1
