@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import gc
 import math
 import os
 import resource
@@ -220,12 +221,42 @@ def process_cpu_seconds(pid: int) -> float:
 
 class Pass:
     """One pass of the worker over every account: wall time and CPU time of the worker process and
-    of the stand-in (which shares the machine, so it is counted apart), and the SQL statements the
-    worker sent (each a round trip to the database)."""
+    of the stand-in (which shares the machine, so it is counted apart), the SQL statements the
+    worker sent (each a round trip to the database), and the time its garbage collections took
+    per generation (``{generation: [collections, seconds]}``)."""
 
-    def __init__(self, elapsed: float, worker_cpu: float, standin_cpu: float, statements: int) -> None:
+    def __init__(
+        self,
+        elapsed: float,
+        worker_cpu: float,
+        standin_cpu: float,
+        statements: int,
+        collections: dict[int, list[float]],
+    ) -> None:
         self.elapsed, self.worker_cpu, self.standin_cpu = elapsed, worker_cpu, standin_cpu
         self.statements = statements
+        self.collections = collections
+
+
+@contextmanager
+def gc_probe() -> Iterator[dict[int, list[float]]]:
+    """Count the process's garbage collections and their time, per generation, inside the block."""
+    stats: dict[int, list[float]] = {0: [0, 0.0], 1: [0, 0.0], 2: [0, 0.0]}
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            entry = stats[info["generation"]]
+            entry[0] += 1
+            entry[1] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(callback)
+    try:
+        yield stats
+    finally:
+        gc.callbacks.remove(callback)
 
 
 async def run_worker(settings: Settings, standin_pid: int) -> Pass:
@@ -243,7 +274,8 @@ async def run_worker(settings: Settings, standin_pid: int) -> Pass:
     started, cpu_started = time.perf_counter(), time.process_time()
     standin_started = process_cpu_seconds(standin_pid)
     try:
-        await worker.main()
+        with gc_probe() as collections:
+            await worker.main()
     finally:
         await worker.close()
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
@@ -253,6 +285,7 @@ async def run_worker(settings: Settings, standin_pid: int) -> Pass:
         time.process_time() - cpu_started,
         process_cpu_seconds(standin_pid) - standin_started,
         statements,
+        collections,
     )
 
 
@@ -400,6 +433,14 @@ async def run(args: argparse.Namespace) -> None:
             f"stand-in {measured.standin_cpu / scans * 1000:.1f} ms; "
             f"{measured.worker_cpu / stats['calls'] / scans * 1000:.2f} ms of worker CPU an AWS call; "
             f"{measured.statements / scans:.1f} SQL statements and commits"
+        )
+        print(
+            f"{'':<24}garbage collection: "
+            + ", ".join(
+                f"generation {generation} {int(count)}x {seconds / scans * 1000:.1f} ms"
+                for generation, (count, seconds) in measured.collections.items()
+            )
+            + " per scan"
         )
     for line in errors:
         print(f"  scan error: {line}")

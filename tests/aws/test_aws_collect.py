@@ -155,8 +155,14 @@ async def test_concurrent_calls_per_account_never_exceed_the_bound(
     collectors = {"demo.busy": Collector(key="demo.busy", fetch=fetch)}
     async with session_for(aws_endpoint, base_session, max_concurrency=bound) as session:
         iam = await session.client("iam")
+        # Handlers of this operation keep its calls on botocore's client (vigilare.aws.direct); the
+        # client is shared by the process, so they go when the test ends.
         iam.meta.events.register("before-call.iam.GetAccountSummary", call_started)
         iam.meta.events.register("after-call.iam.GetAccountSummary", call_finished)
-        data = await collect(session, collectors, ["demo.busy"])
+        try:
+            data = await collect(session, collectors, ["demo.busy"])
+        finally:
+            iam.meta.events.unregister("before-call.iam.GetAccountSummary", call_started)
+            iam.meta.events.unregister("after-call.iam.GetAccountSummary", call_finished)
     assert data["demo.busy"] == 12
     assert peak == bound

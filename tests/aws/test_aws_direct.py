@@ -170,12 +170,15 @@ async def test_a_handler_registered_for_one_operation_keeps_it_on_the_client() -
     def tweak(**_: Any) -> None:
         return None
 
+    assert await direct.plan_for(client, "describe_spot_instance_requests") is not None
     client.meta.events.register("before-call.ec2.DescribeSpotInstanceRequests", tweak)
     try:
+        # Registered after the operation was planned: planned again, through the client now.
         assert await direct.plan_for(client, "describe_spot_instance_requests") is None
         assert await direct.plan_for(client, "describe_instances") is not None
     finally:
         client.meta.events.unregister("before-call.ec2.DescribeSpotInstanceRequests", tweak)
+    assert await direct.plan_for(client, "describe_spot_instance_requests") is not None
 
 
 def _without_metadata(response: dict[str, Any]) -> dict[str, Any]:
@@ -227,7 +230,10 @@ async def test_direct_and_client_calls_answer_alike(
                 ("iam", None, "get_role_policy"),
                 ("iam", None, "get_role"),
             ):  # every one of these calls went the direct way
-                assert await direct.plan_for(await session.client(service, region), operation) is not None
+                client = await session.client(service, region)
+                assert await direct.plan_for(client, operation) is not None, direct.unknown_handlers(
+                    client, client.meta.method_to_api_mapping[operation]
+                )
         finally:
             await session.close()
         error = refused.value

@@ -24,7 +24,7 @@ from vigilare.jobs import JobContext, Retry, enqueue_after_commit, job, unit_of_
 from vigilare.jobs.models import OutboxJob
 from vigilare.jobs.queue import ArqQueue, InProcessQueue
 from vigilare.jobs.registry import JobFunction
-from vigilare.jobs.worker import create_worker
+from vigilare.jobs.worker import YOUNG_GC_THRESHOLD, create_worker
 
 # What each run saw: (attempt, max_tries, is_last_attempt), per test key.
 RUNS: dict[str, list[tuple[int, int, bool]]] = defaultdict(list)
@@ -209,6 +209,8 @@ async def test_a_warm_worker_takes_its_long_lived_objects_out_of_garbage_collect
     finally:
         await arq_queue.close()
     gc.unfreeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(700, *thresholds[1:])  # Python's default, as a worker process starts with
     worker = create_worker(
         configured, burst=True, poll_delay=0, handle_signals=False, cron_jobs=[], freeze_heap_after_jobs=2
     )
@@ -217,6 +219,9 @@ async def test_a_warm_worker_takes_its_long_lived_objects_out_of_garbage_collect
         # Frozen once two jobs ended: every module, model and client alive then, out of the walks
         # of full collections.
         assert (gc.get_freeze_count() > 1000) is frozen
+        # From its start, the worker collects young objects every 20,000 allocations, not 700.
+        assert gc.get_threshold() == (YOUNG_GC_THRESHOLD, *thresholds[1:])
     finally:
         await worker.close()
         gc.unfreeze()
+        gc.set_threshold(*thresholds)

@@ -111,7 +111,7 @@ class Plan:
     error_class: Callable[[str], type[Exception]]
 
 
-_PLANS: weakref.WeakKeyDictionary[Any, dict[str, Plan | None]] = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[Any, tuple[object, dict[str, Plan | None]]] = weakref.WeakKeyDictionary()
 
 
 def _handler_name(handler: Any) -> str:
@@ -119,6 +119,12 @@ def _handler_name(handler: Any) -> str:
     if name is None:
         name = type(handler).__qualname__
     return str(name)
+
+
+def _registrations(client: Any) -> object:
+    emitter = client.meta.events
+    inner = getattr(emitter, "_emitter", emitter)
+    return getattr(inner, "_lookup_cache", None)
 
 
 def unknown_handlers(client: Any, api_name: str) -> list[str]:
@@ -131,8 +137,11 @@ def unknown_handlers(client: Any, api_name: str) -> list[str]:
     for stage in _STAGES:
         for handler in inner._handlers.prefix_search(f"{stage}.{service_id}.{api_name}"):
             name = _handler_name(handler)
-            if name not in _GENERIC_HANDLERS:
-                found.append(f"{stage}: {name}")
+            if name in _GENERIC_HANDLERS or (name == "BotocoreStubber" and not handler.enabled):
+                # moto's in-process mock adds its stubber to every client once imported; it answers
+                # requests only inside ``mock_aws``, and then the call goes through the client.
+                continue
+            found.append(f"{stage}: {name}")
     return found
 
 
@@ -168,9 +177,13 @@ def _eligible(client: Any, operation_model: Any) -> bool:
 async def plan_for(client: Any, method_name: str) -> Plan | None:
     """The plan of ``client``'s ``method_name`` (``describe_instances``), or None when the call must
     go through botocore's client (see the module's docstring). Made once per client and operation."""
-    plans = _PLANS.get(client)
-    if plans is None:
-        plans = _PLANS[client] = {}
+    # botocore's emitter replaces its lookup cache whenever a handler is registered or removed: plans
+    # made before then are made again, so a customisation added later is never skipped.
+    registrations = _registrations(client)
+    entry = _PLANS.get(client)
+    if entry is None or entry[0] is not registrations:
+        entry = _PLANS[client] = (registrations, {})
+    plans = entry[1]
     if method_name in plans:
         return plans[method_name]
     plan = await _make_plan(client, method_name)

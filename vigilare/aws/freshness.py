@@ -54,7 +54,10 @@ def _record(state: Mapping[str, JsonValue], key: str) -> dict[str, list[float]]:
     return {
         region: value
         for region, value in record.items()
-        if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value)
+        if isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], int | float)
+        and isinstance(value[1], int | float)
     }
 
 
@@ -79,10 +82,17 @@ def due_regions(
     policy: FreshnessPolicy,
 ) -> set[str]:
     """Where ``collector``'s key is due (``{"global"}`` or nothing for a global key)."""
+    if policy.full:
+        return set(regions) if collector.regional else {GLOBAL_REGION}
+    return _due(collector, _record(state, collector.key), regions, policy)
+
+
+def _due(
+    collector: Collector, record: Mapping[str, list[float]], regions: Sequence[str], policy: FreshnessPolicy
+) -> set[str]:
     places = list(regions) if collector.regional else [GLOBAL_REGION]
     if policy.full:
         return set(places)
-    record = _record(state, collector.key)
     now = policy.now.timestamp()
     until = {
         place: _effective_until(collector, record[place], policy) if place in record else None
@@ -113,10 +123,11 @@ def plan(
     otherwise an hourly key read with it would be read every 45 minutes.
     """
     wanted = [key for key in wanted if key in collectors]
-    due = {key: due_regions(collectors[key], state, regions, policy) for key in wanted}
+    records = {key: _record(state, key) for key in wanted}  # read once: each is asked twice
+    due = {key: _due(collectors[key], records[key], regions, policy) for key in wanted}
     everywhere = {key: set(regions) if collectors[key].regional else {GLOBAL_REGION} for key in wanted}
     soon = {
-        key: due_regions(collectors[key], state, regions, _ahead(policy, collectors[key])) for key in wanted
+        key: _due(collectors[key], records[key], regions, _ahead(policy, collectors[key])) for key in wanted
     }
     resolved_groups = [([key for key in group if key in due], strict) for group, strict in groups]
     changed = True
