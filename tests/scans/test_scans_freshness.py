@@ -5,11 +5,15 @@ only reconciled while push is connected."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlparse
 
 from sqlalchemy import select
 
@@ -208,3 +212,44 @@ async def test_what_push_delivers_is_not_polled_while_push_is_connected(
     else:
         assert made[("cloudtrail", "LookupEvents")] == 1
         assert made[("iam", "ListEntitiesForPolicy")] == 4
+
+
+async def panic_evidence(client: Any, headers: dict[str, str]) -> dict[str, Any]:
+    """The evidence.json of the account's panic package, as the customer downloads it."""
+    response = await client.post(f"/accounts/{ACCOUNT}/panic", headers=headers)
+    assert response.status_code == 200, response.text
+    url = urlparse(response.json()["download_url"])
+    download = await client.get(f"{url.path}?{url.query}")
+    assert download.status_code == 200, download.text
+    evidence: dict[str, Any] = json.loads(zipfile.ZipFile(io.BytesIO(download.content)).read("evidence.json"))
+    return evidence
+
+
+async def test_the_evidence_after_a_scheduled_scan_holds_every_key_with_the_latest_of_what_it_read(
+    aws_client: Any, sandbox: Sandbox
+) -> None:
+    headers = await connected(aws_client, sandbox)
+    before = (await panic_evidence(aws_client, headers))["evidence"]["data"]
+    assert before["iam.credential_report"] and set(before["ec2.compute_capacity"]) == set(TEST_REGIONS)
+
+    # An instance starts in one region; the scheduled scan reads instances everywhere, the
+    # credential report not (its clock is 4 hours).
+    ec2 = client_for(sandbox, ACCOUNT, "ec2", "eu-west-1")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    launched = ec2.run_instances(ImageId=image, InstanceType="g5.xlarge", MinCount=1, MaxCount=1)
+    [instance] = launched["Instances"]
+    scan = await scheduled_scan(aws_client, headers)
+    assert scan["status"] == "succeeded", scan
+
+    package = await panic_evidence(aws_client, headers)
+    assert package["scan_id"] == scan["scan_id"]  # the evidence of the scheduled scan itself
+    after = package["evidence"]["data"]
+    # Carried from the full scan: the key this scan did not read is still in the evidence.
+    assert after["iam.credential_report"] == before["iam.credential_report"]
+    # Read by this one: the new instance in its region, every other region as it was.
+    assert [i["InstanceId"] for i in after["ec2.compute_capacity"]["eu-west-1"]["instances"]] == [
+        instance["InstanceId"]
+    ]
+    assert set(after["ec2.compute_capacity"]) == set(TEST_REGIONS)
+    for region in set(TEST_REGIONS) - {"eu-west-1"}:
+        assert after["ec2.compute_capacity"][region]["instances"] == []
