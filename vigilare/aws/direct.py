@@ -346,6 +346,11 @@ async def call(plan: Plan, params: dict[str, Any], credentials: Any) -> dict[str
     metadata["RetryAttempts"] = 0
     if status >= 300:
         code = parsed.get("Error", {}).get("Code")
+        # The error's modeled members (e.g. AWS Payments' ``reason`` on AccessDeniedException), as
+        # botocore's endpoint adds them.
+        error_shape = plan.operation_model.service_model.shape_for_error_code(code) if code else None
+        if error_shape is not None:
+            parsed.update(plan.parse({"status_code": status, "headers": headers, "body": body}, error_shape))
         raise plan.error_class(code)(parsed, plan.operation_name)
     if plan.decode_policies:
         json_decode_policies(parsed, plan.operation_model)
