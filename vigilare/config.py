@@ -60,6 +60,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # scans that collect only what is due are not counted.
     scan_full_concurrency: int = 20
     scan_lease_seconds: int = 60
+    # AWS calls botocore has nothing operation-specific for are signed and sent by Vigilare with
+    # botocore's models, serializers, parsers and HTTP session (vigilare.aws.direct): a third of the
+    # CPU. False sends every call through botocore's client.
+    aws_direct_calls: bool = True
     # 10 s: a tick dispatches what fell due since the last one, so a short tick keeps both the
     # start lag and each tick's work small (100,000 accounts: ~2,500 scans a tick).
     scheduler_tick_seconds: int = 10

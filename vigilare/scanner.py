@@ -127,6 +127,7 @@ async def scan_account(
     base_session: BaseSession | None = None,
     state: Mapping[str, Any] | None = None,
     policy: freshness.FreshnessPolicy | None = None,
+    direct_calls: bool = True,
 ) -> ScanReport:
     """Scan one account with ``scenarios`` and return everything found.
 
@@ -141,6 +142,7 @@ async def scan_account(
     one the scan is full: every key, everywhere. A partial scan may reuse the account's
     assumed-role credentials from an earlier scan (:class:`AccountSession`); a full one assumes the
     role. Only scenarios that got at least one of their keys run, over the keys collected.
+    ``direct_calls`` False sends every AWS call through botocore's client (:mod:`vigilare.aws.direct`).
     """
     started_at = datetime.now(UTC)
     policy = policy or freshness.FreshnessPolicy(now=started_at, full=True)
@@ -165,6 +167,7 @@ async def scan_account(
         base_session=base_session,
         # A scan that collects only what is due may use the role session an earlier scan assumed.
         reuse_credentials=not policy.full,
+        direct_calls=direct_calls,
     ) as session:
         collection = await collect_planned(
             session,

@@ -18,12 +18,13 @@ import pytest
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from tests.support.aws import EXTERNAL_ID, ROLE_NAME, AccountClients
+from tests.support.aws import EXTERNAL_ID, ROLE_NAME, AccountClients, scan_sandbox
 from tests.support.findings import ACCOUNT_ID
 from tests.support.net import free_port
 from vigilare.aws import direct
 from vigilare.aws.clients import shared_clients, signing_as
 from vigilare.aws.session import SHARED_POOL_SIZE, AccountSession, client_config, scan_signing_session
+from vigilare.config import Settings
 from vigilare_sandbox import Sandbox
 
 CREDENTIALS = ReadOnlyCredentials("ASIAEXAMPLEKEY000001", "c2VjcmV0LWtleS1mb3ItdGVzdHM", "session//token+=")
@@ -260,3 +261,30 @@ async def test_a_direct_call_that_cannot_connect_raises_what_botocore_raises() -
     assert plan is not None
     with pytest.raises(EndpointConnectionError):
         await direct.call(plan, {}, CREDENTIALS)
+
+
+@pytest.mark.parametrize("direct_calls", [True, False], ids=["direct", "through-the-client"])
+async def test_a_scan_finds_the_same_either_way_and_direct_calls_can_be_turned_off(
+    sandbox: Sandbox, seed: AccountClients, monkeypatch: pytest.MonkeyPatch, direct_calls: bool
+) -> None:
+    """``VIGILARE_AWS_DIRECT_CALLS=false`` (an operator's way back to botocore's client for every
+    call) scans alike, without one direct call."""
+    assert Settings.from_env({"VIGILARE_AWS_DIRECT_CALLS": "false"}).aws_direct_calls is False
+    assert Settings.from_env({}).aws_direct_calls is True
+    ec2 = seed("ec2", "eu-west-1")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.run_instances(ImageId=image, InstanceType="p3.2xlarge", MinCount=1, MaxCount=1)
+    made = 0
+    original = direct.call
+
+    async def counted(plan: direct.Plan, params: dict[str, Any], credentials: Any) -> dict[str, Any]:
+        nonlocal made
+        made += 1
+        return await original(plan, params, credentials)
+
+    monkeypatch.setattr(direct, "call", counted)
+    report = await scan_sandbox(sandbox, ["compute"], direct_calls=direct_calls)
+    assert report.status == "ok", report.collection_errors
+    capacity = report.evidence["data"]["ec2.compute_capacity"]
+    assert [i["InstanceType"] for i in capacity["eu-west-1"]["instances"]] == ["p3.2xlarge"]
+    assert (made > 0) is direct_calls

@@ -6,55 +6,32 @@ AWS sandbox; the test takes the process's only full-scan slot itself, so nothing
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import msgspec
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.alerts import new_tenant_and_account
-from tests.support.aws import SENTINEL_ACCOUNT_ID
+from tests.support.scans import store_connected_account
 from tests.support.waiting import eventually
 from vigilare.accounts.models import AwsAccount
 from vigilare.config import ConfigError, Settings
 from vigilare.db.engine import SessionFactory
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext
-from vigilare.jobs.queue import InProcessQueue
 from vigilare.scans.capacity import FullScanSlots, full_scan_slots
 from vigilare.scans.jobs import run_scan
 from vigilare.scans.models import Scan
 from vigilare.scans.service import MANUAL, SCHEDULED, create_scan
 from vigilare.signals.models import Signal
 from vigilare_sandbox import RequestLog, Sandbox
-from vigilare_sandbox.seed import register_customer_role
 from vigilare_sandbox.seed_aws import create_public_bucket
-
-
-@pytest.fixture
-async def queue(aws_settings: Settings, db: SessionFactory) -> AsyncIterator[InProcessQueue]:
-    in_process = InProcessQueue(aws_settings, db)
-    try:
-        yield in_process
-    finally:
-        await in_process.close()
 
 
 async def _account(db: SessionFactory, sandbox: Sandbox, aws_account_id: str, bucket: str) -> AwsAccount:
     """A connected account with a public bucket (a finding)."""
-    tenant, account = new_tenant_and_account()
-    account.aws_account_id = aws_account_id
-    register_customer_role(
-        sandbox, account.aws_account_id, account.role_name, account.external_id, SENTINEL_ACCOUNT_ID
-    )
-    create_public_bucket(sandbox, account.aws_account_id, bucket)
-    async with db() as session:
-        session.add(tenant)
-        await session.flush()
-        session.add(account)
-        await session.commit()
-    return account
+    create_public_bucket(sandbox, aws_account_id, bucket)
+    return await store_connected_account(db, sandbox, aws_account_id)
 
 
 async def _queue_scan(db: SessionFactory, account: AwsAccount, trigger: str) -> str:

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import msgspec
-import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.support.alerts import new_tenant_and_account
-from tests.support.aws import SENTINEL_ACCOUNT_ID
+from tests.support.scans import store_connected_account
 from tests.support.waiting import eventually
 from vigilare.accounts.models import AwsAccount
-from vigilare.config import Settings
 from vigilare.db.engine import SessionFactory
 from vigilare.ids import utcnow
 from vigilare.jobs import JobContext
@@ -29,33 +25,16 @@ from vigilare.scans.models import Scan
 from vigilare.scans.service import MANUAL, create_scan
 from vigilare.signals.models import Signal
 from vigilare_sandbox import RequestLog, Sandbox
-from vigilare_sandbox.seed import register_customer_role
 from vigilare_sandbox.seed_aws import create_public_bucket
-
-
-@pytest.fixture
-async def queue(aws_settings: Settings, db: SessionFactory) -> AsyncIterator[InProcessQueue]:
-    in_process = InProcessQueue(aws_settings, db)
-    try:
-        yield in_process
-    finally:
-        await in_process.close()
 
 
 async def _queued_scan(db: SessionFactory, sandbox: Sandbox) -> Scan:
     """A connected account with a public bucket (a finding) and a queued scan of it; its job waits
     in the outbox (nothing here hands it to a queue)."""
-    tenant, account = new_tenant_and_account()
-    register_customer_role(
-        sandbox, account.aws_account_id, account.role_name, account.external_id, SENTINEL_ACCOUNT_ID
-    )
+    account = await store_connected_account(db, sandbox)
     create_public_bucket(sandbox, account.aws_account_id, "fenced-bucket")
     async with db() as session:
-        session.add(tenant)
-        await session.flush()
-        session.add(account)
-        await session.flush()
-        scan = create_scan(session, account, MANUAL)
+        scan = create_scan(session, await session.get_one(AwsAccount, account.id), MANUAL)
         await session.commit()
     return scan
 

@@ -17,9 +17,8 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from tests.support.alerts import new_tenant_and_account
-from tests.support.aws import SENTINEL_ACCOUNT_ID
 from tests.support.process import start_worker, stop, wait_for_text
+from tests.support.scans import store_connected_account
 from tests.support.services import REDIS_URL
 from tests.support.waiting import eventually
 from vigilare.accounts.models import ACTIVE, AwsAccount
@@ -34,7 +33,6 @@ from vigilare.scans.recovery import recover_scans
 from vigilare.scans.service import MANUAL, create_scan, scan_job_id
 from vigilare.signals.models import Signal
 from vigilare_sandbox import Sandbox
-from vigilare_sandbox.seed import register_customer_role
 from vigilare_sandbox.seed_aws import create_public_bucket, create_quarantined_user
 
 LEASE = timedelta(seconds=60)
@@ -204,17 +202,9 @@ def workers(worker_settings: Settings, tmp_path: Path):
 
 
 async def _connected_account(db: SessionFactory, sandbox: Sandbox) -> AwsAccount:
-    tenant, account = new_tenant_and_account()
-    register_customer_role(
-        sandbox, account.aws_account_id, account.role_name, account.external_id, SENTINEL_ACCOUNT_ID
-    )
+    account = await store_connected_account(db, sandbox)
     create_quarantined_user(sandbox, account.aws_account_id, "leaky")
     create_public_bucket(sandbox, account.aws_account_id, "recovered-bucket")
-    async with db() as session:
-        session.add(tenant)
-        await session.flush()
-        session.add(account)
-        await session.commit()
     return account
 
 

@@ -38,6 +38,7 @@ async def scan_sandbox(
     regions: Sequence[str] = TEST_REGIONS,
     state: Mapping[str, Any] | None = None,
     policy: FreshnessPolicy | None = None,
+    direct_calls: bool = True,
 ) -> ScanReport:
     """A scan of `account_id` through the sandbox with the scenarios named (ids or classes) and every
     registered collector, as the scan job runs it."""
@@ -55,4 +56,5 @@ async def scan_sandbox(
         base_session=sentinel_session(),
         state=state,
         policy=policy,
+        direct_calls=direct_calls,
     )

@@ -134,6 +134,7 @@ async def run_scan(ctx: JobContext, scan_id: str) -> str:
                     extra_data=EVIDENCE_DATA,
                     state=started.previous_state,
                     policy=started.policy,
+                    direct_calls=settings.aws_direct_calls,
                 )
                 if started.policy.full:
                     # A full scan waits for one of the process's full-scan slots, its lease renewed.
