@@ -121,21 +121,24 @@ def _handler_name(handler: Any) -> str:
     return str(name)
 
 
+def _emitter(client: Any) -> Any:
+    """botocore's hierarchical emitter behind the client's event aliaser."""
+    events = client.meta.events
+    return getattr(events, "_emitter", events)
+
+
 def _registrations(client: Any) -> object:
-    emitter = client.meta.events
-    inner = getattr(emitter, "_emitter", emitter)
-    return getattr(inner, "_lookup_cache", None)
+    return getattr(_emitter(client), "_lookup_cache", None)
 
 
 def unknown_handlers(client: Any, api_name: str) -> list[str]:
     """The handlers registered on ``client`` for ``api_name``'s events that this module does not
     reproduce: customisations botocore (or Vigilare, or a plugin) made for that operation."""
-    emitter = client.meta.events
-    inner = getattr(emitter, "_emitter", emitter)
+    handlers = _emitter(client)._handlers
     service_id = client.meta.service_model.service_id.hyphenize()
     found = []
     for stage in _STAGES:
-        for handler in inner._handlers.prefix_search(f"{stage}.{service_id}.{api_name}"):
+        for handler in handlers.prefix_search(f"{stage}.{service_id}.{api_name}"):
             name = _handler_name(handler)
             if name in _GENERIC_HANDLERS or (name == "BotocoreStubber" and not handler.enabled):
                 # moto's in-process mock adds its stubber to every client once imported; it answers
@@ -295,7 +298,6 @@ def sign(
     ``Authorization``) as botocore's ``SigV4Auth`` does for a request with its body signed."""
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     day = stamp[:8]
-    headers.pop("Authorization", None)
     headers["X-Amz-Date"] = stamp
     if credentials.token:
         headers["X-Amz-Security-Token"] = credentials.token
@@ -336,13 +338,11 @@ async def call(plan: Plan, params: dict[str, Any], credentials: Any) -> dict[str
     response = await plan.http_session.send(request)
     body = await response.content
     status = response.status_code
-    headers = response.headers
-    parsed: dict[str, Any] = plan.parse(
-        {"status_code": status, "headers": headers, "body": body}, plan.operation_model.output_shape
-    )
+    answer = {"status_code": status, "headers": response.headers, "body": body}
+    parsed: dict[str, Any] = plan.parse(answer, plan.operation_model.output_shape)
     metadata = parsed.setdefault("ResponseMetadata", {})
     metadata["HTTPStatusCode"] = status
-    metadata["HTTPHeaders"] = headers
+    metadata["HTTPHeaders"] = response.headers
     metadata["RetryAttempts"] = 0
     if status >= 300:
         code = parsed.get("Error", {}).get("Code")
@@ -350,7 +350,7 @@ async def call(plan: Plan, params: dict[str, Any], credentials: Any) -> dict[str
         # botocore's endpoint adds them.
         error_shape = plan.operation_model.service_model.shape_for_error_code(code) if code else None
         if error_shape is not None:
-            parsed.update(plan.parse({"status_code": status, "headers": headers, "body": body}, error_shape))
+            parsed.update(plan.parse(answer, error_shape))
         raise plan.error_class(code)(parsed, plan.operation_name)
     if plan.decode_policies:
         json_decode_policies(parsed, plan.operation_model)

@@ -82,9 +82,7 @@ def due_regions(
     policy: FreshnessPolicy,
 ) -> set[str]:
     """Where ``collector``'s key is due (``{"global"}`` or nothing for a global key)."""
-    if policy.full:
-        return set(regions) if collector.regional else {GLOBAL_REGION}
-    return _due(collector, _record(state, collector.key), regions, policy)
+    return _due(collector, {} if policy.full else _record(state, collector.key), regions, policy)
 
 
 def _due(
