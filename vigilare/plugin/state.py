@@ -21,7 +21,6 @@ Layout of a :data:`ScanState`: ``{data_key: value}`` for global collectors and
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
@@ -55,11 +54,15 @@ def _detached(value: JsonValue) -> JsonValue:
 class StateStore:
     """The previous state of one scan and the new state its collectors save (used by the scanner).
 
-    Nothing it hands out or returns shares objects with what it was given or with what collectors
-    keep, so neither side can change the other's state by mutating a value."""
+    Collectors get copies of their previous slice and what they save is copied, so a collector can
+    never change the stored state, another collector's or its own saved value by mutating a value.
+    The store never changes the previous state it was given; the state it returns is new at its top
+    and regional levels, and shares the values no collector saved again with the previous state
+    (they are the same values, and a scan no longer copies the whole ~40-KB state twice). A caller
+    that goes on changing the old state after the scan must give the store a copy."""
 
     def __init__(self, previous: Mapping[str, JsonValue] | None) -> None:
-        self._previous: dict[str, JsonValue] = _detached(dict(previous or {}))
+        self._previous: dict[str, JsonValue] = dict(previous or {})
         self._saved: dict[str, JsonValue] = {}
         self._saved_regional: dict[str, dict[str, JsonValue]] = {}
         self._handed_out = False
@@ -67,11 +70,11 @@ class StateStore:
     def previous(self, key: str, region: str | None) -> JsonValue:
         """What the collector of ``key`` saved at the last completed scan (in ``region``), or None."""
         value = self._previous.get(key)
-        if region is None:
-            return copy.deepcopy(value)
-        if not isinstance(value, dict):
-            return None
-        return copy.deepcopy(value.get(region))
+        if region is not None:
+            value = value.get(region) if isinstance(value, dict) else None
+        # Containers are copied (plain JSON: a msgspec round trip, several times cheaper than
+        # copy.deepcopy); strings, numbers, booleans and None cannot be changed.
+        return _detached(value) if isinstance(value, dict | list) else value
 
     def save(self, key: str, region: str | None, value: JsonValue) -> None:
         plain = _plain_json(key, value)
@@ -83,8 +86,8 @@ class StateStore:
     def result(self) -> ScanState:
         """The state to store: everything previous, overlaid with what this scan saved.
 
-        The first call hands over the store's own (private, detached) values without copying them
-        again; a later call copies."""
+        The first call hands over the new state without copying it again (values no collector
+        saved are the previous state's own, see the class); a later call copies."""
         if self._handed_out:
             return _detached(self._result())
         self._handed_out = True

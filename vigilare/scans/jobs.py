@@ -20,7 +20,6 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy import orm
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigilare import metrics
 from vigilare.accounts.models import ACTIVE, AwsAccount
@@ -221,13 +220,19 @@ async def _record(
         # Locked (FOR NO KEY UPDATE: new rows referencing the account are not held up): pushed events
         # of this account apply their signals one at a time with the scan's, and no run can take
         # the lease until this transaction ends.
-        account = await session.get_one(
-            AwsAccount,
-            lease.account_id,
-            with_for_update={"key_share": True},
-            # Replaced below, never read here: not decoded for nothing.
-            options=[orm.defer(AwsAccount.scan_state)],
-        )
+        # A scan that collected only the due keys carries the rest of its evidence over from the
+        # account's last completed scan: read in the same round trip (not locked: finished scans'
+        # evidence never changes).
+        carry = report is not None and not report.full
+        account, previous_evidence = (
+            await session.execute(
+                sa.select(AwsAccount, _previous_evidence(lease) if carry else sa.null())
+                .where(AwsAccount.id == lease.account_id)
+                .with_for_update(key_share=True, of=AwsAccount)
+                # Replaced below, never read here: not decoded for nothing.
+                .options(orm.defer(AwsAccount.scan_state))
+            )
+        ).one()
         if not lease.held_on(account):
             # Fenced: this run lost its lease while it scanned, and another run owns the scan now.
             logger.warning("scan %s: this run lost its lease; its results are dropped", scan.id)
@@ -247,7 +252,7 @@ async def _record(
             # What the scan's and the account's rows need is read before either is changed, so each
             # is written once (a change made before a read is flushed by it: one UPDATE each time).
             change = await apply_findings(session, account, scan.id, report.findings, resolvable, now)
-            evidence = report.evidence if report.full else await _carried_evidence(session, scan, report)
+            evidence = report.evidence if report.full else _carried_evidence(previous_evidence, report)
             scan.finished_at = now
             scan.status = SUCCEEDED if report.status == "ok" else PARTIAL
             scan.outcomes = {sid: _outcome(o) for sid, o in report.outcomes.items()}
@@ -269,20 +274,25 @@ async def _record(
     return scan.status
 
 
-async def _carried_evidence(session: AsyncSession, scan: Scan, report: ScanReport) -> dict[str, Any]:
-    """The evidence of a scan that collected only the due keys: the previous completed scan's,
-    overlaid with what this one collected (per region for regional keys), so the last scan's
-    evidence always holds the latest data of every key."""
-    previous = await session.scalar(
+def _previous_evidence(lease: Lease) -> sa.ScalarSelect[Any]:
+    """The evidence of the account's last completed scan other than the leased one, as a column."""
+    return (
         sa.select(Scan.evidence)
         .where(
-            Scan.account_id == scan.account_id,
-            Scan.id != scan.id,
+            Scan.account_id == lease.account_id,
+            Scan.id != lease.scan_id,
             Scan.status.in_((SUCCEEDED, PARTIAL)),
         )
         .order_by(Scan.finished_at.desc())
         .limit(1)
+        .scalar_subquery()
     )
+
+
+def _carried_evidence(previous: dict[str, Any] | None, report: ScanReport) -> dict[str, Any]:
+    """The evidence of a scan that collected only the due keys: the ``previous`` completed scan's,
+    overlaid with what this one collected (per region for regional keys), so the last scan's
+    evidence always holds the latest data of every key."""
     merged = dict(report.evidence)
     data: dict[str, Any] = dict((previous or {}).get("data") or {})
     for key, value in (report.evidence.get("data") or {}).items():
