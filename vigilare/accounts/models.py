@@ -47,6 +47,12 @@ class AwsAccount(Base, TenantScoped, Timestamps):
     # What the scan's collectors remember between scans (Cost Explorer cache, spend and region
     # baselines, GuardDuty poll times): vigilare.plugin.state; replaced after each completed scan.
     scan_state: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict, server_default="{}")
+    # The latest collected data of every evidence key (vigilare.scanner.build_evidence), for the
+    # panic package: replaced by a completed full scan, overlaid with what a partial one read (its
+    # own row keeps only that). ~40 KB: deferred, loaded only where it is read.
+    evidence: Mapped[dict[str, Any]] = mapped_column(
+        sa.JSON, default=dict, server_default="{}", deferred=True
+    )
     # Scheduling: when the next scheduled scan is due, and the lease that keeps scans of one account
     # from overlapping (held by a scan, renewed while it runs, expires if its worker dies). Each
     # taking of the lease increments its generation: the fencing token a run checks on every write.

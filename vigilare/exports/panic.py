@@ -70,12 +70,17 @@ async def build_panic_package(
     score = compute_score(open_rows, top_n=20)
     history = await score_history(session, account.id, 365, now.date())
     checklist = build_checklist(open_rows)
-    last_scan = await session.scalar(
-        select(Scan)
-        .where(Scan.account_id == account.id, Scan.status.in_(FINISHED), Scan.status != "failed")
-        .order_by(Scan.finished_at.desc())
-        .limit(1)
-    )
+    # The account's evidence (the latest data of every key) and the scan that last changed it, read
+    # together: a scan that completes in between changes both at once.
+    last_scan = (
+        await session.execute(
+            select(Scan.id, Scan.finished_at, AwsAccount.evidence)
+            .join(AwsAccount, AwsAccount.id == Scan.account_id)
+            .where(Scan.account_id == account.id, Scan.status.in_(FINISHED), Scan.status != "failed")
+            .order_by(Scan.finished_at.desc())
+            .limit(1)
+        )
+    ).first()
     package: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
     with zipfile.ZipFile(package, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         name = account.display_name or account.aws_account_id

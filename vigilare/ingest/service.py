@@ -37,7 +37,6 @@ from vigilare.ingest.schemas import EventAcceptedOut, PushSetupOut
 from vigilare.jobs import enqueue_after_commit
 from vigilare.plugin.events import AwsEvent
 from vigilare.ratelimit import Counter
-from vigilare.scans.models import PARTIAL, SUCCEEDED, Scan
 
 INGEST_PATH = "/ingest/aws-events"
 # One body for every refused key (unknown, wrong, expired, replaced, of a disconnected account, or
@@ -106,13 +105,9 @@ async def set_up_push(
 
 
 async def known_regions(session: AsyncSession, account: AwsAccount) -> list[str] | None:
-    """The account's enabled regions, as its latest completed scan listed them."""
-    evidence = await session.scalar(
-        select(Scan.evidence)
-        .where(Scan.account_id == account.id, Scan.status.in_((SUCCEEDED, PARTIAL)))
-        .order_by(Scan.finished_at.desc())
-        .limit(1)
-    )
+    """The account's enabled regions, as its latest completed scan listed them (in the account's
+    evidence, which each completed scan replaces)."""
+    evidence = await session.scalar(select(AwsAccount.evidence).where(AwsAccount.id == account.id))
     regions = (evidence or {}).get("regions")
     return [str(region) for region in regions] if isinstance(regions, list) and regions else None
 

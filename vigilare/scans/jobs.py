@@ -219,20 +219,15 @@ async def _record(
         scan = await session.get_one(Scan, lease.scan_id, with_for_update={"key_share": True})
         # Locked (FOR NO KEY UPDATE: new rows referencing the account are not held up): pushed events
         # of this account apply their signals one at a time with the scan's, and no run can take
-        # the lease until this transaction ends.
-        # A scan that collected only the due keys carries the rest of its evidence over from the
-        # account's last completed scan: read in the same round trip (not locked: finished scans'
-        # evidence never changes).
-        carry = report is not None and not report.full
-        account, previous_evidence = (
-            await session.execute(
-                sa.select(AwsAccount, _previous_evidence(lease) if carry else sa.null())
-                .where(AwsAccount.id == lease.account_id)
-                .with_for_update(key_share=True, of=AwsAccount)
-                # Replaced below, never read here: not decoded for nothing.
-                .options(orm.defer(AwsAccount.scan_state))
-            )
-        ).one()
+        # the lease until this transaction ends. Its scan state is replaced below, never read here:
+        # not decoded for nothing; its evidence (deferred) is read only by a scan that collected
+        # only the due keys, which overlays it with what it read.
+        options = [orm.defer(AwsAccount.scan_state)]
+        if report is not None and not report.full:
+            options.append(orm.undefer(AwsAccount.evidence))
+        account = await session.get_one(
+            AwsAccount, lease.account_id, with_for_update={"key_share": True}, options=options
+        )
         if not lease.held_on(account):
             # Fenced: this run lost its lease while it scanned, and another run owns the scan now.
             logger.warning("scan %s: this run lost its lease; its results are dropped", scan.id)
@@ -252,17 +247,18 @@ async def _record(
             # What the scan's and the account's rows need is read before either is changed, so each
             # is written once (a change made before a read is flushed by it: one UPDATE each time).
             change = await apply_findings(session, account, scan.id, report.findings, resolvable, now)
-            evidence = report.evidence if report.full else _carried_evidence(previous_evidence, report)
             scan.finished_at = now
             scan.status = SUCCEEDED if report.status == "ok" else PARTIAL
             scan.outcomes = {sid: _outcome(o) for sid, o in report.outcomes.items()}
             scan.collection_errors = [_plain(e) for e in report.collection_errors]
-            scan.evidence = evidence
+            # The scan's row keeps what it read; the account, the latest of every key.
+            scan.evidence = report.evidence
             scan.findings_count = len(report.findings)
             account.last_scan_at = now
             account.last_successful_scan_at = now
             # Only a completed scan moves caches and baselines forward; a failed one keeps the old.
             account.scan_state = report.state
+            account.evidence = report.evidence if report.full else _carried_evidence(account.evidence, report)
             # The lease is released with the account's other changes (one UPDATE): the row is locked
             # and still this run's (checked above), as release_lease would check.
             account.lease_scan_id, account.lease_until = None, None
@@ -274,24 +270,9 @@ async def _record(
     return scan.status
 
 
-def _previous_evidence(lease: Lease) -> sa.ScalarSelect[Any]:
-    """The evidence of the account's last completed scan other than the leased one, as a column."""
-    return (
-        sa.select(Scan.evidence)
-        .where(
-            Scan.account_id == lease.account_id,
-            Scan.id != lease.scan_id,
-            Scan.status.in_((SUCCEEDED, PARTIAL)),
-        )
-        .order_by(Scan.finished_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def _carried_evidence(previous: dict[str, Any] | None, report: ScanReport) -> dict[str, Any]:
-    """The evidence of a scan that collected only the due keys: the ``previous`` completed scan's,
-    overlaid with what this one collected (per region for regional keys), so the last scan's
+    """The account's evidence after a scan that collected only the due keys: the ``previous``
+    evidence overlaid with what this one collected (per region for regional keys), so the account's
     evidence always holds the latest data of every key."""
     merged = dict(report.evidence)
     data: dict[str, Any] = dict((previous or {}).get("data") or {})
