@@ -11,7 +11,7 @@ import zipfile
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -29,8 +29,9 @@ from vigilare.jobs.outbox import unit_of_work
 from vigilare.jobs.queue import InProcessQueue
 from vigilare.scans.models import Scan
 from vigilare.scans.service import SCHEDULED, create_scan
+from vigilare.scoring.models import ScorePoint
 from vigilare_sandbox import RequestLog, Sandbox
-from vigilare_sandbox.seed_aws import client_for, create_public_bucket
+from vigilare_sandbox.seed_aws import client_for, create_public_bucket, create_quarantined_user
 from vigilare_sandbox.seed_events import set_root_security
 
 ACCOUNT = "210987654321"
@@ -264,3 +265,36 @@ async def test_the_evidence_after_a_scheduled_scan_holds_every_key_with_the_late
     assert stored is not None
     assert "iam.credential_report" not in stored["data"]
     assert stored["data"]["ec2.compute_capacity"] == after["ec2.compute_capacity"]
+
+
+async def todays_point(client: Any, headers: dict[str, str]) -> tuple[int, datetime]:
+    """Today's score history point: its score, through the API, and when it was last written."""
+    history = (await client.get(f"/accounts/{ACCOUNT}/score-history?days=1", headers=headers)).json()
+    [point] = history["history"]
+    async with own_services(client) as (factory, _queue), factory() as session:
+        cross_tenant(session)
+        day = date.fromisoformat(point["date"])
+        written = await session.scalar(select(ScorePoint.computed_at).where(ScorePoint.day == day))
+    assert written is not None
+    return point["srs"], written
+
+
+async def test_todays_score_point_is_written_again_only_when_the_score_changes(
+    aws_client: Any, sandbox: Sandbox
+) -> None:
+    headers = await connected(aws_client, sandbox)
+    srs, written = await todays_point(aws_client, headers)
+
+    # Nothing changed: the scan's score is the one today's point holds, which is not written again
+    # (one row write per account every five minutes, for nothing).
+    scan = await scheduled_scan(aws_client, headers)
+    assert scan["status"] == "succeeded", scan
+    assert await todays_point(aws_client, headers) == (srs, written)
+
+    # A quarantine policy appears (the score is capped at 10): the next scan's score is today's point.
+    create_quarantined_user(sandbox, ACCOUNT, "ci-deployer")
+    await rescan(aws_client, headers, ACCOUNT)
+    account = (await aws_client.get(f"/accounts/{ACCOUNT}", headers=headers)).json()
+    changed, rewritten = await todays_point(aws_client, headers)
+    assert changed == account["current_srs"] <= 10 < srs
+    assert rewritten > written

@@ -43,6 +43,7 @@ from vigilare.scans.lease import (
 from vigilare.scans.models import FAILED, FINISHED, PARTIAL, RUNNING, SUCCEEDED, Scan
 from vigilare.scans.registry import scenario_registry
 from vigilare.scenarios.manager import PluginLoadError
+from vigilare.scoring.service import known_today_point
 from vigilare.signals.lifecycle import apply_findings
 
 logger = logging.getLogger("vigilare.scans")
@@ -247,6 +248,8 @@ async def _record(
             # What the scan's and the account's rows need is read before either is changed, so each
             # is written once (a change made before a read is flushed by it: one UPDATE each time).
             change = await apply_findings(session, account, scan.id, report.findings, resolvable, now)
+            # Read before the account's last completed scan moves to this one.
+            today_point = known_today_point(account, account.last_successful_scan_at, now)
             scan.finished_at = now
             scan.status = SUCCEEDED if report.status == "ok" else PARTIAL
             scan.outcomes = {sid: _outcome(o) for sid, o in report.outcomes.items()}
@@ -262,7 +265,7 @@ async def _record(
             # The lease is released with the account's other changes (one UPDATE): the row is locked
             # and still this run's (checked above), as release_lease would check.
             account.lease_scan_id, account.lease_until = None, None
-            await post_scan.after_scan(session, account, scan, report, change.still_open)
+            await post_scan.after_scan(session, account, scan, report, change.still_open, today_point)
     metrics.SCANS.labels(scan.trigger, scan.status).inc()
     metrics.SCAN_AWS_CALLS.labels(scan.trigger).observe(aws_calls)
     if scan.started_at is not None:

@@ -79,10 +79,12 @@ async def after_scan(
     scan: Scan,
     report: ScanReport,
     open_signals: Sequence[Signal] | None = None,
+    today_point: int | None = None,
 ) -> None:
     """Runs after the scan's findings are applied, in the same transaction (``open_signals``: the
-    account's open signals as applying them left them, so they are not read again)."""
+    account's open signals as applying them left them, so they are not read again; ``today_point``:
+    the score today's history point holds, if known, :func:`vigilare.scoring.service.rescore`)."""
     now = scan.finished_at or utcnow()
     account.capabilities = capabilities_from(report, account.capabilities or {}, now)
-    await rescore(session, account, now, open_signals)
+    await rescore(session, account, now, open_signals, today_point=today_point)
     await evaluate_rules(session, account, now, open_signals)

@@ -20,15 +20,25 @@ from vigilare.signals.service import open_signals
 
 
 async def rescore(
-    session: AsyncSession, account: AwsAccount, now: datetime, signals: Sequence[Signal] | None = None
+    session: AsyncSession,
+    account: AwsAccount,
+    now: datetime,
+    signals: Sequence[Signal] | None = None,
+    *,
+    today_point: int | None = None,
 ) -> ScoreResult:
     """Recompute the account's score, store it on the account and as today's history point.
 
     ``signals``: the account's open signals when the caller has them (a scan just applied them);
     read otherwise. Today's point is written in one statement (an upsert), not read first.
+    ``today_point``: the score today's point already holds, when the caller knows it (see
+    :func:`known_today_point`); an unchanged score then writes no point (most scans change nothing:
+    at 100,000 accounts scanned every five minutes, that is 28 million row writes a day saved).
     """
     result = compute_score(list(signals) if signals is not None else await open_signals(session, account.id))
     account.current_srs = result.score
+    if today_point is not None and today_point == result.score:
+        return result
     if session.get_bind().dialect.name == "postgresql":
         await _upsert_point(session, account, now, result.score)
         return result
@@ -50,6 +60,15 @@ async def rescore(
     else:
         point.srs, point.computed_at = result.score, now
     return result
+
+
+def known_today_point(account: AwsAccount, last_rescored_at: datetime | None, now: datetime) -> int | None:
+    """The score today's history point holds, if it is known without reading it: every rescore
+    writes the account's score and today's point together, so after a rescore earlier today (e.g.
+    the account's last completed scan, ``last_rescored_at``) today's point is the account's score."""
+    if last_rescored_at is None or account.current_srs is None or last_rescored_at.date() != now.date():
+        return None
+    return account.current_srs
 
 
 async def _upsert_point(session: AsyncSession, account: AwsAccount, now: datetime, score: int) -> None:
