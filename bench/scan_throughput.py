@@ -336,7 +336,7 @@ async def run_warm_worker(settings: Settings, standin_pid: int, rounds: int) -> 
     worker does: the first round pays what a worker pays once (its start-up, building its AWS
     clients, assuming each account's role, the heap freeze), the later ones do not. A helper thread
     schedules each round (its CPU time and statements are not the worker's); the round ends when
-    the worker has ended every scan and has no job left running."""
+    the worker has ended every scan and arq has finished every job."""
     # Production's poll delay is 0.2 s; polling an empty queue every 20 ms costs next to nothing
     # and starts each round's jobs as soon as they are queued.
     worker = create_worker(settings, poll_delay=0.02, handle_signals=False, cron_jobs=[])
@@ -360,7 +360,8 @@ async def run_warm_worker(settings: Settings, standin_pid: int, rounds: int) -> 
             calls_started, ended_before = aws_calls_so_far(), scans_ended_so_far()
             with gc_probe() as collections:
                 scheduled, queued, helper_cpu = await asyncio.to_thread(schedule_in_thread, settings)
-                while scans_ended_so_far() - ended_before < scheduled or worker.job_tasks:
+                # Every scan recorded, and arq done with every job (its result stored).
+                while scans_ended_so_far() - ended_before < scheduled or worker.job_tasks or worker.tasks:
                     if running.done():
                         running.result()  # the worker failed: say why
                         raise RuntimeError("the worker stopped before the round ended")
