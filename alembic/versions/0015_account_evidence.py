@@ -35,19 +35,36 @@ UPDATE aws_accounts SET evidence = coalesce((
 """
 
 
+# Back: the code before this revision reads the merged evidence from the latest completed scan.
+UNFILL = """
+UPDATE scans SET evidence = (SELECT evidence FROM aws_accounts WHERE aws_accounts.id = scans.account_id)
+WHERE scans.id = (
+    SELECT latest.id FROM scans AS latest
+    WHERE latest.account_id = scans.account_id AND latest.status IN ('succeeded', 'partial')
+    ORDER BY latest.finished_at DESC
+    LIMIT 1
+)
+"""
+
+
+def _as_cross_tenant_role(statement: str) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # Row-level security is forced on both tables, for their owner too: the statement runs as
+        # the cross-tenant role, which the migrating role may switch to (revision 0011).
+        op.execute(f"SET LOCAL ROLE {SYSTEM_ROLE}")
+        op.execute(statement)
+        op.execute("RESET ROLE")
+    else:
+        op.execute(statement)
+
+
 def upgrade() -> None:
     with op.batch_alter_table("aws_accounts") as batch:
         batch.add_column(sa.Column("evidence", sa.JSON(), nullable=False, server_default="{}"))
-    if op.get_bind().dialect.name == "postgresql":
-        # Row-level security is forced on both tables, for their owner too: the fill runs as the
-        # cross-tenant role, which the migrating role may switch to (revision 0011).
-        op.execute(f"SET LOCAL ROLE {SYSTEM_ROLE}")
-        op.execute(FILL)
-        op.execute("RESET ROLE")
-    else:
-        op.execute(FILL)
+    _as_cross_tenant_role(FILL)
 
 
 def downgrade() -> None:
+    _as_cross_tenant_role(UNFILL)
     with op.batch_alter_table("aws_accounts") as batch:
         batch.drop_column("evidence")

@@ -43,7 +43,7 @@ async def database() -> AsyncIterator[tuple[str, str]]:
         await admin.close()
 
 
-async def test_the_account_evidence_is_filled_from_each_accounts_latest_completed_scan(database) -> None:
+async def test_the_account_evidence_comes_from_the_latest_completed_scan_and_goes_back(database) -> None:
     url, dsn = database
     await asyncio.to_thread(command.upgrade, alembic_config(url), "0014")
     full = {"regions": ["eu-west-1"], "data": {"iam.credential_report": [{"user": "<root_account>"}]}}
@@ -101,4 +101,38 @@ async def test_the_account_evidence_is_filled_from_each_accounts_latest_complete
     assert {row["id"]: json.loads(row["evidence"]) for row in rows} == {
         "scanned": carried,
         "never-scanned": {},
+    }
+
+    # A scheduled scan after the upgrade keeps only what it read; the account has the rest. Going
+    # back, the latest completed scan gets the account's evidence again, as the old code reads it.
+    merged = {"regions": ["eu-west-1"], "data": {"iam.credential_report": [], "ec2.instances": {"a": 1}}}
+    connection = await asyncpg.connect(dsn)
+    try:
+        async with connection.transaction():
+            await connection.execute("SET LOCAL ROLE vigilare_system")
+            await connection.execute(
+                "UPDATE scans SET status = 'succeeded', finished_at = $1, evidence = $2 WHERE id = 's4'",
+                datetime(2026, 11, 29, 10, 15, tzinfo=UTC),
+                json.dumps({"data": {"ec2.instances": {"a": 1}}}),
+            )
+            await connection.execute(
+                "UPDATE aws_accounts SET evidence = $1 WHERE id = 'scanned'", json.dumps(merged)
+            )
+    finally:
+        await connection.close()
+
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0014")
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        async with connection.transaction():
+            await connection.execute("SET LOCAL ROLE vigilare_system")
+            rows = await connection.fetch("SELECT id, evidence::text AS evidence FROM scans")
+    finally:
+        await connection.close()
+    assert {row["id"]: json.loads(row["evidence"]) for row in rows} == {
+        "s1": full,
+        "s2": carried,
+        "s3": {},
+        "s4": merged,
     }
