@@ -229,14 +229,44 @@ WARM_ROUNDS = 2
 """Steady-state rounds measured after the worker's first (which pays its start-up)."""
 
 
-def aws_calls_so_far() -> float:
-    """AWS calls of every scan this process ran so far (the worker's own histogram of calls per scan)."""
+def _metric_total(metric: Any, sample_suffix: str) -> float:
+    """A metric's samples named ``..._total`` (or ``_sum``...) added up over all its labels."""
     return sum(
         sample.value
-        for family in metrics.SCAN_AWS_CALLS.collect()
+        for family in metric.collect()
         for sample in family.samples
-        if sample.name.endswith("_sum")
+        if sample.name.endswith(sample_suffix)
     )
+
+
+def aws_calls_so_far() -> float:
+    """AWS calls of every scan this process ran so far (the worker's own histogram of calls per scan)."""
+    return _metric_total(metrics.SCAN_AWS_CALLS, "_sum")
+
+
+def scans_ended_so_far() -> float:
+    return _metric_total(metrics.SCANS, "_total")
+
+
+@contextmanager
+def counting_statements() -> Iterator[list[int]]:
+    """Count the SQL statements and commits (round trips too) of every engine in the main thread
+    (the worker's own engine is made inside its start-up; a helper thread's are not the worker's),
+    as ``[count]``."""
+    count = [0]
+    main_thread = threading.main_thread()
+
+    def counted(*_: Any) -> None:
+        if threading.current_thread() is main_thread:
+            count[0] += 1
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", counted)
+    sa.event.listen(sa.engine.Engine, "commit", counted)
+    try:
+        yield count
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", counted)
+        sa.event.remove(sa.engine.Engine, "commit", counted)
 
 
 class Pass:
@@ -283,31 +313,20 @@ def gc_probe() -> Iterator[dict[int, list[float]]]:
 
 async def run_worker(settings: Settings, standin_pid: int) -> Pass:
     worker = create_worker(settings, burst=True, poll_delay=0, handle_signals=False, cron_jobs=[])
-    statements = 0
-
-    def count(*_: Any) -> None:
-        nonlocal statements
-        statements += 1
-
-    # Every engine's statements (the worker's own engine is made inside create_worker's startup);
-    # commits are round trips too.
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
-    sa.event.listen(sa.engine.Engine, "commit", count)
     started, cpu_started = time.perf_counter(), time.process_time()
     standin_started = process_cpu_seconds(standin_pid)
     calls_started = aws_calls_so_far()
-    try:
-        with gc_probe() as collections:
-            await worker.main()
-    finally:
-        await worker.close()
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
-        sa.event.remove(sa.engine.Engine, "commit", count)
+    with counting_statements() as statements:
+        try:
+            with gc_probe() as collections:
+                await worker.main()
+        finally:
+            await worker.close()
     return Pass(
         time.perf_counter() - started,
         time.process_time() - cpu_started,
         process_cpu_seconds(standin_pid) - standin_started,
-        statements,
+        statements[0],
         collections,
         aws_calls_so_far() - calls_started,
     )
@@ -322,15 +341,6 @@ def schedule_in_thread(settings: Settings) -> tuple[int, float, float]:
     return scheduled, time.perf_counter(), time.thread_time() - started
 
 
-def scans_ended_so_far() -> float:
-    return sum(
-        sample.value
-        for family in metrics.SCANS.collect()
-        for sample in family.samples
-        if sample.name.endswith("_total")
-    )
-
-
 async def run_warm_worker(settings: Settings, standin_pid: int, rounds: int) -> list[tuple[int, Pass]]:
     """Rounds of steady-state scans in one worker that keeps running between them, as a production
     worker does: the first round pays what a worker pays once (its start-up, building its AWS
@@ -340,54 +350,44 @@ async def run_warm_worker(settings: Settings, standin_pid: int, rounds: int) -> 
     # Production's poll delay is 0.2 s; polling an empty queue every 20 ms costs next to nothing
     # and starts each round's jobs as soon as they are queued.
     worker = create_worker(settings, poll_delay=0.02, handle_signals=False, cron_jobs=[])
-    statements = 0
-    main_thread = threading.main_thread()
-
-    def count(*_: Any) -> None:
-        nonlocal statements
-        if threading.current_thread() is main_thread:
-            statements += 1
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", count)
-    sa.event.listen(sa.engine.Engine, "commit", count)
     running = asyncio.create_task(worker.main())
     passes: list[tuple[int, Pass]] = []
-    try:
-        for _ in range(rounds):
-            statements_before = statements
-            cpu_started = time.process_time()
-            standin_started = process_cpu_seconds(standin_pid)
-            calls_started, ended_before = aws_calls_so_far(), scans_ended_so_far()
-            with gc_probe() as collections:
-                scheduled, queued, helper_cpu = await asyncio.to_thread(schedule_in_thread, settings)
-                # Every scan recorded, and arq done with every job (its result stored).
-                while scans_ended_so_far() - ended_before < scheduled or worker.job_tasks or worker.tasks:
-                    if running.done():
-                        running.result()  # the worker failed: say why
-                        raise RuntimeError("the worker stopped before the round ended")
-                    await asyncio.sleep(0.01)
-            passes.append(
-                (
-                    scheduled,
-                    Pass(
-                        # From the moment the round's jobs were queued (the first pass starts with
-                        # its jobs queued too).
-                        time.perf_counter() - queued,
-                        time.process_time() - cpu_started - helper_cpu,
-                        process_cpu_seconds(standin_pid) - standin_started,
-                        statements - statements_before,
-                        collections,
-                        aws_calls_so_far() - calls_started,
-                    ),
+    with counting_statements() as statements:
+        try:
+            for _ in range(rounds):
+                statements_before = statements[0]
+                cpu_started = time.process_time()
+                standin_started = process_cpu_seconds(standin_pid)
+                calls_started, ended_before = aws_calls_so_far(), scans_ended_so_far()
+                with gc_probe() as collections:
+                    scheduled, queued, helper_cpu = await asyncio.to_thread(schedule_in_thread, settings)
+                    # Every scan recorded, and arq done with every job (its result stored).
+                    while scans_ended_so_far() - ended_before < scheduled or worker.job_tasks or worker.tasks:
+                        if running.done():
+                            running.result()  # the worker failed: say why
+                            raise RuntimeError("the worker stopped before the round ended")
+                        await asyncio.sleep(0.01)
+                # From the moment the round's jobs were queued (the first pass starts with its
+                # jobs queued too).
+                elapsed = time.perf_counter() - queued
+                passes.append(
+                    (
+                        scheduled,
+                        Pass(
+                            elapsed,
+                            time.process_time() - cpu_started - helper_cpu,
+                            process_cpu_seconds(standin_pid) - standin_started,
+                            statements[0] - statements_before,
+                            collections,
+                            aws_calls_so_far() - calls_started,
+                        ),
+                    )
                 )
-            )
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
-        await worker.close()
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", count)
-        sa.event.remove(sa.engine.Engine, "commit", count)
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+            await worker.close()
     return passes
 
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import asyncpg
@@ -43,96 +44,84 @@ async def database() -> AsyncIterator[tuple[str, str]]:
         await admin.close()
 
 
+@asynccontextmanager
+async def cross_tenant(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction as the service's cross-tenant role, which sees every tenant's rows (the owner,
+    with row-level security forced, sees none)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        async with connection.transaction():
+            await connection.execute("SET LOCAL ROLE vigilare_system")
+            yield connection
+    finally:
+        await connection.close()
+
+
+def evidence_by_id(rows: list[asyncpg.Record]) -> dict[str, object]:
+    return {row["id"]: json.loads(row["evidence"]) for row in rows}
+
+
 async def test_the_account_evidence_comes_from_the_latest_completed_scan_and_goes_back(database) -> None:
     url, dsn = database
     await asyncio.to_thread(command.upgrade, alembic_config(url), "0014")
     full = {"regions": ["eu-west-1"], "data": {"iam.credential_report": [{"user": "<root_account>"}]}}
     carried = {"regions": ["eu-west-1"], "data": {"iam.credential_report": [], "ec2.instances": {}}}
-    connection = await asyncpg.connect(dsn)
-    try:
-        async with connection.transaction():
-            # As the service's cross-tenant path writes them (the owner sees no row).
-            await connection.execute("SET LOCAL ROLE vigilare_system")
+    async with cross_tenant(dsn) as connection:
+        await connection.execute(
+            "INSERT INTO tenants (id, name, plan, status, created_at, updated_at) "
+            "VALUES ('t1', 'Tenant', 'team', 'active', $1, $1)",
+            NOW,
+        )
+        for account in ("scanned", "never-scanned"):
             await connection.execute(
-                "INSERT INTO tenants (id, name, plan, status, created_at, updated_at) "
-                "VALUES ('t1', 'Tenant', 'team', 'active', $1, $1)",
+                "INSERT INTO aws_accounts (id, tenant_id, aws_account_id, tags, external_id, role_name,"
+                " status, capabilities, connected_at, created_at, updated_at) "
+                "VALUES ($1, 't1', $2, '[]', 'x', 'VigilareAudit', 'active', '{}', $3, $3, $3)",
+                account,
+                "111111111111" if account == "scanned" else "222222222222",
                 NOW,
             )
-            for account in ("scanned", "never-scanned"):
-                await connection.execute(
-                    "INSERT INTO aws_accounts (id, tenant_id, aws_account_id, tags, external_id, role_name,"
-                    " status, capabilities, connected_at, created_at, updated_at) "
-                    "VALUES ($1, 't1', $2, '[]', 'x', 'VigilareAudit', 'active', '{}', $3, $3, $3)",
-                    account,
-                    "111111111111" if account == "scanned" else "222222222222",
-                    NOW,
-                )
-            # The full scan, then a scheduled one whose row carried the merged evidence, then one
-            # that failed and one still queued: the fill takes the latest completed scan's.
-            for scan_id, status, finished, evidence in (
-                ("s1", "succeeded", datetime(2026, 11, 29, 10, 0, tzinfo=UTC), full),
-                ("s2", "partial", datetime(2026, 11, 29, 10, 5, tzinfo=UTC), carried),
-                ("s3", "failed", datetime(2026, 11, 29, 10, 10, tzinfo=UTC), {}),
-                ("s4", "queued", None, {}),
-            ):
-                await connection.execute(
-                    "INSERT INTO scans (id, tenant_id, account_id, trigger, status, queued_at,"
-                    " handed_at, finished_at, attempts, handoffs, outcomes, collection_errors, evidence,"
-                    " findings_count) "
-                    "VALUES ($1, 't1', 'scanned', 'scheduled', $2, $3, $3, $4, 1, 0, '{}', '[]', $5, 0)",
-                    scan_id,
-                    status,
-                    NOW,
-                    finished,
-                    json.dumps(evidence),
-                )
-    finally:
-        await connection.close()
+        # The full scan, then a scheduled one whose row carried the merged evidence, then one
+        # that failed and one still queued: the fill takes the latest completed scan's.
+        for scan_id, status, finished, evidence in (
+            ("s1", "succeeded", datetime(2026, 11, 29, 10, 0, tzinfo=UTC), full),
+            ("s2", "partial", datetime(2026, 11, 29, 10, 5, tzinfo=UTC), carried),
+            ("s3", "failed", datetime(2026, 11, 29, 10, 10, tzinfo=UTC), {}),
+            ("s4", "queued", None, {}),
+        ):
+            await connection.execute(
+                "INSERT INTO scans (id, tenant_id, account_id, trigger, status, queued_at,"
+                " handed_at, finished_at, attempts, handoffs, outcomes, collection_errors, evidence,"
+                " findings_count) "
+                "VALUES ($1, 't1', 'scanned', 'scheduled', $2, $3, $3, $4, 1, 0, '{}', '[]', $5, 0)",
+                scan_id,
+                status,
+                NOW,
+                finished,
+                json.dumps(evidence),
+            )
 
     await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
 
-    connection = await asyncpg.connect(dsn)
-    try:
-        async with connection.transaction():
-            await connection.execute("SET LOCAL ROLE vigilare_system")
-            rows = await connection.fetch("SELECT id, evidence::text AS evidence FROM aws_accounts")
-    finally:
-        await connection.close()
-    assert {row["id"]: json.loads(row["evidence"]) for row in rows} == {
-        "scanned": carried,
-        "never-scanned": {},
-    }
+    async with cross_tenant(dsn) as connection:
+        accounts = await connection.fetch("SELECT id, evidence::text AS evidence FROM aws_accounts")
+    assert evidence_by_id(accounts) == {"scanned": carried, "never-scanned": {}}
 
     # A scheduled scan after the upgrade keeps only what it read; the account has the rest. Going
     # back, the latest completed scan gets the account's evidence again, as the old code reads it.
     merged = {"regions": ["eu-west-1"], "data": {"iam.credential_report": [], "ec2.instances": {"a": 1}}}
-    connection = await asyncpg.connect(dsn)
-    try:
-        async with connection.transaction():
-            await connection.execute("SET LOCAL ROLE vigilare_system")
-            await connection.execute(
-                "UPDATE scans SET status = 'succeeded', finished_at = $1, evidence = $2 WHERE id = 's4'",
-                datetime(2026, 11, 29, 10, 15, tzinfo=UTC),
-                json.dumps({"data": {"ec2.instances": {"a": 1}}}),
-            )
-            await connection.execute(
-                "UPDATE aws_accounts SET evidence = $1 WHERE id = 'scanned'", json.dumps(merged)
-            )
-    finally:
-        await connection.close()
+    async with cross_tenant(dsn) as connection:
+        await connection.execute(
+            "UPDATE scans SET status = 'succeeded', finished_at = $1, evidence = $2 WHERE id = 's4'",
+            datetime(2026, 11, 29, 10, 15, tzinfo=UTC),
+            json.dumps({"data": {"ec2.instances": {"a": 1}}}),
+        )
+        await connection.execute(
+            "UPDATE aws_accounts SET evidence = $1 WHERE id = 'scanned'", json.dumps(merged)
+        )
 
     await asyncio.to_thread(command.downgrade, alembic_config(url), "0014")
 
-    connection = await asyncpg.connect(dsn)
-    try:
-        async with connection.transaction():
-            await connection.execute("SET LOCAL ROLE vigilare_system")
-            rows = await connection.fetch("SELECT id, evidence::text AS evidence FROM scans")
-    finally:
-        await connection.close()
-    assert {row["id"]: json.loads(row["evidence"]) for row in rows} == {
-        "s1": full,
-        "s2": carried,
-        "s3": {},
-        "s4": merged,
-    }
+    async with cross_tenant(dsn) as connection:
+        scans = await connection.fetch("SELECT id, evidence::text AS evidence FROM scans")
+    assert evidence_by_id(scans) == {"s1": full, "s2": carried, "s3": {}, "s4": merged}

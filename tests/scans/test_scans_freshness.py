@@ -20,9 +20,9 @@ from sqlalchemy import select
 from tests.support.accounts import all_signals, connect_and_verify, rescan, wait_for_scan
 from tests.support.api import owner_headers
 from tests.support.aws import TEST_REGIONS
+from tests.support.db import db_session
 from vigilare.accounts.models import AwsAccount
 from vigilare.db.engine import SessionFactory, create_engine, create_session_factory
-from vigilare.db.tenancy import cross_tenant
 from vigilare.ids import new_id, utcnow
 from vigilare.ingest.models import IngestEvent
 from vigilare.jobs.outbox import unit_of_work
@@ -259,8 +259,7 @@ async def test_the_evidence_after_a_scheduled_scan_holds_every_key_with_the_late
 
     # The scheduled scan's own row stores what it read, not a copy of the account's evidence (that
     # copy, ~40 KB every five minutes per account, is what the account's evidence replaces).
-    async with own_services(aws_client) as (factory, _queue), factory() as session:
-        cross_tenant(session)
+    async with db_session(aws_client.app.state["settings"].database_url) as session:
         stored = await session.scalar(select(Scan.evidence).where(Scan.id == scan["scan_id"]))
     assert stored is not None
     assert "iam.credential_report" not in stored["data"]
@@ -271,8 +270,7 @@ async def todays_point(client: Any, headers: dict[str, str]) -> tuple[int, datet
     """Today's score history point: its score, through the API, and when it was last written."""
     history = (await client.get(f"/accounts/{ACCOUNT}/score-history?days=1", headers=headers)).json()
     [point] = history["history"]
-    async with own_services(client) as (factory, _queue), factory() as session:
-        cross_tenant(session)
+    async with db_session(client.app.state["settings"].database_url) as session:
         day = date.fromisoformat(point["date"])
         written = await session.scalar(select(ScorePoint.computed_at).where(ScorePoint.day == day))
     assert written is not None
